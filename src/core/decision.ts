@@ -1,0 +1,33 @@
+// The one decision every adapter turns back into its wire format.
+import type { Reason } from './reasons.js';
+import type { AuthzRequest } from './request.js';
+
+/** The normalised identity behind a token, as policies and callers see it. */
+export interface Subject {
+  readonly sub?: string;
+  readonly tenant?: string;
+  readonly clientId?: string;
+  readonly scopes: readonly string[];
+  /** The `act` delegation chain as actor subjects, outermost (current actor) first. */
+  readonly act: readonly string[];
+  readonly issuer?: string;
+}
+
+export interface Decision {
+  readonly allow: boolean;
+  /** Unique id, also in the audit record and returned to the caller. */
+  readonly decisionId: string;
+  /** Empty on allow; on deny at least one reason. */
+  readonly reasons: readonly Reason[];
+  /** Present once the token verified. */
+  readonly subject?: Subject;
+  /** Which policy layer decided, when policy ran. */
+  readonly decidedBy?: 'base' | 'tenant';
+  /** Wall time of decide() in microseconds. */
+  readonly latencyUs: number;
+}
+
+export interface Decider {
+  /** Never throws and never rejects: any failure is a deny with `internal_error`. */
+  decide(request: AuthzRequest): Promise<Decision>;
+}

@@ -1,0 +1,60 @@
+// The closed set of reason codes every decision speaks in; transports map them to wire statuses.
+import { TOKEN_FAILURE_CODES, type TokenFailureCode } from '../token/errors.js';
+
+/** Reasons decided by the pipeline itself or by policy. */
+export const DECISION_REASON_CODES = [
+  'tenant_mismatch',
+  'tenant_missing',
+  'insufficient_scope',
+  'delegation_required',
+  'policy_denied',
+  'internal_error',
+] as const;
+
+export type DecisionReasonCode = (typeof DECISION_REASON_CODES)[number];
+
+/** Every reason code mandate can return. Closed: anything else a policy emits becomes `policy_denied`. */
+export type ReasonCode = TokenFailureCode | DecisionReasonCode;
+
+export const REASON_CODES: readonly ReasonCode[] = [...TOKEN_FAILURE_CODES, ...DECISION_REASON_CODES];
+
+const known = new Set<string>(REASON_CODES);
+
+export function isReasonCode(code: unknown): code is ReasonCode {
+  return typeof code === 'string' && known.has(code);
+}
+
+export interface Reason {
+  readonly code: ReasonCode;
+  readonly message: string;
+}
+
+/** How a transport should present a denial: the caller's credentials are the problem, the caller lacks rights, or mandate failed. */
+export type ReasonClass = 'unauthenticated' | 'forbidden' | 'unavailable';
+
+/** One exhaustive map from code to class, so every transport answers the same way. */
+export function classifyReason(code: ReasonCode): ReasonClass {
+  switch (code) {
+    case 'token_missing':
+    case 'token_malformed':
+    case 'token_expired':
+    case 'token_not_yet_valid':
+    case 'token_invalid_signature':
+    case 'algorithm_not_allowed':
+    case 'token_type_invalid':
+    case 'issuer_unknown':
+    case 'audience_mismatch':
+    case 'claim_missing':
+    case 'key_not_found':
+      return 'unauthenticated';
+    case 'jwks_unavailable':
+    case 'internal_error':
+      return 'unavailable';
+    case 'tenant_mismatch':
+    case 'tenant_missing':
+    case 'insufficient_scope':
+    case 'delegation_required':
+    case 'policy_denied':
+      return 'forbidden';
+  }
+}

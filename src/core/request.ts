@@ -1,0 +1,25 @@
+// The one transport-agnostic request every adapter builds before calling decide().
+
+/** Which adapter a request came through; recorded in audit and metrics. */
+export type Transport = 'http' | 'grpc' | 'envoy_grpc' | 'envoy_http' | 'cli';
+
+export interface ResourceRef {
+  readonly type: string;
+  readonly id?: string;
+  readonly attributes?: Readonly<Record<string, unknown>>;
+}
+
+export interface AuthzRequest {
+  /** Raw compact JWS, without the `Bearer ` prefix; undefined when the caller sent none. */
+  readonly token: string | undefined;
+  /** The action asked for, e.g. `contacts.update`. */
+  readonly action: string;
+  readonly resource?: ResourceRef;
+  /** Tenant the caller says it is acting in; must equal the token's tenant when given. */
+  readonly tenant?: string;
+  /** Free-form request context passed to policies as `input.context`. */
+  readonly context?: Readonly<Record<string, unknown>>;
+  readonly transport: Transport;
+  /** Caller's request id (x-request-id or similar), echoed into audit. */
+  readonly requestId?: string;
+}

@@ -1,0 +1,66 @@
+// Prometheus instruments for the whole sidecar, built once by the composition root and passed down.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly decisions: Counter<'result' | 'reason' | 'transport'>;
+  readonly decisionLatency: Histogram<'transport'>;
+  readonly tokenCache: Counter<'result'>;
+  readonly jwksFetches: Counter<'issuer' | 'result'>;
+  readonly policyEvalLatency: Histogram<'layer'>;
+  readonly policyRevision: Gauge<'unit' | 'revision'>;
+  readonly auditRecords: Counter<'sink' | 'result'>;
+}
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'mandate_' });
+  const registers = [registry];
+  return {
+    registry,
+    decisions: new Counter({
+      name: 'mandate_decisions_total',
+      help: 'Decisions by result (allow/deny), first reason code and transport.',
+      labelNames: ['result', 'reason', 'transport'],
+      registers,
+    }),
+    decisionLatency: new Histogram({
+      name: 'mandate_decision_duration_seconds',
+      help: 'Time spent in decide(), seconds.',
+      labelNames: ['transport'],
+      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5],
+      registers,
+    }),
+    tokenCache: new Counter({
+      name: 'mandate_token_cache_total',
+      help: 'Verified-token cache look-ups by result (hit/miss).',
+      labelNames: ['result'],
+      registers,
+    }),
+    jwksFetches: new Counter({
+      name: 'mandate_jwks_fetches_total',
+      help: 'JWKS fetches by issuer and result (ok/error/not_modified).',
+      labelNames: ['issuer', 'result'],
+      registers,
+    }),
+    policyEvalLatency: new Histogram({
+      name: 'mandate_policy_eval_duration_seconds',
+      help: 'Wasm policy evaluation time per layer (base/tenant), seconds.',
+      labelNames: ['layer'],
+      buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.025],
+      registers,
+    }),
+    policyRevision: new Gauge({
+      name: 'mandate_policy_revision_info',
+      help: 'Loaded policy revision per unit (base or tenant); value is always 1.',
+      labelNames: ['unit', 'revision'],
+      registers,
+    }),
+    auditRecords: new Counter({
+      name: 'mandate_audit_records_total',
+      help: 'Audit records by sink and result (written/dropped).',
+      labelNames: ['sink', 'result'],
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,11 @@
+// Test runner settings: real listeners and the real opa compiler make some suites slow to start.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+  },
+});
