@@ -4,7 +4,6 @@ import { TOKEN_FAILURE_CODES, type TokenFailureCode } from '../token/errors.js';
 /** Reasons decided by the pipeline itself or by policy. */
 export const DECISION_REASON_CODES = [
   'tenant_mismatch',
-  'tenant_missing',
   'insufficient_scope',
   'delegation_required',
   'policy_denied',
@@ -16,7 +15,10 @@ export type DecisionReasonCode = (typeof DECISION_REASON_CODES)[number];
 /** Every reason code mandate can return. Closed: anything else a policy emits becomes `policy_denied`. */
 export type ReasonCode = TokenFailureCode | DecisionReasonCode;
 
-export const REASON_CODES: readonly ReasonCode[] = [...TOKEN_FAILURE_CODES, ...DECISION_REASON_CODES];
+export const REASON_CODES: readonly ReasonCode[] = [
+  ...TOKEN_FAILURE_CODES,
+  ...DECISION_REASON_CODES,
+];
 
 const known = new Set<string>(REASON_CODES);
 
@@ -51,7 +53,6 @@ export function classifyReason(code: ReasonCode): ReasonClass {
     case 'internal_error':
       return 'unavailable';
     case 'tenant_mismatch':
-    case 'tenant_missing':
     case 'insufficient_scope':
     case 'delegation_required':
     case 'policy_denied':

@@ -1,0 +1,18 @@
+// The audit sink interface plus the no-op sink, so callers never null-check.
+
+import type { AuditRecord } from './record.js';
+
+export interface AuditSink {
+  /** Enqueue a record. Never blocks on I/O and never throws. */
+  write(record: AuditRecord): void;
+  /** Write everything queued so far. */
+  flush(): Promise<void>;
+  /** Flush and release the destination. */
+  close(): Promise<void>;
+}
+
+export const noopAuditSink: AuditSink = {
+  write() {},
+  flush: async () => {},
+  close: async () => {},
+};

@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+// The `mandate` command: serve, token mint, version. A composition root for the CLI.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../config/errors.js';
+import { resolveConfig } from './config-source.js';
+import { serve } from './serve.js';
+import { tokenMint } from './token-mint.js';
+import { UsageError } from './usage-error.js';
+
+const HELP = `mandate — authorization sidecar for delegated agent access
+
+Usage:
+  mandate serve [--config mandate.yaml]      run the sidecar (no config: dev mode)
+  mandate token mint --client ID [--sub S] [--tenant T] [--scope "a b"] [--ttl 10m] [--act A]...
+                                             print a dev-issuer access token
+  mandate version                            print the version
+
+Environment: MANDATE_CONFIG (config file), overrides documented in the README.`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { config: { type: 'string' } },
+        strict: true,
+      });
+      await serve(resolveConfig(values.config, process.env));
+      return -1;
+    }
+    case 'token': {
+      const [sub, ...args] = rest;
+      if (sub !== 'mint') throw new UsageError('usage: mandate token mint --client ID ...');
+      const { values, tokens } = parseArgs({
+        args,
+        options: { config: { type: 'string' } },
+        strict: false,
+        tokens: true,
+      });
+      const remaining = args.filter(
+        (_a, i) => !tokens.some((t) => t.index === i && t.kind === 'option' && t.name === 'config'),
+      );
+      const config = resolveConfig(
+        typeof values.config === 'string' ? values.config : undefined,
+        process.env,
+      );
+      process.stdout.write(`${await tokenMint(config, remaining)}\n`);
+      return 0;
+    }
+    case 'version':
+    case '--version':
+      process.stdout.write(`${version()}\n`);
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${HELP}\n`);
+      return 0;
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}\n\n${HELP}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError || err instanceof UsageError) {
+      process.stderr.write(`mandate: ${err.message}\n`);
+      process.exitCode = 2;
+    } else if (
+      err instanceof TypeError &&
+      (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+    ) {
+      process.stderr.write(`mandate: ${err.message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`mandate: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,83 @@
+// `mandate serve`: start the sidecar, print where it listens (and a working curl in dev mode), stop on SIGTERM/SIGINT.
+import pino from 'pino';
+import type { MandateConfig } from '../config/types.js';
+import { startServer } from '../server.js';
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+export async function serve(config: MandateConfig): Promise<void> {
+  // Operational logs go to stderr; stdout carries audit records only.
+  const logger = pino(
+    { level: config.logLevel, base: { service: 'mandate' } },
+    pino.destination(2),
+  );
+  const server = await startServer(config, logger);
+  const httpUrl = `http://${formatHost(server.http.host)}:${server.http.port}`;
+  logger.info(
+    {
+      http: httpUrl,
+      grpc: `${server.grpc.host}:${server.grpc.port}`,
+      policies: server.core.policy.revisions(),
+    },
+    'mandate is serving',
+  );
+  if (server.core.devSigner) printDevBanner(config, server.core.devSigner, httpUrl);
+
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) return;
+    signalled = true;
+    logger.info({ signal }, 'shutting down');
+    const forced = setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS + 5000);
+    forced.unref();
+    server.stop(SHUTDOWN_GRACE_MS).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function printDevBanner(
+  config: MandateConfig,
+  signer: NonNullable<Awaited<ReturnType<typeof startServer>>['core']['devSigner']>,
+  httpUrl: string,
+): void {
+  const token = signer.mint({
+    issuer: config.dev.issuer,
+    audience: config.dev.audience,
+    sub: 'user_8421',
+    tenant: 'acme_inc',
+    tenantClaim: config.tenancy.claim,
+    scope: 'contacts.read tickets.write',
+    clientId: 'agent-1',
+    ttlSeconds: 3600,
+  });
+  const line = '='.repeat(78);
+  process.stderr.write(
+    [
+      line,
+      '  DEV MODE: mandate trusts its own dev issuer with a locally generated key.',
+      `  Issuer ${config.dev.issuer}, key in ${config.dev.stateDir}. Never run this in production;`,
+      '  start with --config (or MANDATE_CONFIG) to configure real issuers.',
+      line,
+      '  Try a real check (token valid for 1 hour):',
+      '',
+      `  curl -s ${httpUrl}/v1/check -H 'content-type: application/json' \\`,
+      `    -H 'authorization: Bearer ${token}' \\`,
+      `    -d '{"action":"tickets.comment","resource":{"type":"ticket","id":"T-1"},"tenant":"acme_inc"}'`,
+      '',
+      '  Mint more: npm run mandate -- token mint --sub user_8421 --tenant acme_inc --scope "contacts.read" --client agent-1',
+      line,
+      '',
+    ].join('\n'),
+  );
+}

@@ -1,0 +1,61 @@
+// Builds the fastify app for the HTTP listener (Check API + health, readiness, metrics); it never listens by itself.
+import Fastify, { type FastifyInstance, type FastifyBaseLogger } from 'fastify';
+import type { Decider } from '../core/decision.js';
+import type { Readiness } from '../lib/readiness.js';
+import type { Metrics } from '../metrics/registry.js';
+import { registerCheckRoute } from './http-check-route.js';
+import { clientErrorOf } from './http-errors.js';
+
+export interface HttpAppDeps {
+  readonly decider: Decider;
+  readonly readiness: Readiness;
+  readonly metrics?: Metrics;
+  /** Operational logger; request logging is off on the hot path (audit records cover decisions). */
+  readonly logger?: FastifyBaseLogger;
+}
+
+export interface HttpAppOptions {
+  /** Maximum request body, bytes; larger bodies get 413. */
+  readonly bodyLimitBytes: number;
+}
+
+export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions): FastifyInstance {
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
+    disableRequestLogging: true,
+    bodyLimit: options.bodyLimitBytes,
+    return503OnClosing: true,
+    // Type coercion would turn `"action": 123` into "123"; a wrong type must be a 400 instead.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const clientError = clientErrorOf(err);
+    if (clientError) return reply.code(clientError.statusCode).send(clientError.body);
+    req.log.error({ err }, 'unhandled error in HTTP handler');
+    return reply.code(500).send({ error: 'internal_error', message: 'internal error' });
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply
+      .code(404)
+      .send({ error: 'not_found', message: `no route for ${req.method} ${req.url.split('?')[0]}` }),
+  );
+
+  registerCheckRoute(app, deps.decider);
+
+  app.get('/health', async () => ({ status: 'ok' }));
+  app.get('/ready', async (_req, reply) => {
+    const report = deps.readiness.report();
+    return reply.code(report.ready ? 200 : 503).send({
+      status: report.ready ? 'ready' : report.draining ? 'draining' : 'not_ready',
+      components: report.components,
+    });
+  });
+  if (deps.metrics) {
+    const registry = deps.metrics.registry;
+    app.get('/metrics', async (_req, reply) =>
+      reply.header('content-type', registry.contentType).send(await registry.metrics()),
+    );
+  }
+  return app;
+}

@@ -1,0 +1,114 @@
+// POST /v1/check: the HTTP adapter of the Check API — JSON in, one AuthzRequest, one Decision, JSON out.
+import type { FastifyInstance } from 'fastify';
+import type { Decider, Decision } from '../core/decision.js';
+import type { AuthzRequest, ResourceRef } from '../core/request.js';
+import { bearerTokenOf } from './bearer.js';
+
+const MAX_NAME = 256;
+
+const checkBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['action'],
+  properties: {
+    token: { type: 'string', minLength: 1 },
+    action: { type: 'string', minLength: 1, maxLength: MAX_NAME },
+    resource: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['type'],
+      properties: {
+        type: { type: 'string', minLength: 1, maxLength: MAX_NAME },
+        id: { type: 'string', maxLength: 1024 },
+        attributes: { type: 'object' },
+      },
+    },
+    tenant: { type: 'string', minLength: 1, maxLength: MAX_NAME },
+    context: { type: 'object' },
+  },
+} as const;
+
+const checkResponseSchema = {
+  type: 'object',
+  properties: {
+    allow: { type: 'boolean' },
+    decision_id: { type: 'string' },
+    reasons: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { code: { type: 'string' }, message: { type: 'string' } },
+      },
+    },
+    decided_by: { type: 'string' },
+    subject: {
+      type: 'object',
+      properties: {
+        sub: { type: 'string' },
+        tenant: { type: 'string' },
+        client_id: { type: 'string' },
+        scopes: { type: 'array', items: { type: 'string' } },
+        act: { type: 'array', items: { type: 'string' } },
+      },
+    },
+  },
+} as const;
+
+interface CheckBody {
+  token?: string;
+  action: string;
+  resource?: ResourceRef;
+  tenant?: string;
+  context?: Record<string, unknown>;
+}
+
+/** The JSON answer of /v1/check (also used by the CLI). */
+export function checkResponseOf(decision: Decision) {
+  const s = decision.subject;
+  return {
+    allow: decision.allow,
+    decision_id: decision.decisionId,
+    reasons: decision.reasons,
+    ...(decision.decidedBy ? { decided_by: decision.decidedBy } : {}),
+    ...(s
+      ? {
+          subject: {
+            sub: s.sub,
+            tenant: s.tenant,
+            client_id: s.clientId,
+            scopes: s.scopes,
+            act: s.act,
+          },
+        }
+      : {}),
+  };
+}
+
+export function registerCheckRoute(app: FastifyInstance, decider: Decider): void {
+  app.post<{ Body: CheckBody }>(
+    '/v1/check',
+    { schema: { body: checkBodySchema, response: { 200: checkResponseSchema } } },
+    async (req, reply) => {
+      const body = req.body;
+      const header = req.headers.authorization;
+      if (body.token !== undefined && header !== undefined) {
+        return reply.code(400).send({
+          error: 'invalid_request',
+          message: 'token: send the token in the body or the Authorization header, not both',
+        });
+      }
+      const token = body.token ?? bearerTokenOf(header);
+      const requestId = req.headers['x-request-id'];
+      const request: AuthzRequest = {
+        token,
+        action: body.action,
+        ...(body.resource ? { resource: body.resource } : {}),
+        ...(body.tenant !== undefined ? { tenant: body.tenant } : {}),
+        ...(body.context ? { context: body.context } : {}),
+        transport: 'http',
+        ...(typeof requestId === 'string' ? { requestId } : {}),
+      };
+      return checkResponseOf(await decider.decide(request));
+    },
+  );
+}
