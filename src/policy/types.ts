@@ -24,14 +24,18 @@ export interface PolicyOutcome {
   readonly decidedBy: 'base' | 'tenant';
   readonly reasons: readonly PolicyReason[];
   readonly base: LayerResult;
-  /** Absent when the tenant has no policy of its own. */
+  /**
+   * Absent when the tenant has no policy of its own, or when base denied (base is evaluated first
+   * and a deny short-circuits). A tenant whose policy failed to load is present, as a deny.
+   */
   readonly tenant?: LayerResult;
 }
 
 export interface PolicyEngine {
   /**
    * Evaluate base and (when present) the tenant's policy over `input`.
-   * Synchronous: the Wasm modules are prepared ahead of time. Throws only on engine bugs.
+   * Synchronous: the Wasm modules are prepared ahead of time. Throws only on engine bugs; before
+   * start() (or after stop()) it denies with `internal_error`.
    */
   evaluate(tenant: string | undefined, input: unknown): PolicyOutcome;
   /** Loaded revisions: base and per tenant. */
