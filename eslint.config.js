@@ -19,7 +19,10 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['fastify', 'fastify/*', '@grpc/*', '../transport/*', '../cli/*'], message: 'core/ must not know about transports.' },
+            {
+              group: ['fastify', 'fastify/*', '@grpc/*', '../transport/*', '../cli/*'],
+              message: 'core/ must not know about transports.',
+            },
           ],
         },
       ],
@@ -27,6 +30,13 @@ export default tseslint.config(
   },
   {
     files: ['bench/**/*.mjs', 'scripts/**/*.mjs'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+      },
+    },
   },
 );

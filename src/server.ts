@@ -66,8 +66,8 @@ export async function createCore(config: MandateConfig, logger: Logger): Promise
     issuers: config.issuers,
     token: config.token,
     observer: {
-      cacheHit: () => {},
-      cacheMiss: () => {},
+      cacheHit: () => metrics.tokenCache.inc({ result: 'hit' }),
+      cacheMiss: () => metrics.tokenCache.inc({ result: 'miss' }),
       jwksFetch: (issuer, result) => metrics.jwksFetches.inc({ issuer, result }),
     },
   });

@@ -21,7 +21,7 @@ export async function serve(config: MandateConfig): Promise<void> {
     },
     'mandate is serving',
   );
-  if (server.core.devSigner) printDevBanner(config, server.core.devSigner, httpUrl);
+  if (server.core.devSigner) await printDevBanner(config, server.core.devSigner, httpUrl);
 
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -46,12 +46,12 @@ function formatHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-function printDevBanner(
+async function printDevBanner(
   config: MandateConfig,
   signer: NonNullable<Awaited<ReturnType<typeof startServer>>['core']['devSigner']>,
   httpUrl: string,
-): void {
-  const token = signer.mint({
+): Promise<void> {
+  const token = await signer.mint({
     issuer: config.dev.issuer,
     audience: config.dev.audience,
     sub: 'user_8421',

@@ -9,7 +9,7 @@ import type { PolicyEngine, PolicyOutcome } from '../policy/types.js';
 import type { TokenVerifier, VerifiedToken } from '../token/types.js';
 import type { Decider, Decision, Subject } from './decision.js';
 import { policyInputOf } from './policy-input.js';
-import { isReasonCode, type Reason } from './reasons.js';
+import { policyReasonCode, type Reason } from './reasons.js';
 import type { AuthzRequest } from './request.js';
 import { subjectOf } from './subject.js';
 
@@ -54,7 +54,6 @@ export function createDecider(deps: DeciderDeps): Decider {
       if (verified.issuer !== undefined) trail.issuer = verified.issuer;
       return deny(verified.code, verified.message);
     }
-    metrics?.tokenCache.inc({ result: verified.cached ? 'hit' : 'miss' });
     trail.token = verified;
     trail.issuer = verified.issuer;
 
@@ -80,7 +79,7 @@ export function createDecider(deps: DeciderDeps): Decider {
     }
     if (outcome.allow) return ALLOW;
     const reasons = outcome.reasons.map((r): Reason => ({
-      code: isReasonCode(r.code) ? r.code : 'policy_denied',
+      code: policyReasonCode(r.code),
       message: typeof r.message === 'string' ? r.message : '',
     }));
     return {

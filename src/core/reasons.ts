@@ -22,6 +22,24 @@ export const REASON_CODES: readonly ReasonCode[] = [
 
 const known = new Set<string>(REASON_CODES);
 
+/**
+ * Codes a policy may emit. Token and internal codes describe what the pipeline saw; a policy
+ * claiming them would mislead callers, so they become `policy_denied` like any unknown code.
+ */
+const POLICY_CODES = new Set<string>([
+  'insufficient_scope',
+  'delegation_required',
+  'tenant_mismatch',
+  'policy_denied',
+] satisfies ReasonCode[]);
+
+/** Maps a code emitted by Rego into the closed set. */
+export function policyReasonCode(code: unknown): ReasonCode {
+  return typeof code === 'string' && POLICY_CODES.has(code)
+    ? (code as ReasonCode)
+    : 'policy_denied';
+}
+
 export function isReasonCode(code: unknown): code is ReasonCode {
   return typeof code === 'string' && known.has(code);
 }

@@ -40,7 +40,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     }),
     jwksFetches: new Counter({
       name: 'mandate_jwks_fetches_total',
-      help: 'JWKS fetches by issuer and result (ok/error/not_modified).',
+      help: 'JWKS fetches by issuer and result (ok/error).',
       labelNames: ['issuer', 'result'],
       registers,
     }),

@@ -1,0 +1,61 @@
+// Checks the registered claims of a signature-verified token, in mandate's documented order.
+import { tokenFailure, type TokenFailure } from './errors.js';
+
+/** One issuer's claim rules, prepared once when the verifier is built. */
+export interface ClaimRules {
+  readonly audiences: readonly string[];
+  readonly clockToleranceSeconds: number;
+  readonly requiredClaims: readonly string[];
+}
+
+/**
+ * Returns the first failing check, or undefined when the claims are acceptable:
+ * `exp` (always required: the verified-token cache relies on it), `nbf`, `iat` (not in the
+ * future beyond tolerance; jose checks it only with maxTokenAge, hence our own checks), `aud`,
+ * then the issuer's required claims.
+ */
+export function checkClaims(
+  claims: Readonly<Record<string, unknown>>,
+  rules: ClaimRules,
+  nowMs: number,
+): TokenFailure | undefined {
+  const now = nowMs / 1000;
+  const tolerance = rules.clockToleranceSeconds;
+
+  const { exp, nbf, iat, aud } = claims;
+  if (exp === undefined) return tokenFailure('claim_missing', 'required claim "exp" is missing');
+  if (!isNumericDate(exp)) return tokenFailure('token_malformed', '"exp" must be a number');
+  if (exp <= now - tolerance) return tokenFailure('token_expired');
+
+  if (nbf !== undefined) {
+    if (!isNumericDate(nbf)) return tokenFailure('token_malformed', '"nbf" must be a number');
+    if (nbf > now + tolerance) return tokenFailure('token_not_yet_valid');
+  }
+  if (iat !== undefined) {
+    if (!isNumericDate(iat)) return tokenFailure('token_malformed', '"iat" must be a number');
+    if (iat > now + tolerance) {
+      return tokenFailure('token_not_yet_valid', 'the access token was issued in the future');
+    }
+  }
+
+  if (!audienceMatches(aud, rules.audiences)) return tokenFailure('audience_mismatch');
+
+  for (const claim of rules.requiredClaims) {
+    if (!Object.hasOwn(claims, claim)) {
+      // The name comes from configuration, never from the token, so it is safe to echo.
+      return tokenFailure('claim_missing', `required claim "${claim}" is missing`);
+    }
+  }
+  return undefined;
+}
+
+function isNumericDate(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+function audienceMatches(aud: unknown, audiences: readonly string[]): boolean {
+  if (typeof aud === 'string') return audiences.includes(aud);
+  if (!Array.isArray(aud)) return false;
+  for (const entry of aud) if (typeof entry === 'string' && audiences.includes(entry)) return true;
+  return false;
+}
