@@ -1,5 +1,5 @@
 // Builds the fastify app for the HTTP listener (Check API + health, readiness, metrics); it never listens by itself.
-import Fastify, { type FastifyInstance, type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyBaseLogger } from 'fastify';
 import type { Decider } from '../core/decision.js';
 import type { Readiness } from '../lib/readiness.js';
 import type { Metrics } from '../metrics/registry.js';
@@ -22,7 +22,7 @@ export interface HttpAppOptions {
 export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions): FastifyInstance {
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimitBytes,
     return503OnClosing: true,
     // Type coercion would turn `"action": 123` into "123"; a wrong type must be a 400 instead.

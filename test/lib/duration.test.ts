@@ -1,4 +1,4 @@
-// parseDuration (src/lib/duration.ts); kept here because the token room owns it for `token mint --ttl`.
+// parseDuration (src/lib/duration.ts): the duration syntax of `token mint --ttl` and config values.
 import { describe, expect, it } from 'vitest';
 import { parseDuration } from '../../src/lib/duration.js';
 

@@ -7,7 +7,13 @@ import type { IssuerConfig, TokenConfig } from '../../src/config/types.js';
 import type { TokenFailure } from '../../src/token/errors.js';
 import type { VerifyResult } from '../../src/token/types.js';
 import { createTokenVerifier } from '../../src/token/verifier.js';
-import { createClock, createTestKey, issuerConfig, signToken, type TestKey } from './fixtures.js';
+import {
+  createClock,
+  createTestKey,
+  issuerConfig,
+  signToken,
+  type TestKey,
+} from '../helpers/tokens.js';
 
 let key: TestKey;
 let dir: string;

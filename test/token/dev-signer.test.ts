@@ -6,7 +6,7 @@ import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_SIGNING_KEY_FILE, loadOrCreateDevSigner } from '../../src/token/dev-signer.js';
 import { createTokenVerifier } from '../../src/token/verifier.js';
-import { RFC9068_CLAIMS, TOKEN_CONFIG } from './fixtures.js';
+import { RFC9068_CLAIMS, TOKEN_CONFIG } from '../helpers/tokens.js';
 
 let root: string;
 

@@ -17,7 +17,7 @@ import {
   remoteSource,
   signToken,
   type TestKey,
-} from './fixtures.js';
+} from '../helpers/tokens.js';
 
 const COOLDOWN_MS = 30_000;
 

@@ -15,7 +15,7 @@ import {
   issuerConfig,
   signToken,
   type TestKey,
-} from './fixtures.js';
+} from '../helpers/tokens.js';
 
 let dir: string;
 let key: TestKey;

@@ -18,7 +18,7 @@ import {
   remoteSource,
   signToken,
   type TestKey,
-} from './fixtures.js';
+} from '../helpers/tokens.js';
 
 let server: JwksServer;
 let rsa: TestKey;

@@ -1,4 +1,4 @@
-// Shared test fixtures for token/: real keys from jose, a token signer, and issuer configs.
+// Shared token fixtures for every suite: real keys from jose, a token signer, and issuer configs.
 import { randomUUID } from 'node:crypto';
 import {
   SignJWT,

@@ -1,0 +1,119 @@
+// Starts the whole sidecar in-process on port 0 against a real JWKS endpoint, capturing audit and log lines.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { parseConfig } from '../../src/config/load.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import { startJwksServer, type JwksServer } from './jwks-server.js';
+import {
+  AUDIENCE,
+  ISSUER,
+  createTestKey,
+  signToken,
+  type SignOptions,
+  type TestKey,
+} from './tokens.js';
+
+export const POLICIES_DIR = resolve(import.meta.dirname, '../../policies');
+
+export interface Sidecar {
+  readonly server: RunningServer;
+  readonly jwks: JwksServer;
+  readonly key: TestKey;
+  readonly httpUrl: string;
+  readonly grpcTarget: string;
+  /** Signs a token for the test issuer; defaults: user-1 in tenant acme_inc via agent-1. */
+  token(options?: SignOptions): Promise<string>;
+  /** Audit records written so far (flushes the sink first). */
+  auditRecords(): Promise<Record<string, unknown>[]>;
+  /** Raw audit file text and operational log text, for scanning. */
+  rawOutput(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface SidecarOptions {
+  /** Extra YAML appended to the generated config. */
+  readonly yaml?: string;
+  readonly policiesDir?: string;
+  /** Start with the JWKS endpoint failing (status code). */
+  readonly jwksFailure?: number;
+}
+
+export async function startSidecar(options: SidecarOptions = {}): Promise<Sidecar> {
+  const key = await createTestKey('ES256');
+  const jwks = await startJwksServer([key.jwk]);
+  if (options.jwksFailure) jwks.setFailure(options.jwksFailure);
+  const dir = mkdtempSync(join(tmpdir(), 'mandate-it-'));
+  const auditPath = join(dir, 'audit.jsonl');
+  const config = parseConfig(
+    `
+listen: { http: "127.0.0.1:0", grpc: "127.0.0.1:0", admin: "127.0.0.1:0" }
+issuers:
+  - issuer: "${ISSUER}"
+    jwks_uri: "${jwks.url}"
+    audiences: ["${AUDIENCE}"]
+    algorithms: ["ES256", "RS256"]
+    token_types: ["at+jwt"]
+    jwks_cooldown_seconds: 0
+policies: { dir: "${options.policiesDir ?? POLICIES_DIR}" }
+audit: { sink: file, path: "${auditPath}" }
+${options.yaml ?? ''}`,
+    { baseDir: dir },
+  );
+  const logLines: string[] = [];
+  const logStream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logLines.push(chunk.toString());
+      done();
+    },
+  });
+  const logger = pino({ level: 'debug' }, logStream);
+  const server = await startServer(config, logger);
+  const readAudit = async () => {
+    await server.core.audit.flush();
+    try {
+      return readFileSync(auditPath, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  return {
+    server,
+    jwks,
+    key,
+    httpUrl: `http://127.0.0.1:${server.http.port}`,
+    grpcTarget: `127.0.0.1:${server.grpc.port}`,
+    token: (o: SignOptions = {}) =>
+      signToken(key, { ...o, claims: { tenant: 'acme_inc', ...o.claims } }),
+    async auditRecords() {
+      const text = await readAudit();
+      return text
+        .split('\n')
+        .filter((l) => l.length > 0)
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    },
+    async rawOutput() {
+      return `${await readAudit()}\n${logLines.join('')}`;
+    },
+    async stop() {
+      await server.stop(2000);
+      await jwks.close();
+    },
+  };
+}
+
+/** POSTs JSON to /v1/check and returns status and parsed body. */
+export async function postCheck(
+  sidecar: Sidecar,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${sidecar.httpUrl}/v1/check`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
