@@ -95,9 +95,12 @@ export function toAuthzRequest(message: CheckRequest, metadata: Metadata): Authz
     resource = { type, id: id === '' ? undefined : id, attributes };
   }
 
+  const header = firstString(metadata, 'authorization');
+  if (message.token !== '' && header !== undefined) {
+    return 'token: send the token in the field or the authorization metadata, not both';
+  }
   return {
-    token:
-      message.token !== '' ? message.token : bearerTokenOf(firstString(metadata, 'authorization')),
+    token: message.token !== '' ? message.token : bearerTokenOf(header),
     action,
     resource,
     tenant: tenant === '' ? undefined : tenant,

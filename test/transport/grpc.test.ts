@@ -100,8 +100,9 @@ function check(
 async function checkError(
   client: AuthorizerClient,
   request: DeepPartial<CheckRequest>,
+  metadata?: Metadata,
 ): Promise<ServiceError> {
-  const outcome = await check(client, request).then(
+  const outcome = await check(client, request, metadata).then(
     () => undefined,
     (err: ServiceError) => err,
   );
@@ -264,13 +265,21 @@ describe('gRPC server', () => {
       expect(fake.seen[0]?.requestId).toBe('req-meta');
     });
 
-    it('prefers the token and request_id fields over metadata', async () => {
+    it('prefers the request_id field over metadata', async () => {
       const metadata = new Metadata();
-      metadata.set('authorization', 'Bearer meta.data.token');
       metadata.set('x-request-id', 'req-meta');
       await check(client, { token: 'field.token', action: 'a', requestId: 'req-field' }, metadata);
       expect(fake.seen[0]?.token).toBe('field.token');
       expect(fake.seen[0]?.requestId).toBe('req-field');
+    });
+
+    it('rejects a token given both in the field and in metadata, as HTTP does', async () => {
+      const metadata = new Metadata();
+      metadata.set('authorization', 'Bearer meta.data.token');
+      const err = await checkError(client, { token: 'field.token', action: 'a' }, metadata);
+      expect(err.code).toBe(status.INVALID_ARGUMENT);
+      expect(err.details).toMatch(/^token/);
+      expect(fake.seen).toHaveLength(0);
     });
 
     it('ignores authorization metadata in another scheme', async () => {
