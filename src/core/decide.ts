@@ -6,6 +6,7 @@ import { AUDIT_SCHEMA_VERSION } from '../audit/record.js';
 import type { TenancyConfig } from '../config/types.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { PolicyEngine, PolicyOutcome } from '../policy/types.js';
+import { tokenFingerprint } from '../token/fingerprint.js';
 import type { TokenVerifier, VerifiedToken } from '../token/types.js';
 import type { Decider, Decision, Subject } from './decision.js';
 import { policyInputOf } from './policy-input.js';
@@ -29,6 +30,7 @@ interface Trail {
   subject?: Subject;
   outcome?: PolicyOutcome;
   issuer?: string;
+  tokenHash?: string;
 }
 
 interface Verdict {
@@ -52,9 +54,11 @@ export function createDecider(deps: DeciderDeps): Decider {
     const verified = await verifier.verify(request.token);
     if (!verified.ok) {
       if (verified.issuer !== undefined) trail.issuer = verified.issuer;
+      trail.tokenHash = tokenFingerprint(request.token);
       return deny(verified.code, verified.message);
     }
     trail.token = verified;
+    trail.tokenHash = verified.tokenHash;
     trail.issuer = verified.issuer;
 
     const rawTenant = verified.claims[tenancy.claim];
@@ -168,7 +172,7 @@ function auditRecordOf(
     ...(subject ? { scopes: subject.scopes } : {}),
     ...(trail.issuer !== undefined ? { iss: trail.issuer } : {}),
     ...(typeof jti === 'string' ? { jti } : {}),
-    ...(trail.token ? { token_hash: trail.token.tokenHash } : {}),
+    ...(trail.tokenHash !== undefined ? { token_hash: trail.tokenHash } : {}),
     ...(decision.decidedBy ? { decided_by: decision.decidedBy } : {}),
     ...(policy ? { policy } : {}),
     latency_us: Math.round(decision.latencyUs),

@@ -1,5 +1,4 @@
 // Verifies OAuth access tokens (JWT, RFC 9068): strict parsing, per-issuer keys and rules, a bounded cache.
-import { createHash } from 'node:crypto';
 import { compactVerify, type VerifyOptions } from 'jose';
 import {
   ASYMMETRIC_ALGORITHMS,
@@ -9,6 +8,7 @@ import {
 } from '../config/types.js';
 import type { ComponentState, ComponentStatus } from '../lib/lifecycle.js';
 import { checkClaims, type ClaimRules } from './claims.js';
+import { tokenFingerprint } from './fingerprint.js';
 import { decodeCompact } from './decode.js';
 import { tokenFailure } from './errors.js';
 import { createFileKeyResolver } from './jwks-file.js';
@@ -131,7 +131,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       header: Object.freeze(verifiedHeader(alg, kid, typ)),
       issuer: iss,
       expiresAtMs: (payload.exp as number) * 1000,
-      tokenHash: createHash('sha256').update(token).digest('hex').slice(0, 16),
+      tokenHash: tokenFingerprint(token),
       cached: false,
     };
     // Accepted within clock tolerance but already past exp: valid now, never worth caching.

@@ -1,5 +1,5 @@
 // The whole pipeline over a real HTTP listener: real JWKS endpoint, real opa-built Wasm policies, real audit file.
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { exportSPKI } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestKey, encodeSegment, signToken, ISSUER } from '../helpers/tokens.js';
@@ -285,6 +285,24 @@ describe('audit', () => {
     const output = await sidecar.rawOutput();
     expect(output).not.toContain(token);
     expect(output).not.toContain(token.split('.')[2]);
+  });
+});
+
+describe('audit of refused tokens', () => {
+  it('records the reason and a fingerprint of the refused token, not the token', async () => {
+    const forged = `${encodeSegment({ alg: 'none' })}.${encodeSegment({ iss: ISSUER, sub: 'mallory' })}.`;
+    const { body } = await check({ token: forged, action: 'contacts.read' });
+    const record = (await sidecar.auditRecords()).find(
+      (r) => r['decision_id'] === body['decision_id'],
+    );
+    expect(record).toMatchObject({
+      allow: false,
+      reasons: [{ code: 'algorithm_not_allowed' }],
+      iss: ISSUER,
+      token_hash: createHash('sha256').update(forged).digest('hex').slice(0, 16),
+    });
+    expect(record).not.toHaveProperty('sub');
+    expect(await sidecar.rawOutput()).not.toContain(forged);
   });
 });
 
