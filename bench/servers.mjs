@@ -1,5 +1,6 @@
 // Starts the processes under test (the mandate sidecar, the bare baselines) as children and stops them, always.
 import { spawn } from 'node:child_process';
+import { clearTimeout } from 'node:timers';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -16,6 +16,9 @@ import type { TokenVerifier } from './token/types.js';
 import { createTokenVerifier } from './token/verifier.js';
 import { buildHttpApp } from './transport/http-app.js';
 import { createGrpcServer } from './transport/grpc-server.js';
+import { buildAdminApp, type AdminRoutes } from './transport/admin-app.js';
+import { createStaticAdminAuthenticator } from './transport/admin-auth.js';
+import { loadOrCreateDevAdminToken } from './lib/dev-admin-token.js';
 
 /** The pipeline and its parts, without listeners: what `serve` and the in-process CLI both need. */
 export interface Core {
@@ -26,6 +29,10 @@ export interface Core {
   readonly metrics: Metrics;
   readonly readiness: Readiness;
   readonly devSigner?: DevSigner;
+  /** Admin bearer tokens in force (configured, plus the generated one in dev mode). */
+  readonly adminTokens: readonly string[];
+  /** Admin route groups contributed by components. */
+  readonly adminRoutes: readonly AdminRoutes[];
   stop(): Promise<void>;
 }
 
@@ -33,6 +40,7 @@ export interface RunningServer {
   readonly core: Core;
   readonly http: { readonly host: string; readonly port: number };
   readonly grpc: { readonly host: string; readonly port: number };
+  readonly admin: { readonly host: string; readonly port: number };
   /** Graceful shutdown: not ready → close listeners within `graceMs` → flush audit → stop components. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -92,7 +100,15 @@ export async function createCore(config: MandateConfig, logger: Logger): Promise
     onError: (err) => logger.error({ err }, 'decision failed with an internal error'),
   });
   const readiness = createReadiness({ keys: verifier, policies: policy });
+  const adminTokens = config.dev.enabled
+    ? [...config.admin.tokens, await loadOrCreateDevAdminToken(config.dev.stateDir)]
+    : config.admin.tokens;
+  if (adminTokens.length === 0) {
+    logger.warn('admin.tokens is empty: every admin API call will be refused');
+  }
   return {
+    adminTokens,
+    adminRoutes: [],
     decider,
     verifier,
     policy,
@@ -123,6 +139,13 @@ export async function startServer(config: MandateConfig, logger: Logger): Promis
     { decider: core.decider, logger: logger.child({ component: 'grpc' }) },
     { host: config.listen.grpc.host, port: config.listen.grpc.port },
   );
+  const admin = buildAdminApp({
+    authenticator: createStaticAdminAuthenticator(core.adminTokens),
+    readiness: core.readiness,
+    policy: core.policy,
+    routes: core.adminRoutes,
+    logger: logger.child({ component: 'admin' }),
+  });
   try {
     await app.listen({ host: config.listen.http.host, port: config.listen.http.port });
   } catch (err) {
@@ -141,19 +164,31 @@ export async function startServer(config: MandateConfig, logger: Logger): Promis
       `listen.grpc: cannot listen on ${config.listen.grpc.host}:${config.listen.grpc.port}: ${(err as Error).message}`,
     );
   }
-  const address = app.server.address();
-  const httpPort = typeof address === 'object' && address ? address.port : config.listen.http.port;
+  try {
+    await admin.listen({ host: config.listen.admin.host, port: config.listen.admin.port });
+  } catch (err) {
+    await Promise.all([app.close(), grpc.stop(0)]);
+    await core.stop();
+    throw new Error(
+      `listen.admin: cannot listen on ${config.listen.admin.host}:${config.listen.admin.port}: ${(err as Error).message}`,
+    );
+  }
+  const portOf = (server: typeof app, fallback: number) => {
+    const address = server.server.address();
+    return typeof address === 'object' && address ? address.port : fallback;
+  };
 
   let stopping: Promise<void> | undefined;
   return {
     core,
-    http: { host: config.listen.http.host, port: httpPort },
+    http: { host: config.listen.http.host, port: portOf(app, config.listen.http.port) },
+    admin: { host: config.listen.admin.host, port: portOf(admin, config.listen.admin.port) },
     grpc: { host: config.listen.grpc.host, port: grpcPort },
     stop(graceMs = 10_000) {
       stopping ??= (async () => {
         core.readiness.drain();
         grpc.setServing(false);
-        await Promise.all([app.close(), grpc.stop(graceMs)]);
+        await Promise.all([app.close(), admin.close(), grpc.stop(graceMs)]);
         await core.stop();
       })();
       return stopping;

@@ -1,7 +1,7 @@
 // `mandate serve`: start the sidecar, print where it listens (and a working curl in dev mode), stop on SIGTERM/SIGINT.
 import pino from 'pino';
 import type { MandateConfig } from '../config/types.js';
-import { startServer } from '../server.js';
+import { startServer, type RunningServer } from '../server.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -17,11 +17,12 @@ export async function serve(config: MandateConfig): Promise<void> {
     {
       http: httpUrl,
       grpc: `${server.grpc.host}:${server.grpc.port}`,
+      admin: `http://${formatHost(server.admin.host)}:${server.admin.port}`,
       policies: server.core.policy.revisions(),
     },
     'mandate is serving',
   );
-  if (server.core.devSigner) await printDevBanner(config, server.core.devSigner, httpUrl);
+  await printDevBanner(config, server, httpUrl);
 
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -48,9 +49,11 @@ function formatHost(host: string): string {
 
 async function printDevBanner(
   config: MandateConfig,
-  signer: NonNullable<Awaited<ReturnType<typeof startServer>>['core']['devSigner']>,
+  server: RunningServer,
   httpUrl: string,
 ): Promise<void> {
+  const signer = server.core.devSigner;
+  if (!signer) return;
   const token = await signer.mint({
     issuer: config.dev.issuer,
     audience: config.dev.audience,
@@ -74,6 +77,8 @@ async function printDevBanner(
       `  curl -s ${httpUrl}/v1/check -H 'content-type: application/json' \\`,
       `    -H 'authorization: Bearer ${token}' \\`,
       `    -d '{"action":"tickets.comment","resource":{"type":"ticket","id":"T-1"},"tenant":"acme_inc"}'`,
+      '',
+      `  Admin API: http://${formatHost(server.admin.host)}:${server.admin.port} with the bearer token in ${config.dev.stateDir}/admin-token`,
       '',
       '  Mint more: npm run mandate -- token mint --sub user_8421 --tenant acme_inc --scope "contacts.read" --client agent-1',
       line,

@@ -33,7 +33,11 @@ export const ENV_OVERRIDES = {
   MANDATE_LOG_LEVEL: 'log_level',
   MANDATE_AUDIT_SINK: 'audit.sink',
   MANDATE_STATE_DIR: 'dev.state_dir',
+  MANDATE_ADMIN_TOKENS: 'admin.tokens',
 } as const;
+
+/** Overrides whose value is a comma-separated list. */
+const LIST_OVERRIDES: ReadonlySet<string> = new Set(['MANDATE_ADMIN_TOKENS']);
 
 export interface LoadOptions {
   /** Environment to read overrides from. Default: none. */
@@ -79,6 +83,7 @@ function buildConfig(doc: unknown, options: LoadOptions): MandateConfig {
     'policies',
     'audit',
     'http',
+    'admin',
     'dev',
     'log_level',
   ]);
@@ -111,6 +116,12 @@ function buildConfig(doc: unknown, options: LoadOptions): MandateConfig {
   const policies = root.section('policies').only(['dir', 'opa_path']);
   const http = root.section('http').only(['body_limit_bytes']);
   const opaPath = policies.optionalString('opa_path');
+  const admin = root.section('admin').only(['tokens']);
+  const adminTokens = admin.stringList('tokens', []);
+  adminTokens.forEach((t, i) => {
+    if (t.length < 32)
+      throw new ConfigError(`admin.tokens[${i}]`, 'must be at least 32 characters');
+  });
 
   const config: MandateConfig = {
     listen: {
@@ -130,6 +141,7 @@ function buildConfig(doc: unknown, options: LoadOptions): MandateConfig {
     },
     audit: { sink: readAuditSink(root.section('audit'), at) },
     http: { bodyLimitBytes: http.integer('body_limit_bytes', 65_536, 1024, 16_777_216) },
+    admin: { tokens: adminTokens },
     dev,
     logLevel: root.oneOf('log_level', LOG_LEVELS, 'info'),
   };
@@ -253,7 +265,9 @@ function applyEnv(doc: unknown, env: Readonly<Record<string, string | undefined>
       cur[part] = typeof next === 'object' && next !== null ? { ...next } : {};
       cur = cur[part] as Record<string, unknown>;
     }
-    cur[parts[parts.length - 1] as string] = value;
+    cur[parts[parts.length - 1] as string] = LIST_OVERRIDES.has(name)
+      ? value.split(',').map((v) => v.trim())
+      : value;
   }
   return out;
 }

@@ -99,6 +99,14 @@ export interface HttpConfig {
   readonly bodyLimitBytes: number;
 }
 
+export interface AdminConfig {
+  /**
+   * Static bearer tokens accepted on the admin listener (each ≥ 32 characters), compared in
+   * constant time. Empty: every admin call is refused (in dev mode a token is generated instead).
+   */
+  readonly tokens: readonly string[];
+}
+
 export interface DevConfig {
   /** True when running on built-in defaults: a local dev issuer is trusted. */
   readonly enabled: boolean;
@@ -118,6 +126,7 @@ export interface MandateConfig {
   readonly policies: PolicyConfig;
   readonly audit: AuditConfig;
   readonly http: HttpConfig;
+  readonly admin: AdminConfig;
   readonly dev: DevConfig;
   /** pino level for operational logs. Default info. */
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';

@@ -116,6 +116,19 @@ policies: { dir: "./pol" }
     expect(err.message).toContain(key);
   });
 
+  it('takes admin tokens from the file or a comma-separated env list, and rejects short ones', () => {
+    const a = 'a'.repeat(32);
+    const b = 'b'.repeat(40);
+    expect(parseConfig(`${minimal}admin: { tokens: ["${a}"] }\n`).admin.tokens).toEqual([a]);
+    expect(
+      parseConfig(minimal, { env: { MANDATE_ADMIN_TOKENS: `${a}, ${b}` } }).admin.tokens,
+    ).toEqual([a, b]);
+    expect(parseConfig(minimal).admin.tokens).toEqual([]);
+    expect(errorOf(() => parseConfig(`${minimal}admin: { tokens: ["short"] }\n`)).key).toBe(
+      'admin.tokens[0]',
+    );
+  });
+
   it('rejects a duplicate issuer', () => {
     const twice = `issuers:\n${minimal.split('issuers:\n')[1]}${minimal.split('issuers:\n')[1]}`;
     expect(errorOf(() => parseConfig(twice)).key).toBe('issuers[1].issuer');

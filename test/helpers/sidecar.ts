@@ -16,6 +16,9 @@ import {
   type TestKey,
 } from './tokens.js';
 
+/** The admin bearer token every test sidecar accepts. */
+export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef0123456789';
+
 export const POLICIES_DIR = resolve(import.meta.dirname, '../../policies');
 
 export interface Sidecar {
@@ -23,6 +26,7 @@ export interface Sidecar {
   readonly jwks: JwksServer;
   readonly key: TestKey;
   readonly httpUrl: string;
+  readonly adminUrl: string;
   readonly grpcTarget: string;
   /** Signs a token for the test issuer; defaults: user-1 in tenant acme_inc via agent-1. */
   token(options?: SignOptions): Promise<string>;
@@ -59,6 +63,7 @@ issuers:
     jwks_cooldown_seconds: 0
 policies: { dir: "${options.policiesDir ?? POLICIES_DIR}" }
 audit: { sink: file, path: "${auditPath}" }
+admin: { tokens: ["${ADMIN_TOKEN}"] }
 ${options.yaml ?? ''}`,
     { baseDir: dir },
   );
@@ -84,6 +89,7 @@ ${options.yaml ?? ''}`,
     jwks,
     key,
     httpUrl: `http://127.0.0.1:${server.http.port}`,
+    adminUrl: `http://127.0.0.1:${server.admin.port}`,
     grpcTarget: `127.0.0.1:${server.grpc.port}`,
     token: (o: SignOptions = {}) =>
       signToken(key, { ...o, claims: { tenant: 'acme_inc', ...o.claims } }),

@@ -1,0 +1,558 @@
+// `npm run bench`: mandate's Check API under load beside bare fastify / grpc-js baselines, plus the ES256 verify cost.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { clearTimeout } from 'node:timers';
+import { parseArgs } from 'node:util';
+import { Buffer } from 'node:buffer';
+import { Metadata, credentials } from '@grpc/grpc-js';
+import { DEV_AUDIENCE, DEV_ISSUER } from '../dist/config/load.js';
+import { AuthorizerClient, CheckRequest } from '../dist/gen/mandate/v1/authorizer.js';
+import { loadOrCreateDevSigner } from '../dist/token/dev-signer.js';
+import { machineInfo, sampleBackgroundLoad, startCpuAccount } from './cpu.mjs';
+import { runH2load, runWrk } from './load.mjs';
+import { formatTop, topSelfTime } from './profile-top.mjs';
+import { ROOT, killAll, startBaseline, startMandate, track } from './servers.mjs';
+import { ensureLoadTools } from './tools.mjs';
+
+const { fetch } = globalThis;
+
+// Settings: the same for every baseline and mandate run. Override with env for exploration.
+const int = (name, fallback) => Number(process.env[name] ?? fallback);
+const SETTINGS = {
+  seconds: int('BENCH_SECONDS', 10),
+  warmupSeconds: int('BENCH_WARMUP_SECONDS', 2),
+  wrkThreads: int('BENCH_WRK_THREADS', 1),
+  wrkConnections: int('BENCH_WRK_CONNECTIONS', 32),
+  h2Threads: 1,
+  h2Clients: int('BENCH_H2LOAD_CLIENTS', 8),
+  h2Streams: int('BENCH_H2LOAD_STREAMS', 16),
+  uniqueTokens: int('BENCH_UNIQUE_TOKENS', 60_000),
+  verifyTokens: int('BENCH_VERIFY_TOKENS', 5_000),
+};
+/** The whole bench is aborted past this, whatever hangs. */
+const DEADLINE_MS = int('BENCH_DEADLINE_SECONDS', 420) * 1000;
+
+const TARGET_THROUGHPUT = 0.75;
+const TARGET_VERIFY_RATIO = 1.5;
+
+const ACTION = 'tickets.comment';
+const HTTP_BODY = JSON.stringify({
+  action: ACTION,
+  resource: { type: 'ticket', id: 'T-1' },
+  tenant: 'acme_inc',
+});
+const GRPC_REQUEST = {
+  token: '',
+  action: ACTION,
+  resource: { type: 'ticket', id: 'T-1', attributes: undefined },
+  tenant: 'acme_inc',
+  context: undefined,
+  requestId: '',
+};
+
+const { values: flags } = parseArgs({
+  options: { 'cpu-prof': { type: 'boolean', default: false } },
+});
+const OUT = join(ROOT, 'bench', 'out');
+
+const log = (text) => process.stderr.write(`${text}\n`);
+
+// ---- cleanup: every child dies with us, however we leave ---------------------------------------
+
+let stateDir;
+const cleanupSync = () => {
+  killAll();
+  if (stateDir) spawnSync('rm', ['-rf', stateDir]);
+};
+process.on('exit', cleanupSync);
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    log(`bench: ${signal}, stopping`);
+    process.exit(130);
+  });
+}
+const deadline = setTimeout(() => {
+  log(`bench: not finished after ${DEADLINE_MS / 1000} s, aborting`);
+  process.exit(1);
+}, DEADLINE_MS);
+deadline.unref();
+
+// ---- tokens and request bodies ----------------------------------------------------------------
+
+async function prepareTokens(dir) {
+  const signer = await loadOrCreateDevSigner(dir);
+  const mint = (sub) =>
+    signer.mint({
+      issuer: DEV_ISSUER,
+      audience: DEV_AUDIENCE,
+      sub,
+      tenant: 'acme_inc',
+      scope: 'contacts.read tickets.write',
+      clientId: 'agent-1',
+      ttlSeconds: 3600,
+    });
+  const cached = await mint('user_8421');
+  const unique = [];
+  for (let i = 0; i < SETTINGS.uniqueTokens; i += 1000) {
+    const n = Math.min(1000, SETTINGS.uniqueTokens - i);
+    unique.push(...(await Promise.all(Array.from({ length: n }, (_, j) => mint(`user_${i + j}`)))));
+  }
+  const uniqueFile = join(dir, 'unique-tokens.txt');
+  await writeFile(uniqueFile, `${unique.join('\n')}\n`);
+  // The gRPC frame: 1 byte "not compressed", 4 bytes big-endian length, then the message.
+  const message = CheckRequest.encode(GRPC_REQUEST).finish();
+  const frame = Buffer.alloc(5 + message.length);
+  frame.writeUInt32BE(message.length, 1);
+  Buffer.from(message).copy(frame, 5);
+  const grpcBodyFile = join(dir, 'check-request.grpc');
+  await writeFile(grpcBodyFile, frame);
+  return { cached, sanity: await mint('user_sanity'), uniqueFile, grpcBodyFile };
+}
+
+// ---- sanity calls: prove the load hits the real allow path before measuring it ------------------
+
+async function httpSanity(server, token, { mandate }) {
+  const res = await fetch(`http://${server.http.host}:${server.http.port}/v1/check`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: HTTP_BODY,
+  });
+  const body = await res.json();
+  if (res.status !== 200 || body.allow !== true) {
+    throw new Error(
+      `${server.name}: sanity check was not an allow: ${res.status} ${JSON.stringify(body)}`,
+    );
+  }
+  if (mandate && body.decided_by !== 'base') {
+    throw new Error(
+      `${server.name}: sanity allow was not decided by policy: ${JSON.stringify(body)}`,
+    );
+  }
+}
+
+function grpcSanity(server, token, { mandate }) {
+  const client = new AuthorizerClient(
+    `${server.grpc.host}:${server.grpc.port}`,
+    credentials.createInsecure(),
+  );
+  const metadata = new Metadata();
+  metadata.set('authorization', `Bearer ${token}`);
+  return new Promise((resolve, reject) => {
+    client.check(GRPC_REQUEST, metadata, { deadline: Date.now() + 10_000 }, (err, res) => {
+      client.close();
+      if (err) reject(new Error(`${server.name}: gRPC sanity call failed: ${err.message}`));
+      else if (res.allow !== true || (mandate && res.decidedBy !== 'base'))
+        reject(
+          new Error(`${server.name}: gRPC sanity call was not an allow: ${JSON.stringify(res)}`),
+        );
+      else resolve();
+    });
+  });
+}
+
+// ---- metrics: what the sidecar itself counted during the measured run ---------------------------
+
+async function scrape(server) {
+  const res = await fetch(`http://${server.http.host}:${server.http.port}/metrics`);
+  return res.text();
+}
+
+/** Sum of a counter's series whose labels include every `labels` pair. */
+function counter(text, name, labels) {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const close = line.indexOf('}');
+    const labelText = line.slice(name.length + 1, close);
+    if (Object.entries(labels).every(([k, v]) => labelText.includes(`${k}="${v}"`))) {
+      sum += Number(line.slice(close + 1).trim());
+    }
+  }
+  return sum;
+}
+
+function metricDeltas(before, after, transport) {
+  const d = (name, labels) => counter(after, name, labels) - counter(before, name, labels);
+  return {
+    allow: d('mandate_decisions_total', { result: 'allow', transport }),
+    deny: d('mandate_decisions_total', { result: 'deny', transport }),
+    hit: d('mandate_token_cache_total', { result: 'hit' }),
+    miss: d('mandate_token_cache_total', { result: 'miss' }),
+  };
+}
+
+// ---- one scenario ------------------------------------------------------------------------------
+
+/**
+ * Starts the server, proves the request is answered as expected, warms up, then measures once
+ * with CPU accounting. For mandate, checks its own counters: every measured request an allow,
+ * and cache hits/misses as the scenario intends.
+ */
+async function scenario(spec, ctx) {
+  log(`- ${spec.label}`);
+  const profileDir = flags['cpu-prof'] && spec.mandate ? join(OUT, 'profiles', spec.id) : undefined;
+  if (profileDir) {
+    await rm(profileDir, { recursive: true, force: true });
+    await mkdir(profileDir, { recursive: true });
+  }
+  const server = spec.mandate
+    ? await startMandate({
+        stateDir: ctx.stateDir,
+        auditSink: spec.audit ?? 'stdout',
+        name: `mandate (${spec.id})`,
+        nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+      })
+    : await startBaseline(spec.baseline);
+  try {
+    if (spec.transport === 'http') await httpSanity(server, ctx.tokens.sanity, spec);
+    else await grpcSanity(server, ctx.tokens.sanity, spec);
+
+    const load = (seconds, phase) => spec.load(server, seconds, phase);
+    await load(SETTINGS.warmupSeconds, 'warmup');
+    const before = spec.mandate ? await scrape(server) : undefined;
+    const account = startCpuAccount(server.pid);
+    const result = await load(SETTINGS.seconds, 'measure');
+    const cpu = account.finish();
+    await writeFile(join(OUT, `${spec.id}.txt`), result.raw);
+
+    const checks = [];
+    const check = (ok, text) => checks.push({ ok, text });
+    check(result.errors === 0, `load generator: ${result.errorDetail}`);
+    if (result.dataBytesPerRequest !== undefined) {
+      check(
+        result.dataBytesPerRequest >= 20,
+        `gRPC responses carry a message (${result.dataBytesPerRequest.toFixed(0)} data bytes/request)`,
+      );
+    }
+    if (spec.mandate) {
+      const m = metricDeltas(before, await scrape(server), spec.transport);
+      // Requests still in flight when the load generator stopped were decided but not counted by it.
+      const inFlight =
+        spec.transport === 'http'
+          ? SETTINGS.wrkConnections
+          : SETTINGS.h2Clients * SETTINGS.h2Streams;
+      check(
+        m.allow >= result.requests && m.deny === 0,
+        `mandate counted ${m.allow} allow / ${m.deny} deny decisions for ${result.requests} requests`,
+      );
+      const want = spec.expectCache === 'miss' ? m.miss : m.hit;
+      const other = spec.expectCache === 'miss' ? m.hit : m.miss;
+      check(
+        want >= result.requests && want <= result.requests + inFlight && other === 0,
+        `token cache: ${m.miss} misses, ${m.hit} hits (expected every request a ${spec.expectCache})`,
+      );
+    }
+    const summary = {
+      id: spec.id,
+      label: spec.label,
+      requests: result.requests,
+      rps: result.rps,
+      p50Us: result.p50Us,
+      p99Us: result.p99Us,
+      cpu,
+      cpuUsPerRequest: cpu ? (cpu.server * 1000) / result.requests : undefined,
+      checks,
+    };
+    log(
+      `  ${fmtInt(result.rps)} req/s, p50 ${fmtUs(result.p50Us)}, p99 ${fmtUs(result.p99Us)}` +
+        (cpu
+          ? `, server ${(cpu.server / cpu.wallMs).toFixed(2)} cores, other load ${(cpu.other / cpu.wallMs).toFixed(2)} cores`
+          : ''),
+    );
+    for (const c of checks) if (!c.ok) log(`  CHECK FAILED: ${c.text}`);
+    return summary;
+  } finally {
+    await server.stop();
+    if (profileDir) {
+      const files = (await readdir(profileDir)).filter((f) => f.endsWith('.cpuprofile'));
+      if (files.length > 0) ctx.profiles.push({ id: spec.id, path: join(profileDir, files[0]) });
+    }
+  }
+}
+
+// ---- load definitions ---------------------------------------------------------------------------
+
+function httpLoad(ctx, { unique }) {
+  return (server, seconds, phase) =>
+    runWrk({
+      url: `http://${server.http.host}:${server.http.port}/v1/check`,
+      threads: SETTINGS.wrkThreads,
+      connections: SETTINGS.wrkConnections,
+      seconds,
+      ...(unique
+        ? {
+            script: 'wrk-unique.lua',
+            // Warm-up uses the file from the start, the measured run from the middle: a token
+            // comes back only after more distinct tokens than the cache (10 000 entries) holds.
+            scriptArgs: [
+              ctx.tokens.uniqueFile,
+              HTTP_BODY,
+              String(phase === 'warmup' ? 0 : Math.floor(SETTINGS.uniqueTokens / 2)),
+              String(SETTINGS.wrkThreads),
+            ],
+          }
+        : { script: 'wrk-check.lua', scriptArgs: [ctx.tokens.cached, HTTP_BODY] }),
+    });
+}
+
+function grpcLoad(ctx) {
+  return (server, seconds, phase) =>
+    runH2load({
+      url: `http://${server.grpc.host}:${server.grpc.port}/mandate.v1.Authorizer/Check`,
+      bodyFile: ctx.tokens.grpcBodyFile,
+      headers: [
+        'content-type: application/grpc',
+        'te: trailers',
+        `authorization: Bearer ${ctx.tokens.cached}`,
+      ],
+      threads: SETTINGS.h2Threads,
+      clients: SETTINGS.h2Clients,
+      streams: SETTINGS.h2Streams,
+      seconds,
+      ...(phase === 'measure' ? { logFile: join(ctx.stateDir, 'h2load.log') } : {}),
+    });
+}
+
+// ---- the in-process verify microbenchmark, in its own process -----------------------------------
+
+function verifyCost() {
+  log('- ES256 verify cost, in-process: jose jwtVerify vs mandate verifier');
+  return new Promise((resolve, reject) => {
+    const child = track(
+      spawn(
+        process.execPath,
+        ['bench/verify-cost.mjs', '--json', '--tokens', String(SETTINGS.verifyTokens)],
+        { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+      ),
+    );
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (c) => (out += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) return reject(new Error(`bench/verify-cost.mjs failed (${code})`));
+      const result = JSON.parse(out.trim().split('\n').pop());
+      log(
+        `  jose ${result.jose.wallUs.toFixed(1)} µs/op, mandate ${result.mandate.wallUs.toFixed(1)} µs/op`,
+      );
+      resolve(result);
+    });
+  });
+}
+
+// ---- report -------------------------------------------------------------------------------------
+
+function fmtInt(n) {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+function fmtUs(us) {
+  if (us === undefined) return 'n/a';
+  return us >= 1000 ? `${(us / 1000).toFixed(2)}ms` : `${Math.round(us)}us`;
+}
+
+function table(header, rows) {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cells) =>
+    cells
+      .map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i])))
+      .join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+function report(info, tools, background, results, verify) {
+  const by = Object.fromEntries(results.map((r) => [r.id, r]));
+  const invalid = (r) => r.checks.some((c) => !c.ok);
+  const verdict = (r, ratio, target) => {
+    if (invalid(r)) return 'INVALID';
+    if (target === undefined) return '';
+    return ratio >= target ? 'PASS' : 'FAIL';
+  };
+  const row = (r, base, target) => {
+    const ratio = base ? r.rps / base.rps : undefined;
+    return [
+      r.label,
+      fmtInt(r.rps),
+      fmtUs(r.p50Us),
+      fmtUs(r.p99Us),
+      r.cpuUsPerRequest === undefined ? 'n/a' : `${Math.round(r.cpuUsPerRequest)}us`,
+      r.cpu ? (r.cpu.other / r.cpu.wallMs).toFixed(2) : 'n/a',
+      base ? `${fmtInt(base.rps)} ${base.short}` : '',
+      ratio === undefined ? '' : `${Math.round(ratio * 100)}%`,
+      target === undefined ? (base ? 'info' : '') : `>= ${target * 100}%`,
+      base ? verdict(r, ratio, target) : invalid(r) ? 'INVALID' : '',
+    ];
+  };
+  const fastify = { ...by['baseline-fastify'], short: 'fastify' };
+  const grpcjs = { ...by['baseline-grpc'], short: 'grpc-js' };
+  const rows = [
+    row(by['http-cached'], fastify, TARGET_THROUGHPUT),
+    row(by['http-cached-audit-none'], fastify),
+    row(by['http-unique'], fastify),
+    row(by['grpc-cached'], grpcjs, TARGET_THROUGHPUT),
+    row(by['grpc-cached-audit-none'], grpcjs),
+    row(by['baseline-fastify']),
+    row(by['baseline-grpc']),
+  ];
+
+  const verifyPass = verify.ratio <= TARGET_VERIFY_RATIO;
+  const extraUs = by['http-unique'].cpuUsPerRequest - by['http-cached'].cpuUsPerRequest;
+  const lines = [
+    `mandate bench, ${new Date().toISOString()}, ${gitDescription()}`,
+    `machine: nproc ${info.nproc}, ${info.model}, Node ${info.node}, ${tools.wrk}, ${tools.h2load}`,
+    `load from other processes: ${background === undefined ? 'n/a' : `${background.toFixed(2)} cores busy`} in the 2 s before start; loadavg ${info.loadavg.join(' ')}`,
+    `load: HTTP wrk -t${SETTINGS.wrkThreads} -c${SETTINGS.wrkConnections} (HTTP/1.1 keep-alive); gRPC h2load -t${SETTINGS.h2Threads} -c${SETTINGS.h2Clients} -m${SETTINGS.h2Streams} (h2c);` +
+      ` ${SETTINGS.warmupSeconds} s warm-up + ${SETTINGS.seconds} s measured per row; server and load generator share the cores, nothing pinned`,
+    '',
+    table(
+      [
+        'scenario',
+        'req/s',
+        'p50',
+        'p99',
+        'CPU/req',
+        'other',
+        'baseline req/s',
+        'ratio',
+        'target',
+        'result',
+      ],
+      rows,
+    ),
+    '',
+    'CPU/req: server process CPU time per request (all its threads). other: CPU of other processes',
+    'during the measured run, in cores (not the server, the load generator or the bench itself).',
+    'Audit: stdout to /dev/null (the default sink) unless the row says none.',
+    '',
+    table(
+      [
+        'ES256 verify, distinct tokens, in-process',
+        'jose jwtVerify',
+        'mandate verify',
+        'ratio',
+        'target',
+        'result',
+      ],
+      [
+        [
+          `${verify.tokens} tokens, best of ${verify.rounds} rounds`,
+          `${verify.jose.wallUs.toFixed(1)}us/op`,
+          `${verify.mandate.wallUs.toFixed(1)}us/op`,
+          `${verify.ratio.toFixed(2)}x`,
+          `<= ${TARGET_VERIFY_RATIO.toFixed(2)}x`,
+          verifyPass ? 'PASS' : 'FAIL',
+        ],
+      ],
+    ),
+    '',
+    `unique-token HTTP path, end to end: +${Math.round(extraUs)}us server CPU per request over the cached path` +
+      ` = ${(extraUs / verify.jose.cpuUs).toFixed(2)}x jose jwtVerify CPU (${verify.jose.cpuUs.toFixed(1)}us/op)`,
+    '',
+    'checks:',
+    ...results.flatMap((r) =>
+      r.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${r.label}: ${c.text}`),
+    ),
+  ];
+  return lines.join('\n');
+}
+
+function gitDescription() {
+  const rev = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
+  if (rev.status !== 0) return 'not a git checkout';
+  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'src'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  return `commit ${rev.stdout.trim()}${dirty.stdout.trim() ? ' + uncommitted changes in src/' : ''}`;
+}
+
+// ---- main ---------------------------------------------------------------------------------------
+
+async function main() {
+  const tools = ensureLoadTools();
+  await mkdir(OUT, { recursive: true });
+  const info = machineInfo();
+  const background = await sampleBackgroundLoad(2000);
+  stateDir = await mkdtemp(join(tmpdir(), 'mandate-bench-'));
+  log(`bench: minting ${SETTINGS.uniqueTokens} dev tokens`);
+  const ctx = { stateDir, tokens: await prepareTokens(stateDir), profiles: [] };
+
+  const http = (unique) => ({ transport: 'http', load: httpLoad(ctx, { unique }) });
+  const grpc = () => ({ transport: 'grpc', load: grpcLoad(ctx) });
+  const specs = [
+    {
+      id: 'baseline-fastify',
+      label: 'bare fastify route',
+      baseline: 'baseline-fastify.mjs',
+      ...http(false),
+    },
+    {
+      id: 'http-cached',
+      label: 'HTTP check, cached token',
+      mandate: true,
+      expectCache: 'hit',
+      ...http(false),
+    },
+    {
+      id: 'http-cached-audit-none',
+      label: 'HTTP check, cached token, audit none',
+      mandate: true,
+      audit: 'none',
+      expectCache: 'hit',
+      ...http(false),
+    },
+    {
+      id: 'http-unique',
+      label: 'HTTP check, unique tokens',
+      mandate: true,
+      expectCache: 'miss',
+      ...http(true),
+    },
+    {
+      id: 'baseline-grpc',
+      label: 'bare grpc-js handler',
+      baseline: 'baseline-grpc.mjs',
+      ...grpc(),
+    },
+    {
+      id: 'grpc-cached',
+      label: 'gRPC check, cached token',
+      mandate: true,
+      expectCache: 'hit',
+      ...grpc(),
+    },
+    {
+      id: 'grpc-cached-audit-none',
+      label: 'gRPC check, cached token, audit none',
+      mandate: true,
+      audit: 'none',
+      expectCache: 'hit',
+      ...grpc(),
+    },
+  ];
+  const results = [];
+  for (const spec of specs) results.push(await scenario(spec, ctx));
+  const verify = await verifyCost();
+
+  const text = report(info, tools, background, results, verify);
+  process.stdout.write(`\n${text}\n`);
+  await writeFile(join(OUT, 'results.txt'), `${text}\n`);
+  await writeFile(
+    join(OUT, 'results.json'),
+    `${JSON.stringify({ info, tools, background, settings: SETTINGS, results, verify }, null, 2)}\n`,
+  );
+  for (const p of ctx.profiles) {
+    process.stdout.write(`\nCPU profile of mandate, ${p.id} (${p.path}), top self time:\n`);
+    process.stdout.write(`${formatTop(await topSelfTime(p.path, 20))}\n`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    log(`bench: ${err instanceof Error ? err.stack : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,84 @@
+// Builds the fastify app for the admin listener: every route requires an authenticated admin.
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+} from 'fastify';
+import type { Readiness } from '../lib/readiness.js';
+import type { PolicyEngine } from '../policy/types.js';
+import type { AdminAuthenticator, AdminPrincipal } from './admin-auth.js';
+import { bearerTokenOf } from './bearer.js';
+import { clientErrorOf } from './http-errors.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the admin auth hook on every admin route. */
+    adminPrincipal?: AdminPrincipal;
+  }
+}
+
+/** A group of admin routes contributed by a component (revocations, policy status, decisions, ...). */
+export type AdminRoutes = (app: FastifyInstance) => void;
+
+export interface AdminAppDeps {
+  readonly authenticator: AdminAuthenticator;
+  readonly readiness: Readiness;
+  readonly policy: PolicyEngine;
+  readonly routes?: readonly AdminRoutes[];
+  readonly logger?: FastifyBaseLogger;
+}
+
+/** The principal of an admin request; only callable inside admin routes (the hook guarantees it). */
+export function adminPrincipalOf(req: FastifyRequest): AdminPrincipal {
+  const principal = req.adminPrincipal;
+  if (principal === undefined)
+    throw new Error('admin route reached without an authenticated principal');
+  return principal;
+}
+
+export function buildAdminApp(deps: AdminAppDeps): FastifyInstance {
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 65_536,
+    return503OnClosing: true,
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    const principal = deps.authenticator.authenticate(bearerTokenOf(req.headers.authorization));
+    if (principal === undefined) {
+      return reply.code(401).header('www-authenticate', 'Bearer realm="mandate-admin"').send({
+        error: 'unauthorized',
+        message: 'authorization: a valid admin bearer token is required',
+      });
+    }
+    req.adminPrincipal = principal;
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const clientError = clientErrorOf(err);
+    if (clientError) return reply.code(clientError.statusCode).send(clientError.body);
+    req.log.error({ err }, 'unhandled error in admin handler');
+    return reply.code(500).send({ error: 'internal_error', message: 'internal error' });
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply
+      .code(404)
+      .send({ error: 'not_found', message: `no route for ${req.method} ${req.url.split('?')[0]}` }),
+  );
+
+  app.get('/v1/status', async (req) => {
+    const report = deps.readiness.report();
+    return {
+      ready: report.ready,
+      components: report.components,
+      policies: deps.policy.revisions(),
+      principal: adminPrincipalOf(req).id,
+    };
+  });
+
+  for (const register of deps.routes ?? []) register(app);
+  return app;
+}

@@ -1,0 +1,42 @@
+// Authenticates admin callers: static bearer tokens compared in constant time. Never logs the presented token.
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+/** Who made an admin call, for authorization decisions and the admin audit trail. */
+export interface AdminPrincipal {
+  /** `static` for a configured token; further kinds (admin JWTs) add their own. */
+  readonly kind: 'static';
+  /** Stable, non-secret name: `token:<first 8 hex of its SHA-256>`. */
+  readonly id: string;
+  /** A tenant-scoped admin may act only within this tenant; undefined means every tenant. */
+  readonly tenant?: string;
+}
+
+export interface AdminAuthenticator {
+  /** Returns the principal, or undefined when the credential is missing or wrong. */
+  authenticate(bearer: string | undefined): AdminPrincipal | undefined;
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+export function createStaticAdminAuthenticator(tokens: readonly string[]): AdminAuthenticator {
+  // Comparing fixed-length digests keeps timingSafeEqual's equal-length rule from leaking token lengths.
+  const known = tokens.map((token) => {
+    const d = digest(token);
+    return {
+      digest: d,
+      principal: { kind: 'static', id: `token:${d.toString('hex').slice(0, 8)}` } as const,
+    };
+  });
+  return {
+    authenticate(bearer) {
+      if (bearer === undefined) return undefined;
+      const presented = digest(bearer);
+      let match: AdminPrincipal | undefined;
+      // Check every token, so the time taken does not depend on which one matched.
+      for (const k of known) if (timingSafeEqual(k.digest, presented)) match = k.principal;
+      return match;
+    },
+  };
+}
