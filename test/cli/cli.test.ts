@@ -60,6 +60,7 @@ describe('mandate CLI', () => {
         MANDATE_STATE_DIR: stateDir,
         MANDATE_HTTP_LISTEN: '127.0.0.1:0',
         MANDATE_GRPC_LISTEN: '127.0.0.1:0',
+        MANDATE_ADMIN_LISTEN: '127.0.0.1:0',
       },
       /Mint more:/,
     );
@@ -161,6 +162,7 @@ describe('mandate CLI', () => {
       MANDATE_POLICIES_DIR: policies,
       MANDATE_HTTP_LISTEN: '127.0.0.1:0',
       MANDATE_GRPC_LISTEN: '127.0.0.1:0',
+      MANDATE_ADMIN_LISTEN: '127.0.0.1:0',
     });
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/decision\.rego:\d+/);
