@@ -31,6 +31,10 @@ await app.listen({ host, port: Number(process.env.BENCH_PORT ?? 0) });
 const address = app.server.address();
 process.stdout.write(`${JSON.stringify({ ready: true, http: `${host}:${address.port}` })}\n`);
 
-const stop = () => app.close().then(() => process.exit(0));
+// Close, but never hang on a lingering keep-alive connection: exit after a second regardless.
+const stop = () => {
+  setTimeout(() => process.exit(0), 1000).unref();
+  app.close().then(() => process.exit(0));
+};
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

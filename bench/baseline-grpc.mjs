@@ -38,6 +38,13 @@ server.bindAsync(
   },
 );
 
-const stop = () => server.tryShutdown(() => process.exit(0));
+// Let in-flight calls finish, but never hang on a session the load generator left open.
+const stop = () => {
+  setTimeout(() => {
+    server.forceShutdown();
+    process.exit(0);
+  }, 1000).unref();
+  server.tryShutdown(() => process.exit(0));
+};
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

@@ -26,8 +26,9 @@ function run(cmd, args, timeoutMs) {
 }
 
 /**
- * wrk against `url` with one of the bench Lua scripts. Returns requests, req/s and latency
- * percentiles (µs) from the script's `done()` summary, errors, and the raw output.
+ * wrk against `url` with one of the bench Lua scripts. Returns completed requests, measured
+ * seconds, req/s, p50/p99 (µs), the latency histogram (µs → count, from the script's `done()`) so
+ * several runs can be merged, error counts, and wrk's own printout (with its `--latency` table).
  */
 export async function runWrk({ url, script, scriptArgs, threads, connections, seconds }) {
   const args = [
@@ -43,25 +44,48 @@ export async function runWrk({ url, script, scriptArgs, threads, connections, se
     '--',
     ...scriptArgs,
   ];
-  const { stdout } = await run('wrk', args, (seconds + 20) * 1000);
+  const { stdout } = await run('wrk', args, (seconds + 30) * 1000);
   const line = stdout.split('\n').find((l) => l.startsWith('BENCH_JSON '));
   if (!line) throw new Error(`wrk printed no summary:\n${stdout}`);
   const s = JSON.parse(line.slice('BENCH_JSON '.length));
-  return {
-    requests: s.requests,
-    rps: s.requests / (s.duration_us / 1e6),
-    p50Us: s.p50_us,
-    p99Us: s.p99_us,
-    errors: s.non2xx + s.connect + s.read + s.write + s.timeout,
-    errorDetail: `non-2xx ${s.non2xx}, socket errors connect ${s.connect} read ${s.read} write ${s.write} timeout ${s.timeout}`,
-    raw: stdout,
+  // Scripts that print a `latency` histogram can be merged across runs; others give percentiles.
+  const histogram = new Map();
+  for (const [us, count] of s.latency ?? []) histogram.set(us, (histogram.get(us) ?? 0) + count);
+  const errorCounts = {
+    non2xx: s.non2xx,
+    connect: s.connect,
+    read: s.read,
+    write: s.write,
+    timeout: s.timeout,
   };
+  return summarise({
+    requests: s.requests,
+    seconds: s.duration_us / 1e6,
+    histogram,
+    p50Us: s.latency ? percentileOf(histogram, 50) : s.p50_us,
+    p99Us: s.latency ? percentileOf(histogram, 99) : s.p99_us,
+    errorCounts,
+    raw: stdout
+      .split('\n')
+      .filter((l) => !l.startsWith('BENCH_JSON '))
+      .join('\n'),
+  });
+}
+
+/** Adds the derived fields every caller reads: req/s, total errors and a readable error line. */
+function summarise(result) {
+  const errors = Object.values(result.errorCounts).reduce((a, b) => a + b, 0);
+  const errorDetail = Object.entries(result.errorCounts)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  return { ...result, rps: result.requests / result.seconds, errors, errorDetail };
 }
 
 /**
- * h2load (HTTP/2 prior knowledge) POSTing the gRPC frame in `bodyFile` to `url`. Percentiles come
- * from the per-request log (h2load itself prints only min/mean/max). `dataBytes` is the response
- * payload seen, which tells OK answers (a message each) from gRPC errors (trailers only).
+ * h2load (HTTP/2 prior knowledge) POSTing the gRPC frame in `bodyFile` to `url`. The latency
+ * histogram comes from the per-request log (h2load itself prints only min/mean/max). `dataBytes`
+ * is the response payload seen, which tells OK answers (a message each) from gRPC errors
+ * (trailers only).
  */
 export async function runH2load({
   url,
@@ -84,7 +108,7 @@ export async function runH2load({
     ...(logFile ? [`--log-file=${logFile}`] : []),
     url,
   ];
-  const { stdout } = await run('h2load', args, (seconds + 20) * 1000);
+  const { stdout } = await run('h2load', args, (seconds + 30) * 1000);
   const num = (re) => {
     const m = re.exec(stdout);
     if (!m) throw new Error(`cannot read ${re} from h2load output:\n${stdout}`);
@@ -92,40 +116,52 @@ export async function runH2load({
   };
   const finished = /finished in ([\d.]+)(ms|s), ([\d.]+) req\/s/.exec(stdout);
   if (!finished) throw new Error(`h2load output not understood:\n${stdout}`);
-  const requests = num(/requests: \d+ total, \d+ started, (\d+) done/);
+  const done = num(/requests: \d+ total, \d+ started, (\d+) done/);
   const succeeded = num(/requests: .* (\d+) succeeded/);
   const status2xx = num(/status codes: (\d+) 2xx/);
-  const dataBytes = num(/\((\d+)\) data/);
-  let p50Us;
-  let p99Us;
+  const histogram = new Map();
   if (logFile) {
     const text = await readFile(logFile, 'utf8');
     await rm(logFile, { force: true });
-    const elapsed = [];
     for (const row of text.split('\n')) {
       const cols = row.split('\t');
-      if (cols.length >= 3 && cols[1] === '200') elapsed.push(Number(cols[2]));
+      if (cols.length < 3 || cols[1] !== '200') continue;
+      const us = Number(cols[2]);
+      histogram.set(us, (histogram.get(us) ?? 0) + 1);
     }
-    elapsed.sort((a, b) => a - b);
-    p50Us = percentile(elapsed, 50);
-    p99Us = percentile(elapsed, 99);
   }
-  return {
+  const dataBytes = num(/\((\d+)\) data/);
+  return summarise({
     requests: succeeded,
-    rps: Number(finished[3]),
-    p50Us,
-    p99Us,
+    seconds: finished[2] === 'ms' ? Number(finished[1]) / 1000 : Number(finished[1]),
+    histogram,
+    p50Us: percentileOf(histogram, 50),
+    p99Us: percentileOf(histogram, 99),
     // status2xx may count a few answers that landed after the clock stopped; fewer is an error.
-    errors: requests - succeeded + Math.max(0, succeeded - status2xx),
-    errorDetail: `${requests} done, ${succeeded} succeeded, ${status2xx} HTTP 2xx`,
+    errorCounts: { failed: done - succeeded, non2xx: Math.max(0, succeeded - status2xx) },
+    dataBytes,
     dataBytesPerRequest: succeeded > 0 ? dataBytes / succeeded : 0,
     raw: stdout,
-  };
+  });
 }
 
-/** Nearest-rank percentile of a sorted list. */
-export function percentile(sorted, p) {
-  if (sorted.length === 0) return undefined;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+/** Percentile (nearest rank) of a histogram Map of value → count. */
+export function percentileOf(histogram, p) {
+  const values = [...histogram.keys()].sort((a, b) => a - b);
+  let total = 0;
+  for (const v of values) total += histogram.get(v);
+  if (total === 0) return undefined;
+  const rank = Math.max(1, Math.ceil((p / 100) * total));
+  let seen = 0;
+  for (const v of values) {
+    seen += histogram.get(v);
+    if (seen >= rank) return v;
+  }
+  return values[values.length - 1];
+}
+
+/** Adds histogram `b` into `a`. */
+export function mergeHistogram(a, b) {
+  for (const [v, c] of b) a.set(v, (a.get(v) ?? 0) + c);
+  return a;
 }

@@ -4,12 +4,12 @@ import { relative } from 'node:path';
 import { ROOT } from './servers.mjs';
 
 /**
- * Reads a profile and ranks functions over the samples in its last `windowMs` (the measured run,
- * leaving start-up out; all samples when omitted). Self time is where the CPU was; inclusive time
- * counts a function once per sample in which it is anywhere on the stack. Percentages are of the
- * window's non-idle time.
+ * Reads a profile and ranks functions over the samples taken under load: 250 ms slices that are
+ * mostly busy, after the first mostly idle slice (so start-up, before the server waited for its
+ * first request, is left out). Self time is where the CPU was; inclusive time counts a function
+ * once per sample in which it is anywhere on the stack. Percentages are of busy time in the slices.
  */
-export async function topSelfTime(profilePath, limit = 25, windowMs) {
+export async function topSelfTime(profilePath, limit = 25) {
   const profile = JSON.parse(await readFile(profilePath, 'utf8'));
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map();
@@ -27,21 +27,36 @@ export async function topSelfTime(profilePath, limit = 25, windowMs) {
     }
     return k;
   };
+  const isIdle = (id) => byId.get(id).callFrame.functionName === '(idle)';
 
   // timeDeltas[i] is the gap before sample i; sample i stands for the time until sample i + 1.
   const times = [];
   let t = 0;
   for (const d of profile.timeDeltas) times.push((t += d));
-  const from = windowMs === undefined ? -Infinity : t - windowMs * 1000;
+  const duration = (i) => (times[i + 1] ?? times[i]) - times[i];
+  const SLICE_US = 250_000;
+  const slices = new Map();
+  profile.samples.forEach((id, i) => {
+    const s = Math.floor(times[i] / SLICE_US);
+    const slice = slices.get(s) ?? { idle: 0, all: 0 };
+    slice.all += duration(i);
+    if (isIdle(id)) slice.idle += duration(i);
+    slices.set(s, slice);
+  });
+  const order = [...slices.keys()].sort((a, b) => a - b);
+  const firstIdle = order.find((s) => slices.get(s).idle > slices.get(s).all / 2);
+  const loaded = new Set(
+    order.filter((s) => s > (firstIdle ?? -1) && slices.get(s).idle < slices.get(s).all / 2),
+  );
 
   const self = new Map();
   const inclusive = new Map();
   let busyUs = 0;
   let idleUs = 0;
   profile.samples.forEach((id, i) => {
-    if (times[i] < from) return;
-    const us = (times[i + 1] ?? times[i]) - times[i];
-    if (byId.get(id).callFrame.functionName === '(idle)') {
+    if (!loaded.has(Math.floor(times[i] / SLICE_US))) return;
+    const us = duration(i);
+    if (isIdle(id)) {
       idleUs += us;
       return;
     }
@@ -79,7 +94,7 @@ export function formatTop({ busyMs, idlePct, self, inclusive }) {
       (r) => `    ${r.pct.toFixed(1).padStart(5)}%  ${r.name.slice(0, 44).padEnd(44)} ${r.where}`,
     );
   return [
-    `  ${(busyMs / 1000).toFixed(1)} s busy on the main thread, ${idlePct.toFixed(1)}% idle`,
+    `  ${(busyMs / 1000).toFixed(1)} s of main-thread samples under load, ${idlePct.toFixed(1)}% of them idle`,
     '  by self time:',
     ...rows(self),
     '  by inclusive time:',
@@ -87,13 +102,12 @@ export function formatTop({ busyMs, idlePct, self, inclusive }) {
   ].join('\n');
 }
 
-// `node bench/profile-top.mjs file.cpuprofile [limit] [windowSeconds]`
+// `node bench/profile-top.mjs file.cpuprofile [limit]`
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [path, limit, windowSeconds] = process.argv.slice(2);
+  const [path, limit] = process.argv.slice(2);
   if (!path) {
-    console.error('usage: node bench/profile-top.mjs <file.cpuprofile> [limit] [windowSeconds]');
+    console.error('usage: node bench/profile-top.mjs <file.cpuprofile> [limit]');
     process.exit(2);
   }
-  const windowMs = windowSeconds === undefined ? undefined : Number(windowSeconds) * 1000;
-  console.log(formatTop(await topSelfTime(path, Number(limit ?? 25), windowMs)));
+  console.log(formatTop(await topSelfTime(path, Number(limit ?? 25))));
 }

@@ -11,7 +11,7 @@ import { DEV_AUDIENCE, DEV_ISSUER } from '../dist/config/load.js';
 import { AuthorizerClient, CheckRequest } from '../dist/gen/mandate/v1/authorizer.js';
 import { loadOrCreateDevSigner } from '../dist/token/dev-signer.js';
 import { machineInfo, sampleBackgroundLoad, startCpuAccount } from './cpu.mjs';
-import { runH2load, runWrk } from './load.mjs';
+import { mergeHistogram, percentileOf, runH2load, runWrk } from './load.mjs';
 import { formatTop, topSelfTime } from './profile-top.mjs';
 import { ROOT, killAll, startBaseline, startMandate, track } from './servers.mjs';
 import { ensureLoadTools } from './tools.mjs';
@@ -22,6 +22,7 @@ const { fetch } = globalThis;
 const int = (name, fallback) => Number(process.env[name] ?? fallback);
 const SETTINGS = {
   seconds: int('BENCH_SECONDS', 10),
+  rounds: int('BENCH_ROUNDS', 5),
   warmupSeconds: int('BENCH_WARMUP_SECONDS', 2),
   wrkThreads: int('BENCH_WRK_THREADS', 1),
   wrkConnections: int('BENCH_WRK_CONNECTIONS', 32),
@@ -183,15 +184,13 @@ function metricDeltas(before, after, transport) {
   };
 }
 
-// ---- one scenario ------------------------------------------------------------------------------
+// ---- scenarios: started together per transport, measured in alternating slices ------------------
 
 /**
- * Starts the server, proves the request is answered as expected, warms up, then measures once
- * with CPU accounting. For mandate, checks its own counters: every measured request an allow,
- * and cache hits/misses as the scenario intends.
+ * Starts a scenario's server, proves the request is answered as expected (an allow decided by
+ * policy), and warms it up. Returns the running state that measured slices add to.
  */
-async function scenario(spec, ctx) {
-  log(`- ${spec.label}`);
+async function prepare(spec, ctx) {
   const profileDir = flags['cpu-prof'] && spec.mandate ? join(OUT, 'profiles', spec.id) : undefined;
   if (profileDir) {
     await rm(profileDir, { recursive: true, force: true });
@@ -205,91 +204,160 @@ async function scenario(spec, ctx) {
         nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
       })
     : await startBaseline(spec.baseline);
+  if (spec.transport === 'http') await httpSanity(server, ctx.tokens.sanity, spec);
+  else await grpcSanity(server, ctx.tokens.sanity, spec);
+  const state = {
+    spec,
+    server,
+    profileDir,
+    offset: 0,
+    requests: 0,
+    seconds: 0,
+    histogram: new Map(),
+    errors: {},
+    dataBytes: 0,
+    cpu: { wallMs: 0, server: 0, loadgen: 0, bench: 0, other: 0 },
+    raw: [],
+  };
+  await spec.load(state, SETTINGS.warmupSeconds, 'warmup');
+  // The unique-token run continues from the middle of the file: the warm-up's tokens come back only
+  // after more distinct tokens than the cache (10 000 entries) holds.
+  state.offset = Math.floor(SETTINGS.uniqueTokens / 2);
+  state.metricsBefore = spec.mandate ? await scrape(server) : undefined;
+  return state;
+}
+
+/** One measured slice of `seconds`, with CPU accounting, added to the scenario's totals. */
+async function slice(state, seconds) {
+  const account = startCpuAccount(state.server.pid);
+  const result = await state.spec.load(state, seconds, 'measure');
+  const cpu = account.finish();
+  state.requests += result.requests;
+  state.seconds += result.seconds;
+  mergeHistogram(state.histogram, result.histogram);
+  for (const [k, v] of Object.entries(result.errorCounts))
+    state.errors[k] = (state.errors[k] ?? 0) + v;
+  state.dataBytes += result.dataBytes ?? 0;
+  if (cpu) for (const k of Object.keys(state.cpu)) state.cpu[k] += cpu[k];
+  else state.cpu = undefined;
+  state.raw.push(result.raw);
+  state.offset += result.requests + SETTINGS.wrkConnections;
+}
+
+/** Totals, percentiles and the checks of one scenario; stops its server. */
+async function finish(state, ctx) {
+  const { spec, server } = state;
   try {
-    if (spec.transport === 'http') await httpSanity(server, ctx.tokens.sanity, spec);
-    else await grpcSanity(server, ctx.tokens.sanity, spec);
-
-    const load = (seconds, phase) => spec.load(server, seconds, phase);
-    await load(SETTINGS.warmupSeconds, 'warmup');
-    const before = spec.mandate ? await scrape(server) : undefined;
-    const account = startCpuAccount(server.pid);
-    const result = await load(SETTINGS.seconds, 'measure');
-    const cpu = account.finish();
-    await writeFile(join(OUT, `${spec.id}.txt`), result.raw);
-
     const checks = [];
     const check = (ok, text) => checks.push({ ok, text });
-    check(result.errors === 0, `load generator: ${result.errorDetail}`);
-    if (result.dataBytesPerRequest !== undefined) {
+    const errorText = Object.entries(state.errors)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+    check(
+      Object.values(state.errors).every((v) => v === 0),
+      `load generator errors: ${errorText}`,
+    );
+    if (spec.transport === 'grpc') {
+      const perRequest = state.requests > 0 ? state.dataBytes / state.requests : 0;
       check(
-        result.dataBytesPerRequest >= 20,
-        `gRPC responses carry a message (${result.dataBytesPerRequest.toFixed(0)} data bytes/request)`,
+        perRequest >= 20,
+        `gRPC responses carry a message (${perRequest.toFixed(0)} data bytes/request)`,
       );
     }
     if (spec.mandate) {
-      const m = metricDeltas(before, await scrape(server), spec.transport);
-      // Requests still in flight when the load generator stopped were decided but not counted by it.
+      const m = metricDeltas(state.metricsBefore, await scrape(server), spec.transport);
+      // Requests still in flight when a slice ended were decided but not counted by the generator.
       const inFlight =
-        spec.transport === 'http'
+        SETTINGS.rounds *
+        (spec.transport === 'http'
           ? SETTINGS.wrkConnections
-          : SETTINGS.h2Clients * SETTINGS.h2Streams;
+          : SETTINGS.h2Clients * SETTINGS.h2Streams);
       check(
-        m.allow >= result.requests && m.deny === 0,
-        `mandate counted ${m.allow} allow / ${m.deny} deny decisions for ${result.requests} requests`,
+        m.allow >= state.requests && m.allow <= state.requests + inFlight && m.deny === 0,
+        `mandate counted ${m.allow} allow / ${m.deny} deny decisions for ${state.requests} requests`,
       );
       const want = spec.expectCache === 'miss' ? m.miss : m.hit;
       const other = spec.expectCache === 'miss' ? m.hit : m.miss;
       check(
-        want >= result.requests && want <= result.requests + inFlight && other === 0,
+        want === m.allow && other === 0,
         `token cache: ${m.miss} misses, ${m.hit} hits (expected every request a ${spec.expectCache})`,
       );
     }
-    const summary = {
+    await writeFile(join(OUT, `${spec.id}.txt`), state.raw.join('\n'));
+    return {
       id: spec.id,
       label: spec.label,
-      requests: result.requests,
-      rps: result.rps,
-      p50Us: result.p50Us,
-      p99Us: result.p99Us,
-      cpu,
-      cpuUsPerRequest: cpu ? (cpu.server * 1000) / result.requests : undefined,
+      requests: state.requests,
+      seconds: state.seconds,
+      rps: state.requests / state.seconds,
+      p50Us: percentileOf(state.histogram, 50),
+      p99Us: percentileOf(state.histogram, 99),
+      cpu: state.cpu,
+      cpuUsPerRequest: state.cpu ? (state.cpu.server * 1000) / state.requests : undefined,
       checks,
     };
-    log(
-      `  ${fmtInt(result.rps)} req/s, p50 ${fmtUs(result.p50Us)}, p99 ${fmtUs(result.p99Us)}` +
-        (cpu
-          ? `, server ${(cpu.server / cpu.wallMs).toFixed(2)} cores, other load ${(cpu.other / cpu.wallMs).toFixed(2)} cores`
-          : ''),
-    );
-    for (const c of checks) if (!c.ok) log(`  CHECK FAILED: ${c.text}`);
-    return summary;
   } finally {
     await server.stop();
-    if (profileDir) {
-      const files = (await readdir(profileDir)).filter((f) => f.endsWith('.cpuprofile'));
-      if (files.length > 0) ctx.profiles.push({ id: spec.id, path: join(profileDir, files[0]) });
+    if (state.profileDir) {
+      const files = (await readdir(state.profileDir)).filter((f) => f.endsWith('.cpuprofile'));
+      if (files.length > 0)
+        ctx.profiles.push({ id: spec.id, path: join(state.profileDir, files[0]) });
     }
   }
+}
+
+/**
+ * Runs a group of scenarios (a baseline and the mandate rows compared with it): all servers up at
+ * once (an idle one costs nothing), then `rounds` rounds in which each gets one slice, in an order
+ * that rotates, so a change in other load on the machine falls on all of them alike.
+ */
+async function runGroup(specs, ctx) {
+  const states = [];
+  try {
+    for (const spec of specs) {
+      log(`- starting ${spec.label}`);
+      states.push(await prepare(spec, ctx));
+    }
+    const sliceSeconds = SETTINGS.seconds / SETTINGS.rounds;
+    for (let round = 0; round < SETTINGS.rounds; round++) {
+      log(`  round ${round + 1}/${SETTINGS.rounds}`);
+      for (let i = 0; i < states.length; i++) {
+        await slice(states[(round + i) % states.length], sliceSeconds);
+      }
+    }
+  } catch (err) {
+    await Promise.all(states.map((s) => s.server.stop()));
+    throw err;
+  }
+  const results = [];
+  for (const state of states) {
+    const r = await finish(state, ctx);
+    log(
+      `  ${r.label}: ${fmtInt(r.rps)} req/s, p50 ${fmtUs(r.p50Us)}, p99 ${fmtUs(r.p99Us)}` +
+        (r.cpu ? `, other load ${(r.cpu.other / r.cpu.wallMs).toFixed(2)} cores` : ''),
+    );
+    for (const c of r.checks) if (!c.ok) log(`  CHECK FAILED: ${c.text}`);
+    results.push(r);
+  }
+  return results;
 }
 
 // ---- load definitions ---------------------------------------------------------------------------
 
 function httpLoad(ctx, { unique }) {
-  return (server, seconds, phase) =>
+  return (state, seconds, phase) =>
     runWrk({
-      url: `http://${server.http.host}:${server.http.port}/v1/check`,
+      url: `http://${state.server.http.host}:${state.server.http.port}/v1/check`,
       threads: SETTINGS.wrkThreads,
       connections: SETTINGS.wrkConnections,
       seconds,
       ...(unique
         ? {
             script: 'wrk-unique.lua',
-            // Warm-up uses the file from the start, the measured run from the middle: a token
-            // comes back only after more distinct tokens than the cache (10 000 entries) holds.
             scriptArgs: [
               ctx.tokens.uniqueFile,
               HTTP_BODY,
-              String(phase === 'warmup' ? 0 : Math.floor(SETTINGS.uniqueTokens / 2)),
+              String(phase === 'warmup' ? 0 : state.offset % SETTINGS.uniqueTokens),
               String(SETTINGS.wrkThreads),
             ],
           }
@@ -298,9 +366,9 @@ function httpLoad(ctx, { unique }) {
 }
 
 function grpcLoad(ctx) {
-  return (server, seconds, phase) =>
+  return (state, seconds, phase) =>
     runH2load({
-      url: `http://${server.grpc.host}:${server.grpc.port}/mandate.v1.Authorizer/Check`,
+      url: `http://${state.server.grpc.host}:${state.server.grpc.port}/mandate.v1.Authorizer/Check`,
       bodyFile: ctx.tokens.grpcBodyFile,
       headers: [
         'content-type: application/grpc',
@@ -372,6 +440,10 @@ function report(info, tools, background, results, verify) {
   };
   const row = (r, base, target) => {
     const ratio = base ? r.rps / base.rps : undefined;
+    const cpuRatio =
+      base && r.cpuUsPerRequest && base.cpuUsPerRequest
+        ? `${Math.round((100 * base.cpuUsPerRequest) / r.cpuUsPerRequest)}%`
+        : '';
     return [
       r.label,
       fmtInt(r.rps),
@@ -381,6 +453,7 @@ function report(info, tools, background, results, verify) {
       r.cpu ? (r.cpu.other / r.cpu.wallMs).toFixed(2) : 'n/a',
       base ? `${fmtInt(base.rps)} ${base.short}` : '',
       ratio === undefined ? '' : `${Math.round(ratio * 100)}%`,
+      cpuRatio,
       target === undefined ? (base ? 'info' : '') : `>= ${target * 100}%`,
       base ? verdict(r, ratio, target) : invalid(r) ? 'INVALID' : '',
     ];
@@ -404,7 +477,8 @@ function report(info, tools, background, results, verify) {
     `machine: nproc ${info.nproc}, ${info.model}, Node ${info.node}, ${tools.wrk}, ${tools.h2load}`,
     `load from other processes: ${background === undefined ? 'n/a' : `${background.toFixed(2)} cores busy`} in the 2 s before start; loadavg ${info.loadavg.join(' ')}`,
     `load: HTTP wrk -t${SETTINGS.wrkThreads} -c${SETTINGS.wrkConnections} (HTTP/1.1 keep-alive); gRPC h2load -t${SETTINGS.h2Threads} -c${SETTINGS.h2Clients} -m${SETTINGS.h2Streams} (h2c);` +
-      ` ${SETTINGS.warmupSeconds} s warm-up + ${SETTINGS.seconds} s measured per row; server and load generator share the cores, nothing pinned`,
+      ` per row ${SETTINGS.warmupSeconds} s warm-up, then ${SETTINGS.seconds} s measured in ${SETTINGS.rounds} slices taking turns with the other rows of its transport;` +
+      ' server and load generator share the cores, nothing pinned',
     '',
     table(
       [
@@ -416,14 +490,17 @@ function report(info, tools, background, results, verify) {
         'other',
         'baseline req/s',
         'ratio',
+        'CPU ratio',
         'target',
         'result',
       ],
       rows,
     ),
     '',
-    'CPU/req: server process CPU time per request (all its threads). other: CPU of other processes',
-    'during the measured run, in cores (not the server, the load generator or the bench itself).',
+    'ratio: req/s over the baseline req/s (the target). CPU/req: server process CPU time per request,',
+    'all threads. CPU ratio: baseline CPU/req over this CPU/req, the ratio at equal CPU, which other',
+    'load disturbs less. other: cores busy during the measured run with anything but the server, the',
+    'load generator and this script (other processes, kernel, hypervisor steal).',
     'Audit: stdout to /dev/null (the default sink) unless the row says none.',
     '',
     table(
@@ -532,8 +609,16 @@ async function main() {
       ...grpc(),
     },
   ];
-  const results = [];
-  for (const spec of specs) results.push(await scenario(spec, ctx));
+  const results = [
+    ...(await runGroup(
+      specs.filter((s) => s.transport === 'http'),
+      ctx,
+    )),
+    ...(await runGroup(
+      specs.filter((s) => s.transport === 'grpc'),
+      ctx,
+    )),
+  ];
   const verify = await verifyCost();
 
   const text = report(info, tools, background, results, verify);
@@ -544,7 +629,7 @@ async function main() {
     `${JSON.stringify({ info, tools, background, settings: SETTINGS, results, verify }, null, 2)}\n`,
   );
   for (const p of ctx.profiles) {
-    process.stdout.write(`\nCPU profile of mandate, ${p.id} (${p.path}), top self time:\n`);
+    process.stdout.write(`\nCPU profile of mandate, ${p.id} (${p.path}):\n`);
     process.stdout.write(`${formatTop(await topSelfTime(p.path, 20))}\n`);
   }
 }

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 const READY_TIMEOUT_MS = 90_000;
-const STOP_TIMEOUT_MS = 5_000;
+const STOP_TIMEOUT_MS = 12_000;
 
 /** Every child still running, so an error or a Ctrl-C anywhere can stop them all. */
 const running = new Set();
@@ -130,6 +130,7 @@ export function startMandate({ stateDir, auditSink = 'stdout', nodeArgs = [], na
       env: {
         MANDATE_HTTP_LISTEN: '127.0.0.1:0',
         MANDATE_GRPC_LISTEN: '127.0.0.1:0',
+        MANDATE_ADMIN_LISTEN: '127.0.0.1:0',
         MANDATE_STATE_DIR: stateDir,
         MANDATE_AUDIT_SINK: auditSink,
         MANDATE_POLICIES_DIR: `${ROOT}policies`,

@@ -3,8 +3,8 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { MandateConfig } from './config/types.js';
-import { createPinoAuditSink } from './audit/pino-sink.js';
-import { noopAuditSink, type AuditSink } from './audit/sink.js';
+import { auditAdminRoutes } from './audit/admin-routes.js';
+import { createAuditLog, type AuditLog } from './audit/audit-log.js';
 import { createDecider } from './core/decide.js';
 import type { Decider } from './core/decision.js';
 import { createReadiness, type Readiness } from './lib/readiness.js';
@@ -17,22 +17,37 @@ import { createTokenVerifier } from './token/verifier.js';
 import { buildHttpApp } from './transport/http-app.js';
 import { createGrpcServer } from './transport/grpc-server.js';
 import { buildAdminApp, type AdminRoutes } from './transport/admin-app.js';
-import { createStaticAdminAuthenticator } from './transport/admin-auth.js';
+import type { AdminAuthenticator } from './transport/admin-auth.js';
 import { loadOrCreateDevAdminToken } from './lib/dev-admin-token.js';
+import { startAdminAuth } from './admin-auth-setup.js';
+import { startRevocation } from './revocation-setup.js';
+import type { RevocationStore } from './revocation/types.js';
+import type { CompatPolicy } from './policy/compat-types.js';
+import { createCompatPolicy } from './policy/compat-unit.js';
+import { createRouteTable } from './routes/route-table.js';
+import { createEnvoyAuthorizer } from './transport/envoy-authz.js';
+import { startExchange } from './exchange-setup.js';
+import type { TokenExchanger } from './exchange/exchanger.js';
 
 /** The pipeline and its parts, without listeners: what `serve` and the in-process CLI both need. */
 export interface Core {
   readonly decider: Decider;
   readonly verifier: TokenVerifier;
   readonly policy: PolicyEngine;
-  readonly audit: AuditSink;
+  readonly audit: AuditLog;
   readonly metrics: Metrics;
   readonly readiness: Readiness;
   readonly devSigner?: DevSigner;
   /** Admin bearer tokens in force (configured, plus the generated one in dev mode). */
   readonly adminTokens: readonly string[];
+  /** Static admin tokens, plus admin JWTs when `admin.jwt` is configured. */
+  readonly adminAuthenticator: AdminAuthenticator;
+  /** The revocation store the pipeline checks on every decision. */
+  readonly revocations: RevocationStore;
   /** Admin route groups contributed by components. */
   readonly adminRoutes: readonly AdminRoutes[];
+  /** RFC 8693 token exchange, when `exchange:` is configured. */
+  readonly exchanger?: TokenExchanger;
   stop(): Promise<void>;
 }
 
@@ -45,14 +60,23 @@ export interface RunningServer {
   stop(graceMs?: number): Promise<void>;
 }
 
-function createAuditSink(config: MandateConfig, metrics: Metrics, logger: Logger): AuditSink {
-  const sink = config.audit.sink;
-  if (sink.driver === 'none') return noopAuditSink;
-  return createPinoAuditSink({
-    destination: sink.driver === 'file' ? sink.path : 1,
-    onRecord: (result) => metrics.auditRecords.inc({ sink: sink.driver, result }),
-    onError: (err) => logger.warn({ err: err.message }, 'audit sink write failed'),
+/** The audit log with its sinks started (an http sink's spool opened and delivery resumed). */
+async function startAuditLog(
+  config: MandateConfig,
+  metrics: Metrics,
+  logger: Logger,
+): Promise<AuditLog> {
+  const audit = createAuditLog({
+    config: config.audit,
+    metrics,
+    logger: logger.child({ component: 'audit' }),
   });
+  try {
+    await audit.start();
+  } catch (err) {
+    throw new Error(`audit: cannot start: ${(err as Error).message}`);
+  }
+  return audit;
 }
 
 /** Writes the dev signer's public keys where the dev issuer's jwks_file points. */
@@ -70,6 +94,8 @@ async function prepareDevIssuer(config: MandateConfig): Promise<DevSigner | unde
 export async function createCore(config: MandateConfig, logger: Logger): Promise<Core> {
   const metrics = createMetrics();
   const devSigner = await prepareDevIssuer(config);
+  // First, so a damaged snapshot stops start-up before anything else is running.
+  const revocation = await startRevocation(config, metrics, logger);
   const verifier = createTokenVerifier({
     issuers: config.issuers,
     token: config.token,
@@ -90,25 +116,43 @@ export async function createCore(config: MandateConfig, logger: Logger): Promise
   for (const [tenant, revision] of Object.entries(revisions.tenants)) {
     metrics.policyRevision.set({ unit: `tenants/${tenant}`, revision }, 1);
   }
-  const audit = createAuditSink(config, metrics, logger);
+  const compat = await startCompatPolicy(config, logger);
+  const audit = await startAuditLog(config, metrics, logger);
   const decider = createDecider({
     verifier,
     policy,
     audit,
     tenancy: config.tenancy,
     metrics,
+    ...(compat ? { compat } : {}),
+    revocation: revocation.store,
     onError: (err) => logger.error({ err }, 'decision failed with an internal error'),
   });
-  const readiness = createReadiness({ keys: verifier, policies: policy });
+  const exchanger = await startExchange(
+    config,
+    { decider, verifier, audit, metrics, revocations: revocation.store },
+    logger,
+  );
+  const readiness = createReadiness({
+    ...(exchanger ? { exchange: exchanger } : {}),
+    keys: verifier,
+    policies: policy,
+    audit,
+    ...(compat ? { compat_policy: compat } : {}),
+    revocations: revocation.store,
+  });
   const adminTokens = config.dev.enabled
     ? [...config.admin.tokens, await loadOrCreateDevAdminToken(config.dev.stateDir)]
     : config.admin.tokens;
-  if (adminTokens.length === 0) {
+  if (adminTokens.length === 0 && config.admin.jwt === undefined) {
     logger.warn('admin.tokens is empty: every admin API call will be refused');
   }
+  const adminAuth = await startAdminAuth(config, adminTokens);
   return {
     adminTokens,
-    adminRoutes: [],
+    adminAuthenticator: adminAuth.authenticator,
+    revocations: revocation.store,
+    adminRoutes: [auditAdminRoutes(audit), revocation.adminRoutes(audit)],
     decider,
     verifier,
     policy,
@@ -116,31 +160,75 @@ export async function createCore(config: MandateConfig, logger: Logger): Promise
     metrics,
     readiness,
     ...(devSigner ? { devSigner } : {}),
+    ...(exchanger ? { exchanger } : {}),
     async stop() {
+      await exchanger?.stop();
       await audit.close();
       await verifier.stop();
       await policy.stop();
+      await compat?.stop();
+      await adminAuth.stop();
+      await revocation.store.stop();
     },
   };
 }
 
+/** The OPA-Envoy compatibility policy, compiled at start when `envoy.compat.enabled`. */
+async function startCompatPolicy(
+  config: MandateConfig,
+  logger: Logger,
+): Promise<CompatPolicy | undefined> {
+  const { compat } = config.envoy;
+  if (!compat.enabled) return undefined;
+  const log = logger.child({ component: 'compat-policy' });
+  const unit = createCompatPolicy({
+    dir: compat.dir,
+    entrypoint: compat.entrypoint,
+    ...(config.policies.opaPath !== undefined ? { opaPath: config.policies.opaPath } : {}),
+    onError: (error) => log.error({ error }, 'compatibility policy evaluation failed; denied'),
+  });
+  await unit.start();
+  log.info({ revision: unit.revision(), entrypoint: compat.entrypoint }, 'policy loaded');
+  return unit;
+}
+
 export async function startServer(config: MandateConfig, logger: Logger): Promise<RunningServer> {
   const core = await createCore(config, logger);
+  const envoy = createEnvoyAuthorizer({
+    decider: core.decider,
+    config: config.envoy,
+    routes: createRouteTable(config.envoy.routes),
+    compat: config.envoy.compat.enabled,
+    onError: (err) => logger.error({ err }, 'envoy ext_authz failed with an internal error'),
+  });
   const app = buildHttpApp(
     {
       decider: core.decider,
       readiness: core.readiness,
       metrics: core.metrics,
       logger: logger.child({ component: 'http' }),
+      ...(core.exchanger ? { exchanger: core.exchanger } : {}),
+      envoy: {
+        authorizer: envoy,
+        options: {
+          prefix: config.envoy.httpPrefix,
+          bodyLimitBytes: config.envoy.httpBodyLimitBytes,
+        },
+      },
     },
     { bodyLimitBytes: config.http.bodyLimitBytes },
   );
   const grpc = createGrpcServer(
-    { decider: core.decider, logger: logger.child({ component: 'grpc' }) },
+    {
+      decider: core.decider,
+      envoy,
+      ...(core.exchanger ? { exchanger: core.exchanger } : {}),
+      logger: logger.child({ component: 'grpc' }),
+    },
     { host: config.listen.grpc.host, port: config.listen.grpc.port },
   );
   const admin = buildAdminApp({
-    authenticator: createStaticAdminAuthenticator(core.adminTokens),
+    authenticator: core.adminAuthenticator,
     readiness: core.readiness,
     policy: core.policy,
     routes: core.adminRoutes,

@@ -9,6 +9,11 @@ export interface AuditSink {
   flush(): Promise<void>;
   /** Flush and release the destination. */
   close(): Promise<void>;
+  /**
+   * False while a fail-closed sink cannot take another record (its spool is full or unwritable):
+   * decide() then denies with `audit_unavailable` instead of allowing. O(1). Absent: always true.
+   */
+  admits?(): boolean;
 }
 
 export const noopAuditSink: AuditSink = {

@@ -3,7 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/errors.js';
+import { AUDIT_TAIL_USAGE, auditTail } from './audit-tail.js';
 import { resolveConfig } from './config-source.js';
+import { devAs } from './dev-as.js';
+import { revocations, revoke } from './revoke.js';
 import { serve } from './serve.js';
 import { tokenMint } from './token-mint.js';
 import { UsageError } from './usage-error.js';
@@ -14,6 +17,15 @@ Usage:
   mandate serve [--config mandate.yaml]      run the sidecar (no config: dev mode)
   mandate token mint --client ID [--sub S] [--tenant T] [--scope "a b"] [--ttl 10m] [--act A]...
                                              print a dev-issuer access token
+  mandate audit tail [--tenant T] [--agent A] [--action A] [--allow false] [--since T] [--follow]
+                                             recent audit records from a running sidecar's admin API
+  mandate revoke (--jti J | --grant G | --sub S | --client C | --actor A | --whole-tenant)
+                 [--tenant T] [--before TIME] [--absolute] [--reason TEXT]
+                                             revoke tokens through the admin API
+  mandate revocations list [--tenant T] [--kind K] | mandate revocations delete ID
+                                             list revocations, or undo one
+  mandate dev-as [--port 9400] [--host H] [--issuer URL] [--state-dir D]
+                                             run the DEVELOPMENT authorization server (never in production)
   mandate version                            print the version
 
 Environment: MANDATE_CONFIG (config file), overrides documented in the README.`;
@@ -55,6 +67,41 @@ async function main(argv: string[]): Promise<number> {
       );
       process.stdout.write(`${await tokenMint(config, remaining)}\n`);
       return 0;
+    }
+    case 'audit': {
+      const [sub, ...args] = rest;
+      if (sub !== 'tail') throw new UsageError(AUDIT_TAIL_USAGE);
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      return auditTail(args, {
+        env: process.env,
+        out: (text) => process.stdout.write(text),
+        err: (text) => process.stderr.write(text),
+        signal: stop.signal,
+      });
+    }
+    case 'revoke':
+      process.stdout.write(`${await revoke(rest, process.env)}\n`);
+      return 0;
+    case 'revocations':
+      process.stdout.write(`${await revocations(rest, process.env)}\n`);
+      return 0;
+    case 'dev-as': {
+      const server = await devAs(rest, {
+        env: process.env,
+        err: (text) => process.stderr.write(text),
+      });
+      const onSignal = () => {
+        server.stop().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      return -1;
     }
     case 'version':
     case '--version':

@@ -2,13 +2,17 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { readAuditConfig } from './audit.js';
 import { ConfigError } from './errors.js';
+import { readEnvoySection } from './envoy.js';
+import { readExchange } from './exchange.js';
 import { Section } from './reader.js';
+import { readAdminJwt } from './admin-jwt.js';
+import { readRevocationSection } from './revocation.js';
 import {
   ASYMMETRIC_ALGORITHMS,
   SYMMETRIC_ALGORITHMS,
   type Algorithm,
-  type AuditSinkConfig,
   type IssuerConfig,
   type KeySource,
   type ListenAddress,
@@ -34,6 +38,9 @@ export const ENV_OVERRIDES = {
   MANDATE_AUDIT_SINK: 'audit.sink',
   MANDATE_STATE_DIR: 'dev.state_dir',
   MANDATE_ADMIN_TOKENS: 'admin.tokens',
+  MANDATE_EXCHANGE_CLIENT_SECRET: 'exchange.client_secret',
+  MANDATE_REVOCATION_STORE: 'revocation.store',
+  MANDATE_REDIS_URL: 'revocation.redis.url',
 } as const;
 
 /** Overrides whose value is a comma-separated list. */
@@ -85,6 +92,9 @@ function buildConfig(doc: unknown, options: LoadOptions): MandateConfig {
     'http',
     'admin',
     'dev',
+    'envoy',
+    'exchange',
+    'revocation',
     'log_level',
   ]);
   const baseDir = options.baseDir ?? process.cwd();
@@ -116,12 +126,17 @@ function buildConfig(doc: unknown, options: LoadOptions): MandateConfig {
   const policies = root.section('policies').only(['dir', 'opa_path']);
   const http = root.section('http').only(['body_limit_bytes']);
   const opaPath = policies.optionalString('opa_path');
-  const admin = root.section('admin').only(['tokens']);
+  const admin = root.section('admin').only(['tokens', 'jwt']);
   const adminTokens = admin.stringList('tokens', []);
   adminTokens.forEach((t, i) => {
     if (t.length < 32)
       throw new ConfigError(`admin.tokens[${i}]`, 'must be at least 32 characters');
   });
+  const adminJwt = admin.has('jwt')
+    ? readAdminJwt(admin.section('jwt'), readIssuer(at))
+    : undefined;
+
+  const exchange = readExchange(root.section('exchange'), at);
 
   const config: MandateConfig = {
     listen: {
@@ -139,10 +154,13 @@ function buildConfig(doc: unknown, options: LoadOptions): MandateConfig {
       dir: at(policies.string('dir', 'policies')),
       ...(opaPath ? { opaPath: at(opaPath) } : {}),
     },
-    audit: { sink: readAuditSink(root.section('audit'), at) },
+    audit: readAuditConfig(root.section('audit'), at, dev.stateDir),
     http: { bodyLimitBytes: http.integer('body_limit_bytes', 65_536, 1024, 16_777_216) },
-    admin: { tokens: adminTokens },
+    admin: { tokens: adminTokens, ...(adminJwt ? { jwt: adminJwt } : {}) },
     dev,
+    revocation: readRevocationSection(root.section('revocation'), at, dev.stateDir),
+    envoy: readEnvoySection(root.section('envoy'), at, at(policies.string('dir', 'policies'))),
+    ...(exchange ? { exchange } : {}),
     logLevel: root.oneOf('log_level', LOG_LEVELS, 'info'),
   };
   return deepFreeze(config);
@@ -163,6 +181,7 @@ function readIssuer(at: (p: string) => string) {
       'jwks_refresh_seconds',
       'jwks_cooldown_seconds',
       'jwks_timeout_ms',
+      'max_token_lifetime_seconds',
     ]);
     const issuer = s.string('issuer');
     const sources = ['jwks_uri', 'jwks_file', 'secret'].filter((k) => s.has(k));
@@ -219,6 +238,9 @@ function readIssuer(at: (p: string) => string) {
       ...(tokenTypes ? { tokenTypes } : {}),
       clockToleranceSeconds: s.integer('clock_tolerance_seconds', 30, 0, 600),
       requiredClaims: s.stringList('required_claims', RFC9068_REQUIRED_CLAIMS),
+      ...(s.has('max_token_lifetime_seconds')
+        ? { maxTokenLifetimeSeconds: s.integer('max_token_lifetime_seconds', 0, 60, 31_536_000) }
+        : {}),
     };
   };
 }
@@ -233,13 +255,6 @@ function devIssuer(issuer: string, audience: string, stateDir: string): IssuerCo
     clockToleranceSeconds: 30,
     requiredClaims: RFC9068_REQUIRED_CLAIMS,
   };
-}
-
-function readAuditSink(s: Section, at: (p: string) => string): AuditSinkConfig {
-  s.only(['sink', 'path']);
-  const driver = s.oneOf('sink', ['stdout', 'file', 'none'] as const, 'stdout');
-  if (driver === 'file') return { driver, path: at(s.string('path')) };
-  return { driver };
 }
 
 /** Parses `host:port` or `[v6]:port`. */

@@ -1,4 +1,8 @@
 // The validated, frozen configuration: one typed section per component. YAML uses snake_case; this uses camelCase.
+import type { EnvoyConfig } from './envoy.js';
+import type { ExchangeConfig } from './exchange.js';
+import type { AdminJwtConfig } from './admin-jwt.js';
+import type { RevocationConfig } from './revocation.js';
 
 /** A `host:port` listen address. Port 0 picks a free port (tests). */
 export interface ListenAddress {
@@ -64,6 +68,11 @@ export interface IssuerConfig {
   readonly clockToleranceSeconds: number;
   /** Claims that must be present. Default RFC 9068's: iss, exp, aud, sub, client_id, iat, jti. */
   readonly requiredClaims: readonly string[];
+  /**
+   * Longest lifetime (`exp - iat`) of this issuer's tokens, seconds; revocation entries live this
+   * long past their cut-off. Default `revocation.max_token_lifetime_seconds`.
+   */
+  readonly maxTokenLifetimeSeconds?: number;
 }
 
 export interface TokenConfig {
@@ -85,13 +94,88 @@ export interface PolicyConfig {
   readonly opaPath?: string;
 }
 
+/** How a sink renders a record: mandate's own schema, or an OPA decision-log event. */
+export type AuditFormat = 'mandate' | 'opa';
+
+/** When an `http` sink's spool reaches `spool.maxBytes`: drop whole oldest segments (counted), or deny new requests. */
+export type AuditOnFull = 'drop_oldest' | 'fail_closed';
+
+/** On-disk spool of an `http` sink: append-only segment files in `dir`. */
+export interface AuditSpoolConfig {
+  /** Folder of the segment files and the delivery cursor. Default `<dev.state_dir>/audit-spool/<name>`. */
+  readonly dir: string;
+  /** Bound on undelivered bytes on disk. Default 1 GiB. */
+  readonly maxBytes: number;
+  /** A segment is sealed (and becomes deletable once delivered) at this size. Default 8 MiB. */
+  readonly segmentMaxBytes: number;
+  /**
+   * `always`: fdatasync after every batch written (group commit, once per event-loop turn);
+   * `interval`: fdatasync the open segment every `fsyncIntervalMs`; `never`: leave it to the OS.
+   * A process crash loses nothing once a batch is written; this only bounds loss on power failure.
+   */
+  readonly fsync: 'always' | 'interval' | 'never';
+  /** Period for `fsync: interval`, milliseconds. Default 1000. */
+  readonly fsyncIntervalMs: number;
+}
+
 export type AuditSinkConfig =
-  | { readonly driver: 'stdout' }
-  | { readonly driver: 'file'; readonly path: string }
-  | { readonly driver: 'none' };
+  | { readonly driver: 'stdout'; readonly name: string; readonly format: AuditFormat }
+  | {
+      readonly driver: 'file';
+      readonly name: string;
+      readonly format: AuditFormat;
+      readonly path: string;
+      /** The file is rotated (`path.1`, `path.2`, ...) once it reaches this size. Default 100 MiB. */
+      readonly maxBytes: number;
+      /** Rotated files kept besides the current one. Default 5. */
+      readonly maxFiles: number;
+    }
+  | {
+      readonly driver: 'http';
+      readonly name: string;
+      /** Collector endpoint receiving OPA decision-log uploads (gzip JSON arrays). */
+      readonly url: string;
+      /** Extra request headers (e.g. the collector's credentials); never logged. */
+      readonly headers: Readonly<Record<string, string>>;
+      /** Per-upload timeout, milliseconds. Default 10000. */
+      readonly timeoutMs: number;
+      /** Upper bound of one upload before compression, bytes. Default 1 MiB. */
+      readonly batchMaxBytes: number;
+      /** The oldest undelivered record waits at most this long for a batch to fill, milliseconds. Default 1000. */
+      readonly batchMaxDelayMs: number;
+      /** First retry delay after a failed upload, milliseconds; doubles up to `backoffMaxMs`. Default 250. */
+      readonly backoffMinMs: number;
+      /** Longest retry delay, milliseconds. Default 30000. */
+      readonly backoffMaxMs: number;
+      readonly spool: AuditSpoolConfig;
+      /** Default `fail_closed` (see the README for why). */
+      readonly onFull: AuditOnFull;
+    };
+
+/** A masking rule over the record, by JSON pointer (RFC 6901; `*` matches every key or index). */
+export type AuditMaskRule =
+  | { readonly op: 'erase'; readonly path: string; readonly segments: readonly string[] }
+  | {
+      readonly op: 'mask';
+      readonly path: string;
+      readonly segments: readonly string[];
+      /** Replacement value. Default `"[masked]"`. */
+      readonly value: unknown;
+    };
 
 export interface AuditConfig {
-  readonly sink: AuditSinkConfig;
+  /** Every sink gets every record. Empty: audit off (`sink: none`). Default one `stdout` sink. */
+  readonly sinks: readonly AuditSinkConfig[];
+  /** Applied in order to every record before it reaches any sink, the ring or the query API. */
+  readonly mask: readonly AuditMaskRule[];
+  /** Recent records kept in memory for `GET /v1/decisions`. 0 disables the ring. Default 10000. */
+  readonly ringSize: number;
+  /** OPA `labels`: `id` (default: random per start) and `service` (default `mandate`) plus any extra. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** Records waiting to be serialised beyond which new ones are dropped and counted. Default 100000. */
+  readonly maxQueue: number;
+  /** On shutdown, how long delivery to `http` sinks may go on before the rest is left in the spool, ms. Default 3000. */
+  readonly shutdownFlushMs: number;
 }
 
 export interface HttpConfig {
@@ -105,6 +189,8 @@ export interface AdminConfig {
    * constant time. Empty: every admin call is refused (in dev mode a token is generated instead).
    */
   readonly tokens: readonly string[];
+  /** Admin JWTs from one issuer, with a required scope and optional tenant scoping. Default: off. */
+  readonly jwt?: AdminJwtConfig;
 }
 
 export interface DevConfig {
@@ -128,6 +214,12 @@ export interface MandateConfig {
   readonly http: HttpConfig;
   readonly admin: AdminConfig;
   readonly dev: DevConfig;
+  /** Grant-level revocation: the store and entry lifetimes (see src/config/revocation.ts). */
+  readonly revocation: RevocationConfig;
+  /** Envoy / Istio ext_authz adapters (see src/config/envoy.ts). */
+  readonly envoy: EnvoyConfig;
+  /** RFC 8693 token exchange (see src/config/exchange.ts); absent: exchange is off. */
+  readonly exchange?: ExchangeConfig;
   /** pino level for operational logs. Default info. */
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }

@@ -1,17 +1,20 @@
 // The decision pipeline: verify → tenant guard → policy → decision, with exactly one audit record per decision.
 import { randomUUID } from 'node:crypto';
+import { rfc3339NanoNow } from '../audit/clock.js';
 import type { AuditSink } from '../audit/sink.js';
 import type { DecisionAuditRecord } from '../audit/record.js';
 import { AUDIT_SCHEMA_VERSION } from '../audit/record.js';
 import type { TenancyConfig } from '../config/types.js';
 import type { Metrics } from '../metrics/registry.js';
+import type { CompatPolicy, CompatResult } from '../policy/compat-types.js';
 import type { PolicyEngine, PolicyOutcome } from '../policy/types.js';
+import type { RevocationChecker, RevocationEntry } from '../revocation/types.js';
 import { tokenFingerprint } from '../token/fingerprint.js';
 import type { TokenVerifier, VerifiedToken } from '../token/types.js';
 import type { Decider, Decision, Subject } from './decision.js';
 import { policyInputOf } from './policy-input.js';
 import { policyReasonCode, type Reason } from './reasons.js';
-import type { AuthzRequest } from './request.js';
+import { isDryRun, type AuthzRequest } from './request.js';
 import { subjectOf } from './subject.js';
 
 export interface DeciderDeps {
@@ -20,6 +23,13 @@ export interface DeciderDeps {
   readonly audit: AuditSink;
   readonly tenancy: TenancyConfig;
   readonly metrics?: Metrics;
+  /** Evaluated instead of base AND tenant for requests that carry `compatInput` (OPA-Envoy mode). */
+  readonly compat?: CompatPolicy;
+  /**
+   * Revocations, checked on every decision right after verification — also for tokens served from
+   * the verified-token cache, so a revocation takes effect on the next check. Default: none.
+   */
+  readonly revocation?: RevocationChecker;
   /** Receives unexpected exceptions (bugs); they become `internal_error` denials. */
   readonly onError?: (err: unknown, request: AuthzRequest) => void;
 }
@@ -29,8 +39,13 @@ interface Trail {
   token?: VerifiedToken;
   subject?: Subject;
   outcome?: PolicyOutcome;
+  compat?: CompatResult;
   issuer?: string;
   tokenHash?: string;
+  /** The revocation entry that matched, for the audit record only. */
+  revocation?: RevocationEntry;
+  /** The document the policy was evaluated over: the audit record's `input` (by reference, not copied). */
+  input?: object;
 }
 
 interface Verdict {
@@ -40,12 +55,66 @@ interface Verdict {
 
 const ALLOW: Verdict = { allow: true, reasons: [] };
 
+/** Shared and fixed: which entry matched goes to audit only, never to the caller. */
+const REVOKED: Verdict = Object.freeze({
+  allow: false,
+  reasons: Object.freeze([
+    Object.freeze({ code: 'revoked' as const, message: 'the access token has been revoked' }),
+  ]),
+});
+
 function deny(code: Reason['code'], message: string): Verdict {
   return { allow: false, reasons: [{ code, message }] };
 }
 
+/** An allow that no fail-closed audit sink could record becomes this. */
+const AUDIT_UNAVAILABLE: Verdict = Object.freeze({
+  allow: false,
+  reasons: Object.freeze([
+    Object.freeze({
+      code: 'audit_unavailable' as const,
+      message: 'the audit trail cannot record this decision right now, so it is not allowed',
+    }),
+  ]),
+});
+
 export function createDecider(deps: DeciderDeps): Decider {
   const { verifier, policy, audit, tenancy, metrics } = deps;
+
+  /** The compatibility policy over the adapter's document plus what the pipeline verified. */
+  function runCompat(
+    request: AuthzRequest,
+    subject: Subject,
+    verified: VerifiedToken,
+    trail: Trail,
+  ): Verdict {
+    const compat = deps.compat;
+    if (compat === undefined) {
+      return deny('internal_error', 'no compatibility policy is configured for this request');
+    }
+    const base = policyInputOf(request, subject, verified.claims);
+    const input = {
+      ...request.compatInput,
+      action: base.action,
+      ...(base.tenant !== undefined ? { tenant: base.tenant } : {}),
+      subject: base.subject,
+      token: verified.claims,
+    };
+    trail.input = input;
+    const result = compat.evaluate(input);
+    trail.compat = result;
+    metrics?.policyEvalLatency.observe({ layer: 'compat' }, result.evalNs / 1e9);
+    if (result.allow) return ALLOW;
+    const reasons = result.reasons.map((r): Reason => ({
+      code: policyReasonCode(r.code),
+      message: typeof r.message === 'string' ? r.message : '',
+    }));
+    return {
+      allow: false,
+      reasons:
+        reasons.length > 0 ? reasons : [{ code: 'policy_denied', message: 'denied by policy' }],
+    };
+  }
 
   async function run(request: AuthzRequest, trail: Trail): Promise<Verdict> {
     if (request.token === undefined || request.token.length === 0) {
@@ -67,14 +136,22 @@ export function createDecider(deps: DeciderDeps): Decider {
     }
     const subject = subjectOf(verified.claims, tenancy.claim, verified.issuer);
     trail.subject = subject;
+    if (deps.revocation !== undefined) {
+      const revoked = deps.revocation.match(subject, verified.claims);
+      if (revoked !== undefined) {
+        trail.revocation = revoked;
+        return REVOKED;
+      }
+    }
     if (request.tenant !== undefined && request.tenant !== subject.tenant) {
       return deny('tenant_mismatch', 'the requested tenant is not the token tenant');
     }
+    if (request.denial !== undefined) return { allow: false, reasons: [request.denial] };
+    if (request.compatInput !== undefined) return runCompat(request, subject, verified, trail);
 
-    const outcome = policy.evaluate(
-      subject.tenant,
-      policyInputOf(request, subject, verified.claims),
-    );
+    const input = policyInputOf(request, subject, verified.claims);
+    trail.input = input;
+    const outcome = policy.evaluate(subject.tenant, input);
     trail.outcome = outcome;
     if (metrics) {
       metrics.policyEvalLatency.observe({ layer: 'base' }, outcome.base.evalNs / 1e9);
@@ -105,6 +182,10 @@ export function createDecider(deps: DeciderDeps): Decider {
         deps.onError?.(err, request);
         verdict = deny('internal_error', 'the decision could not be evaluated');
       }
+      // Fail closed on audit: an allow the trail cannot record is not given (O(1), no I/O).
+      if (verdict.allow && audit.admits !== undefined && !audit.admits()) {
+        verdict = AUDIT_UNAVAILABLE;
+      }
       const latencyUs = Number(process.hrtime.bigint() - started) / 1000;
       const decision: Decision = {
         allow: verdict.allow,
@@ -112,6 +193,9 @@ export function createDecider(deps: DeciderDeps): Decider {
         reasons: verdict.reasons,
         ...(trail.subject ? { subject: trail.subject } : {}),
         ...(trail.outcome ? { decidedBy: trail.outcome.decidedBy } : {}),
+        ...(trail.compat
+          ? { decidedBy: 'compat' as const, policyResult: trail.compat.result }
+          : {}),
         latencyUs,
       };
       try {
@@ -147,12 +231,17 @@ function auditRecordOf(
         base: trail.outcome.base.revision,
         ...(trail.outcome.tenant ? { tenant: trail.outcome.tenant.revision } : {}),
       }
-    : undefined;
+    : trail.compat
+      ? { compat: trail.compat.revision }
+      : undefined;
+  const evalNs = trail.outcome
+    ? trail.outcome.base.evalNs + (trail.outcome.tenant?.evalNs ?? 0)
+    : trail.compat?.evalNs;
   return {
     type: 'decision',
     schema_version: AUDIT_SCHEMA_VERSION,
     decision_id: decision.decisionId,
-    time: new Date().toISOString(),
+    time: rfc3339NanoNow(),
     transport: request.transport,
     allow: decision.allow,
     reasons: decision.reasons,
@@ -177,5 +266,26 @@ function auditRecordOf(
     ...(policy ? { policy } : {}),
     latency_us: Math.round(decision.latencyUs),
     ...(request.requestId !== undefined ? { request_id: request.requestId } : {}),
+    ...(isDryRun(request, subject?.tenant) ? { dry_run: true as const } : {}),
+    ...(trail.revocation
+      ? { revocation: { id: trail.revocation.id, kind: trail.revocation.kind } }
+      : {}),
+    ...(evalNs !== undefined ? { eval_ns: Math.round(evalNs) } : {}),
+    ...(request.peer !== undefined ? { peer: request.peer } : {}),
+    input: trail.input ?? requestInputOf(request),
+  };
+}
+
+/**
+ * The audit `input` when no policy ran (a refused token, a tenant mismatch): what was asked, never
+ * the token. Built field by field so nothing of the request is referenced by accident.
+ */
+function requestInputOf(request: AuthzRequest): object {
+  return {
+    action: request.action,
+    ...(request.resource ? { resource: request.resource } : {}),
+    ...(request.tenant !== undefined ? { tenant: request.tenant } : {}),
+    context: request.context ?? {},
+    transport: request.transport,
   };
 }

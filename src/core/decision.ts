@@ -21,8 +21,13 @@ export interface Decision {
   readonly reasons: readonly Reason[];
   /** Present once the token verified. */
   readonly subject?: Subject;
-  /** Which policy layer decided, when policy ran. */
-  readonly decidedBy?: 'base' | 'tenant';
+  /** Which policy layer decided, when policy ran (`compat` for a request with `compatInput`). */
+  readonly decidedBy?: 'base' | 'tenant' | 'compat';
+  /**
+   * The compatibility policy's result as it answered (a boolean or an object such as OPA-Envoy's
+   * `{allowed, headers, body, http_status, ...}`), for adapters that shape their answer from it.
+   */
+  readonly policyResult?: unknown;
   /** Wall time of decide() in microseconds. */
   readonly latencyUs: number;
 }

@@ -8,6 +8,14 @@ export const DECISION_REASON_CODES = [
   'delegation_required',
   'policy_denied',
   'internal_error',
+  /** A proxy adapter (Envoy) found no route mapping for the method and path, and unmapped routes are denied. */
+  'route_unmapped',
+  /** The request itself is unusable (e.g. a body that does not parse as its content type says). */
+  'request_invalid',
+  /** The verified token matches a revocation entry (token, grant, user, agent, tenant or actor). */
+  'revoked',
+  /** A fail-closed audit sink cannot record the decision (its spool is full or unwritable), so it is not allowed. */
+  'audit_unavailable',
 ] as const;
 
 export type DecisionReasonCode = (typeof DECISION_REASON_CODES)[number];
@@ -49,8 +57,8 @@ export interface Reason {
   readonly message: string;
 }
 
-/** How a transport should present a denial: the caller's credentials are the problem, the caller lacks rights, or mandate failed. */
-export type ReasonClass = 'unauthenticated' | 'forbidden' | 'unavailable';
+/** How a transport should present a denial: the caller's credentials are the problem, the caller lacks rights, the request is unusable, or mandate failed. */
+export type ReasonClass = 'unauthenticated' | 'forbidden' | 'invalid' | 'unavailable';
 
 /** One exhaustive map from code to class, so every transport answers the same way. */
 export function classifyReason(code: ReasonCode): ReasonClass {
@@ -66,14 +74,19 @@ export function classifyReason(code: ReasonCode): ReasonClass {
     case 'audience_mismatch':
     case 'claim_missing':
     case 'key_not_found':
+    case 'revoked': // no longer valid: RFC 6750 `invalid_token`, like an expired token
       return 'unauthenticated';
     case 'jwks_unavailable':
     case 'internal_error':
+    case 'audit_unavailable':
       return 'unavailable';
     case 'tenant_mismatch':
     case 'insufficient_scope':
     case 'delegation_required':
     case 'policy_denied':
+    case 'route_unmapped':
       return 'forbidden';
+    case 'request_invalid':
+      return 'invalid';
   }
 }

@@ -10,6 +10,8 @@ export interface Metrics {
   readonly policyEvalLatency: Histogram<'layer'>;
   readonly policyRevision: Gauge<'unit' | 'revision'>;
   readonly auditRecords: Counter<'sink' | 'result'>;
+  readonly auditSpoolBytes: Gauge<'sink'>;
+  readonly auditOldestUndeliveredSeconds: Gauge<'sink'>;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -59,8 +61,20 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     }),
     auditRecords: new Counter({
       name: 'mandate_audit_records_total',
-      help: 'Audit records by sink and result (written/dropped).',
+      help: 'Audit records by sink and result (written: accepted by the sink or its spool; delivered: acknowledged by the collector; dropped).',
       labelNames: ['sink', 'result'],
+      registers,
+    }),
+    auditSpoolBytes: new Gauge({
+      name: 'mandate_audit_spool_bytes',
+      help: 'Undelivered audit bytes in an http sink spool (on disk plus not yet written).',
+      labelNames: ['sink'],
+      registers,
+    }),
+    auditOldestUndeliveredSeconds: new Gauge({
+      name: 'mandate_audit_oldest_undelivered_seconds',
+      help: 'Age of the oldest audit record an http sink has not delivered yet; 0 when none.',
+      labelNames: ['sink'],
       registers,
     }),
   };

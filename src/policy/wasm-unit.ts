@@ -43,7 +43,7 @@ interface AbiExports {
  * The builtins a module imports from the host, from its `builtins` export (a JSON object of name →
  * id). opa-wasm reads the same export but keeps the answer private.
  */
-function importedBuiltins(policy: LoadedPolicy): string[] {
+export function importedBuiltins(policy: LoadedPolicy): string[] {
   const instance =
     'instance' in policy.wasmInstance ? policy.wasmInstance.instance : policy.wasmInstance;
   const exports = instance.exports as unknown as AbiExports;

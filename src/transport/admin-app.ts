@@ -47,12 +47,23 @@ export function buildAdminApp(deps: AdminAppDeps): FastifyInstance {
   });
 
   app.addHook('onRequest', async (req, reply) => {
-    const principal = deps.authenticator.authenticate(bearerTokenOf(req.headers.authorization));
+    const principal = await deps.authenticator.authenticate(
+      bearerTokenOf(req.headers.authorization),
+    );
     if (principal === undefined) {
       return reply.code(401).header('www-authenticate', 'Bearer realm="mandate-admin"').send({
         error: 'unauthorized',
         message: 'authorization: a valid admin bearer token is required',
       });
+    }
+    if ('refused' in principal) {
+      return reply
+        .code(403)
+        .header(
+          'www-authenticate',
+          `Bearer realm="mandate-admin", error="insufficient_scope", error_description="${principal.message}"`,
+        )
+        .send({ error: 'forbidden', message: principal.message });
     }
     req.adminPrincipal = principal;
   });

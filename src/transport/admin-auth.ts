@@ -3,17 +3,28 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 
 /** Who made an admin call, for authorization decisions and the admin audit trail. */
 export interface AdminPrincipal {
-  /** `static` for a configured token; further kinds (admin JWTs) add their own. */
-  readonly kind: 'static';
-  /** Stable, non-secret name: `token:<first 8 hex of its SHA-256>`. */
+  /** `static` for a configured token, `jwt` for an admin JWT from the configured admin issuer. */
+  readonly kind: 'static' | 'jwt';
+  /** Stable, non-secret name: `token:<first 8 hex of its SHA-256>`, or `jwt:<sub>`. */
   readonly id: string;
+  /** The admin JWT's `sub`. */
+  readonly sub?: string;
   /** A tenant-scoped admin may act only within this tenant; undefined means every tenant. */
   readonly tenant?: string;
 }
 
+/** A credential that is genuine but may not use the admin API (an admin JWT without the required scope): 403. */
+export interface AdminRefusal {
+  readonly refused: 'insufficient_scope';
+  /** Safe to return: names the missing scope, never token material. */
+  readonly message: string;
+}
+
+/** A principal, a refusal (403), or undefined when the credential is missing or wrong (401). */
+export type AdminAuthResult = AdminPrincipal | AdminRefusal | undefined;
+
 export interface AdminAuthenticator {
-  /** Returns the principal, or undefined when the credential is missing or wrong. */
-  authenticate(bearer: string | undefined): AdminPrincipal | undefined;
+  authenticate(bearer: string | undefined): AdminAuthResult | Promise<AdminAuthResult>;
 }
 
 function digest(value: string): Buffer {

@@ -55,7 +55,7 @@ export function createCheckHandler(
       callback({ code: status.INVALID_ARGUMENT, details: parsed });
       return;
     }
-    void answer(parsed).then((response) => callback(null, response));
+    void answer({ ...parsed, peer: call.getPeer() }).then((response) => callback(null, response));
   };
 }
 

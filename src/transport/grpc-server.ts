@@ -1,4 +1,4 @@
-// The gRPC listener: mandate.v1.Authorizer, grpc.health.v1 and server reflection on one grpc-js server.
+// The gRPC listener: mandate.v1.Authorizer, Envoy's ext_authz Authorization, grpc.health.v1 and reflection on one grpc-js server.
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Server, ServerCredentials, type ServerOptions } from '@grpc/grpc-js';
@@ -9,6 +9,11 @@ import type { Decider } from '../core/decision.js';
 import type { ComponentStatus } from '../lib/lifecycle.js';
 import { AuthorizerService } from '../gen/mandate/v1/authorizer.js';
 import { createCheckHandler } from './grpc-check.js';
+import type { TokenExchanger } from '../exchange/exchanger.js';
+import { createExchangeHandler } from './grpc-exchange.js';
+import { AuthorizationService } from '../gen/envoy/service/auth/v3/external_auth.js';
+import type { EnvoyAuthorizer } from './envoy-authz.js';
+import { ENVOY_AUTHORIZATION_SERVICE_NAME, createEnvoyCheckHandler } from './envoy-grpc.js';
 
 /** Fully-qualified name of the Check API service, as health checks and reflection name it. */
 export const AUTHORIZER_SERVICE_NAME = 'mandate.v1.Authorizer';
@@ -35,6 +40,10 @@ export interface GrpcServerDeps {
    * (the whole server) and `mandate.v1.Authorizer`.
    */
   readonly health?: HealthImplementation;
+  /** Serves `envoy.service.auth.v3.Authorization` (Envoy gRPC ext_authz) through this authorizer. */
+  readonly envoy?: EnvoyAuthorizer;
+  /** Serves `mandate.v1.Authorizer/Exchange`; without one it answers FAILED_PRECONDITION. */
+  readonly exchanger?: TokenExchanger;
 }
 
 export interface GrpcServerOptions {
@@ -65,7 +74,7 @@ export interface GrpcServer {
    * is left. Safe to call more than once and before start().
    */
   stop(graceMs?: number): Promise<void>;
-  /** Flips the health status of "" and `mandate.v1.Authorizer`; used first during shutdown. */
+  /** Flips the health status of "", `mandate.v1.Authorizer` (and Envoy's service); used first during shutdown. */
   setServing(serving: boolean): void;
   status(): ComponentStatus;
 }
@@ -88,11 +97,22 @@ export function createGrpcServer(deps: GrpcServerDeps, options: GrpcServerOption
   };
   const server = new Server(serverOptions);
 
-  server.addService(AuthorizerService, { check: createCheckHandler(deps) });
+  server.addService(AuthorizerService, {
+    check: createCheckHandler(deps),
+    exchange: createExchangeHandler({
+      ...(deps.exchanger ? { exchanger: deps.exchanger } : {}),
+      logger: deps.logger,
+    }),
+  });
+  if (deps.envoy) {
+    server.addService(AuthorizationService, { check: createEnvoyCheckHandler(deps.envoy) });
+  }
   health.addToServer(server);
   // Health is described too, so `grpcurl ... grpc.health.v1.Health/Check` works without proto
   // files. keepCase: reflection must show the .proto field names (request_id), not camelCase.
-  const definitions = loadSync(['mandate/v1/authorizer.proto', 'health/v1/health.proto'], {
+  const protoFiles = ['mandate/v1/authorizer.proto', 'health/v1/health.proto'];
+  if (deps.envoy) protoFiles.push('envoy/service/auth/v3/external_auth.proto');
+  const definitions = loadSync(protoFiles, {
     keepCase: true,
     includeDirs: [
       options.protoDir ?? DEFAULT_PROTO_DIR,
@@ -108,6 +128,7 @@ export function createGrpcServer(deps: GrpcServerDeps, options: GrpcServerOption
     const value = serving ? 'SERVING' : 'NOT_SERVING';
     health.setStatus('', value);
     health.setStatus(AUTHORIZER_SERVICE_NAME, value);
+    if (deps.envoy) health.setStatus(ENVOY_AUTHORIZATION_SERVICE_NAME, value);
     if (state === 'serving' || state === 'not_serving') state = serving ? 'serving' : 'not_serving';
   }
   // Until start() a probe that somehow reaches the server must not read "serving".

@@ -4,6 +4,10 @@ import type { Decider } from '../core/decision.js';
 import type { Readiness } from '../lib/readiness.js';
 import type { Metrics } from '../metrics/registry.js';
 import { registerCheckRoute } from './http-check-route.js';
+import type { TokenExchanger } from '../exchange/exchanger.js';
+import { registerExchangeRoute } from './http-exchange-route.js';
+import type { EnvoyAuthorizer } from './envoy-authz.js';
+import { registerEnvoyHttpRoutes, type EnvoyHttpOptions } from './envoy-http.js';
 import { clientErrorOf } from './http-errors.js';
 
 export interface HttpAppDeps {
@@ -12,6 +16,10 @@ export interface HttpAppDeps {
   readonly metrics?: Metrics;
   /** Operational logger; request logging is off on the hot path (audit records cover decisions). */
   readonly logger?: FastifyBaseLogger;
+  /** Envoy HTTP ext_authz under a path prefix, with its own raw-body parsing and body limit. */
+  readonly envoy?: { readonly authorizer: EnvoyAuthorizer; readonly options: EnvoyHttpOptions };
+  /** POST /v1/exchange; without one the route answers 501 (exchange not configured). */
+  readonly exchanger?: TokenExchanger;
 }
 
 export interface HttpAppOptions {
@@ -42,6 +50,8 @@ export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions): Fastif
   );
 
   registerCheckRoute(app, deps.decider);
+  registerExchangeRoute(app, deps.exchanger);
+  if (deps.envoy) registerEnvoyHttpRoutes(app, deps.envoy.authorizer, deps.envoy.options);
 
   app.get('/health', async () => ({ status: 'ok' }));
   app.get('/ready', async (_req, reply) => {

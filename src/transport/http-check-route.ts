@@ -107,6 +107,7 @@ export function registerCheckRoute(app: FastifyInstance, decider: Decider): void
         ...(body.context ? { context: body.context } : {}),
         transport: 'http',
         ...(typeof requestId === 'string' ? { requestId } : {}),
+        peer: `${req.ip}:${req.socket.remotePort}`,
       };
       return checkResponseOf(await decider.decide(request));
     },

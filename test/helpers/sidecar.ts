@@ -43,11 +43,21 @@ export interface SidecarOptions {
   readonly policiesDir?: string;
   /** Start with the JWKS endpoint failing (status code). */
   readonly jwksFailure?: number;
+  /**
+   * Extra keys of the `audit:` mapping (YAML flow-mapping members, e.g. `ring_size: 5`) added to
+   * the default `sink: file`; or, with a leading `{`, the whole `audit:` value instead.
+   */
+  readonly audit?: string;
+  /** Trust the same issuer key and JWKS endpoint as this sidecar (a fleet); it stays owned by that one. */
+  readonly keysFrom?: Sidecar;
+  /** Extra flow-style keys inside the `admin:` mapping, e.g. `jwt: { ... }`. */
+  readonly adminYaml?: string;
 }
 
 export async function startSidecar(options: SidecarOptions = {}): Promise<Sidecar> {
-  const key = await createTestKey('ES256');
-  const jwks = await startJwksServer([key.jwk]);
+  const key = options.keysFrom?.key ?? (await createTestKey('ES256'));
+  const jwks = options.keysFrom?.jwks ?? (await startJwksServer([key.jwk]));
+  const ownsJwks = options.keysFrom === undefined;
   if (options.jwksFailure) jwks.setFailure(options.jwksFailure);
   const dir = mkdtempSync(join(tmpdir(), 'mandate-it-'));
   const auditPath = join(dir, 'audit.jsonl');
@@ -62,8 +72,8 @@ issuers:
     token_types: ["at+jwt"]
     jwks_cooldown_seconds: 0
 policies: { dir: "${options.policiesDir ?? POLICIES_DIR}" }
-audit: { sink: file, path: "${auditPath}" }
-admin: { tokens: ["${ADMIN_TOKEN}"] }
+audit: ${options.audit?.startsWith('{') ? options.audit : `{ sink: file, path: "${auditPath}"${options.audit ? `, ${options.audit}` : ''} }`}
+admin: { tokens: ["${ADMIN_TOKEN}"]${options.adminYaml ? `, ${options.adminYaml}` : ''} }
 ${options.yaml ?? ''}`,
     { baseDir: dir },
   );
@@ -105,7 +115,7 @@ ${options.yaml ?? ''}`,
     },
     async stop() {
       await server.stop(2000);
-      await jwks.close();
+      if (ownsJwks) await jwks.close();
     },
   };
 }

@@ -55,3 +55,45 @@ test_reserved_actions_come_from_data if {
 	tenant.decision.allow with input as request("billing.view", delegated_to("agent-1"))
 		with data.agent_reserved_actions as {}
 }
+
+exchange(scopes, subject) := {
+	"action": "token.exchange",
+	"resource": {"type": "audience", "id": "billing-api", "attributes": {"scopes": scopes}},
+	"tenant": "acme_inc",
+	"context": {"actor": "crm-service"},
+	"subject": subject,
+}
+
+test_agent_may_reach_billing_with_billing_view if {
+	tenant.decision.allow with input as exchange(["billing.view"], delegated_to("finance-bot"))
+}
+
+test_agent_may_not_reach_billing_with_more_than_billing_view if {
+	d := tenant.decision with input as exchange(["billing.view", "billing.admin"], delegated_to("finance-bot"))
+	d.allow == false
+	d.reasons == [{
+		"code": "policy_denied",
+		"message": "in acme_inc agents may only reach billing-api with the scope(s) billing.view",
+	}]
+}
+
+test_agent_must_name_the_billing_scope if {
+	not tenant.decision.allow with input as exchange([], delegated_to("finance-bot"))
+}
+
+test_person_exchange_to_billing_is_not_narrowed if {
+	tenant.decision.allow with input as exchange(["billing.view", "billing.admin"], person)
+}
+
+test_other_audiences_are_not_narrowed if {
+	i := object.union(exchange([], delegated_to("agent-1")), {"resource": {"id": "crm-api"}})
+	tenant.decision.allow with input as i
+}
+
+# A service that joined the chain by exchanging is not an agent; the agent behind it still counts.
+test_services_in_the_chain_are_not_agents if {
+	subject := object.union(delegated_to("finance-bot"), {"client_id": "crm-service", "act": ["crm-service", "finance-bot"]})
+	tenant.decision.allow with input as request("billing.view", subject)
+	d := tenant.decision with input as request("billing.view", object.union(subject, {"act": ["crm-service", "agent-1"]}))
+	d.reasons[0].message == "in acme_inc only the agent(s) finance-bot may perform 'billing.view', not 'agent-1'"
+}

@@ -89,7 +89,8 @@ export interface Reason {
    * token_expired, token_not_yet_valid, token_invalid_signature, algorithm_not_allowed,
    * token_type_invalid, issuer_unknown, audience_mismatch, claim_missing, key_not_found,
    * jwks_unavailable, tenant_mismatch, insufficient_scope, delegation_required, policy_denied,
-   * internal_error. Switch on this, never on the message; treat an unknown code as a denial.
+   * internal_error, route_unmapped, request_invalid. Switch on this, never on the message; treat an
+   * unknown code as a denial.
    */
   readonly code: string;
   /** Human-readable explanation. Never contains token material. */
@@ -108,6 +109,55 @@ export interface Subject {
   readonly scopes: readonly string[];
   /** The `act` delegation chain as actor subjects, outermost (current actor) first. */
   readonly act: readonly string[];
+}
+
+/** One token exchange: the subject token is the caller's own access token. */
+export interface ExchangeRequest {
+  /**
+   * The caller's access token (the RFC 8693 subject token), without a `Bearer ` prefix. When
+   * empty, the `authorization` metadata (`Bearer <token>`) is used; not both.
+   */
+  readonly subjectToken: string;
+  /**
+   * Who the new token is for (RFC 8693 `audience`), e.g. `billing-api`. Required, at most 256
+   * characters.
+   */
+  readonly audience: string;
+  /**
+   * Requested scopes, space-separated (RFC 6749 §3.3); an exchange can only narrow. Empty asks
+   * for the authorization server's default for the audience. At most 2048 characters.
+   */
+  readonly scope: string;
+  /** RFC 8707 resource indicator (an absolute URI), passed on to the authorization server. */
+  readonly resource: string;
+  /** Tenant the caller says it acts in; must equal the subject token's tenant when set. */
+  readonly tenant: string;
+  /**
+   * The caller's request id, echoed into the audit records. When empty, the `x-request-id`
+   * metadata is used.
+   */
+  readonly requestId: string;
+}
+
+/** An exchanged token (RFC 8693 §2.2.1). */
+export interface ExchangeResponse {
+  /** The new access token. Secret: never log it. */
+  readonly accessToken: string;
+  /** `urn:ietf:params:oauth:token-type:access_token`. */
+  readonly issuedTokenType: string;
+  /** Usually `Bearer`. */
+  readonly tokenType: string;
+  /** Seconds the token has left (for a cached token, what remains of its life). */
+  readonly expiresIn: number;
+  /** Granted scopes, space-separated. */
+  readonly scope: string;
+  /** Id of the decision that allowed the exchange (also in the audit records). */
+  readonly decisionId: string;
+  /**
+   * `hit` (served from mandate's cache), `miss` (the authorization server issued it) or
+   * `shared` (an identical exchange in flight issued it).
+   */
+  readonly cache: string;
 }
 
 function createBaseCheckRequest(): CheckRequest {
@@ -581,12 +631,254 @@ export const Subject: MessageFns<Subject> = {
   },
 };
 
+function createBaseExchangeRequest(): ExchangeRequest {
+  return { subjectToken: "", audience: "", scope: "", resource: "", tenant: "", requestId: "" };
+}
+
+export const ExchangeRequest: MessageFns<ExchangeRequest> = {
+  encode(message: ExchangeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.subjectToken !== "") {
+      writer.uint32(10).string(message.subjectToken);
+    }
+    if (message.audience !== "") {
+      writer.uint32(18).string(message.audience);
+    }
+    if (message.scope !== "") {
+      writer.uint32(26).string(message.scope);
+    }
+    if (message.resource !== "") {
+      writer.uint32(34).string(message.resource);
+    }
+    if (message.tenant !== "") {
+      writer.uint32(42).string(message.tenant);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(50).string(message.requestId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExchangeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExchangeRequest() as any;
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.subjectToken = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.audience = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.scope = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.resource = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ExchangeRequest>): ExchangeRequest {
+    return ExchangeRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ExchangeRequest>): ExchangeRequest {
+    const message = createBaseExchangeRequest() as any;
+    message.subjectToken = object.subjectToken ?? "";
+    message.audience = object.audience ?? "";
+    message.scope = object.scope ?? "";
+    message.resource = object.resource ?? "";
+    message.tenant = object.tenant ?? "";
+    message.requestId = object.requestId ?? "";
+    return message;
+  },
+};
+
+function createBaseExchangeResponse(): ExchangeResponse {
+  return { accessToken: "", issuedTokenType: "", tokenType: "", expiresIn: 0, scope: "", decisionId: "", cache: "" };
+}
+
+export const ExchangeResponse: MessageFns<ExchangeResponse> = {
+  encode(message: ExchangeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accessToken !== "") {
+      writer.uint32(10).string(message.accessToken);
+    }
+    if (message.issuedTokenType !== "") {
+      writer.uint32(18).string(message.issuedTokenType);
+    }
+    if (message.tokenType !== "") {
+      writer.uint32(26).string(message.tokenType);
+    }
+    if (message.expiresIn !== 0) {
+      writer.uint32(32).int32(message.expiresIn);
+    }
+    if (message.scope !== "") {
+      writer.uint32(42).string(message.scope);
+    }
+    if (message.decisionId !== "") {
+      writer.uint32(50).string(message.decisionId);
+    }
+    if (message.cache !== "") {
+      writer.uint32(58).string(message.cache);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExchangeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExchangeResponse() as any;
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accessToken = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.issuedTokenType = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tokenType = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.expiresIn = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.scope = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.decisionId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.cache = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ExchangeResponse>): ExchangeResponse {
+    return ExchangeResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ExchangeResponse>): ExchangeResponse {
+    const message = createBaseExchangeResponse() as any;
+    message.accessToken = object.accessToken ?? "";
+    message.issuedTokenType = object.issuedTokenType ?? "";
+    message.tokenType = object.tokenType ?? "";
+    message.expiresIn = object.expiresIn ?? 0;
+    message.scope = object.scope ?? "";
+    message.decisionId = object.decisionId ?? "";
+    message.cache = object.cache ?? "";
+    return message;
+  },
+};
+
 /**
  * Authorizer answers authorization questions for the services mandate sits beside.
  *
  * A denial is an ordinary answer: Check returns OK with `allow = false` and the reasons.
  * gRPC errors are reserved for requests mandate cannot evaluate (INVALID_ARGUMENT for a
- * malformed request). More rpcs (token exchange) will be added to this service later.
+ * malformed request).
  */
 export type AuthorizerService = typeof AuthorizerService;
 export const AuthorizerService = {
@@ -603,6 +895,25 @@ export const AuthorizerService = {
     responseSerialize: (value: CheckResponse): Buffer => Buffer.from(CheckResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CheckResponse => CheckResponse.decode(value),
   },
+  /**
+   * Exchange the caller's token (RFC 8693) for one meant for another audience, after the
+   * policy allowed the exchange. A refused exchange fails with a gRPC status: UNAUTHENTICATED
+   * or PERMISSION_DENIED (the decision denied, or the authorization server refused what was
+   * asked), UNAVAILABLE (the authorization server is unreachable or refused mandate's client),
+   * DEADLINE_EXCEEDED (it timed out), FAILED_PRECONDITION (exchange is not configured). The
+   * trailing metadata then carries `mandate-error` (e.g. `access_denied`, `exchange_rejected`,
+   * `as_unavailable`), `mandate-decision-id`, `mandate-reason-codes` (comma-separated, on a
+   * denial) and `mandate-as-error` (the authorization server's OAuth error code, when it sent one).
+   */
+  exchange: {
+    path: "/mandate.v1.Authorizer/Exchange" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ExchangeRequest): Buffer => Buffer.from(ExchangeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExchangeRequest => ExchangeRequest.decode(value),
+    responseSerialize: (value: ExchangeResponse): Buffer => Buffer.from(ExchangeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExchangeResponse => ExchangeResponse.decode(value),
+  },
 } as const;
 
 export interface AuthorizerServer extends UntypedServiceImplementation {
@@ -611,6 +922,17 @@ export interface AuthorizerServer extends UntypedServiceImplementation {
    * `allow = false` with the reason `internal_error`.
    */
   check: handleUnaryCall<CheckRequest, CheckResponse>;
+  /**
+   * Exchange the caller's token (RFC 8693) for one meant for another audience, after the
+   * policy allowed the exchange. A refused exchange fails with a gRPC status: UNAUTHENTICATED
+   * or PERMISSION_DENIED (the decision denied, or the authorization server refused what was
+   * asked), UNAVAILABLE (the authorization server is unreachable or refused mandate's client),
+   * DEADLINE_EXCEEDED (it timed out), FAILED_PRECONDITION (exchange is not configured). The
+   * trailing metadata then carries `mandate-error` (e.g. `access_denied`, `exchange_rejected`,
+   * `as_unavailable`), `mandate-decision-id`, `mandate-reason-codes` (comma-separated, on a
+   * denial) and `mandate-as-error` (the authorization server's OAuth error code, when it sent one).
+   */
+  exchange: handleUnaryCall<ExchangeRequest, ExchangeResponse>;
 }
 
 export interface AuthorizerClient extends Client {
@@ -632,6 +954,31 @@ export interface AuthorizerClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CheckResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Exchange the caller's token (RFC 8693) for one meant for another audience, after the
+   * policy allowed the exchange. A refused exchange fails with a gRPC status: UNAUTHENTICATED
+   * or PERMISSION_DENIED (the decision denied, or the authorization server refused what was
+   * asked), UNAVAILABLE (the authorization server is unreachable or refused mandate's client),
+   * DEADLINE_EXCEEDED (it timed out), FAILED_PRECONDITION (exchange is not configured). The
+   * trailing metadata then carries `mandate-error` (e.g. `access_denied`, `exchange_rejected`,
+   * `as_unavailable`), `mandate-decision-id`, `mandate-reason-codes` (comma-separated, on a
+   * denial) and `mandate-as-error` (the authorization server's OAuth error code, when it sent one).
+   */
+  exchange(
+    request: ExchangeRequest,
+    callback: (error: ServiceError | null, response: ExchangeResponse) => void,
+  ): ClientUnaryCall;
+  exchange(
+    request: ExchangeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ExchangeResponse) => void,
+  ): ClientUnaryCall;
+  exchange(
+    request: ExchangeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ExchangeResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,31 @@
+// Composition of admin authentication: the static tokens, plus admin JWTs when `admin.jwt` is configured.
+import type { MandateConfig } from './config/types.js';
+import { createTokenVerifier } from './token/verifier.js';
+import { createStaticAdminAuthenticator, type AdminAuthenticator } from './transport/admin-auth.js';
+import { createAdminAuthenticator } from './transport/admin-jwt-auth.js';
+
+export interface AdminAuthSetup {
+  readonly authenticator: AdminAuthenticator;
+  /** Stops the admin issuer's key refresh. */
+  stop(): Promise<void>;
+}
+
+export async function startAdminAuth(
+  config: MandateConfig,
+  adminTokens: readonly string[],
+): Promise<AdminAuthSetup> {
+  const jwt = config.admin.jwt;
+  const staticTokens = createStaticAdminAuthenticator(adminTokens);
+  if (jwt === undefined) return { authenticator: staticTokens, stop: async () => {} };
+  // Its own verifier: admin keys, audiences and cache are never shared with data-plane tokens.
+  const verifier = createTokenVerifier({ issuers: [jwt.issuer], token: config.token });
+  await verifier.start();
+  return {
+    authenticator: createAdminAuthenticator(staticTokens, {
+      verifier,
+      requiredScope: jwt.requiredScope,
+      tenantClaim: jwt.tenantClaim,
+    }),
+    stop: () => verifier.stop(),
+  };
+}

@@ -1,0 +1,244 @@
+// The audit log: enqueues on the decision path, then off it masks each record once and fans it out to the ring and every sink.
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { AuditConfig } from '../config/types.js';
+import type { ComponentStatus } from '../lib/lifecycle.js';
+import type { Metrics } from '../metrics/registry.js';
+import type { AuditDestination, AuditRecordResult } from './destination.js';
+import { rotatedFiles, scanAuditFiles } from './file-scan.js';
+import { createHttpSink, type HttpAuditDestination } from './http-sink.js';
+import { createLineSink } from './line-sink.js';
+import { createMasker } from './mask.js';
+import { toOpaEvent } from './opa-event.js';
+import type { AuditQuery } from './query.js';
+import type { AuditRecord } from './record.js';
+import { createAuditRing, type AuditRing } from './ring.js';
+import type { AuditSink } from './sink.js';
+
+/** Where a query is answered from: the in-memory ring, the file sink, or the ring unless it no longer covers `since`. */
+export type AuditQuerySource = 'auto' | 'ring' | 'file';
+
+export interface AuditQueryAnswer {
+  readonly source: 'ring' | 'file';
+  readonly records: readonly AuditRecord[];
+  readonly more: boolean;
+  /** Ring answers only: pass as `after` for what came later, with the same `ringId`. */
+  readonly nextAfter?: number;
+  readonly ringId?: string;
+  /** False when older matches may have left the ring (and no file sink could answer). */
+  readonly complete: boolean;
+}
+
+export interface AuditLog extends AuditSink {
+  admits(): boolean;
+  /** Opens spools and starts delivery. */
+  start(): Promise<void>;
+  status(): ComponentStatus;
+  /** Throws `AuditSourceError` when `file` is asked for and no mandate-format file sink exists. */
+  query(q: AuditQuery, source?: AuditQuerySource): Promise<AuditQueryAnswer>;
+  readonly ring: AuditRing;
+  /** OPA labels stamped on every OPA-format record. */
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export class AuditSourceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AuditSourceError';
+  }
+}
+
+export interface AuditLogDeps {
+  readonly config: AuditConfig;
+  readonly metrics?: Metrics;
+  /** Operational warnings (never record content, never credentials). */
+  readonly logger?: { warn(obj: object, msg: string): void };
+  /** Default: the package version. */
+  readonly version?: string;
+}
+
+const METRICS_INTERVAL_MS = 1000;
+
+function packageVersion(): string {
+  try {
+    const url = new URL('../../package.json', import.meta.url);
+    return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function createAuditLog(deps: AuditLogDeps): AuditLog {
+  const { config, metrics, logger } = deps;
+  const version = deps.version ?? packageVersion();
+  const labels = Object.freeze({
+    id: randomUUID(),
+    service: 'mandate',
+    ...config.labels,
+    version,
+  });
+  const mask = createMasker(config.mask);
+  const ring = createAuditRing(config.ringSize);
+
+  const destinations: AuditDestination[] = config.sinks.map((sink) => {
+    const events = {
+      onRecords: (result: AuditRecordResult, n: number) =>
+        metrics?.auditRecords.inc({ sink: sink.name, result }, n),
+      onError: (err: Error, what: string) =>
+        logger?.warn({ sink: sink.name, err: err.message }, `audit sink: ${what} failed`),
+    };
+    switch (sink.driver) {
+      case 'stdout':
+        return createLineSink({ ...events, name: sink.name, format: sink.format, destination: 1 });
+      case 'file':
+        return createLineSink({
+          ...events,
+          name: sink.name,
+          format: sink.format,
+          destination: sink.path,
+          maxBytes: sink.maxBytes,
+          maxFiles: sink.maxFiles,
+        });
+      case 'http':
+        return createHttpSink({ ...events, config: sink, version });
+    }
+  });
+  const httpSinks = destinations.filter((d): d is HttpAuditDestination => d.driver === 'http');
+  const fileSink = config.sinks.find(
+    (s): s is Extract<typeof s, { driver: 'file' }> =>
+      s.driver === 'file' && s.format === 'mandate',
+  );
+
+  let queue: AuditRecord[] = [];
+  let scheduled = false;
+  let closed = false;
+  let metricsTimer: NodeJS.Timeout | undefined;
+
+  const countAll = (result: AuditRecordResult, n: number) => {
+    for (const d of destinations) metrics?.auditRecords.inc({ sink: d.name, result }, n);
+  };
+
+  // Masking and serialising cost microseconds; doing them in a later macrotask, batched, keeps them
+  // out of the decision's latency and leaves one scheduled callback however many records arrive.
+  const drain = () => {
+    scheduled = false;
+    if (queue.length === 0) return;
+    const batch = queue;
+    queue = [];
+    for (const record of batch) {
+      let masked: AuditRecord;
+      let mandateLine: string | undefined;
+      let opaLine: string | undefined;
+      try {
+        masked = mask(record);
+        ring.push(masked);
+        for (const d of destinations) {
+          const line =
+            d.format === 'opa'
+              ? (opaLine ??= `${JSON.stringify(toOpaEvent(masked, labels))}\n`)
+              : (mandateLine ??= `${JSON.stringify(masked)}\n`);
+          d.add(masked, line);
+        }
+      } catch (err) {
+        // A record that cannot be rendered (a value JSON cannot hold) is counted, never thrown.
+        countAll('dropped', 1);
+        logger?.warn({ err: (err as Error).message }, 'audit record could not be rendered');
+      }
+    }
+    for (const d of destinations) d.commit();
+  };
+
+  const flush = async () => {
+    drain();
+    await Promise.all(destinations.map((d) => d.flush()));
+  };
+
+  const updateGauges = () => {
+    if (!metrics) return;
+    for (const d of httpSinks) {
+      const s = d.stats();
+      metrics.auditSpoolBytes.set({ sink: d.name }, s.spoolBytes);
+      metrics.auditOldestUndeliveredSeconds.set({ sink: d.name }, s.oldestUndeliveredSeconds);
+    }
+  };
+
+  return {
+    ring,
+    labels,
+    write(record) {
+      if (closed || queue.length >= config.maxQueue) {
+        countAll('dropped', 1);
+        return;
+      }
+      queue.push(record);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(drain);
+      }
+    },
+    admits() {
+      for (const d of destinations) if (!d.admits()) return false;
+      return true;
+    },
+    async start() {
+      await Promise.all(destinations.map((d) => d.start()));
+      if (metrics && httpSinks.length > 0) {
+        updateGauges();
+        metricsTimer = setInterval(updateGauges, METRICS_INTERVAL_MS);
+        metricsTimer.unref();
+      }
+    },
+    flush,
+    async close() {
+      if (closed) return;
+      closed = true;
+      drain();
+      const deadline = Date.now() + config.shutdownFlushMs;
+      await Promise.all(destinations.map((d) => d.close(deadline)));
+      if (metricsTimer) clearInterval(metricsTimer);
+      updateGauges();
+      for (const d of httpSinks) {
+        const s = d.stats();
+        if (s.spoolRecords > 0) {
+          logger?.warn(
+            { sink: d.name, records: s.spoolRecords, bytes: s.spoolBytes },
+            'audit records left in the spool for the next start',
+          );
+        }
+      }
+    },
+    status() {
+      if (destinations.length === 0) return { state: 'OK', message: 'audit is off (no sinks)' };
+      const sinks: Record<string, ComponentStatus> = {};
+      let worst: ComponentStatus = { state: 'OK' };
+      const rank = { OK: 0, WARN: 1, NOT_READY: 2, ERROR: 3 } as const;
+      for (const d of destinations) {
+        const s = d.status();
+        sinks[d.name] = s;
+        if (rank[s.state] > rank[worst.state])
+          worst = { state: s.state, message: `${d.name}: ${s.message ?? s.state}` };
+      }
+      return { ...worst, detail: { sinks } };
+    },
+    async query(q, source = 'auto') {
+      if (source === 'file' || (source === 'auto' && fileSink !== undefined)) {
+        const answer = source === 'file' ? undefined : ring.query(q);
+        if (answer && (answer.complete || q.after !== undefined)) {
+          return { source: 'ring', ringId: ring.id, ...answer };
+        }
+        if (!fileSink) {
+          throw new AuditSourceError('no file sink in the mandate format is configured');
+        }
+        if (q.after !== undefined)
+          throw new AuditSourceError('after is a ring cursor; use since with the file');
+        // Records still queued or buffered must be on disk before the file can answer for them.
+        await flush();
+        const files = rotatedFiles(fileSink.path, fileSink.maxFiles);
+        const found = await scanAuditFiles(files, q);
+        return { source: 'file', records: found.records, more: found.more, complete: true };
+      }
+      const answer = ring.query(q);
+      return { source: 'ring', ringId: ring.id, ...answer };
+    },
+  };
+}

@@ -1,0 +1,33 @@
+// The contract between the audit log and each configured sink (stdout, rotating file, http with spool).
+import type { AuditFormat } from '../config/types.js';
+import type { ComponentStatus } from '../lib/lifecycle.js';
+import type { AuditRecord } from './record.js';
+
+/** What happened to records at a sink, for `mandate_audit_records_total{sink,result}`. */
+export type AuditRecordResult = 'written' | 'delivered' | 'dropped';
+
+export interface AuditDestinationEvents {
+  /** `n` records reached `result` at this sink. */
+  readonly onRecords?: (result: AuditRecordResult, n: number) => void;
+  /** A failure of the destination; audit failures never fail a request. Never carries record content. */
+  readonly onError?: (err: Error, what: string) => void;
+}
+
+export interface AuditDestination {
+  /** Unique among sinks; the `sink` metric label. */
+  readonly name: string;
+  readonly driver: 'stdout' | 'file' | 'http';
+  readonly format: AuditFormat;
+  /** One masked record and its rendered line (ending in `\n`), inside one drain of the queue. */
+  add(record: AuditRecord, line: string): void;
+  /** End of a drain: hand what `add` collected to the I/O layer without waiting for it. */
+  commit(): void;
+  /** False when this sink is fail-closed and cannot take another record. */
+  admits(): boolean;
+  start(): Promise<void>;
+  /** Everything committed so far is written (and, for http, spooled). */
+  flush(): Promise<void>;
+  /** Flush, deliver what can be delivered until `deadline` (epoch ms), release resources. */
+  close(deadline: number): Promise<void>;
+  status(): ComponentStatus;
+}

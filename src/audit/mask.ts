@@ -1,0 +1,146 @@
+// Masking applied to every record before it leaves memory: credentials scrubbed by construction, then the configured JSON-pointer rules.
+import type { AuditMaskRule } from '../config/types.js';
+import type { AuditRecord } from './record.js';
+
+/** What replaces a string that carries a credential (a JWS, a `Bearer …` value). */
+export const CREDENTIAL_PLACEHOLDER = '[credential]';
+
+/** Keys whose values are credentials wherever they appear (headers copied into context, OPA-Envoy inputs). */
+const CREDENTIAL_KEY = /^(?:proxy-)?authorization$|^cookie$|^set-cookie$|^x-api-key$/i;
+/** An HTTP credential value: scheme then the secret. */
+const AUTH_SCHEME = /^\s*(?:bearer|basic|digest|dpop|negotiate|token)\s+\S/i;
+/** A compact JWS/JWT anywhere in a string (a token pasted into a path, a query, a note). */
+const COMPACT_JWS = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
+/** Nesting beyond this is cut, so a hostile document cannot exhaust the stack off the request path. */
+const MAX_DEPTH = 64;
+const TOO_DEEP = '[too deep]';
+
+const REMOVE: unique symbol = Symbol('remove');
+type Edited = unknown | typeof REMOVE;
+
+export type Masker = (record: AuditRecord) => AuditRecord;
+
+/** RFC 6901 escaping of one segment. */
+function escapeSegment(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+interface Hits {
+  erased: string[];
+  masked: string[];
+}
+
+function scrubString(value: string): string {
+  if (AUTH_SCHEME.test(value)) return CREDENTIAL_PLACEHOLDER;
+  if (!value.includes('eyJ')) return value;
+  COMPACT_JWS.lastIndex = 0;
+  return value.replace(COMPACT_JWS, CREDENTIAL_PLACEHOLDER);
+}
+
+/** Returns `node` itself when nothing in it is a credential, else a copy with credentials removed. */
+function scrub(node: unknown, ptr: string, depth: number, hits: Hits): unknown {
+  if (typeof node === 'string') {
+    const clean = scrubString(node);
+    if (clean !== node) hits.masked.push(ptr);
+    return clean;
+  }
+  if (node === null || typeof node !== 'object') return node;
+  if (depth >= MAX_DEPTH) {
+    hits.masked.push(ptr);
+    return TOO_DEEP;
+  }
+  if (Array.isArray(node)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < node.length; i++) {
+      const child: unknown = node[i];
+      const next = scrub(child, `${ptr}/${i}`, depth + 1, hits);
+      if (next !== child) {
+        copy ??= [...node];
+        copy[i] = next;
+      }
+    }
+    return copy ?? node;
+  }
+  let copy: Record<string, unknown> | undefined;
+  for (const key of Object.keys(node)) {
+    const child = (node as Record<string, unknown>)[key];
+    if (CREDENTIAL_KEY.test(key)) {
+      copy ??= { ...(node as Record<string, unknown>) };
+      delete copy[key];
+      hits.erased.push(`${ptr}/${escapeSegment(key)}`);
+      continue;
+    }
+    const next = scrub(child, `${ptr}/${escapeSegment(key)}`, depth + 1, hits);
+    if (next !== child) {
+      copy ??= { ...(node as Record<string, unknown>) };
+      copy[key] = next;
+    }
+  }
+  return copy ?? node;
+}
+
+/** Applies one rule below `node`, copying only along the paths it changes. */
+function edit(node: unknown, rule: AuditMaskRule, i: number, ptr: string, hits: Hits): Edited {
+  if (i === rule.segments.length) {
+    if (rule.op === 'erase') {
+      hits.erased.push(ptr);
+      return REMOVE;
+    }
+    hits.masked.push(ptr);
+    return rule.value;
+  }
+  if (node === null || typeof node !== 'object') return node;
+  const seg = rule.segments[i] as string;
+  if (Array.isArray(node)) {
+    const indices =
+      seg === '*' ? node.map((_v, k) => k) : /^(0|[1-9]\d*)$/.test(seg) ? [Number(seg)] : [];
+    let copy: unknown[] | undefined;
+    const removed = new Set<number>();
+    for (const k of indices) {
+      if (k >= node.length) continue;
+      const child: unknown = node[k];
+      const next = edit(child, rule, i + 1, `${ptr}/${k}`, hits);
+      if (next === child) continue;
+      copy ??= [...node];
+      if (next === REMOVE) removed.add(k);
+      else copy[k] = next;
+    }
+    if (copy === undefined) return node;
+    return removed.size > 0 ? copy.filter((_v, k) => !removed.has(k)) : copy;
+  }
+  const obj = node as Record<string, unknown>;
+  const keys = seg === '*' ? Object.keys(obj) : Object.hasOwn(obj, seg) ? [seg] : [];
+  let copy: Record<string, unknown> | undefined;
+  for (const key of keys) {
+    const child = obj[key];
+    const next = edit(child, rule, i + 1, `${ptr}/${escapeSegment(key)}`, hits);
+    if (next === child) continue;
+    copy ??= { ...obj };
+    if (next === REMOVE) delete copy[key];
+    else copy[key] = next;
+  }
+  return copy ?? node;
+}
+
+/**
+ * Builds the masker: first every credential-looking value is removed wherever it is (keys such as
+ * `authorization`, `Bearer …` values, compact JWS strings), then the configured rules run in
+ * order. The pointers touched are listed in the record's `erased` and `masked`, as OPA does.
+ * The input record is never modified (its objects are shared with caches and the caller);
+ * a record nothing applies to is returned as is.
+ */
+export function createMasker(rules: readonly AuditMaskRule[]): Masker {
+  return (record) => {
+    const hits: Hits = { erased: [], masked: [] };
+    let current = scrub(record, '', 0, hits) as Record<string, unknown>;
+    for (const rule of rules) {
+      const next = edit(current, rule, 0, '', hits);
+      if (next !== REMOVE) current = next as Record<string, unknown>;
+    }
+    if (hits.erased.length === 0 && hits.masked.length === 0) return record;
+    if (current === (record as unknown)) current = { ...current };
+    if (hits.erased.length > 0) current['erased'] = hits.erased;
+    if (hits.masked.length > 0) current['masked'] = hits.masked;
+    return current as unknown as AuditRecord;
+  };
+}

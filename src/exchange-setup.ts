@@ -1,0 +1,73 @@
+// Composition of token exchange: the exchanger built from `exchange:`, its metrics, and its link to revocation.
+import type { Logger } from 'pino';
+import type { AuditSink } from './audit/sink.js';
+import type { MandateConfig } from './config/types.js';
+import type { Decider } from './core/decision.js';
+import { createTokenExchanger, type TokenExchanger } from './exchange/exchanger.js';
+import { createExchangeMetrics } from './exchange/metrics.js';
+import type { Metrics } from './metrics/registry.js';
+import type { RevocationChecker } from './revocation/types.js';
+import type { TokenVerifier } from './token/types.js';
+import type { EnvoyAuthorizer } from './transport/envoy-authz.js';
+import { createEgressAuthorizer, routeByMode } from './transport/envoy-egress.js';
+
+export interface ExchangeSetupDeps {
+  readonly decider: Decider;
+  readonly verifier: TokenVerifier;
+  readonly audit: AuditSink;
+  readonly metrics: Metrics;
+  /** Cached exchanges of subjects a revocation matches are dropped (see TokenExchangerDeps.isRevoked). */
+  readonly revocations?: RevocationChecker;
+}
+
+/**
+ * Builds and starts the exchanger when `exchange:` is configured. A private key that cannot be read
+ * rejects (a configuration mistake); an unreachable authorization server does not: exchanges fail
+ * with `as_unavailable` and the status says so, while checks go on.
+ */
+export async function startExchange(
+  config: MandateConfig,
+  deps: ExchangeSetupDeps,
+  logger: Logger,
+): Promise<TokenExchanger | undefined> {
+  if (config.exchange === undefined) return undefined;
+  const log = logger.child({ component: 'exchange' });
+  const revocations = deps.revocations;
+  const exchanger = await createTokenExchanger(config.exchange, {
+    decider: deps.decider,
+    verifier: deps.verifier,
+    audit: deps.audit,
+    observer: createExchangeMetrics(deps.metrics.registry),
+    onError: (err) => log.error({ err }, 'token exchange failed with an internal error'),
+    ...(revocations
+      ? { isRevoked: (subject) => revocations.match(subject, subject.claims) !== undefined }
+      : {}),
+  });
+  await exchanger.start();
+  const status = exchanger.status();
+  if (status.state !== 'OK') log.warn({ status }, 'token exchange is not ready yet');
+  return exchanger;
+}
+
+/**
+ * Envoy egress mode: when `exchange.egress` maps destination hosts, gRPC ext_authz calls marked with
+ * the `mandate_mode: egress` context extension are answered by exchanging; the rest go to `ingress`.
+ */
+export function withEgress(
+  ingress: EnvoyAuthorizer,
+  config: MandateConfig,
+  exchanger: TokenExchanger | undefined,
+): EnvoyAuthorizer {
+  const egress = egressAuthorizer(config, exchanger);
+  return egress ? routeByMode(ingress, egress) : ingress;
+}
+
+/** The egress authorizer alone (for the HTTP ext_authz form under its own prefix), when egress is configured. */
+export function egressAuthorizer(
+  config: MandateConfig,
+  exchanger: TokenExchanger | undefined,
+): EnvoyAuthorizer | undefined {
+  const routes = config.exchange?.egress ?? {};
+  if (exchanger === undefined || Object.keys(routes).length === 0) return undefined;
+  return createEgressAuthorizer({ exchanger, routes });
+}

@@ -1,0 +1,99 @@
+// Reads an OPA-Envoy-style result (a boolean, or an object with `allowed` and response shaping) into a verdict.
+import type { PolicyReason } from './types.js';
+
+/** The verdict of a compatibility policy, with the raw value for the adapter to shape its answer from. */
+export interface CompatVerdict {
+  readonly allow: boolean;
+  readonly reasons: readonly PolicyReason[];
+  readonly result: unknown;
+}
+
+const STRING_LIST_KEYS = ['request_headers_to_remove', 'query_parameters_to_remove'] as const;
+const HEADER_KEYS = ['headers', 'response_headers_to_add'] as const;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isStringOrList(v: unknown): boolean {
+  return typeof v === 'string' || (Array.isArray(v) && v.every((s) => typeof s === 'string'));
+}
+
+function headerMapProblem(key: string, v: unknown): string | undefined {
+  const maps = Array.isArray(v) ? v : [v];
+  for (const map of maps) {
+    if (!isObject(map)) return `${key} must be an object (or a list of objects)`;
+    for (const [name, value] of Object.entries(map)) {
+      if (!isStringOrList(value)) return `${key}.${name} must be a string or a list of strings`;
+    }
+  }
+  return undefined;
+}
+
+/** What is wrong with an object result, or undefined when OPA-Envoy would accept it. */
+function objectProblem(result: Record<string, unknown>): string | undefined {
+  if (typeof result['allowed'] !== 'boolean') return 'the result object has no boolean "allowed"';
+  for (const key of HEADER_KEYS) {
+    if (result[key] !== undefined) {
+      const problem = headerMapProblem(key, result[key]);
+      if (problem) return problem;
+    }
+  }
+  for (const key of STRING_LIST_KEYS) {
+    const v = result[key];
+    if (v !== undefined && !(Array.isArray(v) && v.every((s) => typeof s === 'string'))) {
+      return `${key} must be a list of strings`;
+    }
+  }
+  const query = result['query_parameters_to_set'];
+  if (query !== undefined) {
+    if (!isObject(query)) return 'query_parameters_to_set must be an object';
+    for (const [name, value] of Object.entries(query)) {
+      if (!isStringOrList(value))
+        return `query_parameters_to_set.${name} must be a string or a list of strings`;
+    }
+  }
+  if (result['body'] !== undefined && typeof result['body'] !== 'string') {
+    return 'body must be a string';
+  }
+  const status = result['http_status'];
+  if (
+    status !== undefined &&
+    !(typeof status === 'number' && Number.isInteger(status) && status >= 100 && status <= 599)
+  ) {
+    return 'http_status must be an HTTP status code';
+  }
+  if (result['dynamic_metadata'] !== undefined && !isObject(result['dynamic_metadata'])) {
+    return 'dynamic_metadata must be an object';
+  }
+  return undefined;
+}
+
+/**
+ * Reads `[{ "result": <value> }]` from the compatibility entrypoint. Only `true` or an object with
+ * `allowed: true` (and otherwise well-formed) allows; undefined, another type, or a malformed object
+ * is a deny whose reason says what was wrong, never a bare error.
+ */
+export function readCompatResult(resultSet: unknown, entrypoint: string): CompatVerdict {
+  const first: unknown =
+    Array.isArray(resultSet) && resultSet.length === 1 ? resultSet[0] : undefined;
+  const result = isObject(first) ? first['result'] : undefined;
+  const deny = (message: string): CompatVerdict => ({
+    allow: false,
+    reasons: [{ code: 'policy_denied', message }],
+    result,
+  });
+  if (result === undefined) return deny(`the policy produced no decision at ${entrypoint}`);
+  if (typeof result === 'boolean') {
+    return result
+      ? { allow: true, reasons: [], result }
+      : deny(`denied by the policy at ${entrypoint}`);
+  }
+  if (!isObject(result))
+    return deny(`the policy result at ${entrypoint} is neither a boolean nor an object`);
+  const problem = objectProblem(result);
+  if (problem) return deny(`the policy result at ${entrypoint} is malformed: ${problem}`);
+  return result['allowed'] === true
+    ? { allow: true, reasons: [], result }
+    : deny(`denied by the policy at ${entrypoint}`);
+}

@@ -1,0 +1,45 @@
+// Composition of grant-level revocation: the configured store started, its metrics, and its admin routes.
+import type { Logger } from 'pino';
+import type { AuditSink } from './audit/sink.js';
+import type { MandateConfig } from './config/types.js';
+import type { Metrics } from './metrics/registry.js';
+import { createRevocationStore } from './revocation/create-store.js';
+import { registerRevocationMetrics } from './revocation/metrics.js';
+import type { RevocationStore } from './revocation/types.js';
+import type { AdminRoutes } from './transport/admin-app.js';
+import { revocationAdminRoutes } from './transport/admin-revocations.js';
+
+export interface RevocationSetup {
+  readonly store: RevocationStore;
+  /** POST / GET / DELETE /v1/revocations, writing admin records to `audit`. */
+  adminRoutes(audit: AuditSink): AdminRoutes;
+}
+
+/**
+ * Builds and starts the revocation store. Rejects (naming the file) when the snapshot is damaged:
+ * starting with an empty set would silently un-revoke. A Redis that is down does not reject: the
+ * snapshot is served and the store's status says so.
+ */
+export async function startRevocation(
+  config: MandateConfig,
+  metrics: Metrics,
+  logger: Logger,
+): Promise<RevocationSetup> {
+  const { store, lifetime } = createRevocationStore(config.revocation, {
+    issuers: config.issuers,
+    logger: logger.child({ component: 'revocation' }),
+  });
+  await store.start();
+  registerRevocationMetrics(metrics.registry, store);
+  return {
+    store,
+    adminRoutes: (audit) =>
+      revocationAdminRoutes({
+        store,
+        lifetime,
+        audit,
+        clockSkewSeconds: config.revocation.clockSkewSeconds,
+        bodyLimitBytes: config.revocation.bodyLimitBytes,
+      }),
+  };
+}

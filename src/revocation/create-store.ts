@@ -1,0 +1,66 @@
+// Builds the configured revocation store (memory or Redis) over one index and one snapshot file.
+import type { RevocationConfig } from '../config/revocation.js';
+import type { IssuerConfig } from '../config/types.js';
+import { createLifetimeRules, type LifetimeRules } from './lifetime.js';
+import { createMemoryRevocationStore, type StoreLogger } from './memory-store.js';
+import { createRedisRevocationStore } from './redis-store.js';
+import { createRevocationIndex } from './revocation-index.js';
+import { createSnapshotFile } from './snapshot-file.js';
+import type { RevocationStore } from './types.js';
+
+export interface RevocationStoreDeps {
+  /** Data-plane issuers: their lifetimes and clock tolerances bound how long entries must live. */
+  readonly issuers: readonly IssuerConfig[];
+  readonly logger?: StoreLogger;
+  /** Clock, epoch ms (test seam). Default Date.now. */
+  readonly now?: () => number;
+}
+
+export interface RevocationSetup {
+  readonly store: RevocationStore;
+  readonly lifetime: LifetimeRules;
+}
+
+export function createRevocationStore(
+  config: RevocationConfig,
+  deps: RevocationStoreDeps,
+): RevocationSetup {
+  const perIssuer = new Map<string, number>();
+  let toleranceSeconds = 0;
+  for (const issuer of deps.issuers) {
+    perIssuer.set(issuer.issuer, issuer.maxTokenLifetimeSeconds ?? config.maxTokenLifetimeSeconds);
+    toleranceSeconds = Math.max(toleranceSeconds, issuer.clockToleranceSeconds);
+  }
+  const lifetime = createLifetimeRules({
+    defaultSeconds: config.maxTokenLifetimeSeconds,
+    perIssuer,
+    toleranceSeconds,
+  });
+  const index = createRevocationIndex({
+    grantClaim: config.grantClaim,
+    lifetime,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  const snapshot = createSnapshotFile(config.path);
+  const sweepIntervalMs = config.sweepIntervalSeconds * 1000;
+  const common = {
+    index,
+    snapshot,
+    sweepIntervalMs,
+    ...(deps.logger ? { logger: deps.logger } : {}),
+  };
+  const store =
+    config.store.driver === 'redis'
+      ? createRedisRevocationStore({
+          ...common,
+          url: config.store.url,
+          keyPrefix: config.store.keyPrefix,
+          connectTimeoutMs: config.store.connectTimeoutMs,
+          unavailableAtStart: config.store.unavailableAtStart,
+          resyncIntervalMs: config.store.resyncIntervalSeconds * 1000,
+          retryMaxDelayMs: config.store.retryMaxDelayMs,
+          ...(deps.now ? { now: deps.now } : {}),
+        })
+      : createMemoryRevocationStore(common);
+  return { store, lifetime };
+}

@@ -1,0 +1,254 @@
+// The in-memory revocation index every store serves decisions from: one hash map per kind, so a check is O(1) per kind.
+import { cutoffSecondsOf, type LifetimeRules } from './lifetime.js';
+import type {
+  RevocableSubject,
+  RevocationChecker,
+  RevocationEntry,
+  RevocationFilter,
+} from './types.js';
+
+export interface RevocationIndexOptions {
+  /** Claim holding the grant id (e.g. `grant_id`, `sid`). */
+  readonly grantClaim: string;
+  readonly lifetime: LifetimeRules;
+  /** Clock, epoch ms. Default Date.now. */
+  readonly now?: () => number;
+}
+
+export interface RevocationIndex extends RevocationChecker {
+  /** Adds or replaces (same id) an entry. */
+  add(entry: RevocationEntry): void;
+  remove(id: string): RevocationEntry | undefined;
+  /** The entry when it is still live. */
+  get(id: string): RevocationEntry | undefined;
+  /** Replaces the whole content (a resync). */
+  replaceAll(entries: Iterable<RevocationEntry>): void;
+  list(filter?: RevocationFilter): RevocationEntry[];
+  /** Every entry held, live or not yet swept, oldest first. */
+  entries(): RevocationEntry[];
+  /** Entries held, O(1): expired ones count until the next sweep. */
+  size(): number;
+  /** Drops expired entries; returns how many. */
+  sweep(): number;
+}
+
+/**
+ * Entries sharing one key (one jti, one (tenant, sub), ...). Nearly always one; a few when an
+ * admin revokes the same key again with another cut-off or tenant narrowing.
+ */
+type Bucket = RevocationEntry[];
+
+function pushTo<K>(map: Map<K, Bucket>, key: K, entry: RevocationEntry): void {
+  const bucket = map.get(key);
+  if (bucket === undefined) map.set(key, [entry]);
+  else bucket.push(entry);
+}
+
+function pullFrom<K>(map: Map<K, Bucket>, key: K, id: string): void {
+  const bucket = map.get(key);
+  if (bucket === undefined) return;
+  const i = bucket.findIndex((e) => e.id === id);
+  if (i >= 0) bucket.splice(i, 1);
+  if (bucket.length === 0) map.delete(key);
+}
+
+function nested(map: Map<string, Map<string, Bucket>>, tenant: string): Map<string, Bucket> {
+  let inner = map.get(tenant);
+  if (inner === undefined) {
+    inner = new Map();
+    map.set(tenant, inner);
+  }
+  return inner;
+}
+
+export function createRevocationIndex(options: RevocationIndexOptions): RevocationIndex {
+  const now = options.now ?? Date.now;
+  const { grantClaim, lifetime } = options;
+  const byId = new Map<string, RevocationEntry>();
+  const byJti = new Map<string, Bucket>();
+  const byGrant = new Map<string, Bucket>();
+  // Two-level maps keyed tenant → value: no key string is built per check.
+  const bySubject = new Map<string, Map<string, Bucket>>();
+  const byClient = new Map<string, Map<string, Bucket>>();
+  const byTenant = new Map<string, Bucket>();
+  const byActor = new Map<string, Bucket>();
+
+  const isLive = (e: RevocationEntry, nowMs: number) =>
+    e.expiresAtMs === undefined || e.expiresAtMs > nowMs;
+
+  function insert(e: RevocationEntry): void {
+    const tenant = e.tenant as string;
+    const value = e.value as string;
+    switch (e.kind) {
+      case 'token':
+        return pushTo(byJti, value, e);
+      case 'grant':
+        return pushTo(byGrant, value, e);
+      case 'subject':
+        return pushTo(nested(bySubject, tenant), value, e);
+      case 'client':
+        return pushTo(nested(byClient, tenant), value, e);
+      case 'tenant':
+        return pushTo(byTenant, tenant, e);
+      case 'actor':
+        return pushTo(byActor, value, e);
+    }
+  }
+
+  function unlink(e: RevocationEntry): void {
+    const tenant = e.tenant as string;
+    const value = e.value as string;
+    switch (e.kind) {
+      case 'token':
+        return pullFrom(byJti, value, e.id);
+      case 'grant':
+        return pullFrom(byGrant, value, e.id);
+      case 'actor':
+        return pullFrom(byActor, value, e.id);
+      case 'tenant':
+        return pullFrom(byTenant, tenant, e.id);
+      case 'subject':
+      case 'client': {
+        const outer = e.kind === 'subject' ? bySubject : byClient;
+        const inner = outer.get(tenant);
+        if (inner === undefined) return;
+        pullFrom(inner, value, e.id);
+        if (inner.size === 0) outer.delete(tenant);
+        return;
+      }
+    }
+  }
+
+  function remove(id: string): RevocationEntry | undefined {
+    const e = byId.get(id);
+    if (e === undefined) return undefined;
+    byId.delete(id);
+    unlink(e);
+    return e;
+  }
+
+  /** The first live entry of a bucket that applies to this token's tenant and issue time. */
+  function hit(
+    bucket: Bucket | undefined,
+    tenant: string | undefined,
+    iat: number,
+    nowMs: number,
+  ): RevocationEntry | undefined {
+    if (bucket === undefined) return undefined;
+    for (let i = 0; i < bucket.length; i++) {
+      const e = bucket[i] as RevocationEntry;
+      if (e.tenant !== undefined && e.tenant !== tenant) continue;
+      if (e.expiresAtMs !== undefined && e.expiresAtMs <= nowMs) continue;
+      if (e.issuedBeforeMs !== undefined && !(iat < cutoffSecondsOf(e.issuedBeforeMs))) continue;
+      return e;
+    }
+    return undefined;
+  }
+
+  /**
+   * When the token was issued, in seconds. Without `iat`, the earliest it can have been issued
+   * (`exp` minus its issuer's longest lifetime): the conservative reading, so a cut-off never
+   * misses it. Without either (the verifier requires `exp`), it predates every cut-off.
+   */
+  function issuedAt(subject: RevocableSubject, claims: Readonly<Record<string, unknown>>): number {
+    const iat = claims['iat'];
+    if (typeof iat === 'number' && Number.isFinite(iat)) return iat;
+    const exp = claims['exp'];
+    if (typeof exp === 'number' && Number.isFinite(exp)) {
+      return exp - lifetime.lifetimeSecondsOf(subject.issuer);
+    }
+    return Number.NEGATIVE_INFINITY;
+  }
+
+  return {
+    match(subject, claims) {
+      // The common case: nothing revoked at all costs one comparison.
+      if (byId.size === 0) return undefined;
+      const nowMs = now();
+      const iat = issuedAt(subject, claims);
+      const tenant = subject.tenant;
+      let found: RevocationEntry | undefined;
+      if (byJti.size > 0) {
+        const jti = claims['jti'];
+        if (typeof jti === 'string' && (found = hit(byJti.get(jti), tenant, iat, nowMs)))
+          return found;
+      }
+      if (byGrant.size > 0) {
+        const grant = claims[grantClaim];
+        if (typeof grant === 'string' && (found = hit(byGrant.get(grant), tenant, iat, nowMs)))
+          return found;
+      }
+      if (tenant !== undefined) {
+        if ((found = hit(byTenant.get(tenant), tenant, iat, nowMs))) return found;
+        if (subject.sub !== undefined && bySubject.size > 0) {
+          found = hit(bySubject.get(tenant)?.get(subject.sub), tenant, iat, nowMs);
+          if (found) return found;
+        }
+        if (subject.clientId !== undefined && byClient.size > 0) {
+          found = hit(byClient.get(tenant)?.get(subject.clientId), tenant, iat, nowMs);
+          if (found) return found;
+        }
+      }
+      if (byActor.size > 0) {
+        const act = subject.act;
+        for (let i = 0; i < act.length; i++) {
+          const actor = act[i] as string;
+          if (actor.length > 0 && (found = hit(byActor.get(actor), tenant, iat, nowMs)))
+            return found;
+        }
+      }
+      return undefined;
+    },
+
+    add(entry) {
+      remove(entry.id);
+      byId.set(entry.id, entry);
+      insert(entry);
+    },
+
+    remove,
+
+    get(id) {
+      const e = byId.get(id);
+      return e !== undefined && isLive(e, now()) ? e : undefined;
+    },
+
+    replaceAll(entries) {
+      byId.clear();
+      for (const map of [byJti, byGrant, bySubject, byClient, byTenant, byActor]) map.clear();
+      for (const e of entries) {
+        remove(e.id);
+        byId.set(e.id, e);
+        insert(e);
+      }
+    },
+
+    list(filter = {}) {
+      const nowMs = now();
+      const out: RevocationEntry[] = [];
+      for (const e of byId.values()) {
+        if (!isLive(e, nowMs)) continue;
+        if (filter.kind !== undefined && e.kind !== filter.kind) continue;
+        if (filter.tenant !== undefined && e.tenant !== filter.tenant) continue;
+        out.push(e);
+      }
+      return out;
+    },
+
+    entries: () => [...byId.values()],
+
+    size: () => byId.size,
+
+    sweep() {
+      const nowMs = now();
+      let removed = 0;
+      for (const e of [...byId.values()]) {
+        if (!isLive(e, nowMs)) {
+          remove(e.id);
+          removed++;
+        }
+      }
+      return removed;
+    },
+  };
+}

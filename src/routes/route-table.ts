@@ -1,0 +1,182 @@
+// Maps an HTTP method + path to the action and resource to authorize, through a segment trie: O(path segments).
+import type { EnvoyRouteConfig } from '../config/envoy.js';
+
+/** What a request maps to. */
+export interface RouteMatch {
+  readonly action: string;
+  readonly resource?: { readonly type: string; readonly id?: string };
+  /** The tenant the route names (from a capture), when the route says where it is. */
+  readonly tenant?: string;
+  /** The path template that matched, e.g. `/v1/contacts/{id}` (for audit context and debugging). */
+  readonly template: string;
+  /** Captured path segments, percent-decoded. */
+  readonly params: Readonly<Record<string, string>>;
+}
+
+export interface RouteTable {
+  /**
+   * The route for `method` and `path` (query and fragment ignored), or undefined. Paths with `.` or
+   * `..` segments or undecodable escapes never match: a proxy should normalise them first, and a
+   * mapping must not be reachable through a spelling the upstream reads differently.
+   */
+  match(method: string, path: string): RouteMatch | undefined;
+}
+
+interface Node {
+  readonly literals: Map<string, Node>;
+  param?: { readonly name: string; readonly node: Node };
+  /** A final `{name*}` capture: matches the rest of the path, possibly empty. */
+  rest?: { readonly name: string; readonly byMethod: Map<string, EnvoyRouteConfig> };
+  /** Routes ending exactly here, by upper-case method or `*`. */
+  readonly byMethod: Map<string, EnvoyRouteConfig>;
+}
+
+function newNode(): Node {
+  return { literals: new Map(), byMethod: new Map() };
+}
+
+const CAPTURE = /^\{([A-Za-z_][A-Za-z0-9_]*)(\*?)\}$/;
+
+function addMethods(byMethod: Map<string, EnvoyRouteConfig>, route: EnvoyRouteConfig): void {
+  for (const method of route.methods) {
+    // The first route listed wins, as in a config read top to bottom.
+    if (!byMethod.has(method)) byMethod.set(method, route);
+  }
+}
+
+/** Builds the trie. Templates are validated by the config reader; a malformed one throws TypeError. */
+export function createRouteTable(routes: readonly EnvoyRouteConfig[]): RouteTable {
+  const root = newNode();
+  for (const route of routes) {
+    let node: Node | undefined = root;
+    const segments = route.path === '/' ? [] : trimSlash(route.path).slice(1).split('/');
+    for (let i = 0; i < segments.length; i++) {
+      const segment = segments[i] as string;
+      const capture = CAPTURE.exec(segment);
+      if (capture?.[2] === '*') {
+        if (i !== segments.length - 1) throw new TypeError(`${route.path}: {name*} must be last`);
+        node.rest ??= { name: capture[1] as string, byMethod: new Map() };
+        addMethods(node.rest.byMethod, route);
+        node = undefined;
+        break;
+      }
+      if (capture) {
+        // Two templates that differ only in a capture's name share the node; the first name wins.
+        node.param ??= { name: capture[1] as string, node: newNode() };
+        node = node.param.node;
+      } else {
+        let next = node.literals.get(segment);
+        if (next === undefined) {
+          next = newNode();
+          node.literals.set(segment, next);
+        }
+        node = next;
+      }
+    }
+    if (node) addMethods(node.byMethod, route);
+  }
+
+  function pick(byMethod: Map<string, EnvoyRouteConfig>, method: string) {
+    return byMethod.get(method) ?? byMethod.get('*');
+  }
+
+  /** Depth-first: a literal beats a capture beats a rest capture at every level. */
+  function walk(
+    node: Node,
+    segments: readonly string[],
+    i: number,
+    method: string,
+    params: string[],
+  ): { route: EnvoyRouteConfig; names: string[]; rest?: string } | undefined {
+    if (i === segments.length) {
+      const route = pick(node.byMethod, method);
+      if (route) return { route, names: [] };
+    } else {
+      const literal = node.literals.get(segments[i] as string);
+      if (literal) {
+        const found = walk(literal, segments, i + 1, method, params);
+        if (found) return found;
+      }
+      if (node.param) {
+        params.push(segments[i] as string);
+        const found = walk(node.param.node, segments, i + 1, method, params);
+        if (found) {
+          found.names.unshift(node.param.name);
+          return found;
+        }
+        params.pop();
+      }
+    }
+    if (node.rest) {
+      const route = pick(node.rest.byMethod, method);
+      if (route) {
+        params.push(segments.slice(i).join('/'));
+        return { route, names: [node.rest.name] };
+      }
+    }
+    return undefined;
+  }
+
+  return {
+    match(method, rawPath) {
+      const segments = splitPath(rawPath);
+      if (segments === undefined) return undefined;
+      const upper = method.toUpperCase();
+      const values: string[] = [];
+      const found = walk(root, segments, 0, upper, values);
+      if (!found) return undefined;
+      const params: Record<string, string> = {};
+      found.names.forEach((name, k) => {
+        params[name] = values[k] as string;
+      });
+      const fill = (template: string) =>
+        template.replace(/\{([^}]*)\}/g, (_m, name: string) =>
+          name === 'method' ? upper.toLowerCase() : (params[name] ?? ''),
+        );
+      const { route } = found;
+      const resource = route.resource
+        ? {
+            type: fill(route.resource.type),
+            ...(route.resource.id !== undefined ? { id: fill(route.resource.id) } : {}),
+          }
+        : undefined;
+      return {
+        action: fill(route.action),
+        ...(resource ? { resource } : {}),
+        ...(route.tenant !== undefined ? { tenant: fill(route.tenant) } : {}),
+        template: route.path,
+        params,
+      };
+    },
+  };
+}
+
+function trimSlash(path: string): string {
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+}
+
+/** Path → decoded segments; undefined for dot segments and bad escapes. `/` is no segment at all. */
+export function splitPath(rawPath: string): string[] | undefined {
+  let end = rawPath.length;
+  const q = rawPath.indexOf('?');
+  if (q !== -1) end = q;
+  const h = rawPath.indexOf('#');
+  if (h !== -1 && h < end) end = h;
+  const path = trimSlash(rawPath.slice(0, end));
+  if (!path.startsWith('/')) return undefined;
+  if (path === '/') return [];
+  const parts = path.slice(1).split('/');
+  const out: string[] = [];
+  for (const part of parts) {
+    let decoded: string;
+    try {
+      decoded = part.includes('%') ? decodeURIComponent(part) : part;
+    } catch {
+      return undefined;
+    }
+    // An encoded slash or a dot segment would let one spelling reach another route's resource.
+    if (decoded === '.' || decoded === '..' || decoded.includes('/')) return undefined;
+    out.push(decoded);
+  }
+  return out;
+}

@@ -1,0 +1,60 @@
+// Admin authentication: static tokens first, then admin JWTs from the configured admin issuer with a required scope.
+import { scopesOf } from '../core/subject.js';
+import type { TokenVerifier } from '../token/types.js';
+import type { AdminAuthenticator, AdminAuthResult } from './admin-auth.js';
+
+export interface JwtAdminOptions {
+  /** A verifier trusting only the admin issuer (its own keys, audiences and algorithms). */
+  readonly verifier: TokenVerifier;
+  /** Scope the token must carry, e.g. `mandate.admin`. */
+  readonly requiredScope: string;
+  /** Claim that makes the admin tenant-scoped when present. */
+  readonly tenantClaim: string;
+}
+
+/** A compact JWS has exactly two dots; static tokens are tried first, so this only routes. */
+function looksLikeJwt(bearer: string): boolean {
+  const first = bearer.indexOf('.');
+  return first > 0 && bearer.indexOf('.', first + 1) > first + 1;
+}
+
+/**
+ * Static tokens are checked first (in constant time); a bearer no static token matches and that
+ * looks like a JWT is verified against the admin issuer. A verified JWT without the scope is a
+ * refusal (403); a JWT that does not verify is unauthenticated (401).
+ */
+export function createAdminAuthenticator(
+  staticTokens: AdminAuthenticator,
+  jwt: JwtAdminOptions | undefined,
+): AdminAuthenticator {
+  if (jwt === undefined) return staticTokens;
+  return {
+    async authenticate(bearer): Promise<AdminAuthResult> {
+      const fromStatic = await staticTokens.authenticate(bearer);
+      if (fromStatic !== undefined || bearer === undefined || !looksLikeJwt(bearer)) {
+        return fromStatic;
+      }
+      const verified = await jwt.verifier.verify(bearer);
+      if (!verified.ok) return undefined;
+      const sub = verified.claims['sub'];
+      const tenant = verified.claims[jwt.tenantClaim];
+      if (typeof sub !== 'string' || sub.length === 0) return undefined;
+      // A tenant claim that is not a plain string cannot scope anything: refuse rather than widen.
+      if (tenant !== undefined && (typeof tenant !== 'string' || tenant.length === 0)) {
+        return undefined;
+      }
+      if (!scopesOf(verified.claims).includes(jwt.requiredScope)) {
+        return {
+          refused: 'insufficient_scope',
+          message: `authorization: the admin token lacks the scope ${jwt.requiredScope}`,
+        };
+      }
+      return {
+        kind: 'jwt',
+        id: `jwt:${sub}`,
+        sub,
+        ...(typeof tenant === 'string' ? { tenant } : {}),
+      };
+    },
+  };
+}

@@ -1,0 +1,307 @@
+// The Envoy adapter shared by gRPC and HTTP ext_authz: EnvoyCall → AuthzRequest → decide() → a transport-neutral verdict.
+import { randomUUID } from 'node:crypto';
+import type { EnvoyConfig } from '../config/envoy.js';
+import type { Decider, Decision } from '../core/decision.js';
+import type { Reason } from '../core/reasons.js';
+import { isDryRun, type AuthzRequest } from '../core/request.js';
+import type { RouteTable } from '../routes/route-table.js';
+import { bearerTokenOf } from './bearer.js';
+import { compatDocumentOf, type EnvoyCall } from './envoy-input.js';
+import { presentDenial } from './envoy-status.js';
+
+/** One header (or query parameter) to set. */
+export interface HeaderPair {
+  readonly name: string;
+  readonly value: string;
+  /** Replace existing values (mandate's identity headers) rather than append (policy headers). */
+  readonly overwrite: boolean;
+}
+
+export type EnvoyVerdict =
+  | {
+      readonly kind: 'allow';
+      readonly decisionId: string;
+      /** Headers to set on the request forwarded upstream. */
+      readonly upstreamHeaders: readonly HeaderPair[];
+      /** Headers to remove from the forwarded request. */
+      readonly removeHeaders: readonly string[];
+      /** Headers Envoy adds to the response going back to the client. */
+      readonly responseHeaders: readonly HeaderPair[];
+      readonly queryToSet: readonly HeaderPair[];
+      readonly queryToRemove: readonly string[];
+      /** Emitted as Envoy dynamic metadata. */
+      readonly dynamicMetadata: Readonly<Record<string, unknown>>;
+    }
+  | {
+      readonly kind: 'deny';
+      readonly decisionId: string;
+      readonly status: number;
+      readonly headers: readonly HeaderPair[];
+      readonly body: string;
+      readonly dynamicMetadata: Readonly<Record<string, unknown>>;
+    }
+  | {
+      /** mandate failed and `on_error: error_response`: answer so that Envoy's failure handling applies. */
+      readonly kind: 'error';
+      readonly decisionId: string;
+      readonly message: string;
+    };
+
+export interface EnvoyAuthorizer {
+  /** Never throws: a failure of decide() or of the mapping is a 503 deny (or an error verdict). */
+  authorize(call: EnvoyCall): Promise<EnvoyVerdict>;
+}
+
+export interface EnvoyAuthorizerDeps {
+  readonly decider: Decider;
+  readonly config: EnvoyConfig;
+  readonly routes: RouteTable;
+  /** Evaluate the OPA-Envoy compatibility policy instead of base AND tenant. */
+  readonly compat: boolean;
+  readonly onError?: (err: unknown) => void;
+}
+
+const JSON_TYPE: HeaderPair = { name: 'content-type', value: 'application/json', overwrite: true };
+
+/** The token from the configured headers: `Bearer <token>`, or `DPoP <token>` (proof not yet checked). */
+export function tokenOf(
+  headers: Readonly<Record<string, string>>,
+  names: readonly string[],
+): string | undefined {
+  for (const name of names) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    const bearer = bearerTokenOf(value);
+    if (bearer !== undefined) return bearer;
+    if (value.length > 5 && value.slice(0, 5).toLowerCase() === 'dpop ') {
+      const token = value.slice(5).trim();
+      if (token.length > 0) return token;
+    }
+  }
+  return undefined;
+}
+
+function headerStrings(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}
+
+/** OPA-Envoy's `headers`: one object, or a list of objects, of name → string or list of strings. */
+function policyHeaders(value: unknown, overwrite: boolean): HeaderPair[] {
+  const out: HeaderPair[] = [];
+  const maps = Array.isArray(value) ? value : value === undefined ? [] : [value];
+  for (const map of maps) {
+    if (typeof map !== 'object' || map === null) continue;
+    for (const [name, v] of Object.entries(map as Record<string, unknown>)) {
+      for (const s of headerStrings(v)) out.push({ name: name.toLowerCase(), value: s, overwrite });
+    }
+  }
+  return out;
+}
+
+function objectResult(decision: Decision): Record<string, unknown> | undefined {
+  const r = decision.policyResult;
+  return typeof r === 'object' && r !== null && !Array.isArray(r)
+    ? (r as Record<string, unknown>)
+    : undefined;
+}
+
+export function createEnvoyAuthorizer(deps: EnvoyAuthorizerDeps): EnvoyAuthorizer {
+  const { decider, config, routes } = deps;
+  const identity = config.identityHeaders;
+  const identityNames = Object.values(identity);
+  const dryRunTenants = new Set(config.dryRun.tenants);
+
+  function toRequest(call: EnvoyCall): AuthzRequest {
+    const match = routes.match(call.method, call.path);
+    const pathOnly = call.path.split(/[?#]/, 1)[0] ?? call.path;
+    let denial: Reason | undefined;
+    let action: string;
+    let resource: AuthzRequest['resource'];
+    if (match) {
+      action = match.action;
+      resource = match.resource;
+    } else {
+      action = `http.${call.method.toLowerCase()}`;
+      resource = { type: 'http_path', id: pathOnly };
+      if (config.unmapped === 'deny') {
+        denial = {
+          code: 'route_unmapped',
+          message: `no route maps ${call.method.toUpperCase()} ${pathOnly}`,
+        };
+      }
+    }
+    let compatInput: Readonly<Record<string, unknown>> | undefined;
+    if (deps.compat) {
+      const doc = compatDocumentOf(call, config.compat.parseBody);
+      if (doc.ok) compatInput = doc.input;
+      else denial ??= { code: 'request_invalid', message: doc.message };
+    }
+    const tenant =
+      match?.tenant ??
+      (config.tenantHeader !== undefined ? call.headers[config.tenantHeader] : undefined);
+    const dryRun = call.transport === 'envoy_grpc' ? config.dryRun.grpc : config.dryRun.http;
+    return {
+      token: tokenOf(call.headers, config.tokenHeaders),
+      action,
+      ...(resource ? { resource } : {}),
+      ...(tenant !== undefined && tenant !== '' ? { tenant } : {}),
+      context: {
+        http: { method: call.method.toUpperCase(), path: pathOnly, host: call.host },
+        ...(match ? { route: match.template, params: match.params } : {}),
+      },
+      transport: call.transport,
+      ...(call.requestId !== '' ? { requestId: call.requestId } : {}),
+      ...(dryRun ? { dryRun } : {}),
+      ...(dryRunTenants.size > 0 ? { dryRunTenants } : {}),
+      ...(denial ? { denial } : {}),
+      ...(compatInput ? { compatInput } : {}),
+    };
+  }
+
+  function allowVerdict(decision: Decision, shadowed: boolean): EnvoyVerdict {
+    const s = decision.subject;
+    const set: HeaderPair[] = [];
+    const add = (name: string, value: string | undefined) => {
+      if (value !== undefined && value !== '') set.push({ name, value, overwrite: true });
+    };
+    // Identity only when the decision allowed: a shadowed deny must not vouch for anyone upstream.
+    if (decision.allow && s) {
+      add(identity.subject, s.sub);
+      add(identity.tenant, s.tenant);
+      add(identity.client, s.clientId);
+      add(identity.scopes, s.scopes.join(' '));
+    }
+    add(identity.decisionId, decision.decisionId);
+    const setNames = new Set(set.map((h) => h.name));
+    // Set headers replace incoming copies; the rest are removed, so a client cannot forge any of them.
+    const remove = identityNames.filter((name) => !setNames.has(name));
+    const result = objectResult(decision);
+    const upstream = [...set];
+    const responseHeaders: HeaderPair[] = [];
+    const queryToSet: HeaderPair[] = [];
+    const queryToRemove: string[] = [];
+    let policyMetadata: Record<string, unknown> = {};
+    if (result && decision.allow) {
+      for (const h of policyHeaders(result['headers'], false)) {
+        // The policy may add headers, but never one of mandate's identity headers.
+        if (!identityNames.includes(h.name)) upstream.push(h);
+      }
+      remove.push(
+        ...headerStrings(result['request_headers_to_remove']).map((h) => h.toLowerCase()),
+      );
+      responseHeaders.push(...policyHeaders(result['response_headers_to_add'], false));
+      const q = result['query_parameters_to_set'];
+      if (typeof q === 'object' && q !== null) {
+        for (const [name, v] of Object.entries(q as Record<string, unknown>)) {
+          for (const value of headerStrings(v)) queryToSet.push({ name, value, overwrite: true });
+        }
+      }
+      queryToRemove.push(...headerStrings(result['query_parameters_to_remove']));
+      const md = result['dynamic_metadata'];
+      if (typeof md === 'object' && md !== null) policyMetadata = md as Record<string, unknown>;
+    }
+    return {
+      kind: 'allow',
+      decisionId: decision.decisionId,
+      upstreamHeaders: upstream,
+      removeHeaders: [...new Set(remove)],
+      responseHeaders,
+      queryToSet,
+      queryToRemove,
+      dynamicMetadata: {
+        ...policyMetadata,
+        decision_id: decision.decisionId,
+        ...(shadowed
+          ? {
+              dry_run: true,
+              would_allow: decision.allow,
+              reasons: decision.reasons.map((r) => r.code),
+            }
+          : {}),
+      },
+    };
+  }
+
+  function denyVerdict(decision: Decision, action: string): EnvoyVerdict {
+    const first: Reason = decision.reasons[0] ?? {
+      code: 'internal_error',
+      message: 'denied without a reason',
+    };
+    const presentation = presentDenial(first, action);
+    if (presentation.internal && config.onError === 'error_response') {
+      return {
+        kind: 'error',
+        decisionId: decision.decisionId,
+        message: `${first.code}: ${first.message} (decision ${decision.decisionId})`,
+      };
+    }
+    const headers: HeaderPair[] = [];
+    if (presentation.wwwAuthenticate !== undefined) {
+      headers.push({
+        name: 'www-authenticate',
+        value: presentation.wwwAuthenticate,
+        overwrite: true,
+      });
+    }
+    headers.push({ name: identity.decisionId, value: decision.decisionId, overwrite: true });
+    let status: number = presentation.status;
+    let body = JSON.stringify({ decision_id: decision.decisionId, reasons: decision.reasons });
+    let contentType = true;
+    const result = objectResult(decision);
+    // OPA-Envoy semantics: a policy that denied says how (status, body, headers); mandate's own
+    // denials (token, tenant, route) keep mandate's answer.
+    if (result && decision.decidedBy === 'compat') {
+      const httpStatus = result['http_status'];
+      if (typeof httpStatus === 'number') status = httpStatus;
+      if (typeof result['body'] === 'string') {
+        body = result['body'];
+        contentType = false;
+      }
+      headers.push(...policyHeaders(result['headers'], true));
+    }
+    if (contentType && !headers.some((h) => h.name === 'content-type')) headers.push(JSON_TYPE);
+    return {
+      kind: 'deny',
+      decisionId: decision.decisionId,
+      status,
+      headers,
+      body,
+      dynamicMetadata: {
+        decision_id: decision.decisionId,
+        reasons: decision.reasons.map((r) => r.code),
+      },
+    };
+  }
+
+  function failed(err: unknown): EnvoyVerdict {
+    deps.onError?.(err);
+    const decisionId = randomUUID();
+    const reasons = [{ code: 'internal_error', message: 'authorization failed unexpectedly' }];
+    if (config.onError === 'error_response') {
+      return { kind: 'error', decisionId, message: `internal_error (decision ${decisionId})` };
+    }
+    return {
+      kind: 'deny',
+      decisionId,
+      status: 503,
+      headers: [JSON_TYPE, { name: identity.decisionId, value: decisionId, overwrite: true }],
+      body: JSON.stringify({ decision_id: decisionId, reasons }),
+      dynamicMetadata: { decision_id: decisionId, reasons: ['internal_error'] },
+    };
+  }
+
+  return {
+    async authorize(call) {
+      try {
+        const request = toRequest(call);
+        const decision = await decider.decide(request);
+        const shadowed = isDryRun(request, decision.subject?.tenant);
+        if (decision.allow || shadowed) return allowVerdict(decision, shadowed && !decision.allow);
+        return denyVerdict(decision, request.action);
+      } catch (err) {
+        return failed(err);
+      }
+    },
+  };
+}

@@ -1,0 +1,110 @@
+// envoy.service.auth.v3.Authorization/Check: Envoy's CheckRequest → EnvoyCall → verdict → CheckResponse.
+import { status as grpcStatus, type handleUnaryCall } from '@grpc/grpc-js';
+import {
+  HeaderValueOption_HeaderAppendAction as AppendAction,
+  type HeaderValueOption,
+} from '../gen/envoy/config/core/v3/base.js';
+import type { CheckRequest, CheckResponse } from '../gen/envoy/service/auth/v3/external_auth.js';
+import { StatusCode } from '../gen/envoy/type/v3/http_status.js';
+import type { EnvoyAuthorizer, EnvoyVerdict, HeaderPair } from './envoy-authz.js';
+import type { EnvoyCall } from './envoy-input.js';
+import { attributesJson } from './envoy-protojson.js';
+
+/** Fully-qualified name of Envoy's authorization service, for health checks and reflection. */
+export const ENVOY_AUTHORIZATION_SERVICE_NAME = 'envoy.service.auth.v3.Authorization';
+
+/** google.rpc.Code values used in CheckResponse.status. */
+const OK = 0;
+const PERMISSION_DENIED = 7;
+const UNAUTHENTICATED = 16;
+
+/** Maps Envoy's CheckRequest to the neutral call both adapters share. */
+export function envoyCallOf(request: CheckRequest): EnvoyCall {
+  const http = request.attributes?.request?.http;
+  const headers: Record<string, string> = { ...(http?.headers ?? {}) };
+  // With encode_raw_headers Envoy sends header_map instead of headers.
+  for (const h of http?.headerMap?.headers ?? []) {
+    const key = h.key.toLowerCase();
+    const value = h.value !== '' ? h.value : Buffer.from(h.rawValue).toString('utf8');
+    headers[key] = headers[key] === undefined ? value : `${headers[key]},${value}`;
+  }
+  let body: string | undefined;
+  if (http?.body) body = http.body;
+  else if (http && http.rawBody.length > 0) body = Buffer.from(http.rawBody).toString('utf8');
+  return {
+    method: http?.method ?? '',
+    path: http?.path || '/',
+    headers,
+    host: http?.host || headers[':authority'] || headers['host'] || '',
+    requestId: http?.id || headers['x-request-id'] || '',
+    body,
+    partialBody: headers['x-envoy-auth-partial-body'] === 'true',
+    attributes: attributesJson(request.attributes),
+    transport: 'envoy_grpc',
+  };
+}
+
+function options(pairs: readonly HeaderPair[]): HeaderValueOption[] {
+  return pairs.map((h) => ({
+    header: { key: h.name, value: h.value, rawValue: Buffer.alloc(0) },
+    appendAction: h.overwrite
+      ? AppendAction.OVERWRITE_IF_EXISTS_OR_ADD
+      : AppendAction.APPEND_IF_EXISTS_OR_ADD,
+    keepEmptyValue: false,
+  }));
+}
+
+/** A status Envoy's HttpStatus enum knows, else 403 (Envoy rejects undefined enum values). */
+function envoyStatus(status: number): StatusCode {
+  return (StatusCode as Record<number, string | undefined>)[status] !== undefined && status >= 200
+    ? (status as StatusCode)
+    : StatusCode.Forbidden;
+}
+
+/** The CheckResponse for an allow or deny verdict. */
+export function checkResponseOf(verdict: Exclude<EnvoyVerdict, { kind: 'error' }>): CheckResponse {
+  if (verdict.kind === 'allow') {
+    return {
+      status: { code: OK, message: '' },
+      okResponse: {
+        headers: options(verdict.upstreamHeaders),
+        headersToRemove: verdict.removeHeaders,
+        responseHeadersToAdd: options(verdict.responseHeaders),
+        queryParametersToSet: verdict.queryToSet.map((q) => ({ key: q.name, value: q.value })),
+        queryParametersToRemove: verdict.queryToRemove,
+      },
+      dynamicMetadata: verdict.dynamicMetadata,
+    };
+  }
+  return {
+    // Only UNAUTHENTICATED and PERMISSION_DENIED: an Envoy that reads other codes as failures would
+    // let a denial through under failure_mode_allow.
+    status: {
+      code: verdict.status === 401 ? UNAUTHENTICATED : PERMISSION_DENIED,
+      message: `denied (decision ${verdict.decisionId})`,
+    },
+    deniedResponse: {
+      status: { code: envoyStatus(verdict.status) },
+      headers: options(verdict.headers),
+      body: verdict.body,
+    },
+    dynamicMetadata: verdict.dynamicMetadata,
+  };
+}
+
+/** The unary handler. A denial is an OK RPC; only `on_error: error_response` failures are RPC errors. */
+export function createEnvoyCheckHandler(
+  authorizer: EnvoyAuthorizer,
+): handleUnaryCall<CheckRequest, CheckResponse> {
+  return (call, callback) => {
+    void authorizer.authorize(envoyCallOf(call.request)).then((verdict) => {
+      if (verdict.kind === 'error') {
+        // UNAVAILABLE is an authorization-service failure to Envoy: failure_mode_allow and
+        // status_on_error decide, and the details still say why.
+        callback({ code: grpcStatus.UNAVAILABLE, details: verdict.message });
+        return;
+      }
+      callback(null, checkResponseOf(verdict));
+    });
+  };
+}

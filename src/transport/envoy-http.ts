@@ -1,0 +1,114 @@
+// Envoy's http_service ext_authz under a path prefix: the original method, path and headers in, 200 or a denial out.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { EnvoyAuthorizer, HeaderPair } from './envoy-authz.js';
+import type { EnvoyCall } from './envoy-input.js';
+
+export interface EnvoyHttpOptions {
+  /** Path prefix Envoy's `http_service.path_prefix` points at, e.g. `/envoy/authz`. */
+  readonly prefix: string;
+  /** Largest body accepted, bytes; larger requests get 413 (a clean denial Envoy passes on). */
+  readonly bodyLimitBytes: number;
+}
+
+/** Headers of the authorization request that describe Envoy's call to us, not the client's request. */
+const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade']);
+
+function headersOf(req: FastifyRequest): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || HOP_HEADERS.has(name)) continue;
+    out[name] = Array.isArray(value) ? value.join(',') : value;
+  }
+  return out;
+}
+
+function setHeaders(reply: FastifyReply, pairs: readonly HeaderPair[]): void {
+  const grouped = new Map<string, string[]>();
+  for (const h of pairs) {
+    const list = grouped.get(h.name);
+    if (list === undefined || h.overwrite) grouped.set(h.name, [h.value]);
+    else list.push(h.value);
+  }
+  for (const [name, values] of grouped)
+    reply.header(name, values.length === 1 ? values[0] : values);
+}
+
+/**
+ * Registers `ALL <prefix>` and `ALL <prefix>/*` in their own encapsulated scope: every body is taken
+ * raw (a Buffer, whatever its content type), under this route's own body limit.
+ */
+export function registerEnvoyHttpRoutes(
+  app: FastifyInstance,
+  authorizer: EnvoyAuthorizer,
+  options: EnvoyHttpOptions,
+): void {
+  const { prefix } = options;
+  void app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(
+      '*',
+      { parseAs: 'buffer', bodyLimit: options.bodyLimitBytes },
+      (_req, body, done) => done(null, body),
+    );
+    const handler = async (req: FastifyRequest, reply: FastifyReply) => {
+      const path = req.url.length > prefix.length ? req.url.slice(prefix.length) : '/';
+      const headers = headersOf(req);
+      const raw = req.body;
+      const call: EnvoyCall = {
+        method: req.method,
+        path: path.startsWith('/') ? path : `/${path}`,
+        headers,
+        host: headers['x-forwarded-host'] ?? headers['host'] ?? '',
+        requestId: headers['x-request-id'] ?? '',
+        body: Buffer.isBuffer(raw) && raw.length > 0 ? raw.toString('utf8') : undefined,
+        partialBody: headers['x-envoy-auth-partial-body'] === 'true',
+        attributes: {
+          request: {
+            http: {
+              method: req.method,
+              path,
+              headers,
+              ...(headers['host'] ? { host: headers['host'] } : {}),
+              ...(headers['x-request-id'] ? { id: headers['x-request-id'] } : {}),
+              ...(Buffer.isBuffer(raw) && raw.length > 0 ? { body: raw.toString('utf8') } : {}),
+              protocol: `HTTP/${req.raw.httpVersion}`,
+            },
+          },
+          ...(req.socket.remoteAddress
+            ? {
+                source: {
+                  address: {
+                    socketAddress: {
+                      address: req.socket.remoteAddress,
+                      portValue: req.socket.remotePort ?? 0,
+                    },
+                  },
+                },
+              }
+            : {}),
+        },
+        transport: 'envoy_http',
+      };
+      const verdict = await authorizer.authorize(call);
+      switch (verdict.kind) {
+        case 'allow':
+          setHeaders(reply, verdict.upstreamHeaders);
+          if (verdict.removeHeaders.length > 0) {
+            reply.header('x-envoy-auth-headers-to-remove', verdict.removeHeaders.join(', '));
+          }
+          return reply.code(200).send();
+        case 'deny':
+          setHeaders(reply, verdict.headers);
+          return reply.code(verdict.status).send(verdict.body);
+        case 'error':
+          // A 5xx is an authorization-service failure to Envoy: failure_mode_allow and status_on_error apply.
+          return reply
+            .code(503)
+            .header('content-type', 'application/json')
+            .send(JSON.stringify({ error: 'unavailable', message: verdict.message }));
+      }
+    };
+    scope.all(prefix, handler);
+    scope.all(`${prefix}/*`, handler);
+  });
+}

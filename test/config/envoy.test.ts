@@ -1,0 +1,58 @@
+// The envoy: config section: defaults, and errors that name the key.
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+
+const base = `dev: { enabled: true, state_dir: /tmp/mandate-envoy-config-test }\n`;
+const load = (yaml: string) => parseConfig(base + yaml, { baseDir: '/srv' });
+
+describe('envoy config', () => {
+  it('has safe defaults', () => {
+    const { envoy } = load('');
+    expect(envoy).toMatchObject({
+      httpPrefix: '/envoy/authz',
+      tokenHeaders: ['authorization'],
+      unmapped: 'deny',
+      onError: 'deny',
+      dryRun: { grpc: false, http: false, tenants: [] },
+      identityHeaders: { subject: 'x-mandate-subject', decisionId: 'x-mandate-decision-id' },
+      compat: { enabled: false, entrypoint: 'envoy/authz/allow', dir: '/srv/policies/envoy' },
+      routes: [],
+    });
+  });
+
+  it('derives unmapped routes by default in compat mode, and reads routes', () => {
+    const { envoy } = load(`
+envoy:
+  http_prefix: /authz/
+  compat: { enabled: true, dir: ./opa }
+  routes:
+    - { method: [get, HEAD], path: "/v1/x/{id}", action: x.read, resource: { type: x, id: "{id}" } }
+`);
+    expect(envoy.unmapped).toBe('derive');
+    expect(envoy.httpPrefix).toBe('/authz');
+    expect(envoy.compat.dir).toBe('/srv/opa');
+    expect(envoy.routes[0]).toEqual({
+      methods: ['GET', 'HEAD'],
+      path: '/v1/x/{id}',
+      action: 'x.read',
+      resource: { type: 'x', id: '{id}' },
+    });
+  });
+
+  it.each([
+    ['envoy: { unknown: 1 }', 'config: envoy.unknown: unknown key'],
+    ['envoy: { routes: [{ method: FETCH, path: /a, action: a }] }', 'envoy.routes[0].method'],
+    ['envoy: { routes: [{ path: a, action: a }] }', 'envoy.routes[0].path: must start with /'],
+    ['envoy: { routes: [{ path: "/a/{x*}/b", action: a }] }', 'may only be the last segment'],
+    ['envoy: { routes: [{ path: "/a/{id}", action: "a.{nope}" }] }', 'envoy.routes[0].action'],
+    ['envoy: { routes: [{ path: "/a/b{c}", action: a }] }', 'must be a literal'],
+    ['envoy: { on_error: allow }', 'envoy.on_error: must be one of: deny, error_response'],
+    ['envoy: { identity_headers: { subject: "bad header" } }', 'envoy.identity_headers.subject'],
+    ['envoy: { identity_headers: { tenant: x-mandate-subject } }', 'must differ'],
+    ['envoy: { token_headers: [x-mandate-subject] }', 'is also an identity header'],
+    ['envoy: { http_prefix: "/a?b" }', 'envoy.http_prefix'],
+    ['envoy: { compat: { entrypoint: "data.envoy.allow" } }', 'envoy.compat.entrypoint'],
+  ])('rejects %s', (yaml, message) => {
+    expect(() => load(yaml)).toThrow(message);
+  });
+});

@@ -1,0 +1,139 @@
+// The shared Envoy adapter against a scripted decider: failure modes, the 503 path, and the wire shapes they take.
+import Fastify from 'fastify';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import type { Decider, Decision } from '../../src/core/decision.js';
+import type { AuthzRequest } from '../../src/core/request.js';
+import { CheckRequest } from '../../src/gen/envoy/service/auth/v3/external_auth.js';
+import { createRouteTable } from '../../src/routes/route-table.js';
+import { createEnvoyAuthorizer, tokenOf } from '../../src/transport/envoy-authz.js';
+import { envoyCallOf } from '../../src/transport/envoy-grpc.js';
+import { registerEnvoyHttpRoutes } from '../../src/transport/envoy-http.js';
+import { compatDocumentOf } from '../../src/transport/envoy-input.js';
+import { checkRequest } from '../helpers/envoy.js';
+
+function scripted(answer: (r: AuthzRequest) => Decision | Promise<Decision>) {
+  const seen: AuthzRequest[] = [];
+  const decider: Decider = {
+    async decide(request) {
+      seen.push(request);
+      return answer(request);
+    },
+  };
+  return { decider, seen };
+}
+
+const internal: Decision = {
+  allow: false,
+  decisionId: 'd-1',
+  reasons: [{ code: 'internal_error', message: 'the decision could not be evaluated' }],
+  latencyUs: 1,
+};
+
+function authorizer(decider: Decider, yaml = '') {
+  const config = parseConfig(`dev: { enabled: true, state_dir: /tmp/mandate-envoy-unit }\n${yaml}`);
+  return createEnvoyAuthorizer({
+    decider,
+    config: config.envoy,
+    routes: createRouteTable(config.envoy.routes),
+    compat: config.envoy.compat.enabled,
+  });
+}
+
+const call = envoyCallOf(checkRequest({ method: 'GET', path: '/v1/x?a=1&a=2&b=%20' }));
+
+describe('Envoy adapter failure handling', () => {
+  it('answers an internal failure with a 503 denial carrying the reason (deny mode)', async () => {
+    const verdict = await authorizer(scripted(() => internal).decider).authorize(call);
+    expect(verdict).toMatchObject({ kind: 'deny', status: 503, decisionId: 'd-1' });
+    if (verdict.kind !== 'deny') throw new Error('expected a deny');
+    expect(JSON.parse(verdict.body).reasons[0].code).toBe('internal_error');
+  });
+
+  it('answers an error verdict in error_response mode, and fails closed when decide() throws', async () => {
+    const errorMode = authorizer(
+      scripted(() => internal).decider,
+      'envoy: { on_error: error_response }',
+    );
+    expect(await errorMode.authorize(call)).toMatchObject({ kind: 'error', decisionId: 'd-1' });
+    const throwing = authorizer(
+      scripted(() => {
+        throw new Error('bug');
+      }).decider,
+    );
+    const verdict = await throwing.authorize(call);
+    expect(verdict).toMatchObject({ kind: 'deny', status: 503 });
+  });
+
+  it('HTTP mode turns an error verdict into a bare 503 so Envoy counts a failure', async () => {
+    const app = Fastify();
+    registerEnvoyHttpRoutes(
+      app,
+      authorizer(scripted(() => internal).decider, 'envoy: { on_error: error_response }'),
+      { prefix: '/envoy/authz', bodyLimitBytes: 1024 * 1024 },
+    );
+    const res = await app.inject({ method: 'DELETE', url: '/envoy/authz/v1/x' });
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ error: 'unavailable' });
+    await app.close();
+  });
+
+  it('builds the request: derived action for unmapped routes in compat mode, DPoP-scheme tokens', async () => {
+    const { decider, seen } = scripted(() => ({ ...internal, allow: true, reasons: [] }));
+    await authorizer(decider, 'envoy: { compat: { enabled: true } }').authorize(
+      envoyCallOf(
+        checkRequest({ method: 'POST', path: '/a/b', headers: { authorization: 'DPoP t0k' } }),
+      ),
+    );
+    expect(seen[0]).toMatchObject({
+      token: 't0k',
+      action: 'http.post',
+      resource: { type: 'http_path', id: '/a/b' },
+      transport: 'envoy_grpc',
+      requestId: 'req-envoy-1',
+    });
+    expect(seen[0]?.denial).toBeUndefined();
+    expect(seen[0]?.compatInput).toMatchObject({ parsed_path: ['a', 'b'] });
+    expect(tokenOf({ authorization: 'Basic abc' }, ['authorization'])).toBeUndefined();
+  });
+});
+
+describe('the OPA-Envoy input document', () => {
+  it('renders attributes as protojson and parses path and query like OPA-Envoy', () => {
+    const doc = compatDocumentOf(call, true);
+    if (!doc.ok) throw new Error('expected a document');
+    expect(doc.input).toMatchObject({
+      parsed_path: ['v1', 'x'],
+      parsed_query: { a: ['1', '2'], b: [' '] },
+      parsed_body: null,
+      truncated_body: false,
+      version: { ext_authz: 'v3', encoding: 'protojson' },
+      attributes: {
+        source: {
+          address: { socketAddress: { address: '203.0.113.7', portValue: 53122 } },
+          principal: 'spiffe://cluster.local/ns/default/sa/agent',
+        },
+        request: {
+          time: '2026-11-28T09:00:00.000Z',
+          http: { method: 'GET', path: '/v1/x?a=1&a=2&b=%20', host: 'api.example.com' },
+        },
+        contextExtensions: { virtual_host: 'api' },
+      },
+    });
+    // Defaults are omitted, as protojson does.
+    const http = (doc.input['attributes'] as { request: { http: Record<string, unknown> } }).request
+      .http;
+    expect(http).not.toHaveProperty('size');
+    expect(http).not.toHaveProperty('body');
+    const sized = envoyCallOf(
+      CheckRequest.fromPartial({
+        attributes: { request: { http: { method: 'GET', path: '/', size: 12 } } },
+      }),
+    );
+    expect(sized.attributes).toEqual({
+      request: { http: { method: 'GET', path: '/', size: '12' } },
+    });
+    const root = compatDocumentOf(sized, true);
+    expect(root.ok && root.input['parsed_path']).toEqual(['']);
+  });
+});
