@@ -426,54 +426,63 @@ async function measureThroughput(sidecars, signer, redisUrl, dir) {
 }
 
 /** Runs the whole revocation bench; returns the numbers (and writes bench/out/revocation.json). */
+/**
+ * Runs the whole revocation bench and returns the numbers (also written to
+ * bench/out/revocation.json). Rejects past `SETTINGS.deadlineMs`, with every child stopped.
+ */
 export async function runRevocationBench() {
   const dir = await mkdtemp(join(tmpdir(), 'mandate-bench-rv-'));
-  const stateDir = join(dir, 'state');
-  await mkdir(stateDir, { recursive: true });
-  const deadline = setTimeout(() => {
-    log(`revocation bench: deadline of ${SETTINGS.deadlineMs} ms passed, aborting`);
-    killAll();
-    process.exit(1);
-  }, SETTINGS.deadlineMs);
-  deadline.unref();
-  try {
-    const redis = await startRedis(dir);
-    // One dev key for the whole fleet, created before the sidecars start so none races to create it.
-    const signer = await loadOrCreateDevSigner(stateDir);
-    const sidecars = [];
-    for (let i = 0; i < SETTINGS.sidecars; i++) {
-      sidecars.push(
-        await startSidecar(`sidecar-${String.fromCharCode(97 + i)}`, dir, stateDir, redis.url),
-      );
-    }
-    log(`revocation bench: ${sidecars.length} sidecars sharing redis on port ${redis.port}`);
-
-    log('check throughput, revocation check on every request (cached token):');
-    const throughput = await measureThroughput(sidecars, signer, redis.url, dir);
-    log(`propagation: ${SETTINGS.revocations} revocations on sidecar-a, first deny on the others`);
-    const propagation = await measurePropagation(sidecars, signer, SETTINGS.revocations);
-
-    const result = {
-      settings: SETTINGS,
-      targets: TARGETS,
-      propagation,
-      throughput,
-      met: {
-        propagation: propagation.p99Ms <= TARGETS.propagationP99Ms,
-        throughput: throughput.ratio >= TARGETS.throughputRatio,
-      },
-    };
-    await mkdir(join(ROOT, 'bench', 'out'), { recursive: true });
-    await writeFile(
-      join(ROOT, 'bench', 'out', 'revocation.json'),
-      `${JSON.stringify(result, null, 2)}\n`,
+  let timer;
+  const deadline = new Promise((_resolve, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`revocation bench: deadline of ${SETTINGS.deadlineMs} ms passed`)),
+      SETTINGS.deadlineMs,
     );
-    return result;
+  });
+  try {
+    return await Promise.race([runIn(dir), deadline]);
   } finally {
-    clearTimeout(deadline);
+    clearTimeout(timer);
     killAll();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+async function runIn(dir) {
+  const stateDir = join(dir, 'state');
+  await mkdir(stateDir, { recursive: true });
+  const redis = await startRedis(dir);
+  // One dev key for the whole fleet, created before the sidecars start so none races to create it.
+  const signer = await loadOrCreateDevSigner(stateDir);
+  const sidecars = [];
+  for (let i = 0; i < SETTINGS.sidecars; i++) {
+    sidecars.push(
+      await startSidecar(`sidecar-${String.fromCharCode(97 + i)}`, dir, stateDir, redis.url),
+    );
+  }
+  log(`revocation bench: ${sidecars.length} sidecars sharing redis on port ${redis.port}`);
+
+  log('check throughput, revocation check on every request (cached token):');
+  const throughput = await measureThroughput(sidecars, signer, redis.url, dir);
+  log(`propagation: ${SETTINGS.revocations} revocations on sidecar-a, first deny on the others`);
+  const propagation = await measurePropagation(sidecars, signer, SETTINGS.revocations);
+
+  const result = {
+    settings: SETTINGS,
+    targets: TARGETS,
+    propagation,
+    throughput,
+    met: {
+      propagation: propagation.p99Ms <= TARGETS.propagationP99Ms,
+      throughput: throughput.ratio >= TARGETS.throughputRatio,
+    },
+  };
+  await mkdir(join(ROOT, 'bench', 'out'), { recursive: true });
+  await writeFile(
+    join(ROOT, 'bench', 'out', 'revocation.json'),
+    `${JSON.stringify(result, null, 2)}\n`,
+  );
+  return result;
 }
 
 export function formatRevocationResult(r) {

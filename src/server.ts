@@ -26,7 +26,7 @@ import type { CompatPolicy } from './policy/compat-types.js';
 import { createCompatPolicy } from './policy/compat-unit.js';
 import { createRouteTable } from './routes/route-table.js';
 import { createEnvoyAuthorizer } from './transport/envoy-authz.js';
-import { startExchange } from './exchange-setup.js';
+import { egressAuthorizer, startExchange, withEgress } from './exchange-setup.js';
 import type { TokenExchanger } from './exchange/exchanger.js';
 
 /** The pipeline and its parts, without listeners: what `serve` and the in-process CLI both need. */
@@ -208,6 +208,7 @@ export async function startServer(config: MandateConfig, logger: Logger): Promis
       metrics: core.metrics,
       logger: logger.child({ component: 'http' }),
       ...(core.exchanger ? { exchanger: core.exchanger } : {}),
+      ...egressHttp(config, core.exchanger),
       envoy: {
         authorizer: envoy,
         options: {
@@ -221,7 +222,7 @@ export async function startServer(config: MandateConfig, logger: Logger): Promis
   const grpc = createGrpcServer(
     {
       decider: core.decider,
-      envoy,
+      envoy: withEgress(envoy, config, core.exchanger),
       ...(core.exchanger ? { exchanger: core.exchanger } : {}),
       logger: logger.child({ component: 'grpc' }),
     },
@@ -280,6 +281,21 @@ export async function startServer(config: MandateConfig, logger: Logger): Promis
         await core.stop();
       })();
       return stopping;
+    },
+  };
+}
+
+/** Envoy's HTTP ext_authz for egress under `exchange.egress_http_prefix`, when egress is configured. */
+function egressHttp(config: MandateConfig, exchanger: TokenExchanger | undefined) {
+  const authorizer = egressAuthorizer(config, exchanger);
+  if (authorizer === undefined || config.exchange === undefined) return {};
+  return {
+    egress: {
+      authorizer,
+      options: {
+        prefix: config.exchange.egressHttpPrefix,
+        bodyLimitBytes: config.envoy.httpBodyLimitBytes,
+      },
     },
   };
 }

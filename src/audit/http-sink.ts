@@ -79,7 +79,7 @@ export function createHttpSink(options: HttpSinkOptions): HttpAuditDestination {
   const full = () => spool.usedBytes() >= config.spool.maxBytes;
 
   async function upload(batch: SpoolBatch): Promise<boolean> {
-    const body = await gzip(Buffer.from(`[${batch.lines.join(',')}]`), {
+    const body = await gzip(batch.body, {
       level: zlibConstants.Z_BEST_SPEED,
     });
     const controller = new AbortController();
@@ -141,9 +141,9 @@ export function createHttpSink(options: HttpSinkOptions): HttpAuditDestination {
         continue;
       }
       if (batch.invalid > 0) options.onRecords?.('dropped', batch.invalid);
-      if (batch.lines.length === 0 || (await upload(batch))) {
+      if (batch.count === 0 || (await upload(batch))) {
         await spool.ack(batch);
-        if (batch.lines.length > 0) options.onRecords?.('delivered', batch.lines.length);
+        if (batch.count > 0) options.onRecords?.('delivered', batch.count);
         if (failures > 0) failures = 0;
         continue;
       }

@@ -6,9 +6,17 @@ import type { AuditRecord } from './record.js';
 export const CREDENTIAL_PLACEHOLDER = '[credential]';
 
 /** Keys whose values are credentials wherever they appear (headers copied into context, OPA-Envoy inputs). */
-const CREDENTIAL_KEY = /^(?:proxy-)?authorization$|^cookie$|^set-cookie$|^x-api-key$/i;
+const CREDENTIAL_KEYS = new Set([
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'x-api-key',
+]);
 /** An HTTP credential value: scheme then the secret. */
 const AUTH_SCHEME = /^\s*(?:bearer|basic|digest|dpop|negotiate|token)\s+\S/i;
+/** First letters of those schemes (and of leading whitespace), so most strings skip the regex. */
+const SCHEME_START = new Set([...'bBdDnNtT \t']);
 /** A compact JWS/JWT anywhere in a string (a token pasted into a path, a query, a note). */
 const COMPACT_JWS = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 /** Nesting beyond this is cut, so a hostile document cannot exhaust the stack off the request path. */
@@ -25,35 +33,57 @@ function escapeSegment(key: string): string {
   return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
+/** The pointer of the node at `path` (built only when something there is a hit). */
+function pointerOf(path: readonly (string | number)[]): string {
+  let out = '';
+  for (const seg of path) out += `/${typeof seg === 'number' ? seg : escapeSegment(seg)}`;
+  return out;
+}
+
 interface Hits {
   erased: string[];
   masked: string[];
 }
 
+function isCredentialKey(key: string): boolean {
+  // Lengths first: almost every key is ruled out without lower-casing it.
+  const n = key.length;
+  if (n !== 6 && n !== 9 && n !== 10 && n !== 13 && n !== 19) return false;
+  return CREDENTIAL_KEYS.has(key.toLowerCase());
+}
+
 function scrubString(value: string): string {
-  if (AUTH_SCHEME.test(value)) return CREDENTIAL_PLACEHOLDER;
+  if (value.length > 5 && SCHEME_START.has(value[0] as string) && AUTH_SCHEME.test(value)) {
+    return CREDENTIAL_PLACEHOLDER;
+  }
   if (!value.includes('eyJ')) return value;
   COMPACT_JWS.lastIndex = 0;
   return value.replace(COMPACT_JWS, CREDENTIAL_PLACEHOLDER);
 }
 
-/** Returns `node` itself when nothing in it is a credential, else a copy with credentials removed. */
-function scrub(node: unknown, ptr: string, depth: number, hits: Hits): unknown {
+/**
+ * Returns `node` itself when nothing in it is a credential, else a copy with credentials removed.
+ * `path` is a shared stack of the segments leading here: pointers are only built for hits.
+ */
+function scrub(node: unknown, path: (string | number)[], hits: Hits): unknown {
   if (typeof node === 'string') {
     const clean = scrubString(node);
-    if (clean !== node) hits.masked.push(ptr);
+    if (clean !== node) hits.masked.push(pointerOf(path));
     return clean;
   }
   if (node === null || typeof node !== 'object') return node;
-  if (depth >= MAX_DEPTH) {
-    hits.masked.push(ptr);
+  if (path.length >= MAX_DEPTH) {
+    hits.masked.push(pointerOf(path));
     return TOO_DEEP;
   }
   if (Array.isArray(node)) {
     let copy: unknown[] | undefined;
     for (let i = 0; i < node.length; i++) {
       const child: unknown = node[i];
-      const next = scrub(child, `${ptr}/${i}`, depth + 1, hits);
+      if (child === null || (typeof child !== 'object' && typeof child !== 'string')) continue;
+      path.push(i);
+      const next = scrub(child, path, hits);
+      path.pop();
       if (next !== child) {
         copy ??= [...node];
         copy[i] = next;
@@ -61,18 +91,25 @@ function scrub(node: unknown, ptr: string, depth: number, hits: Hits): unknown {
     }
     return copy ?? node;
   }
+  const obj = node as Record<string, unknown>;
   let copy: Record<string, unknown> | undefined;
-  for (const key of Object.keys(node)) {
-    const child = (node as Record<string, unknown>)[key];
-    if (CREDENTIAL_KEY.test(key)) {
-      copy ??= { ...(node as Record<string, unknown>) };
+  for (const key in obj) {
+    if (!Object.hasOwn(obj, key)) continue;
+    const child = obj[key];
+    if (isCredentialKey(key)) {
+      copy ??= { ...obj };
       delete copy[key];
-      hits.erased.push(`${ptr}/${escapeSegment(key)}`);
+      path.push(key);
+      hits.erased.push(pointerOf(path));
+      path.pop();
       continue;
     }
-    const next = scrub(child, `${ptr}/${escapeSegment(key)}`, depth + 1, hits);
+    if (child === null || (typeof child !== 'object' && typeof child !== 'string')) continue;
+    path.push(key);
+    const next = scrub(child, path, hits);
+    path.pop();
     if (next !== child) {
-      copy ??= { ...(node as Record<string, unknown>) };
+      copy ??= { ...obj };
       copy[key] = next;
     }
   }
@@ -132,7 +169,7 @@ function edit(node: unknown, rule: AuditMaskRule, i: number, ptr: string, hits: 
 export function createMasker(rules: readonly AuditMaskRule[]): Masker {
   return (record) => {
     const hits: Hits = { erased: [], masked: [] };
-    let current = scrub(record, '', 0, hits) as Record<string, unknown>;
+    let current = scrub(record, [], hits) as Record<string, unknown>;
     for (const rule of rules) {
       const next = edit(current, rule, 0, '', hits);
       if (next !== REMOVE) current = next as Record<string, unknown>;

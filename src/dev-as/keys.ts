@@ -35,12 +35,15 @@ export async function loadOrCreateSigningKeys(stateDir?: string): Promise<JWK[]>
   return keys;
 }
 
+/** JWK members that are private key material (RFC 7518 §6.2.2, §6.3.2). */
+const PRIVATE_MEMBERS: ReadonlySet<string> = new Set(['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']);
+
 /** The public half of each key, as published at the JWKS endpoint. */
 export function publicJwks(keys: readonly JWK[]): { keys: JWK[] } {
   return {
-    keys: keys.map((k) => {
-      const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...pub } = k;
-      return pub;
-    }),
+    keys: keys.map(
+      (k) =>
+        Object.fromEntries(Object.entries(k).filter(([name]) => !PRIVATE_MEMBERS.has(name))) as JWK,
+    ),
   };
 }

@@ -60,9 +60,10 @@ export async function startDevAuthorizationServer(
     ? [...options.signingKeys]
     : await loadOrCreateSigningKeys(options.stateDir);
 
-  let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  // The provider needs its issuer, which needs the bound port: requests wait for it in `route`.
+  const route: { handler?: (req: IncomingMessage, res: ServerResponse) => void } = {};
   const server: Server = createServer((req, res) => {
-    if (handler) handler(req, res);
+    if (route.handler) route.handler(req, res);
     else res.writeHead(503).end();
   });
   await new Promise<void>((resolve, reject) => {
@@ -177,7 +178,7 @@ export async function startDevAuthorizationServer(
   });
   // Errors the provider answers (invalid_client, ...) are normal outcomes for a dev server: keep them off stderr.
   provider.on('server_error', () => {});
-  handler = provider.callback();
+  route.handler = provider.callback();
 
   const tokenEndpoint = `${url}/token`;
   return {

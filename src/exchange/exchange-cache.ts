@@ -1,5 +1,6 @@
 // Exchanged tokens by (subject token, audience, resource, scopes, actor), served only until shortly before they expire.
 import { LRUCache } from 'lru-cache';
+import type { Decision } from '../core/decision.js';
 
 /** What is known about the subject token behind a cached exchange, so a revocation can find it. */
 export interface SubjectInfo {
@@ -27,6 +28,8 @@ export interface CachedExchange {
   readonly expiresAtMs: number;
   readonly subject: SubjectInfo;
   readonly audience: string;
+  /** The decision that allowed the exchange; a cache hit answers with it (same input, same policy). */
+  readonly decision: Decision;
 }
 
 export interface ExchangeCacheOptions {

@@ -145,6 +145,7 @@ export async function createTokenExchanger(
     request: ExchangeRequest & { subjectToken: string },
     scopes: readonly string[],
     subject: SubjectInfo,
+    decision: Decision,
   ): Promise<Flight> {
     let actorToken: string | undefined;
     if (actor) {
@@ -179,15 +180,68 @@ export async function createTokenExchanger(
       expiresAtMs: token.expiresIn !== undefined ? now() + token.expiresIn * 1000 : now(),
       subject,
       audience: request.audience,
+      decision,
     };
     return { ok: true, entry, status: result.status };
+  }
+
+  function keyOf(
+    subjectToken: string,
+    request: ExchangeRequest,
+    scopes: readonly string[],
+  ): string {
+    return exchangeCacheKey(
+      createHash('sha256').update(subjectToken).digest('hex'),
+      request.audience,
+      request.resource,
+      scopes,
+      actorName,
+    );
+  }
+
+  /**
+   * The cache-hit path: the subject token still verifies (the verified-token cache: expiry is
+   * checked), the tenant guard holds and no revocation matches. The policy is not run again: it
+   * decided this exact input (same token, audience, resource, scopes, actor) when the entry was
+   * made, and that decision travels with the entry. Anything else falls through to the full path.
+   */
+  async function cached(
+    subjectToken: string,
+    key: string,
+    request: ExchangeRequest,
+    trail: Trail,
+  ): Promise<CachedExchange | undefined> {
+    const verified = await deps.verifier.verify(subjectToken);
+    if (!verified.ok) return undefined;
+    const hit = cache.get(key);
+    if (hit === undefined) return undefined;
+    if (request.tenant !== undefined && request.tenant !== hit.subject.tenant) return undefined;
+    if (deps.isRevoked?.(hit.subject)) {
+      cache.dropBySubjectToken(hit.subject.tokenHash);
+      return undefined;
+    }
+    trail.subjectTokenHash = verified.tokenHash;
+    return hit;
   }
 
   async function run(request: ExchangeRequest, trail: Trail): Promise<ExchangeResult> {
     const scopes = normaliseScopes(request.scopes);
     trail.scopes = scopes;
+    const subjectToken = request.subjectToken;
+    const key =
+      subjectToken !== undefined && subjectToken.length > 0 && config.cacheMaxEntries > 0
+        ? keyOf(subjectToken, request, scopes)
+        : undefined;
+    if (subjectToken !== undefined && key !== undefined) {
+      const hit = await cached(subjectToken, key, request, trail);
+      if (hit) {
+        trail.decision = hit.decision;
+        return success(hit, 'hit', hit.decision);
+      }
+    }
+
     const gate: AuthzRequest = {
-      token: request.subjectToken,
+      token: subjectToken,
       action: EXCHANGE_ACTION,
       resource: {
         type: EXCHANGE_RESOURCE_TYPE,
@@ -204,7 +258,6 @@ export async function createTokenExchanger(
     };
     const decision = await deps.decider.decide(gate);
     trail.decision = decision;
-    const subjectToken = request.subjectToken;
     if (!decision.allow || subjectToken === undefined) {
       // A revoked subject token takes its cached exchanges with it, now rather than at their expiry.
       if (subjectToken !== undefined && decision.reasons.some((r) => r.code === 'revoked')) {
@@ -230,19 +283,10 @@ export async function createTokenExchanger(
     };
     trail.subjectTokenHash = verified.tokenHash;
 
-    const key = exchangeCacheKey(
-      createHash('sha256').update(subjectToken).digest('hex'),
-      request.audience,
-      request.resource,
-      scopes,
-      actorName,
-    );
-    const hit = cache.get(key);
-    if (hit) return success(hit, 'hit', decision);
-
-    const { value, shared } = await flights.run(key, async () => {
-      const flight = await callAs({ ...request, subjectToken }, scopes, subject);
-      if (flight.ok) cache.set(key, flight.entry);
+    const flightKey = key ?? keyOf(subjectToken, request, scopes);
+    const { value, shared } = await flights.run(flightKey, async () => {
+      const flight = await callAs({ ...request, subjectToken }, scopes, subject, decision);
+      if (flight.ok && key !== undefined) cache.set(key, flight.entry);
       return flight;
     });
     // Only the caller that made the call reports the AS's status; the others shared its answer.

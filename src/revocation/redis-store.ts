@@ -259,6 +259,7 @@ export function createRedisRevocationStore(options: RedisStoreOptions): Revocati
   }
 
   function connectionLost(): void {
+    if (stopped) return;
     if (inSync) {
       logger?.warn(
         { redis: address, entries: index.size() },

@@ -20,6 +20,8 @@ export interface HttpAppDeps {
   readonly envoy?: { readonly authorizer: EnvoyAuthorizer; readonly options: EnvoyHttpOptions };
   /** POST /v1/exchange; without one the route answers 501 (exchange not configured). */
   readonly exchanger?: TokenExchanger;
+  /** Envoy HTTP ext_authz for egress (token exchange) under its own prefix. */
+  readonly egress?: { readonly authorizer: EnvoyAuthorizer; readonly options: EnvoyHttpOptions };
 }
 
 export interface HttpAppOptions {
@@ -51,6 +53,7 @@ export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions): Fastif
 
   registerCheckRoute(app, deps.decider);
   registerExchangeRoute(app, deps.exchanger);
+  if (deps.egress) registerEnvoyHttpRoutes(app, deps.egress.authorizer, deps.egress.options);
   if (deps.envoy) registerEnvoyHttpRoutes(app, deps.envoy.authorizer, deps.envoy.options);
 
   app.get('/health', async () => ({ status: 'ok' }));

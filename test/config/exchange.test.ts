@@ -44,6 +44,7 @@ describe('exchange config', () => {
       cacheMaxEntries: 10_000,
       cacheSkewSeconds: 30,
       egress: {},
+      egressHttpPrefix: '/envoy/egress',
     });
     expect(Object.isFrozen(config.exchange)).toBe(true);
   });
@@ -146,6 +147,10 @@ describe('exchange config', () => {
     [
       '  issuer: https://a\n  client_id: a\n  client_secret: s\n  egress: { billing: { scope: x } }',
       'exchange.egress.billing.audience: is required',
+    ],
+    [
+      '  issuer: https://a\n  client_id: a\n  client_secret: s\n  egress_http_prefix: envoy/',
+      'exchange.egress_http_prefix: must be a path such as /envoy/egress (no trailing slash)',
     ],
     [
       '  issuer: https://a\n  client_id: a\n  client_secret: s\n  cache: 1',

@@ -19,6 +19,7 @@ function entry(
     issuedTokenType: 'urn:ietf:params:oauth:token-type:access_token',
     expiresAtMs,
     audience: 'billing-api',
+    decision: { allow: true, decisionId: 'd-1', reasons: [], latencyUs: 1 },
     subject: { tokenHash, act: [], claims: {}, ...extra },
   };
 }

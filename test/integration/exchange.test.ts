@@ -263,14 +263,19 @@ describe('the exchange cache', () => {
     });
     expect(other.headers.get('x-mandate-exchange-cache')).toBe('miss');
     expect(as.stats().tokenExchangeRequests).toBe(before + 2);
-    const hits = (await crm.auditRecords()).filter(
-      (r) => r['type'] === 'exchange' && r['cache'] === 'hit',
-    );
-    expect(hits.length).toBeGreaterThanOrEqual(1);
-    expect(hits.at(-1)).not.toHaveProperty('as_status');
+    // A hit answers with the decision that allowed the exchange it reuses: no new decision, no AS call.
+    const exchanges = (await crm.auditRecords()).filter((r) => r['type'] === 'exchange');
+    const [miss, hit] = exchanges.slice(-3);
+    expect(hit).toMatchObject({
+      cache: 'hit',
+      decision_id: miss?.['decision_id'],
+      outcome: 'issued',
+    });
+    expect(hit).not.toHaveProperty('as_status');
+    expect(second.body['decision_id']).toBe(first.body['decision_id']);
   });
 
-  it('still decides on a cache hit: a revoked subject token is denied and its exchanges dropped', async () => {
+  it('a revoked subject token gets no cached exchange: it is denied and its exchanges dropped', async () => {
     const token = await login('finance-bot', 'contacts.read');
     expect(
       (await exchange(crm, token, { audience: 'crm-api', scope: 'contacts.read' })).status,

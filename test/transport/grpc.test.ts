@@ -230,6 +230,7 @@ describe('gRPC server', () => {
           context: { ip: '10.0.0.1' },
           transport: 'grpc',
           requestId: 'req-1',
+          peer: expect.stringMatching(/127\.0\.0\.1:\d+$/),
         },
       ]);
     });
