@@ -177,7 +177,7 @@ export function formatExchangeResult(r) {
   const mark = (ok) => (ok ? 'met' : 'MISSED');
   const us = (v) => `${v.toFixed(1)} µs`;
   return [
-    'token exchange (in-process, real dev AS on loopback; gating decision included)',
+    'token exchange (in-process, real dev AS on loopback; a miss includes the gating decision, a hit reuses it)',
     `  cache hit: mean ${us(r.hit.bestRoundMean)} (best of ${r.hit.roundMeans.length} rounds of ${r.settings.hitIterations}),` +
       ` p50 ${us(r.hit.p50)}, p99 ${us(r.hit.p99)}  (target mean ≤ ${r.targets.hitMeanUs} µs: ${mark(r.met.hit)})`,
     `  cache miss (AS round trip): mean ${us(r.miss.mean)}, p50 ${us(r.miss.p50)}, p99 ${us(r.miss.p99)}  (info)`,

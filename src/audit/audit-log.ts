@@ -109,6 +109,8 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
       s.driver === 'file' && s.format === 'mandate',
   );
 
+  /** No sink and no ring: records go nowhere, so not even masking is spent on them. */
+  const off = destinations.length === 0 && config.ringSize === 0;
   let queue: AuditRecord[] = [];
   let scheduled = false;
   let closed = false;
@@ -166,6 +168,7 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
     ring,
     labels,
     write(record) {
+      if (off) return;
       if (closed || queue.length >= config.maxQueue) {
         countAll('dropped', 1);
         return;

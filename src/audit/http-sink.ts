@@ -199,7 +199,7 @@ export function createHttpSink(options: HttpSinkOptions): HttpAuditDestination {
     },
     admits() {
       if (!failClosed) return true;
-      return started && !full() && spool.stats().writeError === undefined;
+      return started && !full() && !spool.writeFailing();
     },
     async start() {
       await spool.open();

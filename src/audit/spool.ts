@@ -56,6 +56,7 @@ interface Segment {
 
 const SEGMENT = /^(\d{16})\.seg$/;
 const CURSOR = 'cursor.json';
+const LOCK = 'lock';
 const WRITE_RETRY_MS = 1000;
 /** Records wait at most this long in memory before they are written to the open segment. */
 export const COALESCE_MS = 5;
@@ -64,6 +65,16 @@ const TIMESTAMP = /"timestamp":"([^"]+)"/;
 
 function segmentName(seq: number): string {
   return `${String(seq).padStart(16, '0')}.seg`;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, owned by someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function timeOfLine(line: string): number | undefined {
@@ -86,6 +97,8 @@ export class Spool {
   private pending: string[] = [];
   private pendingRecords = 0;
   private pendingBytesCount = 0;
+  /** Sum of the segments' sizes, kept current so the bound is checked in O(1). */
+  private segmentBytes = 0;
   /** Bytes of the write in progress: no longer pending, not yet in a segment's size. */
   private writingBytes = 0;
   private pendingSince: number | undefined;
@@ -109,6 +122,7 @@ export class Spool {
   /** Finds what a previous run left: deletes delivered segments, counts the rest, starts a new segment. */
   async open(): Promise<void> {
     await mkdir(this.config.dir, { recursive: true, mode: 0o700 });
+    await this.lock();
     let cursor = { seq: 0, offset: 0 };
     try {
       const parsed = JSON.parse(await readFile(join(this.config.dir, CURSOR), 'utf8')) as unknown;
@@ -142,6 +156,7 @@ export class Spool {
         this.ackOffset = scan.cursorOffset;
         this.ackRecords = scan.recordsBeforeCursor;
       }
+      this.segmentBytes += scan.size;
       this.segments.push({
         seq,
         path,
@@ -158,6 +173,25 @@ export class Spool {
       this.fsyncTimer.unref();
     }
     await this.persistCursor();
+  }
+
+  /**
+   * One process per spool: two writers would interleave segments and race on the cursor. A lock
+   * left by a process that no longer exists (killed) is taken over.
+   */
+  private async lock(): Promise<void> {
+    const path = join(this.config.dir, LOCK);
+    try {
+      await writeFile(path, String(process.pid), { flag: 'wx', mode: 0o600 });
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+    if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
+      throw new Error(`spool ${this.config.dir} is in use by process ${holder}`);
+    }
+    await writeFile(path, String(process.pid), { mode: 0o600 });
   }
 
   /** Counts the complete lines of a segment and where the line at `cursorOffset` starts and when it was written. */
@@ -227,9 +261,12 @@ export class Spool {
 
   /** Bytes on disk not yet delivered. */
   bytes(): number {
-    let total = -this.ackOffset;
-    for (const s of this.segments) total += s.size;
-    return total;
+    return this.segmentBytes - this.ackOffset;
+  }
+
+  /** The last write failed and is being retried (O(1), read on the decision path by fail-closed sinks). */
+  writeFailing(): boolean {
+    return this.writeError !== undefined;
   }
 
   /** Undelivered bytes on disk plus those accepted but not yet written. */
@@ -302,6 +339,7 @@ export class Spool {
       if (index < 0) break;
       const seg = this.segments[index] as Segment;
       this.segments.splice(index, 1);
+      this.segmentBytes -= seg.size;
       dropped += seg.records - (index === 0 ? this.ackRecords : 0);
       if (index === 0) {
         this.ackOffset = 0;
@@ -345,6 +383,7 @@ export class Spool {
           if (this.config.fsync === 'always') await (seg.handle as FileHandle).datasync();
           seg.marks.push({ offset: seg.size, timeMs: since });
           seg.size += buf.length;
+          this.segmentBytes += buf.length;
           seg.records += records;
           this.writingBytes = 0;
           this.dirty = true;
@@ -562,7 +601,10 @@ export class Spool {
     const seg = this.segments.shift();
     this.ackOffset = 0;
     this.ackRecords = 0;
-    if (seg) void unlink(seg.path).catch(() => {});
+    if (seg) {
+      this.segmentBytes -= seg.size;
+      void unlink(seg.path).catch(() => {});
+    }
     void this.persistCursor();
   }
 
@@ -598,6 +640,7 @@ export class Spool {
     const last = this.segments[this.segments.length - 1];
     if (last && !last.sealed) await this.seal(last).catch(() => {});
     await this.persistCursor();
+    await unlink(join(this.config.dir, LOCK)).catch(() => {});
   }
 
   /** Size of a file, 0 when absent (tests and diagnostics). */

@@ -176,8 +176,6 @@ export async function startDevAuthorizationServer(
     const grant = String(ctx.oidc.params?.['grant_type'] ?? 'unknown');
     counts.grants[grant] = (counts.grants[grant] ?? 0) + 1;
   });
-  // Errors the provider answers (invalid_client, ...) are normal outcomes for a dev server: keep them off stderr.
-  provider.on('server_error', () => {});
   route.handler = provider.callback();
 
   const tokenEndpoint = `${url}/token`;

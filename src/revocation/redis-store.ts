@@ -38,8 +38,8 @@ export interface RedisStoreOptions {
 
 /** Keys per SCAN step and per MGET / pipeline batch during a resync. */
 const BATCH = 1000;
-/** Snapshot writes after changes are coalesced over this window, ms. */
-const SNAPSHOT_DELAY_MS = 1000;
+/** Snapshot writes after changes are coalesced over this window, ms: it is only a fallback for starts without Redis. */
+const SNAPSHOT_DELAY_MS = 5000;
 
 /** host:port of a Redis URL, for logs: never the password. */
 function redisAddress(url: string): string {

@@ -107,7 +107,9 @@ export function registerCheckRoute(app: FastifyInstance, decider: Decider): void
         ...(body.context ? { context: body.context } : {}),
         transport: 'http',
         ...(typeof requestId === 'string' ? { requestId } : {}),
-        peer: `${req.ip}:${req.socket.remotePort}`,
+        peer: req.ip.includes(':')
+          ? `[${req.ip}]:${req.socket.remotePort}`
+          : `${req.ip}:${req.socket.remotePort}`,
       };
       return checkResponseOf(await decider.decide(request));
     },

@@ -281,3 +281,20 @@ describe('http sink', () => {
     await until('dropped metric', async () => (await counter(metrics, 'dropped')) === 2);
   });
 });
+
+describe('spool ownership', () => {
+  it('refuses a second writer on the same spool, and takes over a lock its dead owner left', async () => {
+    collector = await startCollector();
+    const dir = spoolDir();
+    await start(httpConfig(collector.url, dir));
+    const second = createAuditLog({ config: httpConfig(collector.url, dir), version: 'test' });
+    await expect(second.start()).rejects.toThrow(/in use by process \d+/);
+
+    const orphaned = spoolDir();
+    // A pid far above any live process: the owner is gone (killed), so its lock is stale.
+    writeFileSync(join(orphaned, 'lock'), '999999999');
+    const log = await start(httpConfig(collector.url, orphaned));
+    log.write(decision(1));
+    await collector.waitForEvents(1);
+  });
+});

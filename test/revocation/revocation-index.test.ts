@@ -265,8 +265,9 @@ describe('revocation index', () => {
       for (let i = 0; i < 200_000; i++) matches(index, t);
       return Number(process.hrtime.bigint() - started);
     };
+    const best = () => Math.min(time(), time(), time(), time(), time());
     time();
-    const one = Math.min(time(), time());
+    const one = best();
     for (let i = 0; i < 100_000; i++) {
       const kind = (['token', 'grant', 'subject', 'client', 'actor'] as const)[
         i % 5
@@ -274,8 +275,8 @@ describe('revocation index', () => {
       index.add(entry({ kind, tenant: `t${i % 100}`, value: `v${i}` }));
     }
     time();
-    const many = Math.min(time(), time());
-    // Generous: a linear scan would be thousands of times slower, not 3×.
-    expect(many).toBeLessThan(one * 3 + 20_000_000);
+    const many = best();
+    // Generous for a loaded machine: a scan of the entries would be thousands of times slower.
+    expect(many).toBeLessThan(one * 10 + 100_000_000);
   });
 });
