@@ -59,7 +59,9 @@ export function createLineSink(options: LineSinkOptions): AuditDestination {
       // A destination still opening its file cannot flush yet; wait for it first.
       const go = () =>
         stream.flush((err?: Error) => {
-          if (err) options.onError?.(err, 'flush');
+          // A pipe or a terminal cannot be fsynced (EINVAL): its data is already written.
+          if (err && (err as NodeJS.ErrnoException).code !== 'EINVAL')
+            options.onError?.(err, 'flush');
           resolve();
         });
       if ((stream as unknown as { fd: number }).fd >= 0) go();

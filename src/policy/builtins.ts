@@ -1,18 +1,8 @@
 // The builtins mandate provides to policy Wasm in JS (`time.now_ns`), and the check that a module needs no others.
 import { PolicyError } from './errors.js';
+import { OPA_WASM_JS_BUILTINS } from './runtime-builtins.js';
 
-/**
- * Builtins opa-wasm 1.10 implements in JS itself (its `src/builtins`). The package does not export
- * this list, so it is pinned here; a newer opa-wasm adding one only makes us stricter than needed.
- */
-export const OPA_WASM_JS_BUILTINS: readonly string[] = [
-  'json.is_valid',
-  'regex.split',
-  'sprintf',
-  'yaml.is_valid',
-  'yaml.marshal',
-  'yaml.unmarshal',
-];
+export { OPA_WASM_JS_BUILTINS };
 
 /** A JS builtin as opa-wasm calls it: JSON-decoded arguments in, a JSON-encodable value (or JSON text as an ArrayBuffer) out. */
 export type JsBuiltin = (...args: unknown[]) => unknown;

@@ -13,7 +13,11 @@ export type PolicyErrorCode =
   /** The unit's directory or files could not be read, or it holds no Rego. */
   | 'unit_invalid'
   /** Instantiating the Wasm module or loading its data failed. */
-  | 'load_failed';
+  | 'load_failed'
+  /** A bundle's `.signatures.json` is missing, does not verify, or does not cover its files. */
+  | 'signature_invalid'
+  /** A bundle could not be fetched from its server (and none is active or persisted). */
+  | 'download_failed';
 
 /** One compiler complaint, as `opa` prints it: `file:line: kind: text`. */
 export interface CompileProblem {

@@ -32,6 +32,26 @@ export interface BuildWasmRequest {
   readonly unit: string;
 }
 
+export interface BuildRequest {
+  /** Working directory for opa; messages name files relative to it. */
+  readonly cwd: string;
+  /** Folders or files to compile, relative to `cwd`. */
+  readonly paths: readonly string[];
+  /** One `-e` per entrypoint, e.g. `mandate/base/decision`. */
+  readonly entrypoints: readonly string[];
+  /** A capabilities file restricting the builtins (see capabilities.ts). Default: opa's own. */
+  readonly capabilitiesPath?: string;
+  /** Label for error messages: `base`, `tenant:<id>`, `pack:3`. */
+  readonly unit: string;
+}
+
+/** What a plain opa run printed, for commands whose output is shown to a person (test, fmt, check). */
+export interface OpaRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
 export interface OpaCli {
   /** The binary that will be run: an absolute path, or `opa` to be looked up on PATH. */
   readonly path: string;
@@ -39,6 +59,12 @@ export interface OpaCli {
   version(): Promise<string>;
   /** Compiles one unit to a gzipped Wasm bundle. Throws {@link PolicyError} `compile_failed` / `opa_not_found`. */
   buildWasm(request: BuildWasmRequest): Promise<Uint8Array>;
+  /** Compiles Rego to one Wasm module with any number of entrypoints; returns the gzipped bundle. */
+  build(request: BuildRequest): Promise<Uint8Array>;
+  /** `opa capabilities --current` as JSON text. Throws {@link PolicyError} `opa_not_found`. */
+  capabilities(): Promise<string>;
+  /** Runs opa with `args`; a non-zero exit is a result, not an error. Throws only when opa cannot run. */
+  run(args: readonly string[], options?: { readonly cwd?: string }): Promise<OpaRun>;
 }
 
 /** The nearest folder above this module holding a package.json: the repo (or installed package) root. */
@@ -132,6 +158,28 @@ export function createOpaCli(options: OpaCliOptions = {}): OpaCli {
   const path = locateOpa(options.opaPath);
   const timeout = options.timeoutMs ?? 120_000;
 
+  async function build(request: BuildRequest): Promise<Uint8Array> {
+    const outDir = await mkdtemp(join(tmpdir(), 'mandate-opa-'));
+    const out = join(outDir, 'bundle.tar.gz');
+    const args = ['build', '-t', 'wasm'];
+    for (const entrypoint of request.entrypoints) args.push('-e', entrypoint);
+    for (const pattern of IGNORED_FILE_PATTERNS) args.push('--ignore', pattern);
+    if (request.capabilitiesPath !== undefined) {
+      args.push('--capabilities', request.capabilitiesPath);
+    }
+    args.push('-o', out, ...request.paths);
+    try {
+      try {
+        await run(path, args, { cwd: request.cwd, timeout, maxBuffer: 4 * 1024 * 1024 });
+      } catch (cause) {
+        throw buildFailure(path, request.unit, timeout, cause);
+      }
+      return await readFile(out);
+    } finally {
+      await rm(outDir, { recursive: true, force: true });
+    }
+  }
+
   return {
     path,
 
@@ -146,21 +194,45 @@ export function createOpaCli(options: OpaCliOptions = {}): OpaCli {
       }
     },
 
-    async buildWasm(request) {
-      const outDir = await mkdtemp(join(tmpdir(), 'mandate-opa-'));
-      const out = join(outDir, 'bundle.tar.gz');
-      const args = ['build', '-t', 'wasm', '-e', request.entrypoint];
-      for (const pattern of IGNORED_FILE_PATTERNS) args.push('--ignore', pattern);
-      args.push('-o', out, request.path);
+    buildWasm(request) {
+      return build({
+        cwd: request.cwd,
+        paths: [request.path],
+        entrypoints: [request.entrypoint],
+        unit: request.unit,
+      });
+    },
+
+    build,
+
+    async capabilities() {
       try {
-        try {
-          await run(path, args, { cwd: request.cwd, timeout, maxBuffer: 4 * 1024 * 1024 });
-        } catch (cause) {
-          throw buildFailure(path, request.unit, timeout, cause);
-        }
-        return await readFile(out);
-      } finally {
-        await rm(outDir, { recursive: true, force: true });
+        const { stdout } = await run(path, ['capabilities', '--current'], {
+          timeout: 30_000,
+          maxBuffer: 16 * 1024 * 1024,
+        });
+        return stdout;
+      } catch (cause) {
+        throw notFound(path, cause);
+      }
+    },
+
+    async run(args, runOptions = {}) {
+      try {
+        const { stdout, stderr } = await run(path, [...args], {
+          timeout,
+          maxBuffer: 64 * 1024 * 1024,
+          ...(runOptions.cwd !== undefined && { cwd: runOptions.cwd }),
+        });
+        return { code: 0, stdout, stderr };
+      } catch (cause) {
+        const failure = cause as ExecFailure;
+        if (typeof failure.code !== 'number') throw notFound(path, cause);
+        return {
+          code: failure.code,
+          stdout: typeof failure.stdout === 'string' ? failure.stdout : '',
+          stderr: typeof failure.stderr === 'string' ? failure.stderr : '',
+        };
       }
     },
   };

@@ -4,6 +4,7 @@ import type { Dirent } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { BASE_DIR, TENANTS_DIR, type UnitKind, isUnitSourceFile } from './conventions.js';
+import type { DataFile } from './data-files.js';
 import { PolicyError } from './errors.js';
 
 /** One unit's sources, read and fingerprinted but not yet compiled. */
@@ -60,12 +61,36 @@ export async function listTenants(policyDir: string): Promise<string[]> {
     .sort();
 }
 
+/** A unit's sources read into memory: what is compiled is exactly what was fingerprinted. */
+export interface UnitSnapshot extends UnitSource {
+  /** Rego files (tests excluded), path relative to the unit folder, sorted. */
+  readonly rego: readonly { readonly path: string; readonly text: string }[];
+  /** Data files (JSON / YAML), path relative to the unit folder, sorted. */
+  readonly dataFiles: readonly DataFile[];
+  /** sha256 (hex) over the Rego files alone: equal hashes need no new compile. */
+  readonly regoHash: string;
+}
+
 /** Reads one unit's file list and revision. Throws {@link PolicyError} `unit_invalid`. */
 export async function readUnitSource(
   policyDir: string,
   kind: UnitKind,
   tenant?: string,
 ): Promise<UnitSource> {
+  const { rego: _rego, dataFiles: _data, regoHash: _hash, ...source } = await readUnitSnapshot(
+    policyDir,
+    kind,
+    tenant,
+  );
+  return source;
+}
+
+/** Reads one unit's files, revision and Rego hash. Throws {@link PolicyError} `unit_invalid`. */
+export async function readUnitSnapshot(
+  policyDir: string,
+  kind: UnitKind,
+  tenant?: string,
+): Promise<UnitSnapshot> {
   const id = unitId(kind, tenant);
   const path = kind === 'base' ? BASE_DIR : posix.join(TENANTS_DIR, tenant ?? '');
   const dir = join(policyDir, path);
@@ -88,12 +113,40 @@ export async function readUnitSource(
   }
 
   const hash = createHash('sha256');
+  const regoHash = createHash('sha256');
+  const rego: { path: string; text: string }[] = [];
+  const dataFiles: DataFile[] = [];
   for (const file of files) {
+    let content: Buffer;
+    try {
+      content = await readFile(join(dir, file));
+    } catch (cause) {
+      throw new PolicyError('unit_invalid', `${id}: cannot read ${join(dir, file)}`, {
+        unit: id,
+        cause,
+      });
+    }
     // Path and length framing keep ("a", "bc") and ("ab", "c") apart.
-    const content = await readFile(join(dir, file));
     hash.update(`${file}\0${content.length}\0`);
     hash.update(content);
+    if (file.endsWith('.rego')) {
+      regoHash.update(`${file}\0${content.length}\0`);
+      regoHash.update(content);
+      rego.push({ path: file, text: content.toString('utf8') });
+    } else {
+      dataFiles.push({ path: file, content });
+    }
   }
   const revision = hash.digest('hex').slice(0, 12);
-  return { id, kind, ...(tenant === undefined ? {} : { tenant }), path, files, revision };
+  return {
+    id,
+    kind,
+    ...(tenant === undefined ? {} : { tenant }),
+    path,
+    files,
+    revision,
+    rego,
+    dataFiles,
+    regoHash: regoHash.digest('hex'),
+  };
 }

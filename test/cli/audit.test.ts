@@ -150,7 +150,10 @@ afterAll(async () => {
   await collector?.close();
 });
 
-describe('audit across a SIGKILL', () => {
+// Each test starts real sidecar processes (policies compiled by opa at every start): generous limits.
+const PROCESS_TEST_TIMEOUT_MS = 180_000;
+
+describe('audit across a SIGKILL', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   it('delivers after restart every record spooled before the kill, with stable decision ids', async () => {
     await collector.down();
     const first = await serve();
@@ -223,7 +226,7 @@ describe('audit across a SIGKILL', () => {
 
 const workersSlack = 4;
 
-describe('mandate audit tail', () => {
+describe('mandate audit tail', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   it('prints recent records as JSON or lines, and --follow shows new decisions as they happen', async () => {
     const child = await serve();
     try {
