@@ -7,9 +7,16 @@ import { type LoadedPolicy, loadPolicy } from '@open-policy-agent/opa-wasm';
 import type { JsBuiltin } from './builtins.js';
 import { PolicyError, describeThrown } from './errors.js';
 
+/** A `WebAssembly.Module` (the project's `lib` setting does not declare the WebAssembly namespace). */
+export type WasmModule = object;
+
+const wasmApi = (
+  globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WasmModule> } }
+).WebAssembly;
+
 /** A compiled module, shareable by any number of instances. */
 export interface CompiledModule {
-  readonly module: WebAssembly.Module;
+  readonly module: WasmModule;
   /** The memory the module imports must have at least this many 64 KiB pages. */
   readonly minPages: number;
   /** sha256 (hex) of the Wasm bytes. */
@@ -129,7 +136,7 @@ export async function compileModule(
   unit: string,
 ): Promise<CompiledModule> {
   try {
-    const module = await WebAssembly.compile(wasm);
+    const module = await wasmApi.compile(wasm);
     return { module, minPages: Math.max(2, importedMemoryMinPages(wasm)), wasmHash, bytes: wasm.byteLength };
   } catch (cause) {
     throw new PolicyError('load_failed', `${unit}: cannot compile the Wasm module: ${describeThrown(cause)}`, {
@@ -160,7 +167,7 @@ export async function instantiateHost(
   let imported: string[];
   try {
     // A copy, because opa-wasm's signature wants a mutable record.
-    policy = await loadPolicy(compiled.module, { initial: compiled.minPages }, { ...builtins });
+    policy = await loadPolicy(compiled.module as Parameters<typeof loadPolicy>[0], { initial: compiled.minPages }, { ...builtins });
     const instance =
       'instance' in policy.wasmInstance ? policy.wasmInstance.instance : policy.wasmInstance;
     exports = instance.exports as unknown as AbiExports;
