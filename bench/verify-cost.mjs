@@ -14,7 +14,12 @@ import { createTokenVerifier } from '../dist/token/verifier.js';
  * load on the machine hits both alike. Each call is awaited before the next (cost per operation,
  * not throughput). Returns µs/op per round and the best round of each.
  */
-export async function measureVerifyCost({ tokens = 10_000, warmup = 2_000, rounds = 3 } = {}) {
+export async function measureVerifyCost({
+  tokens = 10_000,
+  warmup = 2_000,
+  rounds = 3,
+  cacheEntries = tokens + warmup + 1,
+} = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'mandate-verify-cost-'));
   try {
     const signer = await loadOrCreateDevSigner(dir);
@@ -63,7 +68,7 @@ export async function measureVerifyCost({ tokens = 10_000, warmup = 2_000, round
             requiredClaims: RFC9068_REQUIRED_CLAIMS,
           },
         ],
-        token: { maxTokenBytes: 16_384, cacheMaxEntries: tokens + warmup + 1 },
+        token: { maxTokenBytes: 16_384, cacheMaxEntries: cacheEntries },
       });
       await verifier.start();
       return async (token) => {
@@ -114,11 +119,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       json: { type: 'boolean', default: false },
       tokens: { type: 'string', default: '10000' },
       rounds: { type: 'string', default: '3' },
+      'cache-entries': { type: 'string' },
     },
   });
   const result = await measureVerifyCost({
     tokens: Number(values.tokens),
     rounds: Number(values.rounds),
+    ...(values['cache-entries'] ? { cacheEntries: Number(values['cache-entries']) } : {}),
   });
   if (values.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -9,7 +9,7 @@ import { createDecider } from './core/decide.js';
 import type { Decider } from './core/decision.js';
 import { createReadiness, type Readiness } from './lib/readiness.js';
 import { createMetrics, type Metrics } from './metrics/registry.js';
-import { createPolicyEngine } from './policy/engine.js';
+import { startPolicies } from './policy-setup.js';
 import type { PolicyEngine } from './policy/types.js';
 import { loadOrCreateDevSigner, type DevSigner } from './token/dev-signer.js';
 import type { TokenVerifier } from './token/types.js';
@@ -105,17 +105,9 @@ export async function createCore(config: MandateConfig, logger: Logger): Promise
       jwksFetch: (issuer, result) => metrics.jwksFetches.inc({ issuer, result }),
     },
   });
-  const policy = createPolicyEngine({
-    config: config.policies,
-    logger: logger.child({ component: 'policy' }),
-  });
-  await policy.start();
+  const policies = await startPolicies(config, metrics, logger);
+  const policy = policies.engine;
   await verifier.start();
-  const revisions = policy.revisions();
-  if (revisions.base) metrics.policyRevision.set({ unit: 'base', revision: revisions.base }, 1);
-  for (const [tenant, revision] of Object.entries(revisions.tenants)) {
-    metrics.policyRevision.set({ unit: `tenants/${tenant}`, revision }, 1);
-  }
   const compat = await startCompatPolicy(config, logger);
   const audit = await startAuditLog(config, metrics, logger);
   const decider = createDecider({
@@ -152,7 +144,7 @@ export async function createCore(config: MandateConfig, logger: Logger): Promise
     adminTokens,
     adminAuthenticator: adminAuth.authenticator,
     revocations: revocation.store,
-    adminRoutes: [auditAdminRoutes(audit), revocation.adminRoutes(audit)],
+    adminRoutes: [auditAdminRoutes(audit), revocation.adminRoutes(audit), policies.adminRoutes],
     decider,
     verifier,
     policy,

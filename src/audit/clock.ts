@@ -1,24 +1,42 @@
 // RFC 3339 timestamps with nanosecond digits for audit records, cheap enough for the decision path.
 
-// Wall-clock epoch in ns at the monotonic clock's zero: a timestamp is this plus hrtime, so records
-// made within the same millisecond still order correctly. Checked every second against the wall
-// clock (NTP slews it, not the monotonic one) and moved only when they drift apart by more than the
+// Wall-clock time = an offset + the monotonic clock, so records made within the same millisecond
+// still order correctly. The offset is checked against the wall clock every second (NTP slews
+// the wall clock, not the monotonic one) and moved only when they drift apart by more than the
 // wall clock's own 1 ms resolution, so timestamps do not jitter backwards at each check.
-let offsetNs = 0n;
-let checkedAtNs = -1n;
-const CHECK_EVERY_NS = 1_000_000_000n;
-const TOLERANCE_NS = 1_000_000n;
+// Plain numbers, not BigInt, and the `YYYY-MM-DDTHH:MM:SS` prefix is formatted once per second.
+const NS_PER_S = 1e9;
+let offsetS = 0;
+let offsetNs = 0;
+let checkedAt = -Infinity;
+let prefixSecond = -1;
+let prefix = '';
+
+function resync(monoS: number, monoNs: number): void {
+  const wallMs = Date.now();
+  const wantS = Math.floor(wallMs / 1000) - monoS;
+  const wantNs = (wallMs % 1000) * 1e6 - monoNs;
+  const drift = (wantS - offsetS) * NS_PER_S + (wantNs - offsetNs);
+  if (checkedAt === -Infinity || Math.abs(drift) > 1e6) {
+    offsetS = wantS;
+    offsetNs = wantNs;
+  }
+  checkedAt = monoS;
+}
 
 /** Now as `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` (RFC 3339, as OPA's decision logs write it). */
 export function rfc3339NanoNow(): string {
-  const mono = process.hrtime.bigint();
-  if (checkedAtNs < 0n || mono - checkedAtNs > CHECK_EVERY_NS) {
-    const wall = BigInt(Date.now()) * 1_000_000n - mono;
-    const drift = wall - offsetNs;
-    if (checkedAtNs < 0n || drift > TOLERANCE_NS || drift < -TOLERANCE_NS) offsetNs = wall;
-    checkedAtNs = mono;
+  const [monoS, monoNs] = process.hrtime();
+  if (monoS - checkedAt >= 1) resync(monoS, monoNs);
+  let s = offsetS + monoS;
+  let ns = offsetNs + monoNs;
+  // Normalise ns into [0, 1e9): the offset's part may be negative or carry over.
+  const carry = Math.floor(ns / NS_PER_S);
+  s += carry;
+  ns -= carry * NS_PER_S;
+  if (s !== prefixSecond) {
+    prefixSecond = s;
+    prefix = new Date(s * 1000).toISOString().slice(0, 19);
   }
-  const ns = offsetNs + mono;
-  const fraction = String(ns % 1_000_000_000n).padStart(9, '0');
-  return `${new Date(Number(ns / 1_000_000n)).toISOString().slice(0, 19)}.${fraction}Z`;
+  return `${prefix}.${String(ns).padStart(9, '0')}Z`;
 }

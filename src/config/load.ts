@@ -8,6 +8,7 @@ import { readEnvoySection } from './envoy.js';
 import { readExchange } from './exchange.js';
 import { Section } from './reader.js';
 import { readAdminJwt } from './admin-jwt.js';
+import { readPoliciesSection } from './policies.js';
 import { readRevocationSection } from './revocation.js';
 import {
   ASYMMETRIC_ALGORITHMS,
@@ -123,9 +124,8 @@ function buildConfig(doc: unknown, options: LoadOptions): MandateConfig {
 
   const token = root.section('token').only(['max_token_bytes', 'cache_max_entries']);
   const tenancy = root.section('tenancy').only(['claim']);
-  const policies = root.section('policies').only(['dir', 'opa_path']);
+  const policies = readPoliciesSection(root.section('policies'), at, dev.stateDir);
   const http = root.section('http').only(['body_limit_bytes']);
-  const opaPath = policies.optionalString('opa_path');
   const admin = root.section('admin').only(['tokens', 'jwt']);
   const adminTokens = admin.stringList('tokens', []);
   adminTokens.forEach((t, i) => {
@@ -150,16 +150,13 @@ function buildConfig(doc: unknown, options: LoadOptions): MandateConfig {
       cacheMaxEntries: token.integer('cache_max_entries', 10_000, 0, 10_000_000),
     },
     tenancy: { claim: tenancy.string('claim', 'tenant') },
-    policies: {
-      dir: at(policies.string('dir', 'policies')),
-      ...(opaPath ? { opaPath: at(opaPath) } : {}),
-    },
+    policies,
     audit: readAuditConfig(root.section('audit'), at, dev.stateDir),
     http: { bodyLimitBytes: http.integer('body_limit_bytes', 65_536, 1024, 16_777_216) },
     admin: { tokens: adminTokens, ...(adminJwt ? { jwt: adminJwt } : {}) },
     dev,
     revocation: readRevocationSection(root.section('revocation'), at, dev.stateDir),
-    envoy: readEnvoySection(root.section('envoy'), at, at(policies.string('dir', 'policies'))),
+    envoy: readEnvoySection(root.section('envoy'), at, policies.dir),
     ...(exchange ? { exchange } : {}),
     logLevel: root.oneOf('log_level', LOG_LEVELS, 'info'),
   };

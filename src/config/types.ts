@@ -3,6 +3,7 @@ import type { EnvoyConfig } from './envoy.js';
 import type { ExchangeConfig } from './exchange.js';
 import type { AdminJwtConfig } from './admin-jwt.js';
 import type { RevocationConfig } from './revocation.js';
+import type { PolicyConfig } from './policies.js';
 
 /** A `host:port` listen address. Port 0 picks a free port (tests). */
 export interface ListenAddress {
@@ -87,12 +88,8 @@ export interface TenancyConfig {
   readonly claim: string;
 }
 
-export interface PolicyConfig {
-  /** Directory with `base/` and `tenants/<tenant>/`. Default ./policies. */
-  readonly dir: string;
-  /** Path of the `opa` binary used to compile Rego to Wasm. Default: .tools/opa, else `opa` on PATH. */
-  readonly opaPath?: string;
-}
+/** The `policies:` section: directory, watch mode, bundles, keys (see src/config/policies.ts). */
+export type { PolicyConfig } from './policies.js';
 
 /** How a sink renders a record: mandate's own schema, or an OPA decision-log event. */
 export type AuditFormat = 'mandate' | 'opa';

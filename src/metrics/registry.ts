@@ -9,6 +9,12 @@ export interface Metrics {
   readonly jwksFetches: Counter<'issuer' | 'result'>;
   readonly policyEvalLatency: Histogram<'layer'>;
   readonly policyRevision: Gauge<'unit' | 'revision'>;
+  readonly policyLoads: Counter<'origin' | 'result'>;
+  readonly policyLoadFailing: Gauge<'unit'>;
+  readonly policyUnits: Gauge<'state'>;
+  readonly policyModules: Gauge;
+  readonly policyBundlePolls: Counter<'unit' | 'result'>;
+  readonly policyBundleLastActivation: Gauge<'unit'>;
   readonly auditRecords: Counter<'sink' | 'result'>;
   readonly auditSpoolBytes: Gauge<'sink'>;
   readonly auditOldestUndeliveredSeconds: Gauge<'sink'>;
@@ -57,6 +63,41 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: 'mandate_policy_revision_info',
       help: 'Loaded policy revision per unit (base or tenant); value is always 1.',
       labelNames: ['unit', 'revision'],
+      registers,
+    }),
+    policyLoads: new Counter({
+      name: 'mandate_policy_loads_total',
+      help: 'Policy unit loads (start, hot reload, bundle activation) by origin (dir/bundle) and result (ok/error).',
+      labelNames: ['origin', 'result'],
+      registers,
+    }),
+    policyLoadFailing: new Gauge({
+      name: 'mandate_policy_load_failing',
+      help: 'Set to 1 for a unit (base or tenants/<id>) whose latest load failed; removed once one succeeds.',
+      labelNames: ['unit'],
+      registers,
+    }),
+    policyUnits: new Gauge({
+      name: 'mandate_policy_units',
+      help: 'Policy units by state: active (serving), failed (denied: never loaded), removed (denied: directory removed).',
+      labelNames: ['state'],
+      registers,
+    }),
+    policyModules: new Gauge({
+      name: 'mandate_policy_wasm_modules',
+      help: 'Live Wasm module instances serving policy units (tenants are packed several to a module).',
+      registers,
+    }),
+    policyBundlePolls: new Counter({
+      name: 'mandate_policy_bundle_polls_total',
+      help: 'Bundle server polls by unit and result (activated/not_modified/error).',
+      labelNames: ['unit', 'result'],
+      registers,
+    }),
+    policyBundleLastActivation: new Gauge({
+      name: 'mandate_policy_bundle_last_activation_timestamp_seconds',
+      help: 'When the active bundle of a unit was activated, seconds since the epoch.',
+      labelNames: ['unit'],
       registers,
     }),
     auditRecords: new Counter({

@@ -1,17 +1,35 @@
-// The policy engine: compiles base and every tenant's Rego to Wasm at start, then decides base AND tenant per request.
+// The policy engine: base AND tenant over Wasm units from a directory (packed, watched) or bundles, swapped in atomically.
+//
+// Every unit is an immutable ActiveUnit held in one map entry. A reload builds the new unit fully
+// (compile, instantiate, load data) and then replaces that entry in one assignment; evaluate() is
+// synchronous, so a decision sees one version of each layer from start to end, and there is never
+// a moment without one. A failed load leaves the entry as it was and is reported (status, metrics,
+// log with file:line). All loads run one after another through one queue.
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { watch, type FSWatcher } from 'node:fs';
+import type { BundleSourceConfig } from '../config/policies.js';
 import type { PolicyConfig } from '../config/types.js';
 import type { ComponentState, ComponentStatus } from '../lib/lifecycle.js';
 import { createDecisionClock } from './builtins.js';
-import { BASE_DIR, UNIT_ENTRYPOINT, type UnitKind } from './conventions.js';
+import { readPolicyBundle } from './bundle-format.js';
+import { type BundlePoller, createBundlePoller } from './bundle-poller.js';
+import { verifyBundleSignature } from './bundle-signing.js';
+import { loadPersistedBundle, persistBundle } from './bundle-store.js';
+import { BASE_DIR, TENANTS_DIR, UNIT_ENTRYPOINT } from './conventions.js';
+import { mergeDataFiles } from './data-files.js';
+import { type DirWatcher, watchPolicyDir } from './dir-watcher.js';
 import { PolicyError, describeThrown } from './errors.js';
-import { PINNED_OPA_VERSION, type OpaCli, createOpaCli } from './opa-cli.js';
+import { type ActiveUnit, type GroupMember, type UnitOrigin, buildGroup } from './host-group.js';
 import { mapSettledLimited } from './map-limited.js';
-import type { LayerResult, PolicyEngine, PolicyOutcome, PolicyReason } from './types.js';
-import { type UnitSource, listTenants, readUnitSource, unitId } from './unit-sources.js';
-import { readWasmBundle } from './wasm-bundle.js';
-import { type WasmUnit, loadWasmUnit } from './wasm-unit.js';
+import { PINNED_OPA_VERSION } from './opa-cli.js';
+import type { LayerResult, PolicyEngine, PolicyOutcome, PolicyReason, PolicyUnitStatus } from './types.js';
+import { type UnitCompiler, createUnitCompiler } from './unit-compiler.js';
+import { type UnitSnapshot, listTenants, readUnitSnapshot, unitId } from './unit-sources.js';
+import { type CompiledModule, compileModule } from './wasm-host.js';
 
 /** The logging the engine does; pino's logger fits. Objects first, message second. */
 export interface PolicyLogger {
@@ -20,53 +38,75 @@ export interface PolicyLogger {
   error(fields: object, message?: string): void;
 }
 
+/** Hooks for metrics; unit names are `base` or `tenants/<id>`. */
+export interface PolicyObserver {
+  /** A unit's active revision changed; `revision` undefined: it has none any more. */
+  revision?(unit: string, revision: string | undefined, previous: string | undefined): void;
+  /** A load of a unit finished. */
+  load?(unit: string, origin: UnitOrigin, result: 'ok' | 'error'): void;
+  /** A bundle poll finished. */
+  bundlePoll?(unit: string, result: 'activated' | 'not_modified' | 'error'): void;
+  /** A bundle was activated, at this time (ms since the epoch). */
+  bundleActivated?(unit: string, at: number): void;
+  /** Totals after any change. */
+  totals?(totals: { active: number; failed: number; removed: number; modules: number }): void;
+}
+
 export interface PolicyEngineOptions {
   readonly config: PolicyConfig;
   /** Where load results and policy runtime errors go. Default: nowhere. */
   readonly logger?: PolicyLogger;
+  readonly observer?: PolicyObserver;
   /**
    * The clock behind Rego's `time.now_ns()`: nanoseconds since the Unix epoch. Read at most once per
    * evaluate() call (when a policy first asks), so base and tenant see the same instant.
    * Default: the wall clock, millisecond resolution.
    */
   readonly now?: () => bigint | number;
-  /** Units compiled at once (each is an `opa build` process). Default: 2, or 1 on a single core. */
+  /** Compiles at once (each is an `opa build` process). Default: 2, or 1 on a single core. */
   readonly compileConcurrency?: number;
+  /** HTTP client for bundle servers (tests). Default: global fetch. */
+  readonly fetch?: typeof fetch;
 }
 
-/** A tenant whose unit could not be prepared: it keeps a ready-made deny, so its requests fail closed. */
-interface FailedUnit {
-  readonly id: string;
-  readonly revision?: string;
+type TenantEntry =
+  | { readonly kind: 'active'; readonly unit: ActiveUnit; readonly lastError?: UnitFailure }
+  | { readonly kind: 'failed'; readonly failure: UnitFailure; readonly deny: LayerResult; readonly revision?: string }
+  | { readonly kind: 'removed'; readonly deny: LayerResult; readonly at: number };
+
+interface UnitFailure {
   readonly error: PolicyError;
-  readonly deny: LayerResult;
+  readonly at: number;
 }
 
-type TenantEntry = { readonly unit: WasmUnit } | { readonly failed: FailedUnit };
-
-interface LoadedPolicies {
-  readonly base: WasmUnit;
-  readonly tenants: ReadonlyMap<string, TenantEntry>;
-  readonly opa: { readonly path: string; readonly version: string };
+interface Group {
+  readonly compiled: CompiledModule;
+  readonly members: Map<string, GroupMember>;
 }
 
-type Prepared =
-  | { readonly ok: true; readonly unit: WasmUnit; readonly ms: number }
-  | {
-      readonly ok: false;
-      readonly id: string;
-      readonly source?: UnitSource;
-      readonly error: PolicyError;
-    };
+/** A directory tenant as last compiled successfully. */
+interface DirMember {
+  readonly snapshot: UnitSnapshot;
+  readonly data: Record<string, unknown>;
+}
+
+interface BundleState {
+  readonly config: BundleSourceConfig;
+  readonly id: string;
+  poller?: BundlePoller;
+  watcher?: FSWatcher;
+  etag?: string;
+  lastActivationAt?: number;
+  lastDownloadAt?: number;
+  lastError?: UnitFailure;
+  fromPersisted?: boolean;
+}
 
 const silent: PolicyLogger = { info() {}, warn() {}, error() {} };
 
 function asPolicyError(thrown: unknown, id: string): PolicyError {
   if (thrown instanceof PolicyError) return thrown;
-  return new PolicyError('load_failed', `${id}: ${describeThrown(thrown)}`, {
-    unit: id,
-    cause: thrown,
-  });
+  return new PolicyError('load_failed', `${id}: ${describeThrown(thrown)}`, { unit: id, cause: thrown });
 }
 
 function frozenDeny(code: string, message: string, revision: string): LayerResult {
@@ -89,20 +129,60 @@ const NOT_STARTED: PolicyOutcome = Object.freeze({
 
 const NO_REASONS: readonly PolicyReason[] = Object.freeze([]);
 
+/** Metric / config name of a unit id: `base` or `tenants/<id>`. */
+function unitName(id: string): string {
+  return id === 'base' ? 'base' : `tenants/${id.slice('tenant:'.length)}`;
+}
+
+function failedDeny(tenant: string, revision?: string): LayerResult {
+  // Callers learn only that the tenant's policy is unavailable; the details are for operators.
+  return frozenDeny(
+    'policy_denied',
+    `the policy of tenant ${tenant} failed to load; its requests are denied until it is fixed`,
+    revision ?? '',
+  );
+}
+
+function stablePack(tenant: string, packs: number): number {
+  return createHash('sha256').update(tenant).digest().readUInt32BE(0) % packs;
+}
+
 /** Builds the engine. Nothing is compiled until start(). */
 export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
   const logger = options.logger ?? silent;
-  const policyDir = resolve(options.config.dir);
+  const observer = options.observer ?? {};
+  const config = options.config;
+  const policyDir = resolve(config.dir);
   const concurrency = options.compileConcurrency ?? Math.min(2, availableParallelism());
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new TypeError('compileConcurrency must be a positive integer');
   }
+  const perModule = config.tenantsPerModule ?? 32;
+  const onRemoved = config.onTenantRemoved ?? 'deny';
+  const bundleConfigs = config.bundles ?? [];
+  const bundleUnits = new Set(bundleConfigs.map((b) => (b.tenant === undefined ? 'base' : `tenant:${b.tenant}`)));
   const clock = createDecisionClock(options.now);
   const encoder = new TextEncoder();
 
-  let loaded: LoadedPolicies | undefined;
+  let running = false;
+  let base: { unit: ActiveUnit; lastError?: UnitFailure } | undefined;
+  const tenants = new Map<string, TenantEntry>();
+  const groups = new Map<string, Group>();
+  const dirMembers = new Map<string, DirMember>();
+  let packCount = 1;
+  let compiler: UnitCompiler | undefined;
   let lastFailure: PolicyError | undefined;
   const evalErrors = new Map<string, number>();
+  const bundles = new Map<string, BundleState>();
+  let dirWatcher: DirWatcher | undefined;
+  let queue: Promise<unknown> = Promise.resolve();
+
+  /** Runs `task` after every load queued before it: one load at a time. */
+  function serial<T>(task: () => Promise<T>): Promise<T> {
+    const next = queue.then(task, task);
+    queue = next.catch(() => undefined);
+    return next;
+  }
 
   function onEvalError(unit: string, message: string): void {
     const count = (evalErrors.get(unit) ?? 0) + 1;
@@ -113,224 +193,806 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     }
   }
 
-  async function prepare(opa: OpaCli, kind: UnitKind, tenant?: string): Promise<Prepared> {
-    const id = unitId(kind, tenant);
-    const started = performance.now();
-    let source: UnitSource | undefined;
-    try {
-      source = await readUnitSource(policyDir, kind, tenant);
-      const gzipped = await opa.buildWasm({
-        cwd: policyDir,
-        path: source.path,
-        entrypoint: UNIT_ENTRYPOINT[kind],
-        unit: id,
-      });
-      const unit = await loadWasmUnit({
-        source,
-        bundle: readWasmBundle(gzipped, id),
-        builtins: clock.builtins,
-        onError: onEvalError,
-      });
-      return { ok: true, unit, ms: Math.round(performance.now() - started) };
-    } catch (thrown) {
-      return { ok: false, id, ...(source && { source }), error: asPolicyError(thrown, id) };
+  function reportTotals(): void {
+    let active = base === undefined ? 0 : 1;
+    let failed = 0;
+    let removed = 0;
+    for (const entry of tenants.values()) {
+      if (entry.kind === 'active') active++;
+      else if (entry.kind === 'failed') failed++;
+      else removed++;
+    }
+    observer.totals?.({ active, failed, removed, modules: groups.size });
+  }
+
+  function activeOf(id: string): ActiveUnit | undefined {
+    if (id === 'base') return base?.unit;
+    const entry = tenants.get(id.slice('tenant:'.length));
+    return entry?.kind === 'active' ? entry.unit : undefined;
+  }
+
+  /** Forgets `id` in every group but `keep`; drops groups left empty. */
+  function leaveGroups(id: string, keep?: string): void {
+    for (const [key, group] of groups) {
+      if (key === keep) continue;
+      if (group.members.delete(id) && group.members.size === 0) groups.delete(key);
     }
   }
 
-  async function load(): Promise<LoadedPolicies> {
-    const opa = createOpaCli(
-      options.config.opaPath === undefined ? {} : { opaPath: options.config.opaPath },
+  /** Swaps built units in, one map entry each. */
+  function swapIn(units: ReadonlyMap<string, ActiveUnit>): void {
+    for (const unit of units.values()) {
+      const previous = activeOf(unit.id)?.revision;
+      if (unit.id === 'base') base = { unit };
+      else tenants.set(unit.tenant!, { kind: 'active', unit });
+      leaveGroups(unit.id, unit.group);
+      evalErrors.delete(unit.id);
+      if (previous !== unit.revision) observer.revision?.(unitName(unit.id), unit.revision, previous);
+    }
+  }
+
+  function logFailure(id: string, error: PolicyError, serving: boolean): void {
+    logger.error(
+      {
+        unit: id,
+        code: error.code,
+        error: error.message,
+        ...(error.problems.length > 0 && {
+          problems: error.problems.map((p) => `${p.file}:${p.line}: ${p.kind}: ${p.text}`),
+        }),
+      },
+      serving
+        ? 'policy failed to load; still serving the previous version'
+        : id === 'base'
+          ? 'base policy failed to load'
+          : 'tenant policy failed to load; denying all of its requests (fail closed)',
     );
-    const version = await opa.version();
-    if (version !== PINNED_OPA_VERSION) {
+  }
+
+  /** Records a failed load of a tenant: an active version keeps serving, else the tenant is denied. */
+  function recordFailure(id: string, thrown: unknown, origin: UnitOrigin, revision?: string): void {
+    const error = asPolicyError(thrown, id);
+    const failure: UnitFailure = { error, at: Date.now() };
+    observer.load?.(unitName(id), origin, 'error');
+    if (id === 'base') {
+      if (base !== undefined) base = { unit: base.unit, lastError: failure };
+      logFailure(id, error, base !== undefined);
+      return;
+    }
+    const tenant = id.slice('tenant:'.length);
+    const entry = tenants.get(tenant);
+    if (entry?.kind === 'active') {
+      tenants.set(tenant, { kind: 'active', unit: entry.unit, lastError: failure });
+      logFailure(id, error, true);
+    } else {
+      tenants.set(tenant, {
+        kind: 'failed',
+        failure,
+        deny: failedDeny(tenant, revision),
+        ...(revision !== undefined && { revision }),
+      });
+      logFailure(id, error, false);
+    }
+  }
+
+  function loaded(units: ReadonlyMap<string, ActiveUnit>, ms?: number): void {
+    for (const unit of units.values()) {
+      observer.load?.(unitName(unit.id), unit.origin, 'ok');
+      logger.info(
+        { unit: unit.id, revision: unit.revision, module: unit.group, ...(ms !== undefined && { compileMs: ms }) },
+        'policy loaded',
+      );
+    }
+  }
+
+  async function getCompiler(): Promise<UnitCompiler> {
+    if (compiler !== undefined) return compiler;
+    compiler = await createUnitCompiler({
+      ...(config.opaPath !== undefined && { opaPath: config.opaPath }),
+      ...(config.cacheDir !== undefined && { cacheDir: config.cacheDir }),
+    });
+    if (compiler.opaVersion !== PINNED_OPA_VERSION) {
       logger.warn(
-        { opa: opa.path, version, pinned: PINNED_OPA_VERSION },
+        { opa: compiler.opa.path, version: compiler.opaVersion, pinned: PINNED_OPA_VERSION },
         'opa version differs from the pinned one; policies are tested against the pinned version',
       );
     }
-
-    const tenantIds = await listTenants(policyDir);
-    const jobs: { kind: UnitKind; tenant?: string }[] = [
-      { kind: 'base' },
-      ...tenantIds.map((tenant) => ({ kind: 'tenant' as const, tenant })),
-    ];
-    const settled = await mapSettledLimited(jobs, concurrency, (job) =>
-      prepare(opa, job.kind, job.tenant),
-    );
-    // prepare() never rejects; a rejection here would be a bug in it.
-    const prepared = settled.map((result) => {
-      if (result.status === 'rejected') throw result.reason;
-      return result.value;
-    });
-
-    const [base, ...tenantResults] = prepared;
-    if (base === undefined || !base.ok) {
-      const error = base?.ok === false ? base.error : undefined;
-      throw new PolicyError(
-        error?.code ?? 'load_failed',
-        `cannot load the base policy (${resolve(policyDir, BASE_DIR)}): ${error?.message ?? 'unknown error'}`,
-        {
-          unit: 'base',
-          ...(error && { problems: error.problems, builtins: error.builtins, cause: error }),
-        },
-      );
-    }
-    logger.info(
-      { unit: 'base', revision: base.unit.source.revision, compileMs: base.ms },
-      'policy loaded',
-    );
-
-    const tenants = new Map<string, TenantEntry>();
-    tenantResults.forEach((result, index) => {
-      const tenant = tenantIds[index]!;
-      if (result.ok) {
-        tenants.set(tenant, { unit: result.unit });
-        logger.info(
-          {
-            unit: result.unit.source.id,
-            revision: result.unit.source.revision,
-            compileMs: result.ms,
-          },
-          'policy loaded',
-        );
-        return;
-      }
-      const revision = result.source?.revision;
-      tenants.set(tenant, {
-        failed: {
-          id: result.id,
-          ...(revision !== undefined && { revision }),
-          error: result.error,
-          // Callers learn only that the tenant's policy is unavailable; the details are for operators.
-          deny: frozenDeny(
-            'policy_denied',
-            `the policy of tenant ${tenant} failed to load; its requests are denied until it is fixed`,
-            revision ?? '',
-          ),
-        },
-      });
-      logger.error(
-        { unit: result.id, code: result.error.code, error: result.error.message },
-        'tenant policy failed to load; denying all of its requests (fail closed)',
-      );
-    });
-
-    return { base: base.unit, tenants, opa: { path: opa.path, version } };
+    return compiler;
   }
 
-  function layerStatus(entry: TenantEntry): Record<string, unknown> {
-    if ('unit' in entry) {
-      const errors = evalErrors.get(entry.unit.source.id);
+  function memberOf(snapshot: UnitSnapshot, data: Record<string, unknown>, entrypoint: string): GroupMember {
+    return {
+      id: snapshot.id,
+      kind: snapshot.kind,
+      ...(snapshot.tenant !== undefined && { tenant: snapshot.tenant }),
+      revision: snapshot.revision,
+      origin: 'dir',
+      codeHash: snapshot.regoHash,
+      entrypoint,
+      data,
+    };
+  }
+
+  /** Builds a group's instance and records it; returns its units (not yet swapped in). */
+  async function build(key: string, compiled: CompiledModule, members: readonly GroupMember[]) {
+    const units = await buildGroup(key, key, compiled, members, clock.builtins, onEvalError);
+    groups.set(key, { compiled, members: new Map(members.map((m) => [m.id, m])) });
+    return units;
+  }
+
+  // ---- directory units ---------------------------------------------------------------------
+
+  async function snapshotOf(kind: 'base' | 'tenant', tenant?: string) {
+    const snapshot = await readUnitSnapshot(policyDir, kind, tenant);
+    const data = mergeDataFiles(snapshot.id, snapshot.dataFiles);
+    return { snapshot, data };
+  }
+
+  /** Compiles one pack of tenants (new snapshots replacing members) and swaps in every unit that built. */
+  async function compileTenants(pack: number, changed: readonly DirMember[]): Promise<void> {
+    const c = await getCompiler();
+    const changedIds = new Set(changed.map((m) => m.snapshot.id));
+    const members = new Map<string, DirMember>();
+    for (const [tenant, member] of dirMembers) {
+      if (stablePack(tenant, packCount) === pack && activeOf(member.snapshot.id)?.group === `pack:${pack}`) {
+        members.set(member.snapshot.id, member);
+      }
+    }
+    for (const member of changed) members.set(member.snapshot.id, member);
+    const list = [...members.values()].sort((a, b) => a.snapshot.id.localeCompare(b.snapshot.id));
+    const started = performance.now();
+    const result = await c.compilePack(list.map((m) => m.snapshot));
+    const ms = Math.round(performance.now() - started);
+
+    for (const [id, error] of result.failures) {
+      const member = members.get(id)!;
+      if (changedIds.has(id)) recordFailure(id, error, 'dir', member.snapshot.revision);
+      else logger.warn({ unit: id, error: error.message }, 'a unit that compiled before no longer does; keeping it');
+    }
+    const built = new Map<string, ActiveUnit>();
+    if (result.module !== undefined && result.packed.size > 0) {
+      const packMembers = [...result.packed].map(([id, entrypoint]) => {
+        const m = members.get(id)!;
+        return memberOf(m.snapshot, m.data, entrypoint);
+      });
+      try {
+        for (const [id, unit] of await build(`pack:${pack}`, result.module, packMembers)) built.set(id, unit);
+      } catch (thrown) {
+        for (const m of packMembers) if (changedIds.has(m.id)) recordFailure(m.id, thrown, 'dir', m.revision);
+      }
+    }
+    for (const [id, compiled] of result.solo) {
+      const m = members.get(id)!;
+      try {
+        const units = await build(`solo:${id}`, compiled, [
+          memberOf(m.snapshot, m.data, UNIT_ENTRYPOINT.tenant),
+        ]);
+        for (const [unitIdKey, unit] of units) built.set(unitIdKey, unit);
+      } catch (thrown) {
+        if (changedIds.has(id)) recordFailure(id, thrown, 'dir', m.snapshot.revision);
+      }
+    }
+    swapIn(built);
+    for (const unit of built.values()) {
+      const m = members.get(unit.id)!;
+      dirMembers.set(unit.tenant!, m);
+    }
+    loaded(new Map([...built].filter(([id]) => changedIds.has(id))), ms);
+  }
+
+  /** Rebuilds a group's instance with new data for some members; same module, no compile. */
+  async function reloadData(groupKey: string, updates: ReadonlyMap<string, DirMember>): Promise<void> {
+    const group = groups.get(groupKey)!;
+    const members = [...group.members.values()].map((m) => {
+      const update = updates.get(m.id);
+      return update === undefined ? m : { ...m, revision: update.snapshot.revision, data: update.data };
+    });
+    const units = await build(groupKey, group.compiled, members);
+    swapIn(units);
+    for (const [id, update] of updates) {
+      if (update.snapshot.tenant !== undefined) dirMembers.set(update.snapshot.tenant, update);
+      logger.info({ unit: id, revision: update.snapshot.revision, module: groupKey }, 'policy data reloaded');
+      observer.load?.(unitName(id), 'dir', 'ok');
+    }
+  }
+
+  async function loadBaseFromDir(): Promise<void> {
+    let next: { snapshot: UnitSnapshot; data: Record<string, unknown> };
+    try {
+      next = await snapshotOf('base');
+    } catch (thrown) {
+      recordFailure('base', thrown, 'dir');
+      throw thrown;
+    }
+    const current = base?.unit;
+    if (current?.origin === 'dir' && current.revision === next.snapshot.revision && base?.lastError === undefined) return;
+    try {
+      if (current?.origin === 'dir' && current.codeHash === next.snapshot.regoHash && groups.get(current.group)?.members.has('base')) {
+        await reloadData(current.group, new Map([['base', next]]));
+        return;
+      }
+      const c = await getCompiler();
+      const started = performance.now();
+      const compiled = await c.compileSolo(next.snapshot);
+      const units = await build('solo:base', compiled, [memberOf(next.snapshot, next.data, UNIT_ENTRYPOINT.base)]);
+      swapIn(units);
+      loaded(units, Math.round(performance.now() - started));
+    } catch (thrown) {
+      recordFailure('base', thrown, 'dir', next.snapshot.revision);
+      throw thrown;
+    }
+  }
+
+  function removeTenant(tenant: string): void {
+    const id = unitId('tenant', tenant);
+    const previous = activeOf(id)?.revision;
+    dirMembers.delete(tenant);
+    leaveGroups(id);
+    if (onRemoved === 'deny') {
+      tenants.set(tenant, {
+        kind: 'removed',
+        at: Date.now(),
+        deny: frozenDeny(
+          'policy_denied',
+          `the policy of tenant ${tenant} was removed; its requests are denied (policies.on_tenant_removed: deny)`,
+          '',
+        ),
+      });
+    } else {
+      tenants.delete(tenant);
+    }
+    observer.revision?.(unitName(id), undefined, previous);
+    logger.warn(
+      { unit: id, onTenantRemoved: onRemoved },
+      onRemoved === 'deny'
+        ? 'tenant policy directory removed; denying its requests'
+        : 'tenant policy directory removed; its requests are decided by base alone',
+    );
+  }
+
+  /** Re-reads the given tenants from the directory and swaps in whatever changed. */
+  async function reloadTenants(ids: readonly string[]): Promise<void> {
+    const byPack = new Map<number, DirMember[]>();
+    const dataOnly = new Map<string, Map<string, DirMember>>();
+    for (const tenant of ids) {
+      if (bundleUnits.has(`tenant:${tenant}`)) continue;
+      const id = unitId('tenant', tenant);
+      const exists = await stat(join(policyDir, TENANTS_DIR, tenant)).then(
+        (s) => s.isDirectory(),
+        () => false,
+      );
+      const entry = tenants.get(tenant);
+      if (!exists) {
+        if (entry !== undefined && entry.kind !== 'removed') removeTenant(tenant);
+        continue;
+      }
+      let next: { snapshot: UnitSnapshot; data: Record<string, unknown> };
+      try {
+        next = await snapshotOf('tenant', tenant);
+      } catch (thrown) {
+        recordFailure(id, thrown, 'dir');
+        continue;
+      }
+      const current = entry?.kind === 'active' ? entry : undefined;
+      if (current !== undefined && current.unit.revision === next.snapshot.revision && current.lastError === undefined) {
+        continue;
+      }
+      const group = current === undefined ? undefined : groups.get(current.unit.group);
+      if (current?.unit.origin === 'dir' && current.unit.codeHash === next.snapshot.regoHash && group?.members.has(id)) {
+        const updates = dataOnly.get(current.unit.group) ?? new Map<string, DirMember>();
+        updates.set(id, next);
+        dataOnly.set(current.unit.group, updates);
+        continue;
+      }
+      const pack = stablePack(tenant, packCount);
+      byPack.set(pack, [...(byPack.get(pack) ?? []), next]);
+    }
+    for (const [groupKey, updates] of dataOnly) {
+      try {
+        await reloadData(groupKey, updates);
+      } catch (thrown) {
+        for (const [id, update] of updates) recordFailure(id, thrown, 'dir', update.snapshot.revision);
+      }
+    }
+    await mapSettledLimited([...byPack], concurrency, async ([pack, changed]) => {
+      try {
+        await compileTenants(pack, changed);
+      } catch (thrown) {
+        for (const m of changed) recordFailure(m.snapshot.id, thrown, 'dir', m.snapshot.revision);
+      }
+    });
+    reportTotals();
+  }
+
+  async function reloadFromDir(units: { base?: boolean; tenants?: readonly string[] } = {}): Promise<void> {
+    const all = units.base === undefined && units.tenants === undefined;
+    if (units.base || all) {
+      if (!bundleUnits.has('base')) await loadBaseFromDir().catch(() => undefined);
+    }
+    let ids = units.tenants ?? [];
+    if (all || ids.includes('*')) {
+      const known = [...tenants.entries()].filter(([, e]) => e.kind !== 'active' || e.unit.origin === 'dir');
+      ids = [...new Set([...(await listTenants(policyDir).catch(() => [])), ...known.map(([t]) => t)])];
+    }
+    await reloadTenants(ids);
+  }
+
+  /** First load of the directory units: base alone, tenants in packs. */
+  async function loadDir(): Promise<void> {
+    const wantBase = !bundleUnits.has('base');
+    const hasDir = existsSync(policyDir);
+    if (!wantBase && !hasDir) return;
+    if (wantBase) {
+      try {
+        await loadBaseFromDir();
+      } catch (thrown) {
+        const error = asPolicyError(thrown, 'base');
+        throw new PolicyError(
+          error.code,
+          `cannot load the base policy (${resolve(policyDir, BASE_DIR)}): ${error.message}`,
+          { unit: 'base', problems: error.problems, builtins: error.builtins, cause: error },
+        );
+      }
+    }
+    const ids = (await listTenants(policyDir)).filter((t) => !bundleUnits.has(`tenant:${t}`));
+    if (ids.length === 0) return;
+    packCount = Math.max(1, Math.ceil(ids.length / perModule));
+    const byPack = new Map<number, DirMember[]>();
+    const snapshots = await mapSettledLimited(ids, 8, (tenant) => snapshotOf('tenant', tenant));
+    snapshots.forEach((settled, index) => {
+      const tenant = ids[index]!;
+      if (settled.status === 'rejected') {
+        recordFailure(unitId('tenant', tenant), settled.reason, 'dir');
+        return;
+      }
+      const pack = stablePack(tenant, packCount);
+      byPack.set(pack, [...(byPack.get(pack) ?? []), settled.value]);
+    });
+    await getCompiler();
+    const results = await mapSettledLimited([...byPack], concurrency, ([pack, changed]) =>
+      compileTenants(pack, changed),
+    );
+    for (const settled of results) if (settled.status === 'rejected') throw settled.reason;
+  }
+
+  // ---- bundles -----------------------------------------------------------------------------
+
+  async function activateBundle(state: BundleState, bytes: Uint8Array, etag: string | undefined, persist: boolean) {
+    const { config: source, id } = state;
+    const kind = source.tenant === undefined ? 'base' : 'tenant';
+    const bundle = readPolicyBundle(bytes, id, UNIT_ENTRYPOINT[kind]);
+    if (source.signing !== undefined) {
+      await verifyBundleSignature(id, bundle.files, bundle.signatures, {
+        keys: config.keys ?? {},
+        ...(source.signing.keyId !== undefined && { keyId: source.signing.keyId }),
+        ...(source.signing.scope !== undefined && { scope: source.signing.scope }),
+        excludeFiles: source.signing.excludeFiles,
+      });
+    }
+    const key = `bundle:${bundle.wasmHash.slice(0, 16)}`;
+    const existing = groups.get(key);
+    const compiled = existing?.compiled ?? (await compileModule(bundle.wasm, bundle.wasmHash, id));
+    const member: GroupMember = {
+      id,
+      kind,
+      ...(source.tenant !== undefined && { tenant: source.tenant }),
+      revision: bundle.revision,
+      origin: 'bundle',
+      codeHash: bundle.wasmHash,
+      entrypoint: UNIT_ENTRYPOINT[kind],
+      data: bundle.data,
+    };
+    const others = existing === undefined ? [] : [...existing.members.values()].filter((m) => m.id !== id);
+    const units = await build(key, compiled, [...others, member]);
+    swapIn(units);
+    const now = Date.now();
+    state.lastActivationAt = now;
+    state.lastError = undefined;
+    if (etag !== undefined) state.etag = etag;
+    observer.bundleActivated?.(unitName(id), now);
+    loaded(new Map([[id, units.get(id)!]]));
+    reportTotals();
+    if (persist && source.source === 'url' && source.persist && config.persistDir !== undefined) {
+      await persistBundle(config.persistDir, bytes, {
+        unit: id,
+        url: source.url,
+        ...(etag !== undefined && { etag }),
+        revision: bundle.revision,
+        activatedAt: now,
+      }).catch((error: unknown) =>
+        logger.warn({ unit: id, error: describeThrown(error) }, 'cannot persist the bundle; a restart needs the server'),
+      );
+    }
+  }
+
+  function bundleFailed(state: BundleState, thrown: unknown): void {
+    const error = asPolicyError(thrown, state.id);
+    state.lastError = { error, at: Date.now() };
+    recordFailure(state.id, error, 'bundle');
+    reportTotals();
+  }
+
+  async function startFileBundle(state: BundleState & { config: { source: 'file'; path: string } }) {
+    const load = async () => {
+      const bytes = await readFile(state.config.path).catch((cause: unknown) => {
+        throw new PolicyError('bundle_invalid', `${state.id}: cannot read ${state.config.path}`, { unit: state.id, cause });
+      });
+      state.lastDownloadAt = Date.now();
+      await activateBundle(state, bytes, undefined, false);
+    };
+    try {
+      await serial(load);
+    } catch (thrown) {
+      bundleFailed(state, thrown);
+      if (state.id === 'base') throw thrown;
+    }
+    if (config.watch) {
+      let timer: NodeJS.Timeout | undefined;
+      state.watcher = watch(dirname(state.config.path), (_event, name) => {
+        if (name?.toString() !== basename(state.config.path)) return;
+        if (timer !== undefined) clearTimeout(timer);
+        timer = setTimeout(() => {
+          serial(load).catch((thrown: unknown) => bundleFailed(state, thrown));
+        }, config.watchDebounceMs ?? 100);
+      });
+      state.watcher.on('error', (error) => logger.warn({ unit: state.id, error: describeThrown(error) }, 'bundle watch failed'));
+    }
+  }
+
+  async function startUrlBundle(state: BundleState & { config: { source: 'url' } }) {
+    const source = state.config;
+    const persisted =
+      source.persist && config.persistDir !== undefined
+        ? await loadPersistedBundle(config.persistDir, state.id)
+        : undefined;
+    const usePersisted = async (why: string) => {
+      if (persisted === undefined) return false;
+      try {
+        await serial(() => activateBundle(state, persisted.bytes, persisted.meta.etag, false));
+        state.fromPersisted = true;
+        logger.warn({ unit: state.id, revision: persisted.meta.revision, why }, 'serving the persisted bundle');
+        return true;
+      } catch (thrown) {
+        logger.error({ unit: state.id, error: describeThrown(thrown) }, 'the persisted bundle does not load');
+        return false;
+      }
+    };
+    let bootError: unknown;
+    const poller = createBundlePoller({
+      url: source.url,
+      headers: source.headers,
+      minDelayMs: source.polling.minDelaySeconds * 1000,
+      maxDelayMs: source.polling.maxDelaySeconds * 1000,
+      ...(source.polling.longPollingTimeoutSeconds !== undefined && {
+        longPollingTimeoutSeconds: source.polling.longPollingTimeoutSeconds,
+      }),
+      timeoutMs: source.timeoutMs,
+      ...(persisted?.meta.etag !== undefined && { etag: persisted.meta.etag }),
+      ...(options.fetch !== undefined && { fetch: options.fetch }),
+      onBundle: async (bytes, etag) => {
+        state.lastDownloadAt = Date.now();
+        try {
+          await serial(() => activateBundle(state, bytes, etag, true));
+          state.fromPersisted = false;
+        } catch (thrown) {
+          bundleFailed(state, thrown);
+          throw thrown;
+        }
+      },
+      onResult: (result) => {
+        observer.bundlePoll?.(unitName(state.id), result.kind);
+        if (result.kind === 'error' && result.stage === 'download') {
+          const error = new PolicyError('download_failed', `${state.id}: ${source.url}: ${describeThrown(result.error)}`, {
+            unit: state.id,
+            cause: result.error,
+          });
+          state.lastError = { error, at: Date.now() };
+          bootError = error;
+          if (running) logger.warn({ unit: state.id, error: error.message }, 'bundle download failed; keeping the active bundle');
+        }
+      },
+    });
+    state.poller = poller;
+    const first = await poller.pollOnce();
+    if (first.kind === 'not_modified') {
+      if (!(await usePersisted('the server reports it unchanged'))) {
+        bootError = new PolicyError('download_failed', `${state.id}: the server answered 304 but no bundle is persisted`, {
+          unit: state.id,
+        });
+      }
+    } else if (first.kind === 'error' && activeOf(state.id) === undefined) {
+      const served = await usePersisted(`the bundle server failed: ${describeThrown(first.error)}`);
+      if (!served) {
+        const error = asPolicyError(bootError ?? first.error, state.id);
+        bundleFailed(state, error);
+        if (state.id === 'base') {
+          poller.start();
+          throw error;
+        }
+      }
+    }
+    poller.start();
+  }
+
+  async function startBundles(): Promise<void> {
+    for (const source of bundleConfigs) {
+      const id = source.tenant === undefined ? 'base' : `tenant:${source.tenant}`;
+      const state: BundleState = { config: source, id };
+      bundles.set(id, state);
+    }
+    // Base first: nothing is served without it.
+    const ordered = [...bundles.values()].sort((a, b) => (a.id === 'base' ? -1 : b.id === 'base' ? 1 : 0));
+    for (const state of ordered) {
+      if (state.config.source === 'file') {
+        await startFileBundle(state as BundleState & { config: { source: 'file'; path: string } });
+      } else {
+        await startUrlBundle(state as BundleState & { config: { source: 'url' } });
+      }
+    }
+  }
+
+  async function stopAll(): Promise<void> {
+    dirWatcher?.close();
+    dirWatcher = undefined;
+    await Promise.all(
+      [...bundles.values()].map(async (state) => {
+        state.watcher?.close();
+        await state.poller?.stop();
+      }),
+    );
+    bundles.clear();
+  }
+
+  // ---- status ------------------------------------------------------------------------------
+
+  function errorOf(failure: UnitFailure | undefined) {
+    if (failure === undefined) return undefined;
+    const { error } = failure;
+    return {
+      code: error.code,
+      message: error.message,
+      at: new Date(failure.at).toISOString(),
+      ...(error.problems.length > 0 && { problems: error.problems }),
+    };
+  }
+
+  function bundleStatus(id: string): Record<string, unknown> | undefined {
+    const state = bundles.get(id);
+    if (state === undefined) return undefined;
+    const source = state.config;
+    const poll = state.poller?.status();
+    const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+    return {
+      source: source.source,
+      ...(source.source === 'file' ? { path: source.path } : { url: source.url }),
+      signed: source.signing !== undefined,
+      ...(state.etag !== undefined && { etag: state.etag }),
+      ...(poll !== undefined && { longPolling: poll.longPolling, retries: poll.retries }),
+      ...(iso(poll?.lastRequestAt) && { lastRequest: iso(poll?.lastRequestAt) }),
+      ...(iso(poll?.lastSuccessfulRequestAt) && { lastSuccessfulRequest: iso(poll?.lastSuccessfulRequestAt) }),
+      ...(iso(state.lastDownloadAt) && { lastSuccessfulDownload: iso(state.lastDownloadAt) }),
+      ...(iso(state.lastActivationAt) && { lastSuccessfulActivation: iso(state.lastActivationAt) }),
+      ...(state.fromPersisted && { servingPersisted: true }),
+      ...(state.lastError !== undefined && { lastError: errorOf(state.lastError) }),
+    };
+  }
+
+  function unitStatus(id: string): PolicyUnitStatus | undefined {
+    const bundle = bundleStatus(id);
+    const common = (unit: ActiveUnit) => ({
+      revision: unit.revision,
+      module: unit.group,
+      activatedAt: new Date(unit.activatedAt).toISOString(),
+      ...(evalErrors.has(id) && { evalErrors: evalErrors.get(id) }),
+    });
+    if (id === 'base') {
+      if (base === undefined) return undefined;
+      const error = errorOf(base.lastError ?? (bundles.get('base')?.lastError));
       return {
-        state: 'OK',
-        revision: entry.unit.source.revision,
-        ...(errors !== undefined && { evalErrors: errors }),
+        unit: 'base',
+        state: error === undefined ? 'OK' : 'WARN',
+        origin: base.unit.origin,
+        ...common(base.unit),
+        ...(error && { error }),
+        ...(bundle && { bundle }),
       };
     }
-    const { failed } = entry;
-    return {
-      state: 'ERROR',
-      ...(failed.revision !== undefined && { revision: failed.revision }),
-      code: failed.error.code,
-      error: failed.error.message,
-    };
+    const tenant = id.slice('tenant:'.length);
+    const entry = tenants.get(tenant);
+    if (entry === undefined) return undefined;
+    const origin = bundleUnits.has(id) ? 'bundle' : 'dir';
+    if (entry.kind === 'active') {
+      const error = errorOf(entry.lastError ?? bundles.get(id)?.lastError);
+      return {
+        unit: id,
+        state: error === undefined ? 'OK' : 'WARN',
+        origin: entry.unit.origin,
+        ...common(entry.unit),
+        ...(error && { error }),
+        ...(bundle && { bundle }),
+      };
+    }
+    if (entry.kind === 'failed') {
+      return {
+        unit: id,
+        state: 'ERROR',
+        origin,
+        ...(entry.revision !== undefined && { revision: entry.revision }),
+        error: errorOf(entry.failure)!,
+        ...(bundle && { bundle }),
+      };
+    }
+    return { unit: id, state: 'ERROR', origin, removed: true };
   }
 
   return {
     evaluate(tenant, input) {
-      const state = loaded;
-      if (state === undefined) return NOT_STARTED;
+      const current = base;
+      if (current === undefined || !running) return NOT_STARTED;
 
       clock.begin();
-      // One serialisation per decision, shared by both layers: opa-wasm copies the bytes as they are.
-      const bytes = encoder.encode(JSON.stringify(input ?? null));
-      const json =
-        bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer;
+      // One serialisation per decision, shared by both layers.
+      const json = encoder.encode(JSON.stringify(input ?? null));
 
-      const base = state.base.evaluate(json as ArrayBuffer);
-      if (!base.allow) return { allow: false, decidedBy: 'base', reasons: base.reasons, base };
+      const baseLayer = current.unit.evaluate(json);
+      if (!baseLayer.allow) return { allow: false, decidedBy: 'base', reasons: baseLayer.reasons, base: baseLayer };
 
-      const entry = tenant === undefined ? undefined : state.tenants.get(tenant);
-      if (entry === undefined) return { allow: true, decidedBy: 'base', reasons: NO_REASONS, base };
+      const entry = tenant === undefined ? undefined : tenants.get(tenant);
+      if (entry === undefined) return { allow: true, decidedBy: 'base', reasons: NO_REASONS, base: baseLayer };
 
-      const layer = 'unit' in entry ? entry.unit.evaluate(json as ArrayBuffer) : entry.failed.deny;
+      const layer = entry.kind === 'active' ? entry.unit.evaluate(json) : entry.deny;
       if (!layer.allow) {
-        return { allow: false, decidedBy: 'tenant', reasons: layer.reasons, base, tenant: layer };
+        return { allow: false, decidedBy: 'tenant', reasons: layer.reasons, base: baseLayer, tenant: layer };
       }
-      return { allow: true, decidedBy: 'base', reasons: NO_REASONS, base, tenant: layer };
+      return { allow: true, decidedBy: 'base', reasons: NO_REASONS, base: baseLayer, tenant: layer };
     },
 
     revisions() {
-      const tenants: Record<string, string> = {};
-      if (loaded === undefined) return { tenants };
-      for (const [tenant, entry] of loaded.tenants) {
-        if ('unit' in entry) tenants[tenant] = entry.unit.source.revision;
+      const result: Record<string, string> = {};
+      if (base === undefined || !running) return { tenants: result };
+      for (const [tenant, entry] of tenants) {
+        if (entry.kind === 'active') result[tenant] = entry.unit.revision;
       }
-      return { base: loaded.base.source.revision, tenants };
+      return { base: base.unit.revision, tenants: result };
+    },
+
+    units() {
+      if (!running) return [];
+      const list: PolicyUnitStatus[] = [];
+      const b = unitStatus('base');
+      if (b !== undefined) list.push(b);
+      for (const tenant of [...tenants.keys()].sort()) {
+        const status = unitStatus(unitId('tenant', tenant));
+        if (status !== undefined) list.push(status);
+      }
+      return list;
+    },
+
+    reloadFromDir(units) {
+      if (!running) return Promise.resolve();
+      return serial(() => reloadFromDir(units ?? {})).catch((thrown: unknown) =>
+        logger.error({ error: describeThrown(thrown) }, 'policy reload failed'),
+      );
     },
 
     async start() {
-      let next: LoadedPolicies;
+      if (running) {
+        // A second start() is a full reload of the directory units: everything is rebuilt, and a
+        // base that no longer compiles leaves every unit as it was.
+        await serial(async () => {
+          try {
+            if (!bundleUnits.has('base')) await loadBaseFromDir();
+          } catch (thrown) {
+            lastFailure = asPolicyError(thrown, 'base');
+            throw lastFailure;
+          }
+          lastFailure = undefined;
+          await reloadFromDir({ tenants: ['*'] });
+        });
+        return;
+      }
       try {
-        next = await load();
+        await serial(loadDir);
+        await startBundles();
+        if (base === undefined) {
+          throw new PolicyError('unit_invalid', 'no base policy: neither policies.dir/base nor a base bundle is loaded');
+        }
       } catch (thrown) {
+        await stopAll();
+        base = undefined;
+        tenants.clear();
+        groups.clear();
+        dirMembers.clear();
         lastFailure = asPolicyError(thrown, 'base');
-        logger.error(
-          { code: lastFailure.code, error: lastFailure.message },
-          'policies failed to load',
-        );
+        logger.error({ code: lastFailure.code, error: lastFailure.message }, 'policies failed to load');
         throw lastFailure;
       }
-      // Swapped in one assignment: an evaluate() sees either the old set or the new, never a mix.
-      loaded = next;
+      running = true;
       lastFailure = undefined;
-      evalErrors.clear();
+      reportTotals();
+      if (config.watch && existsSync(policyDir)) {
+        dirWatcher = watchPolicyDir(
+          policyDir,
+          config.watchDebounceMs ?? 100,
+          (changed) =>
+            serial(() => reloadFromDir({ base: changed.base, tenants: [...changed.tenants] })),
+          (error) => logger.warn({ error: describeThrown(error) }, 'policy directory watch failed'),
+        );
+        logger.info({ dir: policyDir }, 'watching the policy directory');
+      }
     },
 
     async stop() {
-      loaded = undefined;
+      running = false;
+      await stopAll();
+      await queue;
+      base = undefined;
+      tenants.clear();
+      groups.clear();
+      dirMembers.clear();
       lastFailure = undefined;
     },
 
     status(): ComponentStatus {
-      const state = loaded;
-      if (state === undefined) {
+      if (!running || base === undefined) {
         return lastFailure === undefined
           ? { state: 'NOT_READY', message: 'policies are not loaded' }
           : { state: 'ERROR', message: lastFailure.message, detail: { code: lastFailure.code } };
       }
-      const tenants: Record<string, unknown> = {};
+      const detailTenants: Record<string, unknown> = {};
       const failed: string[] = [];
-      for (const [tenant, entry] of state.tenants) {
-        tenants[tenant] = layerStatus(entry);
-        if ('failed' in entry) failed.push(tenant);
+      const stale: string[] = [];
+      const removed: string[] = [];
+      const many = tenants.size > 100;
+      for (const [tenant, entry] of tenants) {
+        const status = unitStatus(unitId('tenant', tenant))!;
+        if (entry.kind === 'failed') failed.push(tenant);
+        else if (entry.kind === 'removed') removed.push(tenant);
+        else if (status.state === 'WARN') stale.push(tenant);
+        if (many && status.state === 'OK') continue;
+        detailTenants[tenant] = {
+          state: status.state,
+          ...(status.revision !== undefined && { revision: status.revision }),
+          ...(status.error !== undefined && { code: status.error.code, error: status.error.message }),
+          ...(status.removed && { removed: true }),
+          ...(status.evalErrors !== undefined && { evalErrors: status.evalErrors }),
+        };
       }
-      const baseErrors = evalErrors.get('base');
+      const baseStatus = unitStatus('base')!;
       const detail = {
-        opa: state.opa,
+        ...(compiler !== undefined && { opa: { path: compiler.opa.path, version: compiler.opaVersion } }),
         base: {
-          state: 'OK',
-          revision: state.base.source.revision,
-          ...(baseErrors !== undefined && { evalErrors: baseErrors }),
+          state: baseStatus.state,
+          revision: baseStatus.revision,
+          ...(baseStatus.evalErrors !== undefined && { evalErrors: baseStatus.evalErrors }),
+          ...(baseStatus.error !== undefined && { code: baseStatus.error.code, error: baseStatus.error.message }),
         },
-        tenants,
+        tenantCount: tenants.size,
+        modules: groups.size,
+        tenants: detailTenants,
       };
-      const overall: ComponentState =
-        failed.length === 0 && lastFailure === undefined ? 'OK' : 'WARN';
       const problems: string[] = [];
       if (failed.length > 0) {
-        problems.push(
-          `policies failed to load for tenant(s) ${failed.join(', ')}; their requests are denied`,
-        );
+        problems.push(`policies failed to load for tenant(s) ${failed.join(', ')}; their requests are denied`);
+      }
+      if (removed.length > 0) {
+        problems.push(`policies of tenant(s) ${removed.join(', ')} were removed; their requests are denied`);
+      }
+      if (baseStatus.state === 'WARN') {
+        problems.push(`reload failed, still serving the previous policies: ${baseStatus.error?.message}`);
+      }
+      if (stale.length > 0) {
+        problems.push(`reload failed for tenant(s) ${stale.join(', ')}; still serving their previous policies`);
       }
       if (lastFailure !== undefined) {
         problems.push(`reload failed, still serving the previous policies: ${lastFailure.message}`);
       }
+      const overall: ComponentState = problems.length === 0 ? 'OK' : 'WARN';
       return {
         state: overall,
         message:
           problems.length === 0
-            ? `base ${state.base.source.revision}, ${state.tenants.size} tenant polic${state.tenants.size === 1 ? 'y' : 'ies'}`
+            ? `base ${base.unit.revision}, ${tenants.size} tenant polic${tenants.size === 1 ? 'y' : 'ies'}`
             : problems.join('; '),
         detail,
       };

@@ -31,6 +31,35 @@ export interface PolicyOutcome {
   readonly tenant?: LayerResult;
 }
 
+/** One unit as the admin API and `/ready` show it. */
+export interface PolicyUnitStatus {
+  /** `base` or `tenant:<id>`. */
+  readonly unit: string;
+  /** OK: serving; WARN: serving an older version because the newest failed; ERROR: denying (failed, or removed). */
+  readonly state: 'OK' | 'WARN' | 'ERROR';
+  /** Where its policy comes from. */
+  readonly origin: 'dir' | 'bundle';
+  /** Active revision: a content hash for directory units, the manifest revision for bundles. */
+  readonly revision?: string;
+  /** The module instance serving it (`pack:<n>`, `solo:<unit>`, `bundle:<hash>`). */
+  readonly module?: string;
+  /** When the active version was activated (RFC 3339). */
+  readonly activatedAt?: string;
+  /** Removed from the policy directory while running (and denied per `on_tenant_removed`). */
+  readonly removed?: boolean;
+  /** The last failure to load a newer version (or the first, when none is active). */
+  readonly error?: {
+    readonly code: string;
+    readonly message: string;
+    readonly at: string;
+    readonly problems?: readonly { file: string; line: number; kind: string; text: string }[];
+  };
+  /** For bundles: where from, and how the last downloads went. */
+  readonly bundle?: Readonly<Record<string, unknown>>;
+  /** Evaluation errors (Rego runtime errors) since it was loaded. */
+  readonly evalErrors?: number;
+}
+
 export interface PolicyEngine {
   /**
    * Evaluate base and (when present) the tenant's policy over `input`.
@@ -40,6 +69,14 @@ export interface PolicyEngine {
   evaluate(tenant: string | undefined, input: unknown): PolicyOutcome;
   /** Loaded revisions: base and per tenant. */
   revisions(): { base?: string; tenants: Record<string, string> };
+  /** Every unit's state, for the admin API. */
+  units(): readonly PolicyUnitStatus[];
+  /**
+   * Re-reads units from the policy directory (`base`, tenant ids; none: all) and swaps in those that
+   * changed, one at a time. Watch mode calls it; a failure keeps the previous version and is reported
+   * in status, never thrown.
+   */
+  reloadFromDir(units?: { readonly base?: boolean; readonly tenants?: readonly string[] }): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
   status(): ComponentStatus;

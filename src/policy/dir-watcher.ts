@@ -1,0 +1,84 @@
+// Dev watch mode: turns file events under the policy directory into debounced batches of changed units.
+import { type FSWatcher, watch } from 'node:fs';
+import { BASE_DIR, TENANTS_DIR } from './conventions.js';
+
+/** A batch of units whose files changed: `base` and/or tenant ids. */
+export interface ChangedUnits {
+  readonly base: boolean;
+  readonly tenants: ReadonlySet<string>;
+}
+
+export interface DirWatcher {
+  close(): void;
+}
+
+/** The unit a path (relative to the policy directory) belongs to, or undefined for files outside any unit. */
+export function unitOfPath(relative: string): { base: true } | { tenant: string } | undefined {
+  const parts = relative.split(/[\\/]/).filter((part) => part !== '');
+  if (parts[0] === BASE_DIR) return { base: true };
+  if (parts[0] === TENANTS_DIR && parts[1] !== undefined && !parts[1].startsWith('.')) {
+    return { tenant: parts[1] };
+  }
+  return undefined;
+}
+
+/**
+ * Watches `dir` recursively. Events are collected until `debounceMs` pass without one (an editor's
+ * save is several events), then `onChange` gets the batch. `onChange` runs one batch at a time;
+ * events arriving meanwhile form the next batch.
+ */
+export function watchPolicyDir(
+  dir: string,
+  debounceMs: number,
+  onChange: (changed: ChangedUnits) => Promise<void>,
+  onError: (error: unknown) => void,
+): DirWatcher {
+  let base = false;
+  let tenants = new Set<string>();
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let closed = false;
+
+  const flush = () => {
+    timer = undefined;
+    if (running !== undefined) {
+      // Re-armed when the batch in progress ends.
+      return;
+    }
+    if (!base && tenants.size === 0) return;
+    const batch: ChangedUnits = { base, tenants };
+    base = false;
+    tenants = new Set();
+    running = onChange(batch)
+      .catch(onError)
+      .finally(() => {
+        running = undefined;
+        if (!closed && (base || tenants.size > 0)) timer = setTimeout(flush, debounceMs);
+      });
+  };
+
+  const watcher: FSWatcher = watch(dir, { recursive: true }, (_event, filename) => {
+    if (filename === null) return;
+    const unit = unitOfPath(filename.toString());
+    if (unit === undefined) {
+      // `tenants` itself changed (a folder renamed in or out): rescan every tenant we can see.
+      if (filename.toString() === TENANTS_DIR) tenants.add('*');
+      else return;
+    } else if ('base' in unit) {
+      base = true;
+    } else {
+      tenants.add(unit.tenant);
+    }
+    if (timer !== undefined) clearTimeout(timer);
+    timer = setTimeout(flush, debounceMs);
+  });
+  watcher.on('error', onError);
+
+  return {
+    close() {
+      closed = true;
+      if (timer !== undefined) clearTimeout(timer);
+      watcher.close();
+    },
+  };
+}
