@@ -132,7 +132,8 @@ function readKeys(s: Section, at: (p: string) => string): Record<string, BundleK
       }
     }
     if (algorithm.startsWith('HS')) {
-      if (Buffer.byteLength(key) < 32) throw new ConfigError(k.key('key'), 'an HMAC secret must be at least 32 bytes');
+      if (Buffer.byteLength(key) < 32)
+        throw new ConfigError(k.key('key'), 'an HMAC secret must be at least 32 bytes');
     } else if (!key.includes('-----BEGIN')) {
       throw new ConfigError(k.key('key'), `${algorithm} needs a PEM public key or certificate`);
     }
@@ -186,11 +187,21 @@ function readBundle(
   }
   const url = s.string('url');
   if (!/^https?:\/\//.test(url)) throw new ConfigError(s.key('url'), 'must be an http(s) URL');
-  const polling = s.section('polling').only(['min_delay_seconds', 'max_delay_seconds', 'long_polling_timeout_seconds']);
+  const polling = s
+    .section('polling')
+    .only(['min_delay_seconds', 'max_delay_seconds', 'long_polling_timeout_seconds']);
   const minDelaySeconds = polling.integer('min_delay_seconds', 60, 1, 86_400);
-  const maxDelaySeconds = polling.integer('max_delay_seconds', Math.max(120, minDelaySeconds), 1, 86_400);
+  const maxDelaySeconds = polling.integer(
+    'max_delay_seconds',
+    Math.max(120, minDelaySeconds),
+    1,
+    86_400,
+  );
   if (maxDelaySeconds < minDelaySeconds) {
-    throw new ConfigError(polling.key('max_delay_seconds'), 'must not be less than min_delay_seconds');
+    throw new ConfigError(
+      polling.key('max_delay_seconds'),
+      'must not be less than min_delay_seconds',
+    );
   }
   const headersSection = s.section('headers');
   const headers: Record<string, string> = {};
@@ -213,7 +224,11 @@ function readBundle(
 }
 
 /** Reads `policies:`; relative paths resolve with `at`, caches and persisted bundles live in `stateDir`. */
-export function readPoliciesSection(s: Section, at: (p: string) => string, stateDir: string): PolicyConfig {
+export function readPoliciesSection(
+  s: Section,
+  at: (p: string) => string,
+  stateDir: string,
+): PolicyConfig {
   s.only([
     'dir',
     'opa_path',

@@ -26,18 +26,20 @@ export function policyInputOf(
   subject: Subject,
   claims: Readonly<Record<string, unknown>>,
 ): PolicyInput {
+  // Plain properties, not conditional spreads: an absent value is `undefined`, which JSON (and so
+  // the Wasm input) leaves out, and object literals with a fixed shape are several times cheaper.
   return {
     action: request.action,
-    ...(request.resource ? { resource: request.resource } : {}),
-    ...(subject.tenant !== undefined ? { tenant: subject.tenant } : {}),
+    resource: request.resource,
+    tenant: subject.tenant,
     context: request.context ?? EMPTY,
     subject: {
-      ...(subject.sub !== undefined ? { sub: subject.sub } : {}),
-      ...(subject.tenant !== undefined ? { tenant: subject.tenant } : {}),
-      ...(subject.clientId !== undefined ? { client_id: subject.clientId } : {}),
+      sub: subject.sub,
+      tenant: subject.tenant,
+      client_id: subject.clientId,
       scopes: subject.scopes,
       act: subject.act,
-      ...(subject.issuer !== undefined ? { issuer: subject.issuer } : {}),
+      issuer: subject.issuer,
     },
     claims,
     transport: request.transport,

@@ -40,9 +40,9 @@ export function subjectOf(
   const tenant = stringClaim(claims, tenantClaim);
   const clientId = stringClaim(claims, 'client_id') ?? stringClaim(claims, 'azp');
   return {
-    ...(sub !== undefined ? { sub } : {}),
-    ...(tenant !== undefined ? { tenant } : {}),
-    ...(clientId !== undefined ? { clientId } : {}),
+    sub,
+    tenant,
+    clientId,
     scopes: scopesOf(claims),
     act: actChainOf(claims),
     issuer,

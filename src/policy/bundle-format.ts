@@ -43,7 +43,11 @@ export const SIGNATURES_FILE = '.signatures.json';
  * `bundle_invalid` naming what is wrong (not gzip/tar, no manifest entry or module for the
  * entrypoint, data not an object or using the reserved key).
  */
-export function readPolicyBundle(gzipped: Uint8Array, unit: string, entrypoint: string): PolicyBundle {
+export function readPolicyBundle(
+  gzipped: Uint8Array,
+  unit: string,
+  entrypoint: string,
+): PolicyBundle {
   let files: TarFile[];
   try {
     files = readTar(gunzipSync(gzipped, { maxOutputLength: MAX_BUNDLE_UNPACKED_BYTES }));
@@ -88,10 +92,14 @@ export function readPolicyBundle(gzipped: Uint8Array, unit: string, entrypoint: 
   try {
     data = mergeDataFiles(unit, dataFiles);
   } catch (cause) {
-    throw new PolicyError('bundle_invalid', `${unit}: bad bundle data: ${(cause as Error).message}`, {
-      unit,
-      cause,
-    });
+    throw new PolicyError(
+      'bundle_invalid',
+      `${unit}: bad bundle data: ${(cause as Error).message}`,
+      {
+        unit,
+        cause,
+      },
+    );
   }
 
   const signatures = byPath.get(SIGNATURES_FILE);

@@ -59,7 +59,11 @@ export interface BundlePoller {
 }
 
 /** OPA's DefaultBackoff: base 100 ms, factor 1.6, jitter 0.2, capped at `maxMs`. */
-export function backoffMs(retries: number, maxMs: number, random: () => number = Math.random): number {
+export function backoffMs(
+  retries: number,
+  maxMs: number,
+  random: () => number = Math.random,
+): number {
   const base = 100;
   let delay = base * 1.6 ** retries;
   delay = Math.min(delay, maxMs);
@@ -84,7 +88,9 @@ export function createBundlePoller(options: BundlePollerOptions): BundlePoller {
   let lastSuccessfulRequestAt: number | undefined;
   let lastDownloadAt: number | undefined;
 
-  async function download(signal: AbortSignal): Promise<{ bytes?: Uint8Array; etag?: string; longPoll: boolean }> {
+  async function download(
+    signal: AbortSignal,
+  ): Promise<{ bytes?: Uint8Array; etag?: string; longPoll: boolean }> {
     const headers: Record<string, string> = { ...options.headers };
     if (etag !== undefined) headers['if-none-match'] = etag;
     if (longPolling && options.longPollingTimeoutSeconds !== undefined) {
@@ -95,7 +101,10 @@ export function createBundlePoller(options: BundlePollerOptions): BundlePoller {
     lastRequestAt = Date.now();
     let response: Response;
     try {
-      response = await doFetch(options.url, { headers, signal: AbortSignal.any([signal, timeout]) });
+      response = await doFetch(options.url, {
+        headers,
+        signal: AbortSignal.any([signal, timeout]),
+      });
     } catch (cause) {
       throw new DownloadError(`request failed: ${(cause as Error).message}`, { cause });
     }
@@ -137,7 +146,10 @@ export function createBundlePoller(options: BundlePollerOptions): BundlePoller {
         etag = response.etag;
         try {
           await options.onBundle(response.bytes, response.etag);
-          result = { kind: 'activated', ...(response.etag !== undefined && { etag: response.etag }) };
+          result = {
+            kind: 'activated',
+            ...(response.etag !== undefined && { etag: response.etag }),
+          };
         } catch (error) {
           result = { kind: 'error', stage: 'activation', error };
         }

@@ -6,7 +6,13 @@
 // of the bundle except `.signatures.json` and excluded files must be listed with a matching digest,
 // and every listed file must be present. Digests are over the raw bytes, except for `.manifest`,
 // `data.json` and `data.yaml`, which are hashed in canonical JSON form (canonical-json.ts).
-import { X509Certificate, createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import {
+  X509Certificate,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  type KeyObject,
+} from 'node:crypto';
 import { CompactSign, compactVerify } from 'jose';
 import { parse as parseYaml } from 'yaml';
 import { canonicalJson, canonicalValue } from './canonical-json.js';
@@ -132,15 +138,22 @@ export async function verifyBundleSignature(
   const keyId =
     config.keyId ??
     (typeof header['kid'] === 'string' && header['kid'] !== '' ? header['kid'] : undefined) ??
-    (typeof payload['keyid'] === 'string' && payload['keyid'] !== '' ? payload['keyid'] : undefined);
+    (typeof payload['keyid'] === 'string' && payload['keyid'] !== ''
+      ? payload['keyid']
+      : undefined);
   if (keyId === undefined) throw invalid(unit, 'verification key ID is empty');
   const key = config.keys[keyId];
-  if (key === undefined) throw invalid(unit, `verification key corresponding to ID ${keyId} not found`);
+  if (key === undefined)
+    throw invalid(unit, `verification key corresponding to ID ${keyId} not found`);
 
   try {
     await compactVerify(token, verificationKey(key), { algorithms: [key.algorithm] });
   } catch (cause) {
-    throw invalid(unit, `the signature does not verify with key ${keyId}: ${describeThrown(cause)}`, cause);
+    throw invalid(
+      unit,
+      `the signature does not verify with key ${keyId}: ${describeThrown(cause)}`,
+      cause,
+    );
   }
   const wantScope = config.scope ?? key.scope ?? '';
   const scope = typeof payload['scope'] === 'string' ? payload['scope'] : '';
@@ -162,8 +175,10 @@ export async function verifyBundleSignature(
     if (file.path === SIGNATURES_FILE || file.path.endsWith(`/${SIGNATURES_FILE}`)) continue;
     if (excluded.has(file.path)) continue;
     const signed = listed.get(file.path);
-    if (signed === undefined) throw invalid(unit, `file ${file.path} not included in bundle signature`);
-    if (signed.algorithm === '') throw invalid(unit, `no hashing algorithm provided for file ${file.path}`);
+    if (signed === undefined)
+      throw invalid(unit, `file ${file.path} not included in bundle signature`);
+    if (signed.algorithm === '')
+      throw invalid(unit, `no hashing algorithm provided for file ${file.path}`);
     let digest: string;
     try {
       digest = bundleFileDigest(file.path, file.data, signed.algorithm);

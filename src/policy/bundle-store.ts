@@ -24,7 +24,11 @@ async function writeAtomically(path: string, data: Uint8Array | string): Promise
 }
 
 /** Writes `bundle.tar.gz` and `meta.json` for `unit` under `dir`; the bundle first, so meta never points at nothing. */
-export async function persistBundle(dir: string, bytes: Uint8Array, meta: PersistedMeta): Promise<void> {
+export async function persistBundle(
+  dir: string,
+  bytes: Uint8Array,
+  meta: PersistedMeta,
+): Promise<void> {
   const folder = unitFolder(dir, meta.unit);
   await mkdir(folder, { recursive: true });
   await writeAtomically(join(folder, 'bundle.tar.gz'), bytes);

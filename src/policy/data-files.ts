@@ -22,10 +22,14 @@ function parseFile(unit: string, file: DataFile): Json {
     if (file.path.endsWith('.json')) return JSON.parse(text) as Json;
     return (parseYaml(text) ?? null) as Json;
   } catch (cause) {
-    throw new PolicyError('unit_invalid', `${unit}: ${file.path} is not valid ${file.path.endsWith('.json') ? 'JSON' : 'YAML'}`, {
-      unit,
-      cause,
-    });
+    throw new PolicyError(
+      'unit_invalid',
+      `${unit}: ${file.path} is not valid ${file.path.endsWith('.json') ? 'JSON' : 'YAML'}`,
+      {
+        unit,
+        cause,
+      },
+    );
   }
 }
 
@@ -42,16 +46,24 @@ function mergeAt(
     const next = node[key];
     if (next === undefined) node[key] = {};
     else if (!isObject(next)) {
-      throw new PolicyError('unit_invalid', `${unit}: ${file} conflicts with data already at ${key}`, { unit });
+      throw new PolicyError(
+        'unit_invalid',
+        `${unit}: ${file} conflicts with data already at ${key}`,
+        { unit },
+      );
     }
     node = node[key] as Record<string, Json>;
   }
   const last = keys[keys.length - 1];
   if (last === undefined) {
     if (!isObject(value)) {
-      throw new PolicyError('unit_invalid', `${unit}: ${file} must hold a JSON object at the top level`, {
-        unit,
-      });
+      throw new PolicyError(
+        'unit_invalid',
+        `${unit}: ${file} must hold a JSON object at the top level`,
+        {
+          unit,
+        },
+      );
     }
     mergeObjects(unit, node, value, file);
     return;
@@ -59,15 +71,30 @@ function mergeAt(
   const existing = node[last];
   if (existing === undefined) node[last] = value;
   else if (isObject(existing) && isObject(value)) mergeObjects(unit, existing, value, file);
-  else throw new PolicyError('unit_invalid', `${unit}: ${file} conflicts with data already at ${keys.join('.')}`, { unit });
+  else
+    throw new PolicyError(
+      'unit_invalid',
+      `${unit}: ${file} conflicts with data already at ${keys.join('.')}`,
+      { unit },
+    );
 }
 
-function mergeObjects(unit: string, into: Record<string, Json>, from: Record<string, Json>, file: string): void {
+function mergeObjects(
+  unit: string,
+  into: Record<string, Json>,
+  from: Record<string, Json>,
+  file: string,
+): void {
   for (const [key, value] of Object.entries(from)) {
     const existing = into[key];
     if (existing === undefined) into[key] = value;
     else if (isObject(existing) && isObject(value)) mergeObjects(unit, existing, value, file);
-    else throw new PolicyError('unit_invalid', `${unit}: ${file} conflicts with data already at ${key}`, { unit });
+    else
+      throw new PolicyError(
+        'unit_invalid',
+        `${unit}: ${file} conflicts with data already at ${key}`,
+        { unit },
+      );
   }
 }
 

@@ -64,18 +64,26 @@ export async function buildGroup(
   for (const member of members) {
     const entrypoint = builder.entrypoints[member.entrypoint];
     if (typeof entrypoint !== 'number') {
-      throw new PolicyError('load_failed', `${member.id}: the Wasm module has no entrypoint ${member.entrypoint}`, {
-        unit: member.id,
-      });
+      throw new PolicyError(
+        'load_failed',
+        `${member.id}: the Wasm module has no entrypoint ${member.entrypoint}`,
+        {
+          unit: member.id,
+        },
+      );
     }
     let dataAddr: number;
     try {
       dataAddr = builder.loadData(member.data);
     } catch (cause) {
-      throw new PolicyError('load_failed', `${member.id}: cannot load data: ${describeThrown(cause)}`, {
-        unit: member.id,
-        cause,
-      });
+      throw new PolicyError(
+        'load_failed',
+        `${member.id}: cannot load data: ${describeThrown(cause)}`,
+        {
+          unit: member.id,
+          cause,
+        },
+      );
     }
     slots.push([member, { entrypoint, dataAddr }]);
   }
@@ -100,7 +108,12 @@ export async function buildGroup(
           resultSet = host.evaluate(slot, input);
         } catch (thrown) {
           onError(id, describeThrown(thrown));
-          return { allow: false, reasons: EVAL_FAILED, revision, evalNs: Number(process.hrtime.bigint() - started) };
+          return {
+            allow: false,
+            reasons: EVAL_FAILED,
+            revision,
+            evalNs: Number(process.hrtime.bigint() - started),
+          };
         }
         const verdict = readVerdict(resultSet, kind);
         return {

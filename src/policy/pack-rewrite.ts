@@ -83,7 +83,10 @@ function stringValue(token: Token): string | undefined {
 }
 
 /** Reads `.ident` or `["str"]` at `at`; returns the key and the index after it. */
-function refPart(tokens: readonly Token[], at: number): { key: string; next: number; token: Token } | undefined {
+function refPart(
+  tokens: readonly Token[],
+  at: number,
+): { key: string; next: number; token: Token } | undefined {
   const first = tokens[at];
   if (first?.kind !== 'punct') return undefined;
   if (first.text === '.') {
@@ -109,8 +112,7 @@ interface Edit {
 
 /** Why a unit cannot be packed, or the rewritten source. */
 export type RewriteResult =
-  | { readonly ok: true; readonly source: string }
-  | { readonly ok: false; readonly reason: string };
+  { readonly ok: true; readonly source: string } | { readonly ok: false; readonly reason: string };
 
 /** Rewrites one Rego file of a tenant unit into `mandate.packed.<slot>`. */
 export function rewriteForPack(source: string, slot: string): RewriteResult {

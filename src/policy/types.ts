@@ -76,7 +76,10 @@ export interface PolicyEngine {
    * changed, one at a time. Watch mode calls it; a failure keeps the previous version and is reported
    * in status, never thrown.
    */
-  reloadFromDir(units?: { readonly base?: boolean; readonly tenants?: readonly string[] }): Promise<void>;
+  reloadFromDir(units?: {
+    readonly base?: boolean;
+    readonly tenants?: readonly string[];
+  }): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
   status(): ComponentStatus;

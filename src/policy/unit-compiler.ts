@@ -7,7 +7,11 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
-import { type RuntimeCapabilities, unsupportedBuiltinOf, writeRuntimeCapabilities } from './capabilities.js';
+import {
+  type RuntimeCapabilities,
+  unsupportedBuiltinOf,
+  writeRuntimeCapabilities,
+} from './capabilities.js';
 import { UNIT_ENTRYPOINT } from './conventions.js';
 import { type CompileProblem, PolicyError } from './errors.js';
 import { type OpaCli, createOpaCli } from './opa-cli.js';
@@ -42,6 +46,8 @@ export interface UnitCompiler {
   readonly capabilities: RuntimeCapabilities;
   /** Compiles one unit alone at its conventional entrypoint. Throws {@link PolicyError}. */
   compileSolo(snapshot: UnitSnapshot): Promise<CompiledModule>;
+  /** The Wasm bytes of one unit compiled alone (for bundles). Throws {@link PolicyError}. */
+  compileWasm(snapshot: UnitSnapshot): Promise<Uint8Array>;
   /** Compiles tenant units into one module where possible. Throws only when opa cannot run. */
   compilePack(snapshots: readonly UnitSnapshot[]): Promise<PackResult>;
 }
@@ -59,7 +65,11 @@ function unitOfFile(file: string): string | undefined {
 }
 
 /** Narrows a compile failure to one unit's problems and names unsupported builtins as such. */
-function failureFor(error: PolicyError, unit: string, capabilities: RuntimeCapabilities): PolicyError {
+function failureFor(
+  error: PolicyError,
+  unit: string,
+  capabilities: RuntimeCapabilities,
+): PolicyError {
   if (error.code !== 'compile_failed') return error;
   const own = error.problems.filter((problem) => unitOfFile(problem.file) === unit);
   const problems: readonly CompileProblem[] = own.length > 0 ? own : error.problems;
@@ -99,8 +109,20 @@ export async function createUnitCompiler(options: CompilerOptions = {}): Promise
     paths: readonly string[],
     entrypoints: readonly string[],
   ): Promise<CompiledModule> {
+    const wasm = await compileBytes(label, files, paths, entrypoints);
+    return compileModule(wasm, createHash('sha256').update(wasm).digest('hex'), label);
+  }
+
+  async function compileBytes(
+    label: string,
+    files: readonly StagedFile[],
+    paths: readonly string[],
+    entrypoints: readonly string[],
+  ): Promise<Uint8Array> {
     const key = createHash('sha256');
-    key.update(`${opaVersion}\0${capabilities.hash}\0${entrypoints.join(',')}\0${paths.join(',')}\0`);
+    key.update(
+      `${opaVersion}\0${capabilities.hash}\0${entrypoints.join(',')}\0${paths.join(',')}\0`,
+    );
     for (const file of files) key.update(`${file.path}\0${file.text.length}\0${file.text}`);
     const digest = key.digest('hex');
     const cached =
@@ -139,20 +161,30 @@ export async function createUnitCompiler(options: CompilerOptions = {}): Promise
           .catch(() => undefined);
       }
     }
-    return compileModule(wasm, createHash('sha256').update(wasm).digest('hex'), label);
+    return wasm;
   }
 
-  async function compileSolo(snapshot: UnitSnapshot): Promise<CompiledModule> {
+  async function compileWasm(snapshot: UnitSnapshot): Promise<Uint8Array> {
     const files = snapshot.rego.map((file) => ({
       path: posix.join(snapshot.path, file.path),
       text: file.text,
     }));
     try {
-      return await compile(snapshot.id, files, [snapshot.path], [UNIT_ENTRYPOINT[snapshot.kind]]);
+      return await compileBytes(
+        snapshot.id,
+        files,
+        [snapshot.path],
+        [UNIT_ENTRYPOINT[snapshot.kind]],
+      );
     } catch (thrown) {
       if (thrown instanceof PolicyError) throw failureFor(thrown, snapshot.id, capabilities);
       throw thrown;
     }
+  }
+
+  async function compileSolo(snapshot: UnitSnapshot): Promise<CompiledModule> {
+    const wasm = await compileWasm(snapshot);
+    return compileModule(wasm, createHash('sha256').update(wasm).digest('hex'), snapshot.id);
   }
 
   async function compilePack(snapshots: readonly UnitSnapshot[]): Promise<PackResult> {
@@ -205,9 +237,11 @@ export async function createUnitCompiler(options: CompilerOptions = {}): Promise
         failures.set(snapshot.id, thrown);
       }
     }
-    const packed = new Map(members.map((member) => [member.snapshot.id, packedEntrypoint(member.slot)]));
+    const packed = new Map(
+      members.map((member) => [member.snapshot.id, packedEntrypoint(member.slot)]),
+    );
     return { ...(module && { module }), packed, solo, failures };
   }
 
-  return { opa, opaVersion, capabilities, compileSolo, compilePack };
+  return { opa, opaVersion, capabilities, compileSolo, compileWasm, compilePack };
 }

@@ -71,20 +71,6 @@ export interface UnitSnapshot extends UnitSource {
   readonly regoHash: string;
 }
 
-/** Reads one unit's file list and revision. Throws {@link PolicyError} `unit_invalid`. */
-export async function readUnitSource(
-  policyDir: string,
-  kind: UnitKind,
-  tenant?: string,
-): Promise<UnitSource> {
-  const { rego: _rego, dataFiles: _data, regoHash: _hash, ...source } = await readUnitSnapshot(
-    policyDir,
-    kind,
-    tenant,
-  );
-  return source;
-}
-
 /** Reads one unit's files, revision and Rego hash. Throws {@link PolicyError} `unit_invalid`. */
 export async function readUnitSnapshot(
   policyDir: string,

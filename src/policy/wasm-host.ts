@@ -137,12 +137,21 @@ export async function compileModule(
 ): Promise<CompiledModule> {
   try {
     const module = await wasmApi.compile(wasm);
-    return { module, minPages: Math.max(2, importedMemoryMinPages(wasm)), wasmHash, bytes: wasm.byteLength };
+    return {
+      module,
+      minPages: Math.max(2, importedMemoryMinPages(wasm)),
+      wasmHash,
+      bytes: wasm.byteLength,
+    };
   } catch (cause) {
-    throw new PolicyError('load_failed', `${unit}: cannot compile the Wasm module: ${describeThrown(cause)}`, {
-      unit,
-      cause,
-    });
+    throw new PolicyError(
+      'load_failed',
+      `${unit}: cannot compile the Wasm module: ${describeThrown(cause)}`,
+      {
+        unit,
+        cause,
+      },
+    );
   }
 }
 
@@ -167,19 +176,31 @@ export async function instantiateHost(
   let imported: string[];
   try {
     // A copy, because opa-wasm's signature wants a mutable record.
-    policy = await loadPolicy(compiled.module as Parameters<typeof loadPolicy>[0], { initial: compiled.minPages }, { ...builtins });
+    policy = await loadPolicy(
+      compiled.module as Parameters<typeof loadPolicy>[0],
+      { initial: compiled.minPages },
+      { ...builtins },
+    );
     const instance =
       'instance' in policy.wasmInstance ? policy.wasmInstance.instance : policy.wasmInstance;
     exports = instance.exports as unknown as AbiExports;
     imported = Object.keys(dumpJson(policy, exports, exports.builtins()) as Record<string, number>);
   } catch (cause) {
-    throw new PolicyError('load_failed', `${unit}: cannot instantiate the Wasm module: ${describeThrown(cause)}`, {
-      unit,
-      cause,
-    });
+    throw new PolicyError(
+      'load_failed',
+      `${unit}: cannot instantiate the Wasm module: ${describeThrown(cause)}`,
+      {
+        unit,
+        cause,
+      },
+    );
   }
   if ((policy as unknown as { minorVersion?: number }).minorVersion! < 2) {
-    throw new PolicyError('load_failed', `${unit}: the Wasm module uses an OPA ABI older than 1.2`, { unit });
+    throw new PolicyError(
+      'load_failed',
+      `${unit}: the Wasm module uses an OPA ABI older than 1.2`,
+      { unit },
+    );
   }
   const entrypoints = Object.freeze({ ...(policy.entrypoints as Record<string, number>) });
   const mem = policy.mem;
@@ -192,7 +213,10 @@ export async function instantiateHost(
       const addr = exports.opa_malloc(bytes.byteLength);
       new Uint8Array(mem.buffer).set(bytes, addr);
       const parsed = exports.opa_json_parse(addr, bytes.byteLength);
-      if (parsed === 0) throw new PolicyError('load_failed', `${unit}: the module could not parse the data`, { unit });
+      if (parsed === 0)
+        throw new PolicyError('load_failed', `${unit}: the module could not parse the data`, {
+          unit,
+        });
       return parsed;
     },
     seal() {
@@ -206,7 +230,15 @@ export async function instantiateHost(
           const missing = end - mem.buffer.byteLength;
           if (missing > 0) mem.grow(Math.ceil(missing / 65_536));
           new Uint8Array(mem.buffer).set(input, top);
-          const result = exports.opa_eval(0, slot.entrypoint, slot.dataAddr, top, input.byteLength, end, 0);
+          const result = exports.opa_eval(
+            0,
+            slot.entrypoint,
+            slot.dataAddr,
+            top,
+            input.byteLength,
+            end,
+            0,
+          );
           const memory = new Uint8Array(mem.buffer);
           const stop = memory.indexOf(0, result);
           return JSON.parse(decoder.decode(memory.subarray(result, stop)));

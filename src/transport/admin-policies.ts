@@ -28,10 +28,17 @@ export function policyAdminRoutes(policy: PolicyEngine): AdminRoutes {
         const { unit, state } = req.query as { unit?: string; state?: string };
         const principal = adminPrincipalOf(req);
         const visible = policy.units().filter((status) => {
-          if (principal.tenant !== undefined && status.unit !== 'base' && status.unit !== `tenant:${principal.tenant}`) {
+          if (
+            principal.tenant !== undefined &&
+            status.unit !== 'base' &&
+            status.unit !== `tenant:${principal.tenant}`
+          ) {
             return false;
           }
-          return (unit === undefined || status.unit === unit) && (state === undefined || status.state === state);
+          return (
+            (unit === undefined || status.unit === unit) &&
+            (state === undefined || status.state === state)
+          );
         });
         return { units: visible };
       },

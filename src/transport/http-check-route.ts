@@ -69,18 +69,12 @@ export function checkResponseOf(decision: Decision) {
     allow: decision.allow,
     decision_id: decision.decisionId,
     reasons: decision.reasons,
-    ...(decision.decidedBy ? { decided_by: decision.decidedBy } : {}),
-    ...(s
-      ? {
-          subject: {
-            sub: s.sub,
-            tenant: s.tenant,
-            client_id: s.clientId,
-            scopes: s.scopes,
-            act: s.act,
-          },
-        }
-      : {}),
+    // undefined properties are left out by the response serializer and by JSON.
+    decided_by: decision.decidedBy,
+    subject:
+      s === undefined
+        ? undefined
+        : { sub: s.sub, tenant: s.tenant, client_id: s.clientId, scopes: s.scopes, act: s.act },
   };
 }
 
@@ -102,11 +96,11 @@ export function registerCheckRoute(app: FastifyInstance, decider: Decider): void
       const request: AuthzRequest = {
         token,
         action: body.action,
-        ...(body.resource ? { resource: body.resource } : {}),
-        ...(body.tenant !== undefined ? { tenant: body.tenant } : {}),
-        ...(body.context ? { context: body.context } : {}),
+        resource: body.resource,
+        tenant: body.tenant,
+        context: body.context,
         transport: 'http',
-        ...(typeof requestId === 'string' ? { requestId } : {}),
+        requestId: typeof requestId === 'string' ? requestId : undefined,
         peer: req.ip.includes(':')
           ? `[${req.ip}]:${req.socket.remotePort}`
           : `${req.ip}:${req.socket.remotePort}`,
