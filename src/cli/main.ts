@@ -58,9 +58,14 @@ async function main(argv: string[]): Promise<number> {
         strict: false,
         tokens: true,
       });
-      const remaining = args.filter(
-        (_a, i) => !tokens.some((t) => t.index === i && t.kind === 'option' && t.name === 'config'),
-      );
+      // Drop `--config PATH` / `--config=PATH` so token mint sees only its own flags.
+      const skip = new Set<number>();
+      for (const t of tokens) {
+        if (t.kind !== 'option' || t.name !== 'config') continue;
+        skip.add(t.index);
+        if (t.inlineValue === false) skip.add(t.index + 1);
+      }
+      const remaining = args.filter((_a, i) => !skip.has(i));
       const config = resolveConfig(
         typeof values.config === 'string' ? values.config : undefined,
         process.env,

@@ -168,6 +168,22 @@ describe('mandate CLI', () => {
     expect(run.stderr).toMatch(/decision\.rego:\d+/);
   });
 
+  it('token mint accepts --config before its own flags', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mandate-mintconf-'));
+    const path = join(dir, 'mandate.yaml');
+    writeFileSync(
+      path,
+      `dev: { enabled: true, state_dir: ${JSON.stringify(join(dir, 'state'))}, audience: mint-api }\n`,
+    );
+    const run = cli(['token', 'mint', '--config', path, '--client', 'agent-1', '--sub', 'u1']);
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const claims = JSON.parse(
+      Buffer.from(run.stdout.trim().split('.')[1] as string, 'base64url').toString(),
+    ) as Record<string, unknown>;
+    expect(claims).toMatchObject({ aud: 'mint-api', sub: 'u1', client_id: 'agent-1' });
+  });
+
   it('reports usage mistakes with exit code 2', () => {
     expect(cli(['token', 'mint']).status).toBe(2);
     expect(cli(['frobnicate']).status).toBe(2);
