@@ -12,6 +12,7 @@ import type { RevocationChecker, RevocationEntry } from '../revocation/types.js'
 import { tokenFingerprint } from '../token/fingerprint.js';
 import type { TokenVerifier, VerifiedToken } from '../token/types.js';
 import type { Decider, Decision, Subject } from './decision.js';
+import { createDecisionMetrics } from './decision-metrics.js';
 import { policyInputOf } from './policy-input.js';
 import { policyReasonCode, type Reason } from './reasons.js';
 import { isDryRun, type AuthzRequest } from './request.js';
@@ -79,7 +80,8 @@ const AUDIT_UNAVAILABLE: Verdict = Object.freeze({
 });
 
 export function createDecider(deps: DeciderDeps): Decider {
-  const { verifier, policy, audit, tenancy, metrics } = deps;
+  const { verifier, policy, audit, tenancy } = deps;
+  const metrics = createDecisionMetrics(deps.metrics);
 
   /** The compatibility policy over the adapter's document plus what the pipeline verified. */
   function runCompat(
@@ -103,7 +105,7 @@ export function createDecider(deps: DeciderDeps): Decider {
     trail.input = input;
     const result = compat.evaluate(input);
     trail.compat = result;
-    metrics?.policyEvalLatency.observe({ layer: 'compat' }, result.evalNs / 1e9);
+    metrics.policyEval('compat', result.evalNs);
     if (result.allow) return ALLOW;
     const reasons = result.reasons.map((r): Reason => ({
       code: policyReasonCode(r.code),
@@ -153,11 +155,8 @@ export function createDecider(deps: DeciderDeps): Decider {
     trail.input = input;
     const outcome = policy.evaluate(subject.tenant, input);
     trail.outcome = outcome;
-    if (metrics) {
-      metrics.policyEvalLatency.observe({ layer: 'base' }, outcome.base.evalNs / 1e9);
-      if (outcome.tenant)
-        metrics.policyEvalLatency.observe({ layer: 'tenant' }, outcome.tenant.evalNs / 1e9);
-    }
+    metrics.policyEval('base', outcome.base.evalNs);
+    if (outcome.tenant) metrics.policyEval('tenant', outcome.tenant.evalNs);
     if (outcome.allow) return ALLOW;
     const reasons = outcome.reasons.map((r): Reason => ({
       code: policyReasonCode(r.code),
@@ -191,23 +190,19 @@ export function createDecider(deps: DeciderDeps): Decider {
         allow: verdict.allow,
         decisionId,
         reasons: verdict.reasons,
-        ...(trail.subject ? { subject: trail.subject } : {}),
-        ...(trail.outcome ? { decidedBy: trail.outcome.decidedBy } : {}),
-        ...(trail.compat
-          ? { decidedBy: 'compat' as const, policyResult: trail.compat.result }
-          : {}),
+        subject: trail.subject,
+        decidedBy: trail.compat ? 'compat' : trail.outcome?.decidedBy,
+        policyResult: trail.compat?.result,
         latencyUs,
       };
       try {
         audit.write(auditRecordOf(request, decision, trail));
-        if (metrics) {
-          metrics.decisions.inc({
-            result: decision.allow ? 'allow' : 'deny',
-            reason: decision.reasons[0]?.code ?? 'none',
-            transport: request.transport,
-          });
-          metrics.decisionLatency.observe({ transport: request.transport }, latencyUs / 1e6);
-        }
+        metrics.decision(
+          decision.allow ? 'allow' : 'deny',
+          decision.reasons[0]?.code ?? 'none',
+          request.transport,
+          latencyUs,
+        );
       } catch (err) {
         // Audit and metrics failures never change a decision; they are reported, not thrown.
         deps.onError?.(err, request);
@@ -227,16 +222,16 @@ function auditRecordOf(
   const jti = claims?.['jti'];
   const tenant = subject?.tenant ?? request.tenant;
   const policy = trail.outcome
-    ? {
-        base: trail.outcome.base.revision,
-        ...(trail.outcome.tenant ? { tenant: trail.outcome.tenant.revision } : {}),
-      }
+    ? { base: trail.outcome.base.revision, tenant: trail.outcome.tenant?.revision }
     : trail.compat
       ? { compat: trail.compat.revision }
       : undefined;
   const evalNs = trail.outcome
     ? trail.outcome.base.evalNs + (trail.outcome.tenant?.evalNs ?? 0)
     : trail.compat?.evalNs;
+  // Plain properties, not conditional spreads (several times cheaper on this per-decision path):
+  // JSON leaves `undefined` out, so the written record has exactly the fields that are known.
+  const resource = request.resource;
   return {
     type: 'decision',
     schema_version: AUDIT_SCHEMA_VERSION,
@@ -246,32 +241,25 @@ function auditRecordOf(
     allow: decision.allow,
     reasons: decision.reasons,
     action: request.action,
-    ...(request.resource
-      ? {
-          resource: {
-            type: request.resource.type,
-            ...(request.resource.id !== undefined ? { id: request.resource.id } : {}),
-          },
-        }
-      : {}),
-    ...(tenant !== undefined ? { tenant } : {}),
-    ...(subject?.sub !== undefined ? { sub: subject.sub } : {}),
-    ...(subject?.clientId !== undefined ? { client_id: subject.clientId } : {}),
-    ...(subject && subject.act.length > 0 ? { act: subject.act } : {}),
-    ...(subject ? { scopes: subject.scopes } : {}),
-    ...(trail.issuer !== undefined ? { iss: trail.issuer } : {}),
-    ...(typeof jti === 'string' ? { jti } : {}),
-    ...(trail.tokenHash !== undefined ? { token_hash: trail.tokenHash } : {}),
-    ...(decision.decidedBy ? { decided_by: decision.decidedBy } : {}),
-    ...(policy ? { policy } : {}),
+    resource: resource ? { type: resource.type, id: resource.id } : undefined,
+    tenant,
+    sub: subject?.sub,
+    client_id: subject?.clientId,
+    act: subject && subject.act.length > 0 ? subject.act : undefined,
+    scopes: subject?.scopes,
+    iss: trail.issuer,
+    jti: typeof jti === 'string' ? jti : undefined,
+    token_hash: trail.tokenHash,
+    decided_by: decision.decidedBy,
+    policy,
     latency_us: Math.round(decision.latencyUs),
-    ...(request.requestId !== undefined ? { request_id: request.requestId } : {}),
-    ...(isDryRun(request, subject?.tenant) ? { dry_run: true as const } : {}),
-    ...(trail.revocation
-      ? { revocation: { id: trail.revocation.id, kind: trail.revocation.kind } }
-      : {}),
-    ...(evalNs !== undefined ? { eval_ns: Math.round(evalNs) } : {}),
-    ...(request.peer !== undefined ? { peer: request.peer } : {}),
+    request_id: request.requestId,
+    dry_run: isDryRun(request, subject?.tenant) ? true : undefined,
+    revocation: trail.revocation
+      ? { id: trail.revocation.id, kind: trail.revocation.kind }
+      : undefined,
+    eval_ns: evalNs !== undefined ? Math.round(evalNs) : undefined,
+    peer: request.peer,
     input: trail.input ?? requestInputOf(request),
   };
 }

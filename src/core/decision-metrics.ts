@@ -1,0 +1,42 @@
+// Records decision metrics through label-bound prom-client children, so the hot path skips label hashing.
+import type { Metrics } from '../metrics/registry.js';
+
+export interface DecisionMetrics {
+  decision(result: 'allow' | 'deny', reason: string, transport: string, latencyUs: number): void;
+  policyEval(layer: 'base' | 'tenant' | 'compat', evalNs: number): void;
+}
+
+const NOOP: DecisionMetrics = { decision() {}, policyEval() {} };
+
+/** Children are cached per label combination; reason codes and transports are closed sets, so this stays small. */
+export function createDecisionMetrics(metrics: Metrics | undefined): DecisionMetrics {
+  if (metrics === undefined) return NOOP;
+  const counters = new Map<string, { inc(): void }>();
+  const latencies = new Map<string, { observe(v: number): void }>();
+  const evals = new Map<string, { observe(v: number): void }>();
+  return {
+    decision(result, reason, transport, latencyUs) {
+      const key = `${result}|${reason}|${transport}`;
+      let counter = counters.get(key);
+      if (counter === undefined) {
+        counter = metrics.decisions.labels(result, reason, transport);
+        counters.set(key, counter);
+      }
+      counter.inc();
+      let latency = latencies.get(transport);
+      if (latency === undefined) {
+        latency = metrics.decisionLatency.labels(transport);
+        latencies.set(transport, latency);
+      }
+      latency.observe(latencyUs / 1e6);
+    },
+    policyEval(layer, evalNs) {
+      let histogram = evals.get(layer);
+      if (histogram === undefined) {
+        histogram = metrics.policyEvalLatency.labels(layer);
+        evals.set(layer, histogram);
+      }
+      histogram.observe(evalNs / 1e9);
+    },
+  };
+}
