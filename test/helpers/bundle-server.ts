@@ -31,7 +31,6 @@ export async function startBundleServer(options: BundleServerOptions = {}): Prom
   const requests: BundleServer['requests'] = [];
   let failure: number | undefined;
   let port = 0;
-  let server: Server;
 
   const contentType = options.longPolling ? LONG_POLL_TYPE : 'application/gzip';
 
@@ -97,10 +96,21 @@ export async function startBundleServer(options: BundleServerOptions = {}): Prom
     respond();
   }
 
+  let server: Server | undefined;
+
+  /** Listens on the kept port; a no-op while already listening. */
   async function listen(): Promise<void> {
-    server = createServer(handler);
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-    port = (server.address() as AddressInfo).port;
+    if (server?.listening) return;
+    const next = createServer(handler);
+    await new Promise<void>((resolve, reject) => {
+      next.once('error', reject);
+      next.listen(port, '127.0.0.1', () => {
+        next.off('error', reject);
+        resolve();
+      });
+    });
+    port = (next.address() as AddressInfo).port;
+    server = next;
   }
   await listen();
 
@@ -117,16 +127,18 @@ export async function startBundleServer(options: BundleServerOptions = {}): Prom
       failure = status;
     },
     async stop() {
-      if (!server.listening) return;
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const current = server;
+      if (!current?.listening) return;
+      current.closeAllConnections();
+      await new Promise<void>((resolve) => current.close(() => resolve()));
     },
     start: listen,
     async close() {
       for (const list of waiting.values()) for (const finish of list) finish();
-      if (!server.listening) return;
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const current = server;
+      if (!current?.listening) return;
+      current.closeAllConnections();
+      await new Promise<void>((resolve) => current.close(() => resolve()));
     },
   };
 }
