@@ -8,6 +8,8 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { clearTimeout } from 'node:timers';
 import { DEV_AUDIENCE, DEV_ISSUER } from '../dist/config/load.js';
 import { loadOrCreateDevSigner } from '../dist/token/dev-signer.js';
 import { ROOT, killAll, track } from './servers.mjs';

@@ -4,8 +4,10 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/errors.js';
 import { AUDIT_TAIL_USAGE, auditTail } from './audit-tail.js';
+import { checkCommand } from './check.js';
 import { resolveConfig } from './config-source.js';
 import { devAs } from './dev-as.js';
+import { policyCommand } from './policy.js';
 import { revocations, revoke } from './revoke.js';
 import { serve } from './serve.js';
 import { tokenMint } from './token-mint.js';
@@ -24,6 +26,10 @@ Usage:
                                              revoke tokens through the admin API
   mandate revocations list [--tenant T] [--kind K] | mandate revocations delete ID
                                              list revocations, or undo one
+  mandate policy test|check|fmt|build [dir] ...
+                                             author policies: Rego tests, compile with mandate's builtins, opa fmt, bundles
+  mandate check --token T --action A [--resource TYPE[:ID]] [--tenant T] [--explain] [--policies DIR | --bundles DIR]
+                                             one decision, locally, without a running sidecar
   mandate dev-as [--port 9400] [--host H] [--issuer URL] [--state-dir D]
                                              run the DEVELOPMENT authorization server (never in production)
   mandate version                            print the version
@@ -107,6 +113,27 @@ async function main(argv: string[]): Promise<number> {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       return -1;
+    }
+    case 'policy':
+      return policyCommand(rest, {
+        env: process.env,
+        out: (text) => process.stdout.write(text),
+        err: (text) => process.stderr.write(text),
+      });
+    case 'check': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { config: { type: 'string' } },
+        strict: false,
+      });
+      const config = resolveConfig(
+        typeof values.config === 'string' ? values.config : undefined,
+        process.env,
+      );
+      return checkCommand(rest, config, {
+        out: (text) => process.stdout.write(text),
+        err: (text) => process.stderr.write(text),
+      });
     }
     case 'version':
     case '--version':

@@ -1,6 +1,12 @@
 // A real local bundle server (node:http) speaking OPA's protocol: ETag / If-None-Match / 304, optional long polling.
 import { createHash } from 'node:crypto';
-import { type IncomingHttpHeaders, type Server, createServer } from 'node:http';
+import {
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  createServer,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface BundleServer {
@@ -34,10 +40,7 @@ export async function startBundleServer(options: BundleServerOptions = {}): Prom
 
   const contentType = options.longPolling ? LONG_POLL_TYPE : 'application/gzip';
 
-  function handler(
-    req: import('node:http').IncomingMessage,
-    res: import('node:http').ServerResponse,
-  ) {
+  function handler(req: IncomingMessage, res: ServerResponse) {
     const path = req.url ?? '/';
     const answer = (status: number) => {
       requests.push({ path, headers: req.headers, status });

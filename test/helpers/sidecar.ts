@@ -52,6 +52,8 @@ export interface SidecarOptions {
   readonly keysFrom?: Sidecar;
   /** Extra flow-style keys inside the `admin:` mapping, e.g. `jwt: { ... }`. */
   readonly adminYaml?: string;
+  /** Extra flow-style keys inside the `policies:` mapping, e.g. `watch: true`. */
+  readonly policiesYaml?: string;
 }
 
 export async function startSidecar(options: SidecarOptions = {}): Promise<Sidecar> {
@@ -71,7 +73,7 @@ issuers:
     algorithms: ["ES256", "RS256"]
     token_types: ["at+jwt"]
     jwks_cooldown_seconds: 0
-policies: { dir: "${options.policiesDir ?? POLICIES_DIR}" }
+policies: { dir: "${options.policiesDir ?? POLICIES_DIR}"${options.policiesYaml ? `, ${options.policiesYaml}` : ''} }
 audit: ${options.audit?.startsWith('{') ? options.audit : `{ sink: file, path: "${auditPath}"${options.audit ? `, ${options.audit}` : ''} }`}
 admin: { tokens: ["${ADMIN_TOKEN}"]${options.adminYaml ? `, ${options.adminYaml}` : ''} }
 ${options.yaml ?? ''}`,

@@ -1,0 +1,201 @@
+// `mandate check`: one decision through the real pipeline, locally, against a policy directory or built bundles.
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { AuditRecord, DecisionAuditRecord } from '../audit/record.js';
+import type { AuditSink } from '../audit/sink.js';
+import type { BundleSourceConfig } from '../config/policies.js';
+import type { MandateConfig } from '../config/types.js';
+import { createDecider } from '../core/decide.js';
+import type { Decision } from '../core/decision.js';
+import { createPolicyEngine } from '../policy/engine.js';
+import type { PolicyOutcome } from '../policy/types.js';
+import { loadOrCreateDevSigner } from '../token/dev-signer.js';
+import { createTokenVerifier } from '../token/verifier.js';
+import { UsageError } from './usage-error.js';
+
+export const CHECK_USAGE = `usage: mandate check --token T --action A [--resource TYPE[:ID]] [--tenant T]
+                     [--context JSON] [--policies DIR | --bundles DIR] [--explain] [--json] [--config FILE]
+  Decides locally with the configured issuers and the policies in DIR (default: the config's
+  policies.dir) or the bundles \`mandate policy build\` wrote. Exit 0 allow, 3 deny, 1 error, 2 usage.`;
+
+export interface CheckIo {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+/** The bundles under `dir` as `mandate policy build` lays them out: base.tar.gz, tenants/<id>.tar.gz. */
+async function bundlesIn(dir: string): Promise<BundleSourceConfig[]> {
+  const sources: BundleSourceConfig[] = [];
+  const entries = await readdir(dir).catch(() => {
+    throw new UsageError(`--bundles: cannot read ${dir}`);
+  });
+  if (entries.includes('base.tar.gz')) {
+    sources.push({ unit: 'base', source: 'file', path: join(dir, 'base.tar.gz') });
+  }
+  const tenants = await readdir(join(dir, 'tenants')).catch(() => [] as string[]);
+  for (const file of tenants) {
+    const tenant = /^(.+)\.tar\.gz$/.exec(file)?.[1];
+    if (tenant !== undefined) {
+      sources.push({
+        unit: `tenants/${tenant}`,
+        tenant,
+        source: 'file',
+        path: join(dir, 'tenants', file),
+      });
+    }
+  }
+  if (sources.length === 0)
+    throw new UsageError(`--bundles: no base.tar.gz or tenants/*.tar.gz in ${dir}`);
+  return sources;
+}
+
+function parseResource(text: string | undefined) {
+  if (text === undefined) return undefined;
+  const colon = text.indexOf(':');
+  return colon === -1 ? { type: text } : { type: text.slice(0, colon), id: text.slice(colon + 1) };
+}
+
+function layerLines(name: string, layer: PolicyOutcome['base'] | undefined): string[] {
+  if (layer === undefined) return [`  ${name}: not evaluated`];
+  return [
+    `  ${name}: ${layer.allow ? 'allow' : 'deny'} (revision ${layer.revision}, ${(layer.evalNs / 1000).toFixed(1)} µs)`,
+    ...layer.reasons.map((r) => `    ${r.code}: ${r.message}`),
+  ];
+}
+
+/** Runs the check; returns the exit code. `config` is the resolved configuration. */
+export async function checkCommand(
+  args: readonly string[],
+  config: MandateConfig,
+  io: CheckIo,
+): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      token: { type: 'string' },
+      action: { type: 'string' },
+      resource: { type: 'string' },
+      tenant: { type: 'string' },
+      context: { type: 'string' },
+      policies: { type: 'string' },
+      bundles: { type: 'string' },
+      explain: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      config: { type: 'string' },
+    },
+    strict: true,
+  });
+  if (values.token === undefined || values.action === undefined) {
+    throw new UsageError(`--token and --action are required\n\n${CHECK_USAGE}`);
+  }
+  if (values.policies !== undefined && values.bundles !== undefined) {
+    throw new UsageError('--policies and --bundles exclude each other');
+  }
+  let context: Record<string, unknown> | undefined;
+  if (values.context !== undefined) {
+    try {
+      context = JSON.parse(values.context) as Record<string, unknown>;
+    } catch {
+      throw new UsageError('--context must be a JSON object');
+    }
+    if (typeof context !== 'object' || context === null || Array.isArray(context)) {
+      throw new UsageError('--context must be a JSON object');
+    }
+  }
+
+  const policies = {
+    ...config.policies,
+    watch: false,
+    ...(values.policies !== undefined && { dir: resolve(values.policies), bundles: [] }),
+    ...(values.bundles !== undefined && { bundles: await bundlesIn(resolve(values.bundles)) }),
+  };
+  if (config.dev.enabled) {
+    // As `serve` does: the dev issuer's keys are the dev signer's.
+    const signer = await loadOrCreateDevSigner(config.dev.stateDir);
+    const devIssuer = config.issuers.find((i) => i.issuer === config.dev.issuer);
+    if (devIssuer?.keys.kind === 'jwks_file') {
+      await mkdir(dirname(devIssuer.keys.path), { recursive: true });
+      await writeFile(devIssuer.keys.path, JSON.stringify(signer.publicJwks, null, 2));
+    }
+  }
+  const verifier = createTokenVerifier({ issuers: config.issuers, token: config.token });
+  const engine = createPolicyEngine({ config: policies });
+  let record: DecisionAuditRecord | undefined;
+  const audit: AuditSink = {
+    write(r: AuditRecord) {
+      if (r.type === 'decision') record = r;
+    },
+    flush: async () => {},
+    close: async () => {},
+  };
+  try {
+    await engine.start();
+    await verifier.start();
+    const decider = createDecider({ verifier, policy: engine, audit, tenancy: config.tenancy });
+    const resource = parseResource(values.resource);
+    const decision: Decision = await decider.decide({
+      token: values.token,
+      action: values.action,
+      ...(resource !== undefined && { resource }),
+      ...(values.tenant !== undefined && { tenant: values.tenant }),
+      ...(context !== undefined && { context }),
+      transport: 'cli',
+    });
+    const layers =
+      values.explain && record?.input !== undefined && decision.decidedBy !== undefined
+        ? engine.evaluate(decision.subject?.tenant, record.input)
+        : undefined;
+    if (values.json) {
+      io.out(
+        `${JSON.stringify(
+          {
+            allow: decision.allow,
+            reasons: decision.reasons,
+            ...(decision.decidedBy !== undefined && { decided_by: decision.decidedBy }),
+            ...(decision.subject !== undefined && { subject: decision.subject }),
+            ...(record?.policy !== undefined && { policy: record.policy }),
+            ...(values.explain && { input: record?.input, layers }),
+          },
+          null,
+          2,
+        )}\n`,
+      );
+    } else {
+      const by = decision.decidedBy === undefined ? '' : ` (decided by ${decision.decidedBy})`;
+      const lines = [`${decision.allow ? 'ALLOW' : 'DENY'}${by}`];
+      for (const reason of decision.reasons) lines.push(`  ${reason.code}: ${reason.message}`);
+      if (record?.policy !== undefined) {
+        lines.push(
+          `  policy: base ${record.policy.base ?? '-'}${
+            record.policy.tenant !== undefined
+              ? `, tenant ${record.policy.tenant}`
+              : decision.decidedBy === 'base' && !decision.allow
+                ? ' (tenant not evaluated: base denied)'
+                : ', no tenant policy'
+          }`,
+        );
+      }
+      if (values.explain) {
+        lines.push(
+          'input:',
+          ...JSON.stringify(record?.input ?? {}, null, 2)
+            .split('\n')
+            .map((l) => `  ${l}`),
+        );
+        if (layers !== undefined) {
+          lines.push(
+            'layers:',
+            ...layerLines('base', layers.base),
+            ...layerLines('tenant', layers.tenant),
+          );
+        }
+      }
+      io.out(`${lines.join('\n')}\n`);
+    }
+    return decision.allow ? 0 : 3;
+  } finally {
+    await engine.stop();
+    await verifier.stop();
+  }
+}
