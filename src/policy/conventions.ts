@@ -11,9 +11,11 @@
 //     *.rego                   `package mandate.tenant` (the same package in every tenant)
 //     data.json, *_test.rego   as for base
 //
-// Units: base and each tenant are compiled separately (`opa build -t wasm`), each into its own Wasm
-// module with its own memory. A tenant's Rego therefore cannot see or redefine base rules or another
-// tenant's rules, and `opa test <unit dir>` tests exactly what will be compiled.
+// Units: base and each tenant are separate units. Each is compiled from its own folder only, so a
+// tenant's Rego cannot see or redefine base rules or another tenant's rules, and `opa test <unit dir>`
+// tests exactly what will be compiled. For scale, tenants are compiled several to one Wasm module
+// (pack-rewrite.ts moves each into a package of its own and proves it refers to nothing but its own
+// package and data; one that does not is compiled alone); each keeps its own data document.
 //
 // Decision: each unit defines `decision` in its package, so the entrypoints are `mandate/base/decision`
 // and `mandate/tenant/decision`. `decision` must be an object
@@ -23,8 +25,9 @@
 // Codes outside mandate's closed set are mapped to `policy_denied` by the pipeline, not here.
 //
 // Data: the unit's data files are mounted at the root of that unit's `data` document, exactly as
-// `opa build` / `opa test <unit dir>` load them (`base/data.json` → `data.scope_grants`, ...), and are
-// handed to the Wasm module with `setData()`. The top-level key `mandate` is reserved for the policy
+// `opa build` / `opa test <unit dir>` load them (`base/data.json` → `data.scope_grants`, ...), merged by
+// data-files.ts (never compiled in, so a data-only change needs no compile) and loaded into the unit's
+// Wasm instance at an address of its own. The top-level key `mandate` is reserved for the policy
 // packages. Base data is not visible to tenants (and vice versa): a tenant that needs a value keeps
 // its own copy.
 //
@@ -39,8 +42,9 @@
 //
 // Builtins: `time.now_ns` is provided by mandate and is fixed for one evaluate() call (both layers
 // see the same instant; the clock is read on first use). Wasm's own `format_int` fails on values of
-// 2^31 and more, so compare timestamps rather than print them. A unit that needs any other builtin
-// that neither the Wasm module nor opa-wasm implements is rejected when loaded, naming the builtin.
+// 2^31 and more, so compare timestamps rather than print them. Every compile uses a capabilities file
+// narrowed to the builtins the runtime has (runtime-builtins.ts), so any other builtin is a compile
+// error naming file and line; a bundle's module importing one is rejected when it is loaded.
 
 /** The two kinds of policy unit. */
 export type UnitKind = 'base' | 'tenant';
