@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './errors.js';
 import type { Section } from './reader.js';
+import { ASYMMETRIC_ALGORITHMS, SYMMETRIC_ALGORITHMS } from './types.js';
 
 /** What a tenant whose directory disappears at run time gets: base alone, or every request denied. */
 export type OnTenantRemoved = 'base_only' | 'deny';
@@ -94,21 +95,8 @@ export interface PolicyConfig {
   readonly keys?: Readonly<Record<string, BundleKeyConfig>>;
 }
 
-const KEY_ALGORITHMS = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-  'HS256',
-  'HS384',
-  'HS512',
-] as const;
+/** Bundle signing algorithms: every JWS algorithm mandate accepts for tokens. */
+const KEY_ALGORITHMS = [...ASYMMETRIC_ALGORITHMS, ...SYMMETRIC_ALGORITHMS] as const;
 
 const UNIT_NAME = /^(base|tenants\/([A-Za-z0-9_][A-Za-z0-9_.-]*))$/;
 
