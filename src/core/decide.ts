@@ -64,6 +64,23 @@ const REVOKED: Verdict = Object.freeze({
   ]),
 });
 
+/** A policy's answer in the closed reason set: unknown codes become `policy_denied`, and a deny always has a reason. */
+function policyVerdict(result: {
+  readonly allow: boolean;
+  readonly reasons: readonly { readonly code: unknown; readonly message: unknown }[];
+}): Verdict {
+  if (result.allow) return ALLOW;
+  const reasons = result.reasons.map((r): Reason => ({
+    code: policyReasonCode(r.code),
+    message: typeof r.message === 'string' ? r.message : '',
+  }));
+  return {
+    allow: false,
+    reasons:
+      reasons.length > 0 ? reasons : [{ code: 'policy_denied', message: 'denied by policy' }],
+  };
+}
+
 function deny(code: Reason['code'], message: string): Verdict {
   return { allow: false, reasons: [{ code, message }] };
 }
@@ -106,16 +123,7 @@ export function createDecider(deps: DeciderDeps): Decider {
     const result = compat.evaluate(input);
     trail.compat = result;
     metrics.policyEval('compat', result.evalNs);
-    if (result.allow) return ALLOW;
-    const reasons = result.reasons.map((r): Reason => ({
-      code: policyReasonCode(r.code),
-      message: typeof r.message === 'string' ? r.message : '',
-    }));
-    return {
-      allow: false,
-      reasons:
-        reasons.length > 0 ? reasons : [{ code: 'policy_denied', message: 'denied by policy' }],
-    };
+    return policyVerdict(result);
   }
 
   async function run(request: AuthzRequest, trail: Trail): Promise<Verdict> {
@@ -157,16 +165,7 @@ export function createDecider(deps: DeciderDeps): Decider {
     trail.outcome = outcome;
     metrics.policyEval('base', outcome.base.evalNs);
     if (outcome.tenant) metrics.policyEval('tenant', outcome.tenant.evalNs);
-    if (outcome.allow) return ALLOW;
-    const reasons = outcome.reasons.map((r): Reason => ({
-      code: policyReasonCode(r.code),
-      message: typeof r.message === 'string' ? r.message : '',
-    }));
-    return {
-      allow: false,
-      reasons:
-        reasons.length > 0 ? reasons : [{ code: 'policy_denied', message: 'denied by policy' }],
-    };
+    return policyVerdict(outcome);
   }
 
   return {
