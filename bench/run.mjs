@@ -181,6 +181,8 @@ function metricDeltas(before, after, transport) {
     deny: d('mandate_decisions_total', { result: 'deny', transport }),
     hit: d('mandate_token_cache_total', { result: 'hit' }),
     miss: d('mandate_token_cache_total', { result: 'miss' }),
+    policyHit: d('mandate_policy_cache_total', { result: 'hit' }),
+    policyMiss: d('mandate_policy_cache_total', { result: 'miss' }),
   };
 }
 
@@ -283,6 +285,14 @@ async function finish(state, ctx) {
         want === m.allow && other === 0,
         `token cache: ${m.miss} misses, ${m.hit} hits (expected every request a ${spec.expectCache})`,
       );
+      // A cached token asking one question again and again is answered from the decision cache;
+      // new tokens or new resources make the policy run. Either way, the row must measure what it says.
+      const expectPolicy = spec.expectPolicy ?? (spec.expectCache === 'hit' ? 'hit' : 'miss');
+      const policyWant = expectPolicy === 'hit' ? m.policyHit : m.policyMiss;
+      check(
+        policyWant >= m.allow - inFlight,
+        `decision cache: ${m.policyMiss} misses, ${m.policyHit} hits (expected nearly every request a ${expectPolicy})`,
+      );
     }
     await writeFile(join(OUT, `${spec.id}.txt`), state.raw.join('\n'));
     return {
@@ -345,24 +355,26 @@ async function runGroup(specs, ctx) {
 
 // ---- load definitions ---------------------------------------------------------------------------
 
-function httpLoad(ctx, { unique }) {
+function httpLoad(ctx, { unique, resources }) {
   return (state, seconds, phase) =>
     runWrk({
       url: `http://${state.server.http.host}:${state.server.http.port}/v1/check`,
       threads: SETTINGS.wrkThreads,
       connections: SETTINGS.wrkConnections,
       seconds,
-      ...(unique
-        ? {
-            script: 'wrk-unique.lua',
-            scriptArgs: [
-              ctx.tokens.uniqueFile,
-              HTTP_BODY,
-              String(phase === 'warmup' ? 0 : state.offset % SETTINGS.uniqueTokens),
-              String(SETTINGS.wrkThreads),
-            ],
-          }
-        : { script: 'wrk-check.lua', scriptArgs: [ctx.tokens.cached, HTTP_BODY] }),
+      ...(resources
+        ? { script: 'wrk-resources.lua', scriptArgs: [ctx.tokens.cached, ACTION] }
+        : unique
+          ? {
+              script: 'wrk-unique.lua',
+              scriptArgs: [
+                ctx.tokens.uniqueFile,
+                HTTP_BODY,
+                String(phase === 'warmup' ? 0 : state.offset % SETTINGS.uniqueTokens),
+                String(SETTINGS.wrkThreads),
+              ],
+            }
+          : { script: 'wrk-check.lua', scriptArgs: [ctx.tokens.cached, HTTP_BODY] }),
     });
 }
 
@@ -465,6 +477,7 @@ function report(info, tools, background, results, verify) {
   const rows = [
     row(by['http-cached'], fastify, TARGET_THROUGHPUT),
     row(by['http-cached-audit-none'], fastify),
+    row(by['http-cached-resources'], fastify),
     row(by['http-unique'], fastify),
     row(by['grpc-cached'], grpcjs, TARGET_THROUGHPUT),
     row(by['grpc-cached-audit-none'], grpcjs),
@@ -558,7 +571,10 @@ async function main() {
   log(`bench: minting ${SETTINGS.uniqueTokens} dev tokens`);
   const ctx = { stateDir, tokens: await prepareTokens(stateDir), profiles: [] };
 
-  const http = (unique) => ({ transport: 'http', load: httpLoad(ctx, { unique }) });
+  const http = (unique, resources = false) => ({
+    transport: 'http',
+    load: httpLoad(ctx, { unique, resources }),
+  });
   const grpc = () => ({ transport: 'grpc', load: grpcLoad(ctx) });
   const specs = [
     {
@@ -581,6 +597,14 @@ async function main() {
       audit: 'none',
       expectCache: 'hit',
       ...http(false),
+    },
+    {
+      id: 'http-cached-resources',
+      label: 'HTTP check, cached token, new resource each',
+      mandate: true,
+      expectCache: 'hit',
+      expectPolicy: 'miss',
+      ...http(false, true),
     },
     {
       id: 'http-unique',

@@ -15,7 +15,15 @@ export interface PolicySetup {
 
 /** Turns engine events into the `mandate_policy_*` metrics. */
 export function policyMetricsObserver(metrics: Metrics): PolicyObserver {
+  const cache = {
+    hit: metrics.policyCache.labels('hit'),
+    miss: metrics.policyCache.labels('miss'),
+    bypass: metrics.policyCache.labels('bypass'),
+  };
   return {
+    decisionCache(result) {
+      cache[result].inc();
+    },
     revision(unit, revision, previous) {
       if (previous !== undefined) metrics.policyRevision.remove({ unit, revision: previous });
       if (revision !== undefined) metrics.policyRevision.set({ unit, revision }, 1);

@@ -96,12 +96,14 @@ export async function createCore(config: MandateConfig, logger: Logger): Promise
   const devSigner = await prepareDevIssuer(config);
   // First, so a damaged snapshot stops start-up before anything else is running.
   const revocation = await startRevocation(config, metrics, logger);
+  const cacheHits = metrics.tokenCache.labels('hit');
+  const cacheMisses = metrics.tokenCache.labels('miss');
   const verifier = createTokenVerifier({
     issuers: config.issuers,
     token: config.token,
     observer: {
-      cacheHit: () => metrics.tokenCache.inc({ result: 'hit' }),
-      cacheMiss: () => metrics.tokenCache.inc({ result: 'miss' }),
+      cacheHit: () => cacheHits.inc(),
+      cacheMiss: () => cacheMisses.inc(),
       jwksFetch: (issuer, result) => metrics.jwksFetches.inc({ issuer, result }),
     },
   });

@@ -29,6 +29,8 @@ export interface DecisionAuditRecord {
   readonly decided_by?: 'base' | 'tenant' | 'compat';
   /** Revisions of the policy units that ran. */
   readonly policy?: { readonly base?: string; readonly tenant?: string; readonly compat?: string };
+  /** The policy outcome came from the decision cache (an equal question under the same units); no `eval_ns`. */
+  readonly policy_cached?: true;
   readonly latency_us: number;
   readonly request_id?: string;
   /** Shadow mode: the decision was made and recorded, but the request was let through. */

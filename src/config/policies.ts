@@ -85,6 +85,11 @@ export interface PolicyConfig {
    * Default 32: a thousand tenants in ~32 modules (see the README's "A thousand tenants").
    */
   readonly tenantsPerModule?: number;
+  /**
+   * Policy outcomes remembered per verified token and question (action, resource, context), so a
+   * repeated check skips Wasm. Units that read the clock are never cached. 0 disables. Default 50000.
+   */
+  readonly decisionCacheSize?: number;
   /** Compiled modules keyed by content hash, so a restart does not recompile. Default `<dev.state_dir>/policy-cache`; unset: no cache. */
   readonly cacheDir?: string;
   /** Where the last activated bundle of each url unit is kept. Default `<dev.state_dir>/bundles`. */
@@ -224,6 +229,7 @@ export function readPoliciesSection(
     'watch_debounce_ms',
     'on_tenant_removed',
     'tenants_per_module',
+    'decision_cache_size',
     'cache_dir',
     'persist_dir',
     'bundles',
@@ -242,6 +248,7 @@ export function readPoliciesSection(
     watchDebounceMs: s.integer('watch_debounce_ms', 100, 0, 60_000),
     onTenantRemoved: s.oneOf('on_tenant_removed', ['deny', 'base_only'] as const, 'deny'),
     tenantsPerModule: s.integer('tenants_per_module', 32, 1, 1000),
+    decisionCacheSize: s.integer('decision_cache_size', 50_000, 0, 10_000_000),
     cacheDir: at(s.string('cache_dir', `${stateDir}/policy-cache`)),
     persistDir: at(s.string('persist_dir', `${stateDir}/bundles`)),
     bundles,

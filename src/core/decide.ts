@@ -100,6 +100,20 @@ export function createDecider(deps: DeciderDeps): Decider {
   const { verifier, policy, audit, tenancy } = deps;
   const metrics = createDecisionMetrics(deps.metrics);
 
+  // Claims of a cached token are one frozen object for every hit, so its subject is worked out once.
+  const subjects = new WeakMap<object, Subject>();
+  function subjectFor(verified: VerifiedToken): Subject {
+    let subject = subjects.get(verified.claims);
+    if (subject === undefined) {
+      subject = subjectOf(verified.claims, tenancy.claim, verified.issuer);
+      Object.freeze(subject.scopes);
+      Object.freeze(subject.act);
+      Object.freeze(subject);
+      subjects.set(verified.claims, subject);
+    }
+    return subject;
+  }
+
   /** The compatibility policy over the adapter's document plus what the pipeline verified. */
   function runCompat(
     request: AuthzRequest,
@@ -144,7 +158,7 @@ export function createDecider(deps: DeciderDeps): Decider {
     if (rawTenant !== undefined && typeof rawTenant !== 'string') {
       return deny('claim_missing', `the ${tenancy.claim} claim must be a string`);
     }
-    const subject = subjectOf(verified.claims, tenancy.claim, verified.issuer);
+    const subject = subjectFor(verified);
     trail.subject = subject;
     if (deps.revocation !== undefined) {
       const revoked = deps.revocation.match(subject, verified.claims);
@@ -161,10 +175,17 @@ export function createDecider(deps: DeciderDeps): Decider {
 
     const input = policyInputOf(request, subject, verified.claims);
     trail.input = input;
-    const outcome = policy.evaluate(subject.tenant, input);
+    const key = policyCacheKeyOf(request);
+    const outcome = policy.evaluate(
+      subject.tenant,
+      input,
+      key === undefined ? undefined : { owner: verified.claims, key },
+    );
     trail.outcome = outcome;
-    metrics.policyEval('base', outcome.base.evalNs);
-    if (outcome.tenant) metrics.policyEval('tenant', outcome.tenant.evalNs);
+    if (outcome.cached !== true) {
+      metrics.policyEval('base', outcome.base.evalNs);
+      if (outcome.tenant) metrics.policyEval('tenant', outcome.tenant.evalNs);
+    }
     return policyVerdict(outcome);
   }
 
@@ -225,9 +246,12 @@ function auditRecordOf(
     : trail.compat
       ? { compat: trail.compat.revision }
       : undefined;
-  const evalNs = trail.outcome
-    ? trail.outcome.base.evalNs + (trail.outcome.tenant?.evalNs ?? 0)
-    : trail.compat?.evalNs;
+  const cached = trail.outcome?.cached === true;
+  const evalNs = cached
+    ? undefined
+    : trail.outcome
+      ? trail.outcome.base.evalNs + (trail.outcome.tenant?.evalNs ?? 0)
+      : trail.compat?.evalNs;
   // Plain properties, not conditional spreads (several times cheaper on this per-decision path):
   // JSON leaves `undefined` out, so the written record has exactly the fields that are known.
   const resource = request.resource;
@@ -251,6 +275,7 @@ function auditRecordOf(
     token_hash: trail.tokenHash,
     decided_by: decision.decidedBy,
     policy,
+    policy_cached: cached ? true : undefined,
     latency_us: Math.round(decision.latencyUs),
     request_id: request.requestId,
     dry_run: isDryRun(request, subject?.tenant) ? true : undefined,
@@ -261,6 +286,24 @@ function auditRecordOf(
     peer: request.peer,
     input: trail.input ?? requestInputOf(request),
   };
+}
+
+/** Questions larger than this are evaluated without the decision cache (a key would cost more than it saves). */
+const MAX_CACHE_KEY = 4096;
+
+/**
+ * What, besides the verified claims, the policy input depends on, as an injective string (a JSON
+ * array, so no choice of values can make two different questions look alike); undefined when too
+ * large to be worth caching. Keys in a different order only make a miss, never a wrong hit.
+ */
+function policyCacheKeyOf(request: AuthzRequest): string | undefined {
+  const key = JSON.stringify([
+    request.transport,
+    request.action,
+    request.resource ?? null,
+    request.context ?? null,
+  ]);
+  return key.length <= MAX_CACHE_KEY ? key : undefined;
 }
 
 /**

@@ -1,13 +1,16 @@
 // Prometheus instruments for the whole sidecar, built once by the composition root and passed down.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { BoundCounter, BoundHistogram } from './bound.js';
 
 export interface Metrics {
   readonly registry: Registry;
-  readonly decisions: Counter<'result' | 'reason' | 'transport'>;
-  readonly decisionLatency: Histogram<'transport'>;
-  readonly tokenCache: Counter<'result'>;
+  // Recorded on every decision: bound instruments (see bound.ts), not prom-client's.
+  readonly decisions: BoundCounter<'result' | 'reason' | 'transport'>;
+  readonly decisionLatency: BoundHistogram<'transport'>;
+  readonly tokenCache: BoundCounter<'result'>;
+  readonly policyEvalLatency: BoundHistogram<'layer'>;
+  readonly policyCache: BoundCounter<'result'>;
   readonly jwksFetches: Counter<'issuer' | 'result'>;
-  readonly policyEvalLatency: Histogram<'layer'>;
   readonly policyRevision: Gauge<'unit' | 'revision'>;
   readonly policyLoads: Counter<'origin' | 'result'>;
   readonly policyLoadFailing: Gauge<'unit'>;
@@ -27,20 +30,20 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   const registers = [registry];
   return {
     registry,
-    decisions: new Counter({
+    decisions: new BoundCounter({
       name: 'mandate_decisions_total',
       help: 'Decisions by result (allow/deny), first reason code and transport.',
       labelNames: ['result', 'reason', 'transport'],
       registers,
     }),
-    decisionLatency: new Histogram({
+    decisionLatency: new BoundHistogram({
       name: 'mandate_decision_duration_seconds',
       help: 'Time spent in decide(), seconds.',
       labelNames: ['transport'],
       buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5],
       registers,
     }),
-    tokenCache: new Counter({
+    tokenCache: new BoundCounter({
       name: 'mandate_token_cache_total',
       help: 'Verified-token cache look-ups by result (hit/miss).',
       labelNames: ['result'],
@@ -52,11 +55,17 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       labelNames: ['issuer', 'result'],
       registers,
     }),
-    policyEvalLatency: new Histogram({
+    policyEvalLatency: new BoundHistogram({
       name: 'mandate_policy_eval_duration_seconds',
       help: 'Wasm policy evaluation time per layer (base/tenant), seconds.',
       labelNames: ['layer'],
       buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.025],
+      registers,
+    }),
+    policyCache: new BoundCounter({
+      name: 'mandate_policy_cache_total',
+      help: 'Policy decision cache look-ups by result (hit: Wasm skipped; miss: evaluated; bypass: not cacheable).',
+      labelNames: ['result'],
       registers,
     }),
     policyRevision: new Gauge({

@@ -15,6 +15,7 @@ import type { BundleSourceConfig } from '../config/policies.js';
 import type { PolicyConfig } from '../config/types.js';
 import type { ComponentState, ComponentStatus } from '../lib/lifecycle.js';
 import { createDecisionClock } from './builtins.js';
+import { createDecisionCache } from './decision-cache.js';
 import { readPolicyBundle } from './bundle-format.js';
 import { type BundlePoller, createBundlePoller } from './bundle-poller.js';
 import { verifyBundleSignature } from './bundle-signing.js';
@@ -54,6 +55,8 @@ export interface PolicyObserver {
   bundlePoll?(unit: string, result: 'activated' | 'not_modified' | 'error'): void;
   /** A bundle was activated, at this time (ms since the epoch). */
   bundleActivated?(unit: string, at: number): void;
+  /** A decision cache look-up: served (hit), evaluated and stored (miss), or evaluated only (bypass). */
+  decisionCache?(result: 'hit' | 'miss' | 'bypass'): void;
   /** Totals after any change. */
   totals?(totals: { active: number; failed: number; removed: number; modules: number }): void;
 }
@@ -179,6 +182,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
   );
   const clock = createDecisionClock(options.now);
   const encoder = new TextEncoder();
+  const decisionCache = createDecisionCache(config.decisionCacheSize ?? 50_000);
 
   let running = false;
   let base: { unit: ActiveUnit; lastError?: UnitFailure } | undefined;
@@ -955,40 +959,81 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     return { unit: id, state: 'ERROR', origin, removed: true };
   }
 
-  return {
-    evaluate(tenant, input) {
-      const current = base;
-      if (current === undefined || !running) return NOT_STARTED;
+  /** Base, then the tenant's layer unless base already denied: one serialisation shared by both. */
+  function evaluateLayers(
+    baseUnit: ActiveUnit,
+    entry: TenantEntry | undefined,
+    input: unknown,
+  ): PolicyOutcome {
+    clock.begin();
+    const json = encoder.encode(JSON.stringify(input ?? null));
 
-      clock.begin();
-      // One serialisation per decision, shared by both layers.
-      const json = encoder.encode(JSON.stringify(input ?? null));
+    const baseLayer = baseUnit.evaluate(json);
+    if (!baseLayer.allow)
+      return { allow: false, decidedBy: 'base', reasons: baseLayer.reasons, base: baseLayer };
+    if (entry === undefined)
+      return { allow: true, decidedBy: 'base', reasons: NO_REASONS, base: baseLayer };
 
-      const baseLayer = current.unit.evaluate(json);
-      if (!baseLayer.allow)
-        return { allow: false, decidedBy: 'base', reasons: baseLayer.reasons, base: baseLayer };
-
-      const entry = tenant === undefined ? undefined : tenants.get(tenant);
-      if (entry === undefined)
-        return { allow: true, decidedBy: 'base', reasons: NO_REASONS, base: baseLayer };
-
-      const layer = entry.kind === 'active' ? entry.unit.evaluate(json) : entry.deny;
-      if (!layer.allow) {
-        return {
-          allow: false,
-          decidedBy: 'tenant',
-          reasons: layer.reasons,
-          base: baseLayer,
-          tenant: layer,
-        };
-      }
+    const layer = entry.kind === 'active' ? entry.unit.evaluate(json) : entry.deny;
+    if (!layer.allow) {
       return {
-        allow: true,
-        decidedBy: 'base',
-        reasons: NO_REASONS,
+        allow: false,
+        decidedBy: 'tenant',
+        reasons: layer.reasons,
         base: baseLayer,
         tenant: layer,
       };
+    }
+    return { allow: true, decidedBy: 'base', reasons: NO_REASONS, base: baseLayer, tenant: layer };
+  }
+
+  /** An outcome may be reused only when no unit that ran reads the clock and none failed. */
+  function isCacheable(
+    baseUnit: ActiveUnit,
+    entry: TenantEntry | undefined,
+    outcome: PolicyOutcome,
+  ): boolean {
+    if (baseUnit.readsClock || outcome.base.failed) return false;
+    if (outcome.tenant === undefined) return true;
+    if (outcome.tenant.failed) return false;
+    return entry?.kind !== 'active' || !entry.unit.readsClock;
+  }
+
+  return {
+    evaluate(tenant, input, cacheKey) {
+      const current = base;
+      if (current === undefined || !running) return NOT_STARTED;
+      const entry = tenant === undefined ? undefined : tenants.get(tenant);
+
+      if (cacheKey !== undefined && decisionCache !== undefined) {
+        const hit = decisionCache.get(cacheKey);
+        if (
+          hit !== undefined &&
+          hit.baseEntry === current.unit &&
+          hit.tenantEntry === entry &&
+          hit.tenant === tenant
+        ) {
+          observer.decisionCache?.('hit');
+          return hit.outcome;
+        }
+      }
+
+      const outcome = evaluateLayers(current.unit, entry, input);
+
+      if (cacheKey !== undefined && decisionCache !== undefined) {
+        if (isCacheable(current.unit, entry, outcome)) {
+          decisionCache.set(cacheKey, {
+            tenant,
+            baseEntry: current.unit,
+            tenantEntry: entry,
+            outcome: Object.freeze({ ...outcome, cached: true as const }),
+          });
+          observer.decisionCache?.('miss');
+        } else {
+          observer.decisionCache?.('bypass');
+        }
+      }
+      return outcome;
     },
 
     revisions() {

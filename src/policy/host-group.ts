@@ -24,6 +24,8 @@ export interface ActiveUnit {
   readonly codeHash: string;
   /** When it was activated, ms since the epoch. */
   readonly activatedAt: number;
+  /** Its module imports `time.now_ns`: its answers may change with time, so they are never cached. */
+  readonly readsClock: boolean;
   /** Evaluates the unit's decision over the input document (JSON text). Never throws. */
   evaluate(input: Uint8Array): LayerResult;
 }
@@ -89,6 +91,8 @@ export async function buildGroup(
   }
   const host = builder.seal();
   const activatedAt = Date.now();
+  // Per module, not per unit: one tenant of a pack reading the clock makes the whole pack uncached.
+  const readsClock = builder.builtins.includes('time.now_ns');
   const units = new Map<string, ActiveUnit>();
   for (const [member, slot] of slots) {
     const { id, kind, revision } = member;
@@ -101,6 +105,7 @@ export async function buildGroup(
       group,
       codeHash: member.codeHash,
       activatedAt,
+      readsClock,
       evaluate(input) {
         const started = process.hrtime.bigint();
         let resultSet: unknown;
@@ -113,6 +118,7 @@ export async function buildGroup(
             reasons: EVAL_FAILED,
             revision,
             evalNs: Number(process.hrtime.bigint() - started),
+            failed: true,
           };
         }
         const verdict = readVerdict(resultSet, kind);

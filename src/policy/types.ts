@@ -1,5 +1,8 @@
 // The policy engine interface the pipeline depends on: base AND tenant, each a compiled Wasm module.
 import type { ComponentStatus } from '../lib/lifecycle.js';
+import type { PolicyCacheKey } from './decision-cache.js';
+
+export type { PolicyCacheKey } from './decision-cache.js';
 
 /** One reason emitted by a Rego policy: `{ code, message }`. Codes outside the closed set become `policy_denied`. */
 export interface PolicyReason {
@@ -15,6 +18,8 @@ export interface LayerResult {
   readonly revision: string;
   /** Evaluation time of this layer in nanoseconds. */
   readonly evalNs: number;
+  /** The evaluation threw (a Rego runtime error): denied, and never cached. */
+  readonly failed?: true;
 }
 
 /** The combined outcome: allow = base.allow && (tenant absent || tenant.allow). */
@@ -29,6 +34,8 @@ export interface PolicyOutcome {
    * and a deny short-circuits). A tenant whose policy failed to load is present, as a deny.
    */
   readonly tenant?: LayerResult;
+  /** Served from the decision cache: the layers' results are those of an earlier, equal input. */
+  readonly cached?: true;
 }
 
 /** One unit as the admin API and `/ready` show it. */
@@ -64,9 +71,11 @@ export interface PolicyEngine {
   /**
    * Evaluate base and (when present) the tenant's policy over `input`.
    * Synchronous: the Wasm modules are prepared ahead of time. Throws only on engine bugs; before
-   * start() (or after stop()) it denies with `internal_error`.
+   * start() (or after stop()) it denies with `internal_error`. With `cacheKey` (which must determine
+   * `input` entirely), an outcome for an equal input under the same units may be served from the
+   * decision cache, unless a unit reads the clock.
    */
-  evaluate(tenant: string | undefined, input: unknown): PolicyOutcome;
+  evaluate(tenant: string | undefined, input: unknown, cacheKey?: PolicyCacheKey): PolicyOutcome;
   /** Loaded revisions: base and per tenant. */
   revisions(): { base?: string; tenants: Record<string, string> };
   /** Every unit's state, for the admin API. */

@@ -288,6 +288,43 @@ describe('audit', () => {
   });
 });
 
+describe('decision cache', () => {
+  it('answers a repeated question without the policy, says so in the audit, and counts it', async () => {
+    const token = await sidecar.token({ claims: { scope: 'tickets.write' } });
+    const body = {
+      action: 'tickets.comment',
+      resource: { type: 'ticket', id: `T-${randomUUID()}` },
+    };
+    const first = await check(body, token);
+    const second = await check(body, token);
+    const other = await check({ ...body, resource: { type: 'ticket', id: 'T-other' } }, token);
+    expect([first, second, other].map((r) => r.body['allow'])).toEqual([true, true, true]);
+    const records = await sidecar.auditRecords();
+    const recordOf = (r: typeof first) =>
+      records.find((x) => x['decision_id'] === r.body['decision_id']) as Record<string, unknown>;
+    expect(recordOf(first)).not.toHaveProperty('policy_cached');
+    expect(typeof recordOf(first)['eval_ns']).toBe('number');
+    expect(recordOf(second)).toMatchObject({ policy_cached: true, allow: true });
+    expect(recordOf(second)).not.toHaveProperty('eval_ns');
+    expect(recordOf(second)['policy']).toEqual(recordOf(first)['policy']);
+    // Another resource is another question.
+    expect(recordOf(other)).not.toHaveProperty('policy_cached');
+    const metrics = await (await fetch(`${sidecar.httpUrl}/metrics`)).text();
+    expect(metrics).toMatch(/mandate_policy_cache_total\{result="hit"\} [1-9]\d*/);
+    expect(metrics).toMatch(/mandate_policy_cache_total\{result="miss"\} [1-9]\d*/);
+  });
+
+  it('still denies a cached question once the answer would differ: another tenant, another action', async () => {
+    const token = await sidecar.token({ claims: { scope: 'tickets.write' } });
+    expect((await check({ action: 'tickets.comment' }, token)).body['allow']).toBe(true);
+    expect((await check({ action: 'tickets.comment' }, token)).body['allow']).toBe(true);
+    const mismatch = await check({ action: 'tickets.comment', tenant: 'globex' }, token);
+    expect(codesOf(mismatch.body)).toEqual(['tenant_mismatch']);
+    const scope = await check({ action: 'contacts.read' }, token);
+    expect(codesOf(scope.body)).toEqual(['insufficient_scope']);
+  });
+});
+
 describe('audit of refused tokens', () => {
   it('records the reason and a fingerprint of the refused token, not the token', async () => {
     const forged = `${encodeSegment({ alg: 'none' })}.${encodeSegment({ iss: ISSUER, sub: 'mallory' })}.`;
