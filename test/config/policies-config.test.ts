@@ -36,6 +36,12 @@ const indentPem = (pem: string) =>
     .join('\n');
 
 describe('policies config', () => {
+  it('has a decision cache by default, sized or turned off by decision_cache_size', () => {
+    expect(parseConfig(issuers).policies.decisionCacheSize).toBe(50_000);
+    const off = parseConfig(`${issuers}policies: { decision_cache_size: 0 }\n`);
+    expect(off.policies.decisionCacheSize).toBe(0);
+  });
+
   it('has dev-friendly, fail-closed defaults', () => {
     const config = parseConfig(issuers, { baseDir: '/srv' });
     expect(config.policies).toEqual({
@@ -44,6 +50,7 @@ describe('policies config', () => {
       watchDebounceMs: 100,
       onTenantRemoved: 'deny',
       tenantsPerModule: 32,
+      decisionCacheSize: 50_000,
       cacheDir: '/srv/.mandate/policy-cache',
       persistDir: '/srv/.mandate/bundles',
       bundles: [],
@@ -114,6 +121,8 @@ ${indentPem(PEM)}
     ['policies: { on_tenant_removed: allow }', 'policies.on_tenant_removed'],
     ['policies: { watch: "yes" }', 'policies.watch'],
     ['policies: { tenants_per_module: 0 }', 'policies.tenants_per_module'],
+    ['policies: { decision_cache_size: -1 }', 'policies.decision_cache_size'],
+    ['policies: { decision_cache_size: "big" }', 'policies.decision_cache_size'],
     ['policies: { bundles: { "tenants/../x": { file: a } } }', 'policies.bundles.tenants/../x'],
     [
       'policies: { bundles: { base: { file: a, url: "https://x" } } }',
