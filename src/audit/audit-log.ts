@@ -8,7 +8,7 @@ import type { AuditDestination, AuditRecordResult } from './destination.js';
 import { rotatedFiles, scanAuditFiles } from './file-scan.js';
 import { createHttpSink, type HttpAuditDestination } from './http-sink.js';
 import { createLineSink } from './line-sink.js';
-import { createMasker } from './mask.js';
+import { createMasker, mayHoldCredential } from './mask.js';
 import { toOpaEvent } from './opa-event.js';
 import type { AuditQuery } from './query.js';
 import type { AuditRecord } from './record.js';
@@ -120,6 +120,28 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
     for (const d of destinations) metrics?.auditRecords.inc({ sink: d.name, result }, n);
   };
 
+  /** The mandate-format line is rendered anyway, so serialising before masking costs nothing extra. */
+  const precheck = config.mask.length === 0 && destinations.some((d) => d.format === 'mandate');
+
+  /**
+   * The masked record, and its mandate-format JSON when already rendered. Serialising first lets
+   * the usual, clean record skip the structural scrub: with no mask rules, a line the precheck
+   * clears is exactly what masking would produce. A record JSON refuses as it is (a cycle, which
+   * masking cuts) is masked first, as before.
+   */
+  const render = (record: AuditRecord): { masked: AuditRecord; json?: string } => {
+    if (!precheck) return { masked: mask(record) };
+    let json: string;
+    try {
+      json = JSON.stringify(record);
+    } catch {
+      return { masked: mask(record) };
+    }
+    if (!mayHoldCredential(json)) return { masked: record, json };
+    const masked = mask(record);
+    return masked === record ? { masked, json } : { masked };
+  };
+
   // Masking and serialising cost microseconds; doing them in a later macrotask, batched, keeps them
   // out of the decision's latency and leaves one scheduled callback however many records arrive.
   const drain = () => {
@@ -128,12 +150,11 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
     const batch = queue;
     queue = [];
     for (const record of batch) {
-      let masked: AuditRecord;
-      let mandateLine: string | undefined;
-      let opaLine: string | undefined;
       try {
-        masked = mask(record);
+        const { masked, json } = render(record);
         ring.push(masked);
+        let mandateLine = json === undefined ? undefined : `${json}\n`;
+        let opaLine: string | undefined;
         for (const d of destinations) {
           const line =
             d.format === 'opa'

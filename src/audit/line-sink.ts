@@ -25,6 +25,9 @@ export function createLineSink(options: LineSinkOptions): AuditDestination {
     dest: options.destination,
     sync: false,
     minLength: 4096,
+    // Bytes in, bytes out: in its default utf8 mode sonic-boom measures each string, has fs encode it,
+    // then encodes it again once written to find what is left; one Buffer.from here replaces all that.
+    contentMode: 'buffer',
     ...(file ? { mkdir: true } : {}),
   });
   let lastError: string | undefined;
@@ -65,7 +68,9 @@ export function createLineSink(options: LineSinkOptions): AuditDestination {
           resolve();
         });
       if ((stream as unknown as { fd: number }).fd >= 0) go();
-      else stream.once('ready', go);
+      // Not from inside 'ready': sonic-boom's open handler, after emitting it, writes again when a
+      // flush is pending, and the buffer still in flight would land twice.
+      else stream.once('ready', () => process.nextTick(go));
     });
 
   return {
@@ -81,9 +86,10 @@ export function createLineSink(options: LineSinkOptions): AuditDestination {
       if (closed) {
         options.onRecords?.('dropped', count);
       } else {
-        stream.write(text);
+        const bytes = Buffer.from(text);
+        stream.write(bytes as unknown as string); // contentMode 'buffer'; the typings only know strings
         options.onRecords?.('written', count);
-        size += text.length;
+        size += bytes.length; // bytes, as max_bytes and the size found at start are
         if (file && options.maxBytes !== undefined && size >= options.maxBytes) rotate();
       }
       text = '';

@@ -15,8 +15,13 @@ const CREDENTIAL_KEYS = new Set([
 ]);
 /** An HTTP credential value: scheme then the secret. */
 const AUTH_SCHEME = /^\s*(?:bearer|basic|digest|dpop|negotiate|token)\s+\S/i;
-/** First letters of those schemes (and of leading whitespace), so most strings skip the regex. */
-const SCHEME_START = new Set([...'bBdDnNtT \t']);
+/** The scheme words of AUTH_SCHEME, for the line-level precheck. */
+const SCHEMES = ['bearer', 'basic', 'digest', 'dpop', 'negotiate', 'token'];
+/** Every character JS `\s` matches (a test checks this against the runtime), i.e. AUTH_SCHEME's whitespace. */
+const JS_SPACES =
+  '\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff';
+/** First letters of those schemes and any leading whitespace `\s*` admits, so most strings skip the regex. */
+const SCHEME_START = new Set([...'bBdDnNtT', ...JS_SPACES]);
 /** A compact JWS/JWT anywhere in a string (a token pasted into a path, a query, a note). */
 const COMPACT_JWS = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 /** Nesting beyond this is cut, so a hostile document cannot exhaust the stack off the request path. */
@@ -180,4 +185,86 @@ export function createMasker(rules: readonly AuditMaskRule[]): Masker {
     if (hits.masked.length > 0) current['masked'] = hits.masked;
     return current as unknown as AuditRecord;
   };
+}
+
+// The line-level precheck. JSON.stringify escapes only `"`, `\`, control characters and lone
+// surrogates, so whatever scrub() would act on leaves a visible mark in the record's JSON line:
+// a scan for those marks (by rare anchor characters, far cheaper than one regex over the line)
+// lets a clean record skip the structural walk.
+
+/** The `\s` characters JSON writes as they are; the others (\t \n \v \f \r) become `\…` escapes. */
+const RAW_SPACES = [...JS_SPACES].filter((c) => c >= ' ');
+/** KELVIN SIGN: the one non-ASCII character toLowerCase() turns into an ASCII letter (`k`). */
+const KELVIN = 0x212a;
+/** Characters every credential key holds (the z of authorization, the k of cookie and x-api-key). */
+const KEY_ANCHORS = ['z', 'Z', 'k', 'K', String.fromCharCode(KELVIN)];
+
+type Probe = (line: string, at: number) => boolean;
+
+/**
+ * `word` (lower case) at `start`, matching every character toLowerCase() turns into its letters
+ * (either ASCII case, KELVIN as k); `c | 0x20` also lets a few non-letters through: false positives only.
+ */
+function wordAt(line: string, start: number, word: string): boolean {
+  if (start < 0) return false;
+  for (let j = 0; j < word.length; j++) {
+    const c = line.charCodeAt(start + j);
+    const w = word.charCodeAt(j);
+    if (c !== w && (c | 0x20) !== w && !(c === KELVIN && w === 0x6b)) return false;
+  }
+  return true;
+}
+
+/** `at` is a `J`: a compact JWS starts `eyJ` (none of those letters is ever escaped). */
+const jwsAt: Probe = (line, at) => at >= 2 && line.startsWith('eyJ', at - 2);
+
+/** `at` is a z or a k: a credential key ends in `"` in the line, whatever its case. */
+const credentialKeyAt: Probe = (line, at) =>
+  wordAt(line, at - 7, 'authorization"') ||
+  wordAt(line, at - 3, 'cookie"') ||
+  wordAt(line, at - 6, 'x-api-key"');
+
+/** `at` is whitespace or a `\` (an escaped one): is a scheme word right before it? */
+const schemeBefore: Probe = (line, at) => {
+  for (const scheme of SCHEMES) if (wordAt(line, at - scheme.length, scheme)) return true;
+  return false;
+};
+
+/** True when `probe` holds at some occurrence of `anchor`. */
+function anyAt(line: string, anchor: string, probe: Probe): boolean {
+  for (let at = line.indexOf(anchor); at !== -1; at = line.indexOf(anchor, at + 1)) {
+    if (probe(line, at)) return true;
+  }
+  return false;
+}
+
+/**
+ * MAX_DEPTH or more `{`/`[` in all, the only way scrub()'s depth cut can apply: an object 64 levels
+ * below the record opens the 65th; one fewer is counted so such an object rendered without brackets
+ * (a Date) is covered too. Brackets inside strings count as well, which is only conservative.
+ */
+function mayBeTooDeep(line: string): boolean {
+  let n = 0;
+  for (const open of '{[') {
+    for (let at = line.indexOf(open); at !== -1; at = line.indexOf(open, at + 1)) {
+      if (++n >= MAX_DEPTH) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * Lets a clean record skip the structural walk: on a record's `JSON.stringify` line, false means
+ * scrub() would change nothing (no JWS, no `Bearer …`-like value, no credential key, no nesting to
+ * cut), so with no mask rules the line is already the masked one. False positives only cost the walk.
+ * Blind spots, by construction of JSON: a credential key whose value JSON drops (undefined) writes
+ * nothing, so nothing leaks, but `erased` does not list it; and structure a `toJSON` hides (records
+ * are plain data).
+ */
+export function mayHoldCredential(line: string): boolean {
+  if (anyAt(line, 'J', jwsAt)) return true;
+  for (const anchor of KEY_ANCHORS) if (anyAt(line, anchor, credentialKeyAt)) return true;
+  if (anyAt(line, '\\', schemeBefore)) return true;
+  for (const space of RAW_SPACES) if (anyAt(line, space, schemeBefore)) return true;
+  return mayBeTooDeep(line);
 }

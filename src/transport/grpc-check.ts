@@ -34,19 +34,11 @@ export function createCheckHandler(
 ): handleUnaryCall<CheckRequest, CheckResponse> {
   const { decider, logger } = deps;
 
-  // One async step so a synchronous throw and a rejection from decide() land in the same catch.
-  async function answer(request: AuthzRequest): Promise<CheckResponse> {
-    try {
-      return toCheckResponse(await decider.decide(request));
-    } catch (err) {
-      const decisionId = randomUUID();
-      // The request is not logged: it may carry the token.
-      logger.error(
-        { err, decisionId, requestId: request.requestId },
-        'grpc check: decide() failed',
-      );
-      return internalError(decisionId);
-    }
+  function fail(err: unknown, request: AuthzRequest): CheckResponse {
+    const decisionId = randomUUID();
+    // The request is not logged: it may carry the token.
+    logger.error({ err, decisionId, requestId: request.requestId }, 'grpc check: decide() failed');
+    return internalError(decisionId);
   }
 
   return (call, callback) => {
@@ -55,7 +47,27 @@ export function createCheckHandler(
       callback({ code: status.INVALID_ARGUMENT, details: parsed });
       return;
     }
-    void answer({ ...parsed, peer: call.getPeer() }).then((response) => callback(null, response));
+    const request = { ...parsed, peer: call.getPeer() };
+    // A synchronous throw and a rejection from decide() both end in a fail-closed answer.
+    let pending: Promise<Decision>;
+    try {
+      pending = decider.decide(request);
+    } catch (err) {
+      callback(null, fail(err, request));
+      return;
+    }
+    pending.then(
+      (decision) => {
+        let response: CheckResponse;
+        try {
+          response = toCheckResponse(decision);
+        } catch (err) {
+          response = fail(err, request);
+        }
+        callback(null, response);
+      },
+      (err: unknown) => callback(null, fail(err, request)),
+    );
   };
 }
 
