@@ -635,16 +635,28 @@ async function main() {
       ...grpc(),
     },
   ];
-  const results = [
-    ...(await runGroup(
-      specs.filter((s) => s.transport === 'http'),
-      ctx,
-    )),
-    ...(await runGroup(
-      specs.filter((s) => s.transport === 'grpc'),
-      ctx,
-    )),
-  ];
+  // BENCH_ONLY=http or grpc runs one transport's group (for exploring; the report wants both).
+  const only = process.env.BENCH_ONLY;
+  const results = [];
+  for (const transport of ['http', 'grpc']) {
+    if (only !== undefined && only !== transport) continue;
+    results.push(
+      ...(await runGroup(
+        specs.filter((s) => s.transport === transport),
+        ctx,
+      )),
+    );
+  }
+  if (only !== undefined) {
+    process.stdout.write(
+      `${results.map((r) => `${r.label}: ${Math.round(r.rps)} req/s, ${Math.round(r.cpuUsPerRequest ?? 0)}us CPU/req`).join('\n')}\n`,
+    );
+    for (const p of ctx.profiles) {
+      process.stdout.write(`\nCPU profile of mandate, ${p.id} (${p.path}):\n`);
+      process.stdout.write(`${formatTop(await topSelfTime(p.path, 30))}\n`);
+    }
+    return;
+  }
   const verify = await verifyCost();
 
   const text = report(info, tools, background, results, verify);

@@ -15,7 +15,7 @@ function init(args)
   wrk.headers["Authorization"] = "Bearer " .. args[1]
   action = args[2]
   -- Apart per thread and per run, so a later slice never repeats an earlier question.
-  next_id = thread_index * 100000000 + os.time() % 100000 * 1000
+  next_id = thread_index * 1e14 + os.time() % 1000000 * 1e6
 end
 
 function request()

@@ -291,18 +291,34 @@ function auditRecordOf(
 /** Questions larger than this are evaluated without the decision cache (a key would cost more than it saves). */
 const MAX_CACHE_KEY = 4096;
 
+/** Separates the parts of a simple key; a part holding it takes the JSON form instead. */
+const SEP = '\u0000';
+
+function isEmpty(object: Readonly<Record<string, unknown>> | undefined): boolean {
+  if (object === undefined) return true;
+  for (const _ in object) return false;
+  return true;
+}
+
 /**
- * What, besides the verified claims, the policy input depends on, as an injective string (a JSON
- * array, so no choice of values can make two different questions look alike); undefined when too
- * large to be worth caching. Keys in a different order only make a miss, never a wrong hit.
+ * What, besides the verified claims, the policy input depends on, as an injective string;
+ * undefined when too large to be worth caching. The common question (no attributes, no context)
+ * is five separator-joined parts (the transport, the action, whether there is a resource, its
+ * type, its id) none of which holds the separator; anything else is a JSON array, so no choice of
+ * values makes two different questions look alike. An empty context equals none: the input holds
+ * `{}` for both. Keys in a different order only make a miss, never a wrong hit.
  */
 function policyCacheKeyOf(request: AuthzRequest): string | undefined {
-  const key = JSON.stringify([
-    request.transport,
-    request.action,
-    request.resource ?? null,
-    request.context ?? null,
-  ]);
+  const { action, resource } = request;
+  if ((resource === undefined || resource.attributes === undefined) && isEmpty(request.context)) {
+    const type = resource?.type ?? '';
+    const id = resource?.id;
+    if (!action.includes(SEP) && !type.includes(SEP) && (id === undefined || !id.includes(SEP))) {
+      const key = `s${request.transport}${SEP}${action}${SEP}${resource === undefined ? 'n' : 'r'}${SEP}${type}${SEP}${id === undefined ? 'n' : `i${id}`}`;
+      return key.length <= MAX_CACHE_KEY ? key : undefined;
+    }
+  }
+  const key = `j${JSON.stringify([request.transport, action, resource ?? null, request.context ?? null])}`;
   return key.length <= MAX_CACHE_KEY ? key : undefined;
 }
 

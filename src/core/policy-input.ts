@@ -21,6 +21,31 @@ export interface PolicyInput {
 
 const EMPTY: Readonly<Record<string, unknown>> = Object.freeze({});
 
+type InputSubject = PolicyInput['subject'];
+
+/**
+ * The input's `subject` of a frozen Subject (one per cached token) is built once and frozen too,
+ * so every record of that token shares it and the audit log serialises it once.
+ */
+const inputSubjects = new WeakMap<Subject, InputSubject>();
+
+function inputSubjectOf(subject: Subject): InputSubject {
+  const cached = inputSubjects.get(subject);
+  if (cached !== undefined) return cached;
+  const doc: InputSubject = {
+    sub: subject.sub,
+    tenant: subject.tenant,
+    client_id: subject.clientId,
+    scopes: subject.scopes,
+    act: subject.act,
+    issuer: subject.issuer,
+  };
+  if (Object.isFrozen(subject) && Object.isFrozen(subject.scopes) && Object.isFrozen(subject.act)) {
+    inputSubjects.set(subject, Object.freeze(doc));
+  }
+  return doc;
+}
+
 export function policyInputOf(
   request: AuthzRequest,
   subject: Subject,
@@ -33,14 +58,7 @@ export function policyInputOf(
     resource: request.resource,
     tenant: subject.tenant,
     context: request.context ?? EMPTY,
-    subject: {
-      sub: subject.sub,
-      tenant: subject.tenant,
-      client_id: subject.clientId,
-      scopes: subject.scopes,
-      act: subject.act,
-      issuer: subject.issuer,
-    },
+    subject: inputSubjectOf(subject),
     claims,
     transport: request.transport,
   };

@@ -2,10 +2,10 @@
 //
 // An input is fully determined by its owner object plus a key string the caller builds (the action,
 // the resource, the context, ...). Owners are told apart by identity: each gets a number the first
-// time it is seen, so the bounded LRU can hold plain string keys and an owner that is garbage
+// time it is seen, so the bounded cache can hold plain string keys and an owner that is garbage
 // collected simply stops being asked for. Entries remember which units answered; the engine serves
 // one only while those very units are still the ones in force.
-import { LRUCache } from 'lru-cache';
+import { ClockCache } from '../lib/clock-cache.js';
 import type { PolicyOutcome } from './types.js';
 
 /** What identifies one cacheable input. */
@@ -34,14 +34,14 @@ export interface DecisionCache {
 
 export function createDecisionCache(maxEntries: number): DecisionCache | undefined {
   if (maxEntries <= 0) return undefined;
-  const lru = new LRUCache<string, CachedOutcome>({ max: maxEntries });
+  const entries = new ClockCache<string, CachedOutcome>(maxEntries);
   let ids = new WeakMap<object, number>();
   let nextId = 0;
   const idOf = (owner: object): number | undefined => ids.get(owner);
   return {
     get(key) {
       const id = idOf(key.owner);
-      return id === undefined ? undefined : lru.get(`${id}:${key.key}`);
+      return id === undefined ? undefined : entries.get(`${id}:${key.key}`);
     },
     set(key, entry) {
       let id = idOf(key.owner);
@@ -49,10 +49,10 @@ export function createDecisionCache(maxEntries: number): DecisionCache | undefin
         id = ++nextId;
         ids.set(key.owner, id);
       }
-      lru.set(`${id}:${key.key}`, entry);
+      entries.set(`${id}:${key.key}`, entry);
     },
     clear() {
-      lru.clear();
+      entries.clear();
       ids = new WeakMap();
     },
   };

@@ -1,5 +1,5 @@
 // The bounded verified-token cache: a hit is one map look-up and one clock compare.
-import { LRUCache } from 'lru-cache';
+import { ClockCache } from '../lib/clock-cache.js';
 import type { VerifiedToken } from './types.js';
 
 /** Verified tokens keyed by the raw token string. */
@@ -12,27 +12,26 @@ export interface TokenCache {
 }
 
 /**
- * Builds the cache. lru-cache is used without its own TTL: expiry is checked against the
- * verifier's clock on every hit (so tests can drive it), and each entry's lifetime is the token's
- * own `exp`, never longer. Measured against a plain Map, a hit costs the same: both are dominated
- * by hashing the token string.
+ * Builds the cache: bounded, second-chance eviction (a hit does no reordering). Expiry is checked
+ * against the verifier's clock on every hit (so tests can drive it), and each entry's lifetime is
+ * the token's own `exp`, never longer.
  */
 export function createTokenCache(maxEntries: number): TokenCache {
   if (maxEntries <= 0) {
     return { enabled: false, get: () => undefined, set: () => {} };
   }
-  const lru = new LRUCache<string, VerifiedToken>({ max: maxEntries });
+  const entries = new ClockCache<string, VerifiedToken>(maxEntries);
   return {
     enabled: true,
     get(token, nowMs) {
-      const entry = lru.get(token);
+      const entry = entries.get(token);
       if (entry === undefined) return undefined;
       if (nowMs < entry.expiresAtMs) return entry;
-      lru.delete(token);
+      entries.delete(token);
       return undefined;
     },
     set(token, entry) {
-      lru.set(token, entry);
+      entries.set(token, entry);
     },
   };
 }
