@@ -10,6 +10,7 @@ import { createHttpSink, type HttpAuditDestination } from './http-sink.js';
 import { createLineSink } from './line-sink.js';
 import { createMasker, mayHoldCredential } from './mask.js';
 import { toOpaEvent } from './opa-event.js';
+import { recordJson } from './record-json.js';
 import type { AuditQuery } from './query.js';
 import type { AuditRecord } from './record.js';
 import { createAuditRing, type AuditRing } from './ring.js';
@@ -133,7 +134,7 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
     if (!precheck) return { masked: mask(record) };
     let json: string;
     try {
-      json = JSON.stringify(record);
+      json = recordJson(record);
     } catch {
       return { masked: mask(record) };
     }
@@ -159,7 +160,7 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
           const line =
             d.format === 'opa'
               ? (opaLine ??= `${JSON.stringify(toOpaEvent(masked, labels))}\n`)
-              : (mandateLine ??= `${JSON.stringify(masked)}\n`);
+              : (mandateLine ??= `${recordJson(masked)}\n`);
           d.add(masked, line);
         }
       } catch (err) {
