@@ -56,11 +56,24 @@ export async function startPolicies(
   config: MandateConfig,
   metrics: Metrics,
   logger: Logger,
+  /** Called after any change of the units in force (a reload, a bundle, a failure, a removal). */
+  onChange: () => void = () => {},
 ): Promise<PolicySetup> {
+  const observer = policyMetricsObserver(metrics);
   const engine = createPolicyEngine({
     config: config.policies,
     logger: logger.child({ component: 'policy' }),
-    observer: policyMetricsObserver(metrics),
+    observer: {
+      ...observer,
+      revision(unit, revision, previous) {
+        observer.revision?.(unit, revision, previous);
+        onChange();
+      },
+      totals(totals) {
+        observer.totals?.(totals);
+        onChange();
+      },
+    },
   });
   await engine.start();
   return { engine, adminRoutes: policyAdminRoutes(engine) };

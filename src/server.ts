@@ -107,7 +107,9 @@ export async function createCore(config: MandateConfig, logger: Logger): Promise
       jwksFetch: (issuer, result) => metrics.jwksFetches.inc({ issuer, result }),
     },
   });
-  const policies = await startPolicies(config, metrics, logger);
+  // A cached exchange carries the decision that allowed it; new policy must not keep serving it.
+  let onPolicyChange = () => {};
+  const policies = await startPolicies(config, metrics, logger, () => onPolicyChange());
   const policy = policies.engine;
   await verifier.start();
   const compat = await startCompatPolicy(config, logger);
@@ -127,6 +129,7 @@ export async function createCore(config: MandateConfig, logger: Logger): Promise
     { decider, verifier, audit, metrics, revocations: revocation.store },
     logger,
   );
+  if (exchanger) onPolicyChange = () => exchanger.cache.clear();
   const readiness = createReadiness({
     ...(exchanger ? { exchange: exchanger } : {}),
     keys: verifier,

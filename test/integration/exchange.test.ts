@@ -294,6 +294,16 @@ describe('the exchange cache', () => {
     expect(cache?.size()).toBe(sizeBefore - 1);
   });
 
+  it('a policy reload empties it: no exchange outlives the policy that allowed it', async () => {
+    const token = await login('finance-bot', 'contacts.read');
+    const body = { audience: 'crm-api', scope: 'contacts.read' };
+    await exchange(crm, token, body);
+    expect((await exchange(crm, token, body)).headers.get('x-mandate-exchange-cache')).toBe('hit');
+    await crm.server.core.policy.reloadFromDir({ base: true });
+    expect(crm.server.core.exchanger?.cache.size()).toBe(0);
+    expect((await exchange(crm, token, body)).headers.get('x-mandate-exchange-cache')).toBe('miss');
+  });
+
   it('200 concurrent identical exchanges make exactly one call to the AS', async () => {
     const token = await login('finance-bot', 'contacts.read billing.view');
     const before = as.stats().tokenExchangeRequests;
