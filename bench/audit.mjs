@@ -145,9 +145,15 @@ ${auditYaml(mode, ctx.collector.url, dir)}
       90_000,
     );
     child.once('exit', (code) => reject(new Error(`mandate (${mode}) exited ${code}:\n${tail}`)));
+    // Whole lines only: `tail` (for error messages) keeps the last 4000 characters, which can
+    // start in the middle of a line when start-up logged a lot.
+    let pending = '';
     child.stderr.setEncoding('utf8').on('data', (chunk) => {
       tail = `${tail}${chunk}`.slice(-4000);
-      for (const line of tail.split('\n')) {
+      pending += chunk;
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
         if (!line.includes('"mandate is serving"')) continue;
         clearTimeout(timer);
         resolve(`${JSON.parse(line).http}/v1/check`);
