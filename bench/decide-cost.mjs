@@ -13,6 +13,10 @@ const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const PER_ROUND = Number(process.env.PER_ROUND ?? 100_000);
 const CONCURRENCY = 32;
 const audit = process.env.AUDIT ?? 'stdout';
+/** RESOURCES=unique: a new resource id per decision, so the policy runs every time. */
+const uniqueResources = process.env.RESOURCES === 'unique';
+/** DECISION_CACHE=<entries>: policies.decision_cache_size (default: the config default). */
+const decisionCache = process.env.DECISION_CACHE;
 
 const stateDir = await mkdtemp(join(tmpdir(), 'mandate-decide-cost-'));
 try {
@@ -28,7 +32,14 @@ try {
         : audit === 'nosink'
           ? { ...config, audit: { ...config.audit, sinks: [] } }
           : config;
-  const core = await createCore(withAudit, pino({ level: 'warn' }, pino.destination(2)));
+  const configured =
+    decisionCache === undefined
+      ? withAudit
+      : {
+          ...withAudit,
+          policies: { ...withAudit.policies, decisionCacheSize: Number(decisionCache) },
+        };
+  const core = await createCore(configured, pino({ level: 'warn' }, pino.destination(2)));
   const signer = await loadOrCreateDevSigner(stateDir);
   const token = await signer.mint({
     issuer: DEV_ISSUER,
@@ -39,10 +50,11 @@ try {
     clientId: 'agent-1',
     ttlSeconds: 3600,
   });
+  let n = 0;
   const request = () => ({
     token,
     action: 'tickets.comment',
-    resource: { type: 'ticket', id: 'T-1' },
+    resource: { type: 'ticket', id: uniqueResources ? `T-${n++}` : 'T-1' },
     tenant: 'acme_inc',
     transport: 'http',
     peer: '127.0.0.1:40000',
@@ -67,7 +79,8 @@ try {
   }
   const best = results.reduce((a, b) => (b.wallUs < a.wallUs ? b : a));
   process.stderr.write(
-    `decide() cached token, audit ${audit}: best of ${ROUNDS} x ${PER_ROUND}: ` +
+    `decide() cached token, ${uniqueResources ? 'new resource each, ' : ''}audit ${audit}` +
+      `${decisionCache === undefined ? '' : `, decision cache ${decisionCache}`}: best of ${ROUNDS} x ${PER_ROUND}: ` +
       `${best.wallUs.toFixed(2)} µs wall, ${best.cpuUs.toFixed(2)} µs CPU per decision ` +
       `(all: ${results.map((r) => r.wallUs.toFixed(2)).join(' ')})\n`,
   );

@@ -87,7 +87,7 @@ export interface PolicyConfig {
   readonly tenantsPerModule?: number;
   /**
    * Policy outcomes remembered per verified token and question (action, resource, context), so a
-   * repeated check skips Wasm. Units that read the clock are never cached. 0 disables. Default 50000.
+   * repeated check skips Wasm. Units that read the clock are never cached. 0 disables. Default 10000.
    */
   readonly decisionCacheSize?: number;
   /** Compiled modules keyed by content hash, so a restart does not recompile. Default `<dev.state_dir>/policy-cache`; unset: no cache. */
@@ -248,7 +248,7 @@ export function readPoliciesSection(
     watchDebounceMs: s.integer('watch_debounce_ms', 100, 0, 60_000),
     onTenantRemoved: s.oneOf('on_tenant_removed', ['deny', 'base_only'] as const, 'deny'),
     tenantsPerModule: s.integer('tenants_per_module', 32, 1, 1000),
-    decisionCacheSize: s.integer('decision_cache_size', 50_000, 0, 10_000_000),
+    decisionCacheSize: s.integer('decision_cache_size', 10_000, 0, 10_000_000),
     cacheDir: at(s.string('cache_dir', `${stateDir}/policy-cache`)),
     persistDir: at(s.string('persist_dir', `${stateDir}/bundles`)),
     bundles,

@@ -1,66 +1,86 @@
 // A bounded map for per-request caches: a hit is one Map look-up and one flag store, eviction is second-chance (CLOCK).
 //
 // An exact LRU reorders its list on every hit; on the decision path that bookkeeping costs more
-// than the look-up. CLOCK approximates LRU: a hit only marks the entry, and eviction walks from
-// the oldest insertion, giving marked entries a second chance (unmarked, moved to the back)
-// before dropping the first unmarked one.
-
-interface Slot<V> {
-  value: V;
-  used: boolean;
-}
+// than the look-up. CLOCK approximates LRU: a hit only marks the entry's slot, and a hand sweeping
+// round the slots gives marked entries a second chance (it clears the mark) and evicts the first
+// unmarked one. The slots are arrays, not the Map's insertion order: taking the oldest Map entry
+// after many deletions walks over every deleted one first, which made each eviction cost
+// microseconds.
 
 export class ClockCache<K, V> {
   readonly #max: number;
-  readonly #slots = new Map<K, Slot<V>>();
+  readonly #index = new Map<K, number>();
+  readonly #keys: (K | undefined)[] = [];
+  readonly #values: (V | undefined)[] = [];
+  readonly #used: Uint8Array;
+  /** Slots emptied by delete(), reused before the hand evicts anything. */
+  readonly #free: number[] = [];
+  #hand = 0;
 
   constructor(maxEntries: number) {
     if (!Number.isInteger(maxEntries) || maxEntries < 1) {
       throw new TypeError('maxEntries must be a positive integer');
     }
     this.#max = maxEntries;
+    this.#used = new Uint8Array(maxEntries);
   }
 
   get size(): number {
-    return this.#slots.size;
+    return this.#index.size;
   }
 
   get(key: K): V | undefined {
-    const slot = this.#slots.get(key);
+    const slot = this.#index.get(key);
     if (slot === undefined) return undefined;
-    slot.used = true;
-    return slot.value;
+    this.#used[slot] = 1;
+    return this.#values[slot];
   }
 
   set(key: K, value: V): void {
-    const slot = this.#slots.get(key);
-    if (slot !== undefined) {
-      slot.value = value;
-      slot.used = true;
+    const existing = this.#index.get(key);
+    if (existing !== undefined) {
+      this.#values[existing] = value;
+      this.#used[existing] = 1;
       return;
     }
-    if (this.#slots.size >= this.#max) this.#evictOne();
-    this.#slots.set(key, { value, used: false });
+    const slot = this.#freeSlot();
+    this.#keys[slot] = key;
+    this.#values[slot] = value;
+    this.#used[slot] = 0;
+    this.#index.set(key, slot);
   }
 
   delete(key: K): void {
-    this.#slots.delete(key);
+    const slot = this.#index.get(key);
+    if (slot === undefined) return;
+    this.#index.delete(key);
+    this.#keys[slot] = undefined;
+    this.#values[slot] = undefined;
+    this.#free.push(slot);
   }
 
   clear(): void {
-    this.#slots.clear();
+    this.#index.clear();
+    this.#keys.length = 0;
+    this.#values.length = 0;
+    this.#used.fill(0);
+    this.#free.length = 0;
+    this.#hand = 0;
   }
 
-  #evictOne(): void {
-    // Terminates: each pass either evicts or clears a mark, and marks are only set by hits.
-    for (;;) {
-      const oldest = this.#slots.entries().next();
-      if (oldest.done === true) return;
-      const [key, slot] = oldest.value;
-      this.#slots.delete(key);
-      if (!slot.used) return;
-      slot.used = false;
-      this.#slots.set(key, slot);
+  /** A slot for a new entry: a never-used one, a deleted one, or the hand's victim. */
+  #freeSlot(): number {
+    if (this.#keys.length < this.#max) return this.#keys.length;
+    const reused = this.#free.pop();
+    if (reused !== undefined) return reused;
+    // Terminates within two sweeps: the first clears every mark it passes.
+    while (this.#used[this.#hand] === 1) {
+      this.#used[this.#hand] = 0;
+      this.#hand = (this.#hand + 1) % this.#max;
     }
+    const victim = this.#hand;
+    this.#hand = (this.#hand + 1) % this.#max;
+    this.#index.delete(this.#keys[victim] as K);
+    return victim;
   }
 }

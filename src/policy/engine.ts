@@ -182,7 +182,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
   );
   const clock = createDecisionClock(options.now);
   const encoder = new TextEncoder();
-  const decisionCache = createDecisionCache(config.decisionCacheSize ?? 50_000);
+  const decisionCache = createDecisionCache(config.decisionCacheSize ?? 10_000);
 
   let running = false;
   let base: { unit: ActiveUnit; lastError?: UnitFailure } | undefined;

@@ -37,7 +37,7 @@ const indentPem = (pem: string) =>
 
 describe('policies config', () => {
   it('has a decision cache by default, sized or turned off by decision_cache_size', () => {
-    expect(parseConfig(issuers).policies.decisionCacheSize).toBe(50_000);
+    expect(parseConfig(issuers).policies.decisionCacheSize).toBe(10_000);
     const off = parseConfig(`${issuers}policies: { decision_cache_size: 0 }\n`);
     expect(off.policies.decisionCacheSize).toBe(0);
   });
@@ -50,7 +50,7 @@ describe('policies config', () => {
       watchDebounceMs: 100,
       onTenantRemoved: 'deny',
       tenantsPerModule: 32,
-      decisionCacheSize: 50_000,
+      decisionCacheSize: 10_000,
       cacheDir: '/srv/.mandate/policy-cache',
       persistDir: '/srv/.mandate/bundles',
       bundles: [],
