@@ -25,13 +25,13 @@ export function createLineSink(options: LineSinkOptions): AuditDestination {
     dest: options.destination,
     sync: false,
     minLength: 4096,
-    // Bytes in, bytes out: in its default utf8 mode sonic-boom measures each string, has fs encode it,
-    // then encodes it again once written to find what is left; one Buffer.from here replaces all that.
-    contentMode: 'buffer',
+    // Strings (the default utf8 mode), not contentMode 'buffer': in buffer mode sonic-boom 4 throws
+    // from its open callback when a rotation reopens the file while a write is in flight.
     ...(file ? { mkdir: true } : {}),
   });
   let lastError: string | undefined;
   stream.on('error', (err: Error) => {
+    reopening = false;
     lastError = err.message;
     options.onError?.(err, 'write');
   });
@@ -39,10 +39,19 @@ export function createLineSink(options: LineSinkOptions): AuditDestination {
   let count = 0;
   let size = file && existsSync(file) ? statSync(file).size : 0;
   let closed = false;
+  /**
+   * A reopen has not finished yet. sonic-boom queues a reopen asked for meanwhile and runs it
+   * later, even after close() destroyed the stream, where it throws out of an event handler; so
+   * no second rotation starts until the first is done (the next commit tries again).
+   */
+  let reopening = false;
+  const reopened = () => {
+    reopening = false;
+  };
 
   /** Renames path → path.1 → … → path.N (the oldest falls off) and reopens path, new and empty. */
   const rotate = () => {
-    if (!file) return;
+    if (!file || reopening || closed) return;
     const keep = options.maxFiles ?? 5;
     try {
       for (let i = keep - 1; i >= 1; i--) {
@@ -50,6 +59,8 @@ export function createLineSink(options: LineSinkOptions): AuditDestination {
       }
       if (existsSync(file)) renameSync(file, `${file}.1`);
       // Lines still buffered land in the renamed file or the new one, in order either way.
+      reopening = true;
+      stream.once('ready', reopened);
       stream.reopen();
       size = 0;
     } catch (err) {
@@ -86,10 +97,9 @@ export function createLineSink(options: LineSinkOptions): AuditDestination {
       if (closed) {
         options.onRecords?.('dropped', count);
       } else {
-        const bytes = Buffer.from(text);
-        stream.write(bytes as unknown as string); // contentMode 'buffer'; the typings only know strings
+        stream.write(text);
         options.onRecords?.('written', count);
-        size += bytes.length; // bytes, as max_bytes and the size found at start are
+        size += Buffer.byteLength(text); // bytes, as max_bytes and the size found at start are
         if (file && options.maxBytes !== undefined && size >= options.maxBytes) rotate();
       }
       text = '';

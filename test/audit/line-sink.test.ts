@@ -1,6 +1,6 @@
 // The file line sink: every committed line lands once, byte for byte, and the file rotates by bytes.
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -29,6 +29,32 @@ describe('file line sink', () => {
     sink.commit();
     await sink.close(Date.now() + 1000);
     expect(await readFile(path, 'utf8')).toBe('{"n":1}\n{"n":2}\n');
+  });
+
+  it('rotates under load (writes in flight, a rotation still opening) and closes with every line once', async () => {
+    const path = join(dir, 'audit.jsonl');
+    const sink = createLineSink({
+      name: 'file',
+      format: 'mandate',
+      destination: path,
+      maxBytes: 20_000,
+      maxFiles: 50,
+    });
+    await sink.flush();
+    for (let i = 0; i < 40; i++) {
+      sink.add(record, `{"n":${i},"pad":"${'a'.repeat(5000)}"}\n`);
+      sink.commit();
+      if (i % 3 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await sink.close(Date.now() + 3000);
+    const seen: number[] = [];
+    for (const name of await readdir(dir)) {
+      for (const line of (await readFile(join(dir, name), 'utf8')).split('\n')) {
+        if (line !== '') seen.push((JSON.parse(line) as { n: number }).n);
+      }
+    }
+    expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect((await readdir(dir)).length).toBeGreaterThan(2);
   });
 
   it('writes UTF-8 as given and counts bytes, not characters, towards max_bytes', async () => {
