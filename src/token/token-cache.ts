@@ -1,14 +1,29 @@
-// The bounded verified-token cache: a hit is one map look-up and one clock compare.
+// The bounded verified-token cache: a hit is one map look-up, one string compare and one clock compare.
 import { ClockCache } from '../lib/clock-cache.js';
 import type { VerifiedToken } from './types.js';
 
-/** Verified tokens keyed by the raw token string. */
+/** Verified tokens, found by the raw token string. */
 export interface TokenCache {
   /** False when capacity is 0: callers skip look-ups (and hit/miss metrics) entirely. */
   readonly enabled: boolean;
   /** The entry for `token` only while `nowMs < expiresAtMs`; an expired entry is dropped, never served. */
   get(token: string, nowMs: number): VerifiedToken | undefined;
   set(token: string, entry: VerifiedToken): void;
+}
+
+interface Slot {
+  readonly token: string;
+  readonly entry: VerifiedToken;
+}
+
+/**
+ * The look-up key: the signature segment. Every request brings the token as a new string, and
+ * hashing all of it (700 bytes and more) cost more than the rest of a hit; the signature is short
+ * and as distinct as the token. A hit still compares the whole token, so another token with the
+ * same signature is a miss (and, verified, replaces the entry), never a wrong answer.
+ */
+function keyOf(token: string): string {
+  return token.slice(token.lastIndexOf('.') + 1);
 }
 
 /**
@@ -20,18 +35,19 @@ export function createTokenCache(maxEntries: number): TokenCache {
   if (maxEntries <= 0) {
     return { enabled: false, get: () => undefined, set: () => {} };
   }
-  const entries = new ClockCache<string, VerifiedToken>(maxEntries);
+  const slots = new ClockCache<string, Slot>(maxEntries);
   return {
     enabled: true,
     get(token, nowMs) {
-      const entry = entries.get(token);
-      if (entry === undefined) return undefined;
-      if (nowMs < entry.expiresAtMs) return entry;
-      entries.delete(token);
+      const key = keyOf(token);
+      const slot = slots.get(key);
+      if (slot === undefined || slot.token !== token) return undefined;
+      if (nowMs < slot.entry.expiresAtMs) return slot.entry;
+      slots.delete(key);
       return undefined;
     },
     set(token, entry) {
-      entries.set(token, entry);
+      slots.set(keyOf(token), { token, entry });
     },
   };
 }
