@@ -11,6 +11,7 @@ import { createLineSink } from './line-sink.js';
 import { createMasker, mayHoldCredential } from './mask.js';
 import { toOpaEvent } from './opa-event.js';
 import { recordJson } from './record-json.js';
+import { RecordTemplates } from './record-template.js';
 import type { AuditQuery } from './query.js';
 import type { AuditRecord } from './record.js';
 import { createAuditRing, type AuditRing } from './ring.js';
@@ -121,8 +122,13 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
     for (const d of destinations) metrics?.auditRecords.inc({ sink: d.name, result }, n);
   };
 
-  /** The mandate-format line is rendered anyway, so serialising before masking costs nothing extra. */
-  const precheck = config.mask.length === 0 && destinations.some((d) => d.format === 'mandate');
+  /**
+   * With no mask rules, a record the precheck clears is already its masked self. Serialising to
+   * find out costs no more than the structural scrub, and a repeated record's line is nearly free
+   * (record-template.ts); a mandate-format sink writes that very line.
+   */
+  const precheck = config.mask.length === 0;
+  const templates = new RecordTemplates();
 
   /**
    * The masked record, and its mandate-format JSON when already rendered. Serialising first lets
@@ -132,6 +138,12 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
    */
   const render = (record: AuditRecord): { masked: AuditRecord; json?: string } => {
     if (!precheck) return { masked: mask(record) };
+    const templated = templates.lineOf(record);
+    if (templated !== undefined) {
+      if (!templated.mayHoldCredential) return { masked: record, json: templated.json };
+      const masked = mask(record);
+      return masked === record ? { masked, json: templated.json } : { masked };
+    }
     let json: string;
     try {
       json = recordJson(record);

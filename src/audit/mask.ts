@@ -238,20 +238,21 @@ function anyAt(line: string, anchor: string, probe: Probe): boolean {
   return false;
 }
 
-/**
- * MAX_DEPTH or more `{`/`[` in all, the only way scrub()'s depth cut can apply: an object 64 levels
- * below the record opens the 65th; one fewer is counted so such an object rendered without brackets
- * (a Date) is covered too. Brackets inside strings count as well, which is only conservative.
- */
-function mayBeTooDeep(line: string): boolean {
+/** How many `{` and `[` a text holds, inside strings or not. */
+export function openBracketCount(text: string): number {
   let n = 0;
   for (const open of '{[') {
-    for (let at = line.indexOf(open); at !== -1; at = line.indexOf(open, at + 1)) {
-      if (++n >= MAX_DEPTH) return true;
-    }
+    for (let at = text.indexOf(open); at !== -1; at = text.indexOf(open, at + 1)) n++;
   }
-  return false;
+  return n;
 }
+
+/**
+ * A line with this many `{`/`[` in all may be cut by scrub()'s depth limit: an object 64 levels
+ * below the record opens the 65th; one fewer is counted so such an object rendered without
+ * brackets (a Date) is covered too. Brackets inside strings count as well, which is only conservative.
+ */
+export const PRECHECK_MAX_BRACKETS = MAX_DEPTH;
 
 /**
  * Lets a clean record skip the structural walk: on a record's `JSON.stringify` line, false means
@@ -266,5 +267,5 @@ export function mayHoldCredential(line: string): boolean {
   for (const anchor of KEY_ANCHORS) if (anyAt(line, anchor, credentialKeyAt)) return true;
   if (anyAt(line, '\\', schemeBefore)) return true;
   for (const space of RAW_SPACES) if (anyAt(line, space, schemeBefore)) return true;
-  return mayBeTooDeep(line);
+  return openBracketCount(line) >= PRECHECK_MAX_BRACKETS;
 }

@@ -3,7 +3,15 @@
 /** Bumped whenever a field changes meaning or disappears. */
 export const AUDIT_SCHEMA_VERSION = 1;
 
+/**
+ * A decision record's shape key: records carrying the same key object have equal members but for
+ * the per-decision ones (decision_id, time, latency_us, eval_ns, request_id, peer), so the audit
+ * log may write one from another's JSON. A symbol: JSON, Object.keys and queries never see it.
+ */
+export const RECORD_SHAPE: unique symbol = Symbol('mandate.auditRecordShape');
+
 export interface DecisionAuditRecord {
+  readonly [RECORD_SHAPE]?: object;
   readonly type: 'decision';
   readonly schema_version: typeof AUDIT_SCHEMA_VERSION;
   readonly decision_id: string;

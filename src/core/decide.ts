@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { rfc3339NanoNow } from '../audit/clock.js';
 import type { AuditSink } from '../audit/sink.js';
 import type { DecisionAuditRecord } from '../audit/record.js';
-import { AUDIT_SCHEMA_VERSION } from '../audit/record.js';
+import { AUDIT_SCHEMA_VERSION, RECORD_SHAPE } from '../audit/record.js';
 import type { TenancyConfig } from '../config/types.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { CompatPolicy, CompatResult } from '../policy/compat-types.js';
@@ -47,6 +47,8 @@ interface Trail {
   revocation?: RevocationEntry;
   /** The document the policy was evaluated over: the audit record's `input` (by reference, not copied). */
   input?: object;
+  /** Set when the verdict is the one a cached outcome always gives (see shapeOf). */
+  cachedVerdict?: Verdict;
 }
 
 interface Verdict {
@@ -54,7 +56,7 @@ interface Verdict {
   readonly reasons: readonly Reason[];
 }
 
-const ALLOW: Verdict = { allow: true, reasons: [] };
+const ALLOW: Verdict = Object.freeze({ allow: true, reasons: Object.freeze([]) });
 
 /** Shared and fixed: which entry matched goes to audit only, never to the caller. */
 const REVOKED: Verdict = Object.freeze({
@@ -79,6 +81,42 @@ function policyVerdict(result: {
     reasons:
       reasons.length > 0 ? reasons : [{ code: 'policy_denied', message: 'denied by policy' }],
   };
+}
+
+/**
+ * A cached outcome's verdict, made once: a cached outcome is one frozen object for every hit with
+ * that token and question, so its verdict (and the reasons callers get) is shared and frozen too.
+ */
+const cachedVerdicts = new WeakMap<PolicyOutcome, Verdict>();
+
+function verdictOf(outcome: PolicyOutcome): Verdict {
+  if (outcome.cached !== true) return policyVerdict(outcome);
+  let verdict = cachedVerdicts.get(outcome);
+  if (verdict === undefined) {
+    const made = policyVerdict(outcome);
+    verdict = Object.freeze({ allow: made.allow, reasons: Object.freeze(made.reasons) });
+    cachedVerdicts.set(outcome, verdict);
+  }
+  return verdict;
+}
+
+/**
+ * Audit records of one cached outcome are alike but for their per-decision members, given the same
+ * verdict and dry-run setting: the outcome stands for one verified token (issuer, hash, claims,
+ * subject) and one question (transport, action, resource, context), under the same policy units.
+ * Their shape key (RECORD_SHAPE) lets the audit log write them from a template. Kept per outcome,
+ * so the keys go when the decision cache drops it.
+ */
+const recordShapes = new WeakMap<PolicyOutcome, [object?, object?]>();
+
+function shapeOf(outcome: PolicyOutcome, dryRun: boolean): object {
+  let shapes = recordShapes.get(outcome);
+  if (shapes === undefined) {
+    shapes = [];
+    recordShapes.set(outcome, shapes);
+  }
+  const i = dryRun ? 1 : 0;
+  return (shapes[i] ??= {});
 }
 
 function deny(code: Reason['code'], message: string): Verdict {
@@ -185,8 +223,11 @@ export function createDecider(deps: DeciderDeps): Decider {
     if (outcome.cached !== true) {
       metrics.policyEval('base', outcome.base.evalNs);
       if (outcome.tenant) metrics.policyEval('tenant', outcome.tenant.evalNs);
+      return policyVerdict(outcome);
     }
-    return policyVerdict(outcome);
+    const verdict = verdictOf(outcome);
+    trail.cachedVerdict = verdict;
+    return verdict;
   }
 
   return {
@@ -216,7 +257,7 @@ export function createDecider(deps: DeciderDeps): Decider {
         latencyUs,
       };
       try {
-        audit.write(auditRecordOf(request, decision, trail));
+        audit.write(auditRecordOf(request, decision, trail, verdict));
         metrics.decision(
           decision.allow ? 'allow' : 'deny',
           decision.reasons[0]?.code ?? 'none',
@@ -236,6 +277,7 @@ function auditRecordOf(
   request: AuthzRequest,
   decision: Decision,
   trail: Trail,
+  verdict: Verdict,
 ): DecisionAuditRecord {
   const claims = trail.token?.claims;
   const subject = trail.subject;
@@ -255,6 +297,12 @@ function auditRecordOf(
   // Plain properties, not conditional spreads (several times cheaper on this per-decision path):
   // JSON leaves `undefined` out, so the written record has exactly the fields that are known.
   const resource = request.resource;
+  const dryRun = isDryRun(request, subject?.tenant);
+  // Only while the verdict is the cached outcome's own (an audit refusal replaces it).
+  const shape =
+    trail.outcome?.cached === true && verdict === trail.cachedVerdict
+      ? shapeOf(trail.outcome, dryRun)
+      : undefined;
   return {
     type: 'decision',
     schema_version: AUDIT_SCHEMA_VERSION,
@@ -278,13 +326,15 @@ function auditRecordOf(
     policy_cached: cached ? true : undefined,
     latency_us: Math.round(decision.latencyUs),
     request_id: request.requestId,
-    dry_run: isDryRun(request, subject?.tenant) ? true : undefined,
+    dry_run: dryRun ? true : undefined,
     revocation: trail.revocation
       ? { id: trail.revocation.id, kind: trail.revocation.kind }
       : undefined,
     eval_ns: evalNs !== undefined ? Math.round(evalNs) : undefined,
     peer: request.peer,
     input: trail.input ?? requestInputOf(request),
+    // Last: a computed key ends the literal's preset shape, so everything before stays fast to make.
+    [RECORD_SHAPE]: shape,
   };
 }
 

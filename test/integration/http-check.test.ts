@@ -314,6 +314,54 @@ describe('decision cache', () => {
     expect(metrics).toMatch(/mandate_policy_cache_total\{result="miss"\} [1-9]\d*/);
   });
 
+  it('writes every cached decision in full: its own id, time, request id and peer, credentials masked', async () => {
+    const token = await sidecar.token({ claims: { scope: 'tickets.write' } });
+    const body = {
+      action: 'tickets.comment',
+      resource: { type: 'ticket', id: `T-${randomUUID()}` },
+    };
+    const requestIds = ['req-1', 'req-2', 'Bearer opaque-s3cr3t', 'quote " and \\ and é', ''];
+    const answers: Awaited<ReturnType<typeof postCheck>>[] = [];
+    for (const id of requestIds) {
+      answers.push(
+        await postCheck(sidecar, body, { authorization: `Bearer ${token}`, 'x-request-id': id }),
+      );
+    }
+    await sidecar.auditRecords(); // flushes
+    const raw = await sidecar.rawOutput();
+    expect(raw).not.toContain('opaque-s3cr3t');
+    const lines = raw.split('\n').filter((l) => l.startsWith('{"type":"decision"'));
+    const lineOf = (answer: (typeof answers)[number]) => {
+      const found = lines.filter((l) =>
+        l.includes(`"decision_id":"${answer.body['decision_id'] as string}"`),
+      );
+      expect(found).toHaveLength(1);
+      return found[0] as string;
+    };
+    const PER_DECISION = ['decision_id', 'time', 'latency_us', 'eval_ns', 'request_id', 'peer'];
+    // Masking lists what it replaced (`masked`), only in the record it touched.
+    const rest = (record: Record<string, unknown>) =>
+      Object.fromEntries(
+        Object.entries(record).filter(([k]) => !PER_DECISION.includes(k) && k !== 'masked'),
+      );
+    const cached = answers.slice(1).map((a) => JSON.parse(lineOf(a)) as Record<string, unknown>);
+    expect(cached.map((r) => r['request_id'])).toEqual([
+      'req-2',
+      '[credential]',
+      'quote " and \\ and é',
+      '',
+    ]);
+    for (const [i, r] of cached.entries()) {
+      // Well-formed, no member twice, and alike but for the per-decision members.
+      expect(JSON.stringify(r)).toBe(lineOf(answers[i + 1] as (typeof answers)[number]));
+      expect(r).toMatchObject({ policy_cached: true, allow: true });
+      expect(r['decision_id']).toBe(answers[i + 1]?.body['decision_id']);
+      expect(r['peer']).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(rest(r)).toEqual(rest(cached[0] as Record<string, unknown>));
+    }
+    expect(new Set(cached.map((r) => r['time'])).size).toBe(cached.length);
+  });
+
   it('still denies a cached question once the answer would differ: another tenant, another action', async () => {
     const token = await sidecar.token({ claims: { scope: 'tickets.write' } });
     expect((await check({ action: 'tickets.comment' }, token)).body['allow']).toBe(true);

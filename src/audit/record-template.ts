@@ -1,0 +1,163 @@
+// Writes a decision record that repeats an earlier one but for its per-decision members from that earlier one's JSON, precheck included.
+//
+// A cached token asking a question the decision cache answers gets records that differ only in the
+// decision id, the time, the latency, the request id and the peer. Serialising the ~1.5 KB record
+// and running the credential precheck over it cost about 8 µs each time, the largest part of a
+// cached check. The pipeline marks such records with a shape key (RECORD_SHAPE): records with the
+// same key agree on every other member. The first one seen makes a template (the JSON between the
+// per-decision members, and whether that text passed the precheck); the others fill in their own
+// per-decision values.
+import { mayHoldCredential, openBracketCount, PRECHECK_MAX_BRACKETS } from './mask.js';
+import { RECORD_SHAPE, type AuditRecord } from './record.js';
+
+/** Members that change from one decision to the next. */
+const PER_DECISION: ReadonlySet<string> = new Set([
+  'decision_id',
+  'time',
+  'latency_us',
+  'eval_ns',
+  'request_id',
+  'peer',
+]);
+
+interface Template {
+  /** The JSON between the holes: the line is runs[0], hole 0, runs[1], ..., runs[holes.length]. */
+  readonly runs: readonly string[];
+  /** The per-decision members in order, with the text written before a present value (`,"key":`). */
+  readonly holes: readonly { readonly key: string; readonly prefix: string }[];
+  /** The text without the holes passed the credential precheck. */
+  readonly clean: boolean;
+  /** `{` and `[` in that text, for the precheck's depth count. */
+  readonly brackets: number;
+}
+
+/** A record's JSON line and whether the credential precheck must treat it as suspect. */
+export interface TemplateLine {
+  readonly json: string;
+  /** Exactly mayHoldCredential(json), or true. */
+  readonly mayHoldCredential: boolean;
+}
+
+function templateOf(record: Record<string, unknown>): Template | undefined {
+  const keys = Object.keys(record);
+  // The first member is written without a comma, so it must always be there: never a hole.
+  const first = keys[0];
+  if (first === undefined || PER_DECISION.has(first) || record[first] === undefined) {
+    return undefined;
+  }
+  const runs: string[] = [];
+  const holes: { key: string; prefix: string }[] = [];
+  let run = '{';
+  let stable = '';
+  for (const key of keys) {
+    if (PER_DECISION.has(key)) {
+      runs.push(run);
+      run = '';
+      holes.push({ key, prefix: `,${JSON.stringify(key)}:` });
+      continue;
+    }
+    const json = JSON.stringify(record[key]) as string | undefined;
+    if (json === undefined) continue;
+    const text = `${key === first ? '' : ','}${JSON.stringify(key)}:${json}`;
+    run += text;
+    stable += text;
+  }
+  runs.push(`${run}}`);
+  const line = `{${stable}}`;
+  // A key that could take part in a mark would have to be checked with every value: none of ours can.
+  const keysInert = holes.every((h) => scanString(h.key) === PLAIN);
+  return {
+    runs,
+    holes,
+    clean: keysInert && !mayHoldCredential(line),
+    brackets: openBracketCount(line),
+  };
+}
+
+/** What scanning a hole's string value found. */
+const PLAIN = 0;
+/** JSON escapes something in it (a quote, a backslash, a control character, a lone surrogate). */
+const NEEDS_ESCAPE = 1;
+/** It might take part in a precheck mark, or holds brackets: checked the full way. */
+const MAY_MATTER = 2;
+
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+
+/**
+ * One pass over a string: whether `"${value}"` is its JSON, and whether the precheck could care.
+ * Every precheck mark needs whitespace, a `\`, a non-ASCII character, a bracket (the depth
+ * count), or one of the letters J z Z k K right after a letter, `-` or `"` (eyJ, authorization",
+ * cookie", x-api-key"). Our own per-decision values (a UUID, an RFC 3339 time, numbers, an IPv4
+ * peer) have none of those but a Z after a digit. Marks cannot span a hole's edges: a hole is
+ * `,"key":value` and what follows it starts with `,"` or is the closing `}`, which no mark holds.
+ */
+function scanString(value: string): number {
+  let found = PLAIN;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return NEEDS_ESCAPE;
+    if (c === 0x20 || c >= 0x7f || c === 0x7b || c === 0x5b) found = MAY_MATTER;
+    else if (c === 0x4a || c === 0x5a || c === 0x7a || c === 0x4b || c === 0x6b) {
+      const before = value.charCodeAt(i - 1);
+      if (!(before >= DIGIT_0 && before <= DIGIT_9)) found = MAY_MATTER;
+    }
+  }
+  return found;
+}
+
+function fill(record: Record<string, unknown>, template: Template): TemplateLine {
+  const { runs, holes } = template;
+  let json = runs[0] as string;
+  let suspect = !template.clean;
+  let brackets = template.brackets;
+  for (let i = 0; i < holes.length; i++) {
+    const hole = holes[i] as { key: string; prefix: string };
+    const value = record[hole.key];
+    let text: string | undefined;
+    let scan = MAY_MATTER;
+    if (typeof value === 'string') {
+      scan = scanString(value);
+      text = scan === NEEDS_ESCAPE ? JSON.stringify(value) : `"${value}"`;
+    } else if (typeof value === 'number') {
+      // For a finite number JSON writes what String() does.
+      text = Number.isFinite(value) ? `${value}` : 'null';
+      scan = PLAIN;
+    } else {
+      text = JSON.stringify(value) as string | undefined;
+    }
+    if (text !== undefined) {
+      json += `${hole.prefix}${text}`;
+      if (scan !== PLAIN && !suspect) {
+        const piece = `${hole.prefix}${text}`;
+        brackets += openBracketCount(text);
+        if (mayHoldCredential(piece)) suspect = true;
+      }
+    }
+    json += runs[i + 1] as string;
+  }
+  if (brackets >= PRECHECK_MAX_BRACKETS) suspect = true;
+  return { json, mayHoldCredential: suspect };
+}
+
+/** Templates by shape key, held only as long as the key (the pipeline drops a key with its cached outcome). */
+export class RecordTemplates {
+  #byShape = new WeakMap<object, Template | null>();
+
+  /** The line of a record that carries a shape key; undefined for any other. */
+  lineOf(record: AuditRecord): TemplateLine | undefined {
+    const shape = (record as { [RECORD_SHAPE]?: object })[RECORD_SHAPE];
+    if (shape === undefined) return undefined;
+    const r = record as unknown as Record<string, unknown>;
+    let template = this.#byShape.get(shape);
+    if (template === undefined) {
+      template = templateOf(r) ?? null;
+      this.#byShape.set(shape, template);
+    }
+    return template === null ? undefined : fill(r, template);
+  }
+
+  clear(): void {
+    this.#byShape = new WeakMap();
+  }
+}
