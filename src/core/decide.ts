@@ -10,7 +10,7 @@ import type { CompatPolicy, CompatResult } from '../policy/compat-types.js';
 import type { PolicyEngine, PolicyOutcome } from '../policy/types.js';
 import type { RevocationChecker, RevocationEntry } from '../revocation/types.js';
 import { tokenFingerprint } from '../token/fingerprint.js';
-import type { TokenVerifier, VerifiedToken } from '../token/types.js';
+import type { TokenVerifier, VerifiedToken, VerifyResult } from '../token/types.js';
 import type { Decider, Decision, Subject } from './decision.js';
 import { createDecisionMetrics } from './decision-metrics.js';
 import { policyInputOf } from './policy-input.js';
@@ -178,14 +178,29 @@ export function createDecider(deps: DeciderDeps): Decider {
     return policyVerdict(result);
   }
 
-  async function run(request: AuthzRequest, trail: Trail): Promise<Verdict> {
-    if (request.token === undefined || request.token.length === 0) {
+  /**
+   * The verdict: at once when the token's answer is already known (the verified-token cache), else
+   * once verification ends. Synchronous throws and rejections both reach decide()'s fail-closed path.
+   */
+  function run(request: AuthzRequest, trail: Trail): Verdict | Promise<Verdict> {
+    const token = request.token;
+    if (token === undefined || token.length === 0) {
       return deny('token_missing', 'no access token was presented');
     }
-    const verified = await verifier.verify(request.token);
+    const known = verifier.peek(token);
+    if (known !== undefined) return afterVerify(request, token, known, trail);
+    return verifier.verify(token).then((verified) => afterVerify(request, token, verified, trail));
+  }
+
+  function afterVerify(
+    request: AuthzRequest,
+    token: string,
+    verified: VerifyResult,
+    trail: Trail,
+  ): Verdict {
     if (!verified.ok) {
       if (verified.issuer !== undefined) trail.issuer = verified.issuer;
-      trail.tokenHash = tokenFingerprint(request.token);
+      trail.tokenHash = tokenFingerprint(token);
       return deny(verified.code, verified.message);
     }
     trail.token = verified;
@@ -231,46 +246,66 @@ export function createDecider(deps: DeciderDeps): Decider {
   }
 
   return {
-    async decide(request) {
+    decide(request) {
       const started = process.hrtime.bigint();
-      const decisionId = randomUUID();
       const trail: Trail = {};
-      let verdict: Verdict;
+      let verdict: Verdict | Promise<Verdict>;
       try {
-        verdict = await run(request, trail);
+        verdict = run(request, trail);
       } catch (err) {
-        deps.onError?.(err, request);
-        verdict = deny('internal_error', 'the decision could not be evaluated');
+        verdict = failed(err, request);
       }
-      // Fail closed on audit: an allow the trail cannot record is not given (O(1), no I/O).
-      if (verdict.allow && audit.admits !== undefined && !audit.admits()) {
-        verdict = AUDIT_UNAVAILABLE;
-      }
-      const latencyUs = Number(process.hrtime.bigint() - started) / 1000;
-      const decision: Decision = {
-        allow: verdict.allow,
-        decisionId,
-        reasons: verdict.reasons,
-        subject: trail.subject,
-        decidedBy: trail.compat ? 'compat' : trail.outcome?.decidedBy,
-        policyResult: trail.compat?.result,
-        latencyUs,
-      };
-      try {
-        audit.write(auditRecordOf(request, decision, trail, verdict));
-        metrics.decision(
-          decision.allow ? 'allow' : 'deny',
-          decision.reasons[0]?.code ?? 'none',
-          request.transport,
-          latencyUs,
-        );
-      } catch (err) {
-        // Audit and metrics failures never change a decision; they are reported, not thrown.
-        deps.onError?.(err, request);
-      }
-      return decision;
+      // A cached token is decided in this call, with no promise to wait for: one less turn of the
+      // event loop's microtask queue per check (and the caller may answer synchronously).
+      if (!(verdict instanceof Promise)) return finish(request, trail, verdict, started);
+      return verdict.then(
+        (v) => finish(request, trail, v, started),
+        (err: unknown) => finish(request, trail, failed(err, request), started),
+      );
     },
   };
+
+  function failed(err: unknown, request: AuthzRequest): Verdict {
+    deps.onError?.(err, request);
+    return deny('internal_error', 'the decision could not be evaluated');
+  }
+
+  /** The decision, its audit record and its metrics; never throws. */
+  function finish(
+    request: AuthzRequest,
+    trail: Trail,
+    verdictIn: Verdict,
+    started: bigint,
+  ): Decision {
+    let verdict = verdictIn;
+    // Fail closed on audit: an allow the trail cannot record is not given (O(1), no I/O).
+    if (verdict.allow && audit.admits !== undefined && !audit.admits()) {
+      verdict = AUDIT_UNAVAILABLE;
+    }
+    const latencyUs = Number(process.hrtime.bigint() - started) / 1000;
+    const decision: Decision = {
+      allow: verdict.allow,
+      decisionId: randomUUID(),
+      reasons: verdict.reasons,
+      subject: trail.subject,
+      decidedBy: trail.compat ? 'compat' : trail.outcome?.decidedBy,
+      policyResult: trail.compat?.result,
+      latencyUs,
+    };
+    try {
+      audit.write(auditRecordOf(request, decision, trail, verdict));
+      metrics.decision(
+        decision.allow ? 'allow' : 'deny',
+        decision.reasons[0]?.code ?? 'none',
+        request.transport,
+        latencyUs,
+      );
+    } catch (err) {
+      // Audit and metrics failures never change a decision; they are reported, not thrown.
+      deps.onError?.(err, request);
+    }
+    return decision;
+  }
 }
 
 function auditRecordOf(

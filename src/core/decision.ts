@@ -33,6 +33,9 @@ export interface Decision {
 }
 
 export interface Decider {
-  /** Never throws and never rejects: any failure is a deny with `internal_error`. */
-  decide(request: AuthzRequest): Promise<Decision>;
+  /**
+   * Never throws and never rejects: any failure is a deny with `internal_error`. A decision that
+   * needs nothing asynchronous (a cached token) comes back as is, not wrapped in a promise.
+   */
+  decide(request: AuthzRequest): Decision | Promise<Decision>;
 }

@@ -24,6 +24,12 @@ export type VerifyResult = VerifiedToken | TokenFailure;
 export interface TokenVerifier {
   /** Verify a compact JWS. Never throws for bad input: failures are values. */
   verify(token: string): Promise<VerifyResult>;
+  /**
+   * The answer when it is known without verifying: a cached token, or one refused before any
+   * parsing (missing, oversized). Undefined means verify() must run. Lets a repeated token be
+   * decided without waiting for a promise.
+   */
+  peek(token: string): VerifyResult | undefined;
   /** Fetch remote key sets once (best effort) so the first request does not pay for it. */
   start(): Promise<void>;
   stop(): Promise<void>;

@@ -141,22 +141,26 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     return result;
   }
 
+  function peek(token: string): VerifyResult | undefined {
+    if (typeof token !== 'string' || token.length === 0) return MISSING;
+    // UTF-8 is never shorter than the UTF-16 length, so this refuses every oversized token
+    // before any parsing; non-ASCII ones under it fail the base64url check.
+    if (token.length > maxTokenBytes) return TOO_LARGE;
+    if (!cache.enabled) return undefined;
+    const hit = cache.get(token, now());
+    if (hit !== undefined) observer.cacheHit();
+    return hit;
+  }
+
   return {
     async verify(token) {
-      if (typeof token !== 'string' || token.length === 0) return MISSING;
-      // UTF-8 is never shorter than the UTF-16 length, so this refuses every oversized token
-      // before any parsing; non-ASCII ones under it fail the base64url check.
-      if (token.length > maxTokenBytes) return TOO_LARGE;
-      if (cache.enabled) {
-        const hit = cache.get(token, now());
-        if (hit !== undefined) {
-          observer.cacheHit();
-          return hit;
-        }
-        observer.cacheMiss();
-      }
+      const known = peek(token);
+      if (known !== undefined) return known;
+      if (cache.enabled) observer.cacheMiss();
       return verifyUncached(token);
     },
+
+    peek,
 
     async start() {
       // Remote sources never reject (an outage leaves them NOT_READY); files reject with their path.

@@ -48,26 +48,28 @@ export function createCheckHandler(
       return;
     }
     const request = { ...parsed, peer: call.getPeer() };
+    const answer = (decision: Decision) => {
+      let response: CheckResponse;
+      try {
+        response = toCheckResponse(decision);
+      } catch (err) {
+        response = fail(err, request);
+      }
+      callback(null, response);
+    };
     // A synchronous throw and a rejection from decide() both end in a fail-closed answer.
-    let pending: Promise<Decision>;
+    let decided: Decision | Promise<Decision>;
     try {
-      pending = decider.decide(request);
+      decided = decider.decide(request);
     } catch (err) {
       callback(null, fail(err, request));
       return;
     }
-    pending.then(
-      (decision) => {
-        let response: CheckResponse;
-        try {
-          response = toCheckResponse(decision);
-        } catch (err) {
-          response = fail(err, request);
-        }
-        callback(null, response);
-      },
-      (err: unknown) => callback(null, fail(err, request)),
-    );
+    if (decided instanceof Promise) {
+      decided.then(answer, (err: unknown) => callback(null, fail(err, request)));
+    } else {
+      answer(decided);
+    }
   };
 }
 

@@ -82,14 +82,16 @@ export function registerCheckRoute(app: FastifyInstance, decider: Decider): void
   app.post<{ Body: CheckBody }>(
     '/v1/check',
     { schema: { body: checkBodySchema, response: { 200: checkResponseSchema } } },
-    async (req, reply) => {
+    // Not async: a cached token's decision is answered in this call, without a promise.
+    (req, reply) => {
       const body = req.body;
       const header = req.headers.authorization;
       if (body.token !== undefined && header !== undefined) {
-        return reply.code(400).send({
+        void reply.code(400).send({
           error: 'invalid_request',
           message: 'token: send the token in the body or the Authorization header, not both',
         });
+        return undefined;
       }
       const token = body.token ?? bearerTokenOf(header);
       const requestId = req.headers['x-request-id'];
@@ -105,7 +107,8 @@ export function registerCheckRoute(app: FastifyInstance, decider: Decider): void
           ? `[${req.ip}]:${req.socket.remotePort}`
           : `${req.ip}:${req.socket.remotePort}`,
       };
-      return checkResponseOf(await decider.decide(request));
+      const decided = decider.decide(request);
+      return decided instanceof Promise ? decided.then(checkResponseOf) : checkResponseOf(decided);
     },
   );
 }
