@@ -63,6 +63,9 @@ function templateOf(record: Record<string, unknown>): Template | undefined {
     stable += text;
   }
   runs.push(`${run}}`);
+  // Each run was built by many `+=`, a chain V8 would walk again every time a line holding it is
+  // flattened (for writing): reading a character flattens a string once, in place.
+  for (const r of runs) r.charCodeAt(0);
   const line = `{${stable}}`;
   // A key that could take part in a mark would have to be checked with every value: none of ours can.
   const keysInert = holes.every((h) => scanString(h.key) === PLAIN);
@@ -99,7 +102,8 @@ function scanString(value: string): number {
     if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return NEEDS_ESCAPE;
     if (c === 0x20 || c >= 0x7f || c === 0x7b || c === 0x5b) found = MAY_MATTER;
     else if (c === 0x4a || c === 0x5a || c === 0x7a || c === 0x4b || c === 0x6b) {
-      const before = value.charCodeAt(i - 1);
+      // (Never reads before the start: that would leave the optimised loop.)
+      const before = i === 0 ? 0 : value.charCodeAt(i - 1);
       if (!(before >= DIGIT_0 && before <= DIGIT_9)) found = MAY_MATTER;
     }
   }
@@ -114,6 +118,10 @@ function fill(record: Record<string, unknown>, template: Template): TemplateLine
   for (let i = 0; i < holes.length; i++) {
     const hole = holes[i] as { key: string; prefix: string };
     const value = record[hole.key];
+    if (value === undefined) {
+      json += runs[i + 1] as string;
+      continue;
+    }
     let text: string | undefined;
     let scan = MAY_MATTER;
     if (typeof value === 'string') {
