@@ -220,6 +220,8 @@ async function prepare(spec, ctx) {
     dataBytes: 0,
     cpu: { wallMs: 0, server: 0, loadgen: 0, bench: 0, other: 0 },
     raw: [],
+    /** req/s of each round's slice, in round order, to pair with the baseline's slice of that round. */
+    roundRps: [],
   };
   await spec.load(state, SETTINGS.warmupSeconds, 'warmup');
   // The unique-token run continues from the middle of the file: the warm-up's tokens come back only
@@ -243,6 +245,7 @@ async function slice(state, seconds) {
   if (cpu) for (const k of Object.keys(state.cpu)) state.cpu[k] += cpu[k];
   else state.cpu = undefined;
   state.raw.push(result.raw);
+  state.roundRps.push(result.requests / result.seconds);
   state.offset += result.requests + SETTINGS.wrkConnections;
 }
 
@@ -305,6 +308,7 @@ async function finish(state, ctx) {
       p99Us: percentileOf(state.histogram, 99),
       cpu: state.cpu,
       cpuUsPerRequest: state.cpu ? (state.cpu.server * 1000) / state.requests : undefined,
+      roundRps: state.roundRps,
       checks,
     };
   } finally {
@@ -453,7 +457,8 @@ function report(info, tools, background, results, verify) {
     return ratio >= target ? 'PASS' : 'FAIL';
   };
   const row = (r, base, target) => {
-    const ratio = base ? r.rps / base.rps : undefined;
+    const overall = base ? r.rps / base.rps : undefined;
+    const ratio = base ? pairedRatio(r, base).median : undefined;
     const cpuRatio =
       base && r.cpuUsPerRequest && base.cpuUsPerRequest
         ? `${Math.round((100 * base.cpuUsPerRequest) / r.cpuUsPerRequest)}%`
@@ -466,6 +471,7 @@ function report(info, tools, background, results, verify) {
       r.cpuUsPerRequest === undefined ? 'n/a' : `${Math.round(r.cpuUsPerRequest)}us`,
       r.cpu ? (r.cpu.other / r.cpu.wallMs).toFixed(2) : 'n/a',
       base ? `${fmtInt(base.rps)} ${base.short}` : '',
+      overall === undefined ? '' : `${Math.round(overall * 100)}%`,
       ratio === undefined ? '' : `${Math.round(ratio * 100)}%`,
       cpuRatio,
       target === undefined ? (base ? 'info' : '') : `>= ${target * 100}%`,
@@ -505,6 +511,7 @@ function report(info, tools, background, results, verify) {
         'other',
         'baseline req/s',
         'ratio',
+        'round ratio',
         'CPU ratio',
         'target',
         'result',
@@ -512,7 +519,10 @@ function report(info, tools, background, results, verify) {
       rows,
     ),
     '',
-    'ratio: req/s over the baseline req/s (the target). CPU/req: server process CPU time per request,',
+    'ratio: req/s over the baseline req/s, all slices together. round ratio: the median over the rounds',
+    "of this row's slice req/s over the baseline's slice req/s in the same round (the target): each pair",
+    'ran within seconds of each other, so a burst of other load on the machine spoils one pair, not the',
+    'figure. CPU/req: server process CPU time per request,',
     'all threads. CPU ratio: baseline CPU/req over this CPU/req, the ratio at equal CPU, which other',
     'load disturbs less. other: cores busy during the measured run with anything but the server, the',
     'load generator and this script (other processes, kernel, hypervisor steal).',
@@ -542,12 +552,34 @@ function report(info, tools, background, results, verify) {
     `unique-token HTTP path, end to end: +${Math.round(extraUs)}us server CPU per request over the cached path` +
       ` = ${(extraUs / verify.jose.cpuUs).toFixed(2)}x jose jwtVerify CPU (${verify.jose.cpuUs.toFixed(1)}us/op)`,
     '',
+    'round ratios (slice req/s over the baseline slice req/s, round by round):',
+    ...[
+      ['http-cached', fastify],
+      ['http-cached-audit-none', fastify],
+      ['grpc-cached', grpcjs],
+      ['grpc-cached-audit-none', grpcjs],
+    ].map(
+      ([id, base]) =>
+        `  ${by[id].label}: ${pairedRatio(by[id], base)
+          .ratios.map((x) => `${Math.round(x * 100)}%`)
+          .join(' ')}`,
+    ),
+    '',
     'checks:',
     ...results.flatMap((r) =>
       r.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${r.label}: ${c.text}`),
     ),
   ];
   return lines.join('\n');
+}
+
+/** Round-by-round ratios of a row's slices to its baseline's, and their median. */
+function pairedRatio(r, base) {
+  const ratios = r.roundRps.map((rps, i) => rps / base.roundRps[i]);
+  const sorted = [...ratios].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const median = sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return { ratios, median };
 }
 
 function gitDescription() {

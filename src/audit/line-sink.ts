@@ -71,17 +71,24 @@ export function createLineSink(options: LineSinkOptions): AuditDestination {
   const flushStream = () =>
     new Promise<void>((resolve) => {
       // A destination still opening its file cannot flush yet; wait for it first.
-      const go = () =>
+      const go = (again: boolean) =>
         stream.flush((err?: Error) => {
           // A pipe or a terminal cannot be fsynced (EINVAL): its data is already written.
-          if (err && (err as NodeJS.ErrnoException).code !== 'EINVAL')
+          if (err && (err as NodeJS.ErrnoException).code !== 'EINVAL') {
             options.onError?.(err, 'flush');
-          resolve();
+            resolve();
+            return;
+          }
+          // A flush asked for while a write is in flight only waits for that write: sonic-boom
+          // then leaves up to min_length bytes buffered. Nothing is in flight now, so a second
+          // flush writes them (and whatever came since: once is enough, even under load).
+          if (again && (stream as unknown as { _len: number })._len > 0) go(false);
+          else resolve();
         });
-      if ((stream as unknown as { fd: number }).fd >= 0) go();
+      if ((stream as unknown as { fd: number }).fd >= 0) go(true);
       // Not from inside 'ready': sonic-boom's open handler, after emitting it, writes again when a
       // flush is pending, and the buffer still in flight would land twice.
-      else stream.once('ready', () => process.nextTick(go));
+      else stream.once('ready', () => process.nextTick(go, true));
     });
 
   return {

@@ -31,6 +31,26 @@ describe('file line sink', () => {
     expect(await readFile(path, 'utf8')).toBe('{"n":1}\n{"n":2}\n');
   });
 
+  it('has written every committed line once a flush resolves, also when a write was in flight', async () => {
+    const path = join(dir, 'audit.jsonl');
+    const sink = createLineSink({ name: 'file', format: 'mandate', destination: path });
+    await sink.flush();
+    const expected: string[] = [];
+    for (let round = 0; round < 20; round++) {
+      // A batch over the buffer's minimum starts a write; a small one after it waits in the buffer.
+      const big = `{"round":${round},"pad":"${'a'.repeat(6000)}"}\n`;
+      const small = `{"round":${round},"small":true}\n`;
+      sink.add(record, big);
+      sink.commit();
+      sink.add(record, small);
+      sink.commit();
+      expected.push(big, small);
+      await sink.flush();
+      expect(await readFile(path, 'utf8')).toBe(expected.join(''));
+    }
+    await sink.close(Date.now() + 1000);
+  });
+
   it('rotates under load (writes in flight, a rotation still opening) and closes with every line once', async () => {
     const path = join(dir, 'audit.jsonl');
     const sink = createLineSink({

@@ -314,6 +314,47 @@ describe('decision cache', () => {
     expect(metrics).toMatch(/mandate_policy_cache_total\{result="miss"\} [1-9]\d*/);
   });
 
+  it('answers a cached allow as JSON, with the subject escaped as the serializer would', async () => {
+    const sub = 'user "q" \\ \u2028 é';
+    const token = await sidecar.token({
+      claims: { sub, scope: 'tickets.write', act: { sub: 'agent-1', act: { sub: 'support-bot' } } },
+    });
+    const body = { action: 'tickets.comment', resource: { type: 'ticket', id: 'T-json' } };
+    for (const expectCached of [false, true]) {
+      const res = await fetch(`${sidecar.httpUrl}/v1/check`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify(body),
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+      const answer = (await res.json()) as Record<string, unknown>;
+      expect(Object.keys(answer)).toEqual([
+        'allow',
+        'decision_id',
+        'reasons',
+        'decided_by',
+        'subject',
+      ]);
+      expect(answer).toEqual({
+        allow: true,
+        decision_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        reasons: [],
+        decided_by: 'base',
+        subject: {
+          sub,
+          tenant: 'acme_inc',
+          client_id: 'agent-1',
+          scopes: ['tickets.write'],
+          act: ['agent-1', 'support-bot'],
+        },
+      });
+      const records = await sidecar.auditRecords();
+      const record = records.find((r) => r['decision_id'] === answer['decision_id']);
+      expect(record?.['policy_cached'] === true).toBe(expectCached);
+    }
+  });
+
   it('writes every cached decision in full: its own id, time, request id and peer, credentials masked', async () => {
     const token = await sidecar.token({ claims: { scope: 'tickets.write' } });
     const body = {
