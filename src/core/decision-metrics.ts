@@ -11,16 +11,23 @@ const NOOP: DecisionMetrics = { decision() {}, policyEval() {} };
 /** Children are cached per label combination; reason codes and transports are closed sets, so this stays small. */
 export function createDecisionMetrics(metrics: Metrics | undefined): DecisionMetrics {
   if (metrics === undefined) return NOOP;
-  const counters = new Map<string, { inc(): void }>();
+  // By transport, then result and reason: look-ups of the caller's own strings, no key to build.
+  const counters = new Map<string, Map<string, { inc(): void }>>();
   const latencies = new Map<string, { observe(v: number): void }>();
   const evals = new Map<string, { observe(v: number): void }>();
   return {
     decision(result, reason, transport, latencyUs) {
-      const key = `${result}|${reason}|${transport}`;
-      let counter = counters.get(key);
+      let byReason = counters.get(transport);
+      if (byReason === undefined) {
+        byReason = new Map();
+        counters.set(transport, byReason);
+      }
+      // The usual allow (reason `none`) builds no key string.
+      const key = result === 'allow' && reason === 'none' ? '' : `${result}|${reason}`;
+      let counter = byReason.get(key);
       if (counter === undefined) {
         counter = metrics.decisions.labels(result, reason, transport);
-        counters.set(key, counter);
+        byReason.set(key, counter);
       }
       counter.inc();
       let latency = latencies.get(transport);
