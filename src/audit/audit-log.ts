@@ -11,7 +11,7 @@ import { createLineSink } from './line-sink.js';
 import { createMasker, mayHoldCredential } from './mask.js';
 import { toOpaEvent } from './opa-event.js';
 import { recordJson } from './record-json.js';
-import { RecordTemplates } from './record-template.js';
+import { compactRecord, RecordTemplates } from './record-template.js';
 import type { AuditQuery } from './query.js';
 import type { AuditRecord } from './record.js';
 import { createAuditRing, type AuditRing } from './ring.js';
@@ -136,11 +136,16 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
    * clears is exactly what masking would produce. A record JSON refuses as it is (a cycle, which
    * masking cuts) is masked first, as before.
    */
-  const render = (record: AuditRecord): { masked: AuditRecord; json?: string } => {
+  const render = (
+    record: AuditRecord,
+  ): { masked: AuditRecord; json?: string; kept?: AuditRecord } => {
     if (!precheck) return { masked: mask(record) };
     const templated = templates.lineOf(record);
     if (templated !== undefined) {
-      if (!templated.mayHoldCredential) return { masked: record, json: templated.json };
+      if (!templated.mayHoldCredential) {
+        const kept = templated.first === record ? record : compactRecord(templated.first, record);
+        return { masked: record, json: templated.json, kept };
+      }
       const masked = mask(record);
       return masked === record ? { masked, json: templated.json } : { masked };
     }
@@ -164,8 +169,8 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
     queue = [];
     for (const record of batch) {
       try {
-        const { masked, json } = render(record);
-        ring.push(masked);
+        const { masked, json, kept } = render(record);
+        ring.push(kept ?? masked);
         let mandateLine = json === undefined ? undefined : `${json}\n`;
         let opaLine: string | undefined;
         for (const d of destinations) {

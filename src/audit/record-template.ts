@@ -21,6 +21,7 @@ const PER_DECISION: ReadonlySet<string> = new Set([
 ]);
 
 interface Template {
+  readonly first: AuditRecord;
   /** The JSON between the holes: the line is runs[0], hole 0, runs[1], ..., runs[holes.length]. */
   readonly runs: readonly string[];
   /** The per-decision members in order, with the text written before a present value (`,"key":`). */
@@ -36,13 +37,42 @@ export interface TemplateLine {
   readonly json: string;
   /** Exactly mayHoldCredential(json), or true. */
   readonly mayHoldCredential: boolean;
+  /** The first record of this shape: the others equal it but for their per-decision members. */
+  readonly first: AuditRecord;
 }
 
-function templateOf(record: Record<string, unknown>): Template | undefined {
-  const keys = Object.keys(record);
+/**
+ * A record of `first`'s shape kept small: its own per-decision members over `first` as prototype.
+ * A ring of recent records holds thousands; whole records there survive young-generation
+ * collections and are copied by each, a measurable cost per decision. Reads see every member;
+ * {@link fullRecord} gives back the plain object (JSON sees own members only).
+ */
+export function compactRecord(first: AuditRecord, record: AuditRecord): AuditRecord {
+  const r = record as unknown as Record<string, unknown>;
+  const compact = Object.create(first) as Record<string, unknown>;
+  // Every one is set, undefined included, so none of first's shows through.
+  compact['decision_id'] = r['decision_id'];
+  compact['time'] = r['time'];
+  compact['latency_us'] = r['latency_us'];
+  compact['eval_ns'] = r['eval_ns'];
+  compact['request_id'] = r['request_id'];
+  compact['peer'] = r['peer'];
+  return compact as unknown as AuditRecord;
+}
+
+/** The plain record of a compact one (members in the original order); any other record as it is. */
+export function fullRecord(record: AuditRecord): AuditRecord {
+  const proto = Object.getPrototypeOf(record) as object | null;
+  if (proto === Object.prototype || proto === null) return record;
+  return { ...proto, ...record } as AuditRecord;
+}
+
+function templateOf(record: AuditRecord): Template | undefined {
+  const r = record as unknown as Record<string, unknown>;
+  const keys = Object.keys(r);
   // The first member is written without a comma, so it must always be there: never a hole.
   const first = keys[0];
-  if (first === undefined || PER_DECISION.has(first) || record[first] === undefined) {
+  if (first === undefined || PER_DECISION.has(first) || r[first] === undefined) {
     return undefined;
   }
   const runs: string[] = [];
@@ -56,7 +86,7 @@ function templateOf(record: Record<string, unknown>): Template | undefined {
       holes.push({ key, prefix: `,${JSON.stringify(key)}:` });
       continue;
     }
-    const json = JSON.stringify(record[key]) as string | undefined;
+    const json = JSON.stringify(r[key]) as string | undefined;
     if (json === undefined) continue;
     const text = `${key === first ? '' : ','}${JSON.stringify(key)}:${json}`;
     run += text;
@@ -70,6 +100,7 @@ function templateOf(record: Record<string, unknown>): Template | undefined {
   // A key that could take part in a mark would have to be checked with every value: none of ours can.
   const keysInert = holes.every((h) => scanString(h.key) === PLAIN);
   return {
+    first: record,
     runs,
     holes,
     clean: keysInert && !mayHoldCredential(line),
@@ -145,7 +176,7 @@ function fill(record: Record<string, unknown>, template: Template): TemplateLine
     json += runs[i + 1] as string;
   }
   if (brackets >= PRECHECK_MAX_BRACKETS) suspect = true;
-  return { json, mayHoldCredential: suspect };
+  return { json, mayHoldCredential: suspect, first: template.first };
 }
 
 /** Templates by shape key, held only as long as the key (the pipeline drops a key with its cached outcome). */
@@ -159,7 +190,7 @@ export class RecordTemplates {
     const r = record as unknown as Record<string, unknown>;
     let template = this.#byShape.get(shape);
     if (template === undefined) {
-      template = templateOf(r) ?? null;
+      template = templateOf(record) ?? null;
       this.#byShape.set(shape, template);
     }
     return template === null ? undefined : fill(r, template);

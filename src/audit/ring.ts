@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { matchesQuery, recordTimeMs, type AuditQuery } from './query.js';
 import type { AuditRecord } from './record.js';
+import { fullRecord } from './record-template.js';
 
 export interface RingAnswer {
   readonly records: readonly AuditRecord[];
@@ -59,7 +60,7 @@ export function createAuditRing(capacity: number): AuditRing {
           if (!matchesQuery(q, record)) continue;
           if (out.length === q.limit)
             return { records: out, nextAfter: seq - 1, more: true, complete };
-          out.push(record);
+          out.push(fullRecord(record));
         }
         return { records: out, nextAfter: head, more: false, complete };
       }
@@ -72,7 +73,7 @@ export function createAuditRing(capacity: number): AuditRing {
           more = true;
           break;
         }
-        out.push(record);
+        out.push(fullRecord(record));
       }
       out.reverse();
       return { records: out, nextAfter: head, more, complete };

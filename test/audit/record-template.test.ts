@@ -162,7 +162,10 @@ describe('record templates', () => {
     const shape = {};
     for (const peer of ['10.1.2.3:40000', '[::1]:40000', '[fe80::1]:8080']) {
       const r = record(shape, { peer, request_id: 'req-4f9c2b', eval_ns: 1234 });
-      expect(templates.lineOf(r)).toEqual({ json: JSON.stringify(r), mayHoldCredential: false });
+      expect(templates.lineOf(r)).toMatchObject({
+        json: JSON.stringify(r),
+        mayHoldCredential: false,
+      });
     }
   });
 
@@ -171,7 +174,7 @@ describe('record templates', () => {
     const shape = {};
     const context = { headers: { authorization: 'opaque' } };
     expect(templates.lineOf(record(shape, {}, context))?.mayHoldCredential).toBe(true);
-    expect(templates.lineOf(record(shape, { request_id: 'plain' }, context))).toEqual({
+    expect(templates.lineOf(record(shape, { request_id: 'plain' }, context))).toMatchObject({
       json: JSON.stringify(record(shape, { request_id: 'plain' }, context)),
       mayHoldCredential: true,
     });
@@ -191,7 +194,10 @@ describe('record templates', () => {
     expect(mayHoldCredential(JSON.stringify(base))).toBe(false);
     expect(templates.lineOf(base)?.mayHoldCredential).toBe(false);
     const one = record(shape, { request_id: '[' }, { deep });
-    expect(templates.lineOf(one)).toEqual({ json: JSON.stringify(one), mayHoldCredential: false });
+    expect(templates.lineOf(one)).toMatchObject({
+      json: JSON.stringify(one),
+      mayHoldCredential: false,
+    });
     const bracketed = record(shape, { request_id: '[', peer: '[::1]:1' }, { deep });
     expect(mayHoldCredential(JSON.stringify(bracketed))).toBe(true);
     expect(templates.lineOf(bracketed)?.mayHoldCredential).toBe(true);
@@ -235,6 +241,18 @@ describe('the audit log with templated records', () => {
       expect(JSON.parse(lines[1] as string)).toMatchObject({ request_id: '[credential]' });
       expect(lines[2]).toBe(JSON.stringify(records[2]));
       expect(lines[3]).toBe(JSON.stringify(records[3]));
+      // The ring keeps the repeats small, and answers with whole records, members in order.
+      const answer = await log.query({ limit: 10 }, 'ring');
+      expect(answer.records.map((r) => JSON.stringify(r))).toEqual([
+        lines[0],
+        JSON.stringify({ ...records[1], request_id: '[credential]', masked: ['/request_id'] }),
+        lines[2],
+        lines[3],
+      ]);
+      const only = await log.query({ limit: 10, decisionId: 'x', sub: 'user-1' }, 'ring');
+      expect(only.records).toEqual([]);
+      const bySub = await log.query({ limit: 10, sub: 'user-1', allow: true }, 'ring');
+      expect(bySub.records).toHaveLength(4);
     } finally {
       await log.close();
       await rm(dir, { recursive: true, force: true });
