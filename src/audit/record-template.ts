@@ -51,12 +51,7 @@ export function compactRecord(first: AuditRecord, record: AuditRecord): AuditRec
   const r = record as unknown as Record<string, unknown>;
   const compact = Object.create(first) as Record<string, unknown>;
   // Every one is set, undefined included, so none of first's shows through.
-  compact['decision_id'] = r['decision_id'];
-  compact['time'] = r['time'];
-  compact['latency_us'] = r['latency_us'];
-  compact['eval_ns'] = r['eval_ns'];
-  compact['request_id'] = r['request_id'];
-  compact['peer'] = r['peer'];
+  for (const key of PER_DECISION) compact[key] = r[key];
   return compact as unknown as AuditRecord;
 }
 
@@ -149,28 +144,27 @@ function fill(record: Record<string, unknown>, template: Template): TemplateLine
   for (let i = 0; i < holes.length; i++) {
     const hole = holes[i] as { key: string; prefix: string };
     const value = record[hole.key];
-    if (value === undefined) {
-      json += runs[i + 1] as string;
-      continue;
-    }
-    let text: string | undefined;
-    let scan = MAY_MATTER;
-    if (typeof value === 'string') {
-      scan = scanString(value);
-      text = scan === NEEDS_ESCAPE ? JSON.stringify(value) : `"${value}"`;
-    } else if (typeof value === 'number') {
-      // For a finite number JSON writes what String() does.
-      text = Number.isFinite(value) ? `${value}` : 'null';
-      scan = PLAIN;
-    } else {
-      text = JSON.stringify(value) as string | undefined;
-    }
-    if (text !== undefined) {
-      json += `${hole.prefix}${text}`;
-      if (scan !== PLAIN && !suspect) {
+    // Absent (undefined) members are left out, as JSON leaves them out.
+    if (value !== undefined) {
+      let text: string | undefined;
+      let scan = MAY_MATTER;
+      if (typeof value === 'string') {
+        scan = scanString(value);
+        text = scan === NEEDS_ESCAPE ? JSON.stringify(value) : `"${value}"`;
+      } else if (typeof value === 'number') {
+        // For a finite number JSON writes what String() does.
+        text = Number.isFinite(value) ? `${value}` : 'null';
+        scan = PLAIN;
+      } else {
+        text = JSON.stringify(value) as string | undefined;
+      }
+      if (text !== undefined) {
         const piece = `${hole.prefix}${text}`;
-        brackets += openBracketCount(text);
-        if (mayHoldCredential(piece)) suspect = true;
+        json += piece;
+        if (scan !== PLAIN && !suspect) {
+          brackets += openBracketCount(text);
+          if (mayHoldCredential(piece)) suspect = true;
+        }
       }
     }
     json += runs[i + 1] as string;
@@ -181,7 +175,7 @@ function fill(record: Record<string, unknown>, template: Template): TemplateLine
 
 /** Templates by shape key, held only as long as the key (the pipeline drops a key with its cached outcome). */
 export class RecordTemplates {
-  #byShape = new WeakMap<object, Template | null>();
+  readonly #byShape = new WeakMap<object, Template | null>();
 
   /** The line of a record that carries a shape key; undefined for any other. */
   lineOf(record: AuditRecord): TemplateLine | undefined {
@@ -194,9 +188,5 @@ export class RecordTemplates {
       this.#byShape.set(shape, template);
     }
     return template === null ? undefined : fill(r, template);
-  }
-
-  clear(): void {
-    this.#byShape = new WeakMap();
   }
 }
