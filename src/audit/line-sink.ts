@@ -1,6 +1,22 @@
-// stdout and file sinks: JSON lines through pino's async destination, the file rotated by size.
-import { existsSync, renameSync, statSync } from 'node:fs';
-import pino from 'pino';
+// stdout and file sinks: each drain's JSON lines written in one system call, the file rotated by size.
+//
+// Writes are synchronous, one per drain of the audit queue (which runs after the decisions it
+// holds were answered). An asynchronous write goes through libuv's thread pool: a copy of the
+// text, two thread hand-offs and a completion callback per write, which on a busy sidecar cost
+// more than the write itself (a regular file or a pipe being read takes it at once). A descriptor
+// that would block (a non-blocking pipe nobody reads fast enough) is never waited on: what it did
+// not take is kept, in order, and retried on a timer, up to a bound past which batches are dropped
+// and counted.
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import { dirname } from 'node:path';
 import type { AuditFormat } from '../config/types.js';
 import type { ComponentStatus } from '../lib/lifecycle.js';
 import type { AuditDestination, AuditDestinationEvents } from './destination.js';
@@ -8,88 +24,172 @@ import type { AuditDestination, AuditDestinationEvents } from './destination.js'
 export interface LineSinkOptions extends AuditDestinationEvents {
   readonly name: string;
   readonly format: AuditFormat;
-  /** File descriptor 1 (stdout) or a file path (its folder is created). */
-  readonly destination: 1 | string;
+  /** An open file descriptor (1: stdout; never closed here) or a file path (its folder is created). */
+  readonly destination: number | string;
   /** Rotate a file destination at this many bytes. */
   readonly maxBytes?: number;
   /** Rotated files kept (`path.1` newest … `path.N` oldest). */
   readonly maxFiles?: number;
+  /** Bytes kept for a destination that would block before batches are dropped. Default 64 MiB. */
+  readonly maxBacklogBytes?: number;
 }
 
-type Boom = ReturnType<typeof pino.destination>;
+const DEFAULT_MAX_BACKLOG = 64 * 1024 * 1024;
+/** Between attempts to write a backlog to a descriptor that would block. */
+const RETRY_MS = 10;
+
+function isWouldBlock(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'EAGAIN' || code === 'EWOULDBLOCK';
+}
 
 export function createLineSink(options: LineSinkOptions): AuditDestination {
   const file = typeof options.destination === 'string' ? options.destination : undefined;
-  // The record is the whole line: no pino level/time/pid envelope, so the documented schema is exactly what lands.
-  const stream: Boom = pino.destination({
-    dest: options.destination,
-    sync: false,
-    minLength: 4096,
-    // Strings (the default utf8 mode), not contentMode 'buffer': in buffer mode sonic-boom 4 throws
-    // from its open callback when a rotation reopens the file while a write is in flight.
-    ...(file ? { mkdir: true } : {}),
-  });
+  const maxBacklog = options.maxBacklogBytes ?? DEFAULT_MAX_BACKLOG;
+  let fd = -1;
   let lastError: string | undefined;
-  stream.on('error', (err: Error) => {
-    reopening = false;
-    lastError = err.message;
-    options.onError?.(err, 'write');
-  });
-  /** Lines of the batch, joined once at commit: one flat string, not a deep chain of concatenations. */
+  /** Lines of the current drain, joined once at commit: one flat string, one write. */
   let lines: string[] = [];
-  let size = file && existsSync(file) ? statSync(file).size : 0;
+  let size = 0;
   let closed = false;
-  /**
-   * A reopen has not finished yet. sonic-boom queues a reopen asked for meanwhile and runs it
-   * later, even after close() destroyed the stream, where it throws out of an event handler; so
-   * no second rotation starts until the first is done (the next commit tries again).
-   */
-  let reopening = false;
-  const reopened = () => {
-    reopening = false;
+  /** What a descriptor that would block has not taken yet, oldest first. */
+  let backlog: Buffer[] = [];
+  let backlogBytes = 0;
+  let retryTimer: NodeJS.Timeout | undefined;
+  /** flush() calls waiting for the backlog to be written. */
+  let waiting: (() => void)[] = [];
+
+  const fail = (err: unknown, what: string) => {
+    const error = err instanceof Error ? err : new Error(String(err));
+    // Reported once per kind of failure, not once per drain while it lasts.
+    if (lastError !== error.message) options.onError?.(error, what);
+    lastError = error.message;
   };
 
-  /** Renames path → path.1 → … → path.N (the oldest falls off) and reopens path, new and empty. */
+  /** Opens (creating its folder) the file for appending; true when a descriptor is ready. */
+  const open = (): boolean => {
+    if (fd >= 0) return true;
+    if (!file) {
+      fd = options.destination as number;
+      return true;
+    }
+    try {
+      mkdirSync(dirname(file), { recursive: true });
+      fd = openSync(file, 'a');
+      size = statSync(file).size;
+      return true;
+    } catch (err) {
+      fail(err, 'open');
+      return false;
+    }
+  };
+
+  /** Renames path → path.1 → … → path.N (the oldest falls off) and starts path again, empty. */
   const rotate = () => {
-    if (!file || reopening || closed) return;
+    if (!file || fd < 0) return;
     const keep = options.maxFiles ?? 5;
+    try {
+      closeSync(fd);
+    } catch (err) {
+      fail(err, 'rotate');
+    }
+    fd = -1;
     try {
       for (let i = keep - 1; i >= 1; i--) {
         if (existsSync(`${file}.${i}`)) renameSync(`${file}.${i}`, `${file}.${i + 1}`);
       }
       if (existsSync(file)) renameSync(file, `${file}.1`);
-      // Lines still buffered land in the renamed file or the new one, in order either way.
-      reopening = true;
-      stream.once('ready', reopened);
-      stream.reopen();
-      size = 0;
     } catch (err) {
-      options.onError?.(err as Error, 'rotate');
+      fail(err, 'rotate');
+    }
+    // Reopened now, or by the next commit if this fails.
+    open();
+  };
+
+  const settleWaiters = () => {
+    const done = waiting;
+    waiting = [];
+    for (const resolve of done) resolve();
+  };
+
+  /** Writes the backlog, in order, until done or the descriptor would block again. */
+  const writeBacklog = () => {
+    retryTimer = undefined;
+    while (backlog.length > 0) {
+      const chunk = backlog[0] as Buffer;
+      let n: number;
+      try {
+        n = writeSync(fd, chunk);
+      } catch (err) {
+        if (isWouldBlock(err)) {
+          retryTimer = setTimeout(writeBacklog, RETRY_MS);
+          return;
+        }
+        fail(err, 'write');
+        backlog = [];
+        backlogBytes = 0;
+        break;
+      }
+      backlogBytes -= n;
+      if (n < chunk.length) backlog[0] = chunk.subarray(n);
+      else backlog.shift();
+    }
+    settleWaiters();
+  };
+
+  /** Keeps what the descriptor did not take, for writeBacklog. */
+  const keep = (rest: Buffer) => {
+    backlog.push(rest);
+    backlogBytes += rest.length;
+    retryTimer ??= setTimeout(writeBacklog, RETRY_MS);
+  };
+
+  /** Writes one drain's text; the number of lines it holds is counted as written or dropped. */
+  const write = (text: string, count: number) => {
+    if (!open()) {
+      options.onRecords?.('dropped', count);
+      return;
+    }
+    if (backlog.length > 0) {
+      // Behind what is already waiting, never before it.
+      const chunk = Buffer.from(text);
+      if (backlogBytes + chunk.length > maxBacklog) {
+        fail(new Error('the destination is not taking records fast enough'), 'write');
+        options.onRecords?.('dropped', count);
+        return;
+      }
+      keep(chunk);
+      options.onRecords?.('written', count);
+      return;
+    }
+    let n: number;
+    try {
+      n = writeSync(fd, text);
+    } catch (err) {
+      if (isWouldBlock(err)) {
+        keep(Buffer.from(text));
+        options.onRecords?.('written', count);
+      } else {
+        fail(err, 'write');
+        options.onRecords?.('dropped', count);
+      }
+      return;
+    }
+    lastError = undefined;
+    options.onRecords?.('written', count);
+    // A regular file or a blocking pipe takes everything; a short write only happens when the
+    // descriptor would have blocked (or hit a limit). Bytes, as max_bytes and the size found at
+    // start are.
+    const bytes = Buffer.byteLength(text);
+    if (n < bytes) keep(Buffer.from(text).subarray(n));
+    if (file && options.maxBytes !== undefined) {
+      size += bytes;
+      if (size >= options.maxBytes) rotate();
     }
   };
 
-  const flushStream = () =>
-    new Promise<void>((resolve) => {
-      // A destination still opening its file cannot flush yet; wait for it first.
-      const go = (again: boolean) =>
-        stream.flush((err?: Error) => {
-          // A pipe or a terminal cannot be fsynced (EINVAL): its data is already written.
-          if (err && (err as NodeJS.ErrnoException).code !== 'EINVAL') {
-            options.onError?.(err, 'flush');
-            resolve();
-            return;
-          }
-          // A flush asked for while a write is in flight only waits for that write: sonic-boom
-          // then leaves up to min_length bytes buffered. Nothing is in flight now, so a second
-          // flush writes them (and whatever came since: once is enough, even under load).
-          if (again && (stream as unknown as { _len: number })._len > 0) go(false);
-          else resolve();
-        });
-      if ((stream as unknown as { fd: number }).fd >= 0) go(true);
-      // Not from inside 'ready': sonic-boom's open handler, after emitting it, writes again when a
-      // flush is pending, and the buffer still in flight would land twice.
-      else stream.once('ready', () => process.nextTick(go, true));
-    });
+  // At once, so a file that cannot be opened shows in status from the start.
+  open();
 
   return {
     name: options.name,
@@ -101,34 +201,41 @@ export function createLineSink(options: LineSinkOptions): AuditDestination {
     commit() {
       const count = lines.length;
       if (count === 0) return;
-      if (closed) {
-        options.onRecords?.('dropped', count);
-      } else {
-        // Measuring (sonic-boom does, to buffer) or writing a string built by many `+=` first
-        // flattens it, slowly for a deep chain; join() writes one flat string in a single pass.
-        const text = lines.join('');
-        stream.write(text);
-        options.onRecords?.('written', count);
-        if (file && options.maxBytes !== undefined) {
-          size += Buffer.byteLength(text); // bytes, as max_bytes and the size found at start are
-          if (size >= options.maxBytes) rotate();
-        }
-      }
+      if (closed) options.onRecords?.('dropped', count);
+      else write(lines.join(''), count);
       lines = [];
     },
     admits: () => true,
     async start() {},
-    flush: flushStream,
-    async close() {
+    flush() {
+      if (backlog.length === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => waiting.push(resolve));
+    },
+    async close(deadline: number) {
       if (closed) return;
       closed = true;
-      await flushStream();
-      if (!file) return; // never close the process's stdout
-      await new Promise<void>((resolve) => {
-        stream.once('close', () => resolve());
-        stream.once('error', () => resolve());
-        stream.end();
-      });
+      if (backlog.length > 0) {
+        const left = Math.max(0, deadline - Date.now());
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, left);
+          waiting.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+        if (retryTimer !== undefined) clearTimeout(retryTimer);
+        retryTimer = undefined;
+        settleWaiters();
+      }
+      // A descriptor given (the process's stdout) is never closed here.
+      if (file && fd >= 0) {
+        try {
+          closeSync(fd);
+        } catch (err) {
+          fail(err, 'close');
+        }
+        fd = -1;
+      }
     },
     status(): ComponentStatus {
       return lastError === undefined
