@@ -1,5 +1,4 @@
 // The decision pipeline: verify → tenant guard → policy → decision, with exactly one audit record per decision.
-import { randomUUID } from 'node:crypto';
 import { rfc3339NanoNow } from '../audit/clock.js';
 import type { AuditSink } from '../audit/sink.js';
 import type { DecisionAuditRecord } from '../audit/record.js';
@@ -9,6 +8,7 @@ import type { Metrics } from '../metrics/registry.js';
 import type { CompatPolicy, CompatResult } from '../policy/compat-types.js';
 import type { PolicyEngine, PolicyOutcome } from '../policy/types.js';
 import type { RevocationChecker, RevocationEntry } from '../revocation/types.js';
+import { randomUuid } from '../lib/uuid.js';
 import { tokenFingerprint } from '../token/fingerprint.js';
 import type { TokenVerifier, VerifiedToken, VerifyResult } from '../token/types.js';
 import type { Decider, Decision, Subject } from './decision.js';
@@ -285,7 +285,7 @@ export function createDecider(deps: DeciderDeps): Decider {
     const latencyUs = Number(process.hrtime.bigint() - started) / 1000;
     const decision: Decision = {
       allow: verdict.allow,
-      decisionId: randomUUID(),
+      decisionId: randomUuid(),
       reasons: verdict.reasons,
       subject: trail.subject,
       decidedBy: trail.compat ? 'compat' : trail.outcome?.decidedBy,
