@@ -4,8 +4,21 @@
 export function bearerTokenOf(header: string | undefined): string | undefined {
   if (header === undefined || header.length < 8) return undefined;
   // Scheme names are case-insensitive; anything but exactly one space after it is not a Bearer credential.
-  if (header.charCodeAt(6) !== 32 || header.slice(0, 6).toLowerCase() !== 'bearer')
-    return undefined;
+  if (header.charCodeAt(6) !== 32 || !isBearerScheme(header)) return undefined;
   const token = header.slice(7).trim();
   return token.length > 0 ? token : undefined;
+}
+
+const BEARER = 'bearer';
+
+/**
+ * Whether the value starts with `bearer` in any case, compared in place (no lower-cased copy per
+ * request). Setting bit 0x20 lower-cases an ASCII capital and leaves a lower-case letter as it
+ * is; the only characters it turns into one of these letters are that letter's two cases.
+ */
+function isBearerScheme(header: string): boolean {
+  for (let i = 0; i < BEARER.length; i++) {
+    if ((header.charCodeAt(i) | 0x20) !== BEARER.charCodeAt(i)) return false;
+  }
+  return true;
 }

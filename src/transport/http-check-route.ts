@@ -78,10 +78,35 @@ export function checkResponseOf(decision: Decision) {
   };
 }
 
-/** The `"subject":{...}` member of a frozen Subject (one per cached token), written once. */
-const subjectMembers = new WeakMap<Subject, string>();
+/**
+ * What follows the decision id in an allow answer, per frozen Subject (one per cached token) and
+ * deciding layer: written once, so an answer is one concatenation.
+ */
+const allowTails = new WeakMap<Subject, Map<string | undefined, string>>();
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+
+function allowTailOf(s: Subject, decidedBy: string | undefined): string {
+  let tails = allowTails.get(s);
+  if (tails === undefined) {
+    tails = new Map();
+    allowTails.set(s, tails);
+  }
+  let tail = tails.get(decidedBy);
+  if (tail === undefined) {
+    const subject = {
+      sub: s.sub,
+      tenant: s.tenant,
+      client_id: s.clientId,
+      scopes: s.scopes,
+      act: s.act,
+    };
+    const by = decidedBy === undefined ? '' : `,"decided_by":${JSON.stringify(decidedBy)}`;
+    tail = `","reasons":[]${by},"subject":${JSON.stringify(subject)}}`;
+    tails.set(decidedBy, tail);
+  }
+  return tail;
+}
 
 /**
  * The answer's JSON, written without the schema serializer, for the common answer: an allow with
@@ -93,21 +118,27 @@ function allowJsonOf(decision: Decision): string | undefined {
   if (!decision.allow || decision.reasons.length > 0 || s === undefined || !Object.isFrozen(s)) {
     return undefined;
   }
-  let member = subjectMembers.get(s);
-  if (member === undefined) {
-    const subject = {
-      sub: s.sub,
-      tenant: s.tenant,
-      client_id: s.clientId,
-      scopes: s.scopes,
-      act: s.act,
-    };
-    member = `,"subject":${JSON.stringify(subject)}`;
-    subjectMembers.set(s, member);
+  return `{"allow":true,"decision_id":"${decision.decisionId}${allowTailOf(s, decision.decidedBy)}`;
+}
+
+/** The caller's `address:port` (`[v6]:port`), made once per connection: it cannot change on one. */
+const peers = new WeakMap<object, string>();
+
+function peerOf(socket: {
+  readonly remoteAddress?: string;
+  readonly remotePort?: number;
+}): string | undefined {
+  let peer = peers.get(socket);
+  if (peer === undefined) {
+    const address = socket.remoteAddress;
+    // Gone once the connection closed; nothing to remember then.
+    if (address === undefined) return undefined;
+    peer = address.includes(':')
+      ? `[${address}]:${socket.remotePort}`
+      : `${address}:${socket.remotePort}`;
+    peers.set(socket, peer);
   }
-  const decidedBy =
-    decision.decidedBy === undefined ? '' : `,"decided_by":${JSON.stringify(decision.decidedBy)}`;
-  return `{"allow":true,"decision_id":"${decision.decisionId}","reasons":[]${decidedBy}${member}}`;
+  return peer;
 }
 
 export function registerCheckRoute(app: FastifyInstance, decider: Decider): void {
@@ -135,9 +166,7 @@ export function registerCheckRoute(app: FastifyInstance, decider: Decider): void
         context: body.context,
         transport: 'http',
         requestId: typeof requestId === 'string' ? requestId : undefined,
-        peer: req.ip.includes(':')
-          ? `[${req.ip}]:${req.socket.remotePort}`
-          : `${req.ip}:${req.socket.remotePort}`,
+        peer: peerOf(req.socket),
       };
       const answer = (decision: Decision) => {
         const json = allowJsonOf(decision);
