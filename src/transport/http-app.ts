@@ -1,5 +1,5 @@
 // Builds the fastify app for the HTTP listener (Check API + health, readiness, metrics); it never listens by itself.
-import Fastify, { LogController, type FastifyInstance, type FastifyBaseLogger } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyBaseLogger } from 'fastify';
 import type { Decider } from '../core/decision.js';
 import type { Readiness } from '../lib/readiness.js';
 import type { Metrics } from '../metrics/registry.js';
@@ -30,12 +30,12 @@ export interface HttpAppOptions {
 }
 
 export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions): FastifyInstance {
+  const logger = deps.logger;
   const app = Fastify({
-    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
-    logController: new LogController({ disableRequestLogging: true }),
-    // No child logger per request (a measurable part of a check): requests are not logged, and the
-    // one place that logs names the request id itself.
-    childLoggerFactory: (logger) => logger,
+    // No logger inside fastify: with one it makes (and validates) a child logger per request and
+    // watches every response to log it, a measurable part of a check. Requests are not logged
+    // (audit records cover decisions); the one place that logs uses the operational logger.
+    logger: false,
     bodyLimit: options.bodyLimitBytes,
     return503OnClosing: true,
     // Type coercion would turn `"action": 123` into "123"; a wrong type must be a 400 instead.
@@ -45,7 +45,7 @@ export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions): Fastif
   app.setErrorHandler((err, req, reply) => {
     const clientError = clientErrorOf(err);
     if (clientError) return reply.code(clientError.statusCode).send(clientError.body);
-    req.log.error({ err, reqId: req.id }, 'unhandled error in HTTP handler');
+    logger?.error({ err, reqId: req.id }, 'unhandled error in HTTP handler');
     return reply.code(500).send({ error: 'internal_error', message: 'internal error' });
   });
   app.setNotFoundHandler((req, reply) =>
