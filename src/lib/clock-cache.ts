@@ -7,22 +7,63 @@
 // after many deletions walks over every deleted one first, which made each eviction cost
 // microseconds.
 
+/**
+ * The second-chance hand over a fixed number of slots: a hit marks its slot; a victim is the first
+ * unmarked slot the hand reaches, clearing the marks it passes. Shared by the caches that keep
+ * their own index of slots.
+ */
+export class ClockHand {
+  readonly #max: number;
+  readonly #used: Uint8Array;
+  #hand = 0;
+
+  constructor(slots: number) {
+    if (!Number.isInteger(slots) || slots < 1) {
+      throw new TypeError('maxEntries must be a positive integer');
+    }
+    this.#max = slots;
+    this.#used = new Uint8Array(slots);
+  }
+
+  /** A hit: this slot gets a second chance. */
+  mark(slot: number): void {
+    this.#used[slot] = 1;
+  }
+
+  /** A slot newly filled: no second chance until it is hit. */
+  unmark(slot: number): void {
+    this.#used[slot] = 0;
+  }
+
+  /** The slot to evict. Terminates within two sweeps: the first clears every mark it passes. */
+  victim(): number {
+    while (this.#used[this.#hand] === 1) {
+      this.#used[this.#hand] = 0;
+      this.#hand = (this.#hand + 1) % this.#max;
+    }
+    const victim = this.#hand;
+    this.#hand = (this.#hand + 1) % this.#max;
+    return victim;
+  }
+
+  reset(): void {
+    this.#used.fill(0);
+    this.#hand = 0;
+  }
+}
+
 export class ClockCache<K, V> {
   readonly #max: number;
   readonly #index = new Map<K, number>();
   readonly #keys: (K | undefined)[] = [];
   readonly #values: (V | undefined)[] = [];
-  readonly #used: Uint8Array;
+  readonly #hand: ClockHand;
   /** Slots emptied by delete(), reused before the hand evicts anything. */
   readonly #free: number[] = [];
-  #hand = 0;
 
   constructor(maxEntries: number) {
-    if (!Number.isInteger(maxEntries) || maxEntries < 1) {
-      throw new TypeError('maxEntries must be a positive integer');
-    }
+    this.#hand = new ClockHand(maxEntries);
     this.#max = maxEntries;
-    this.#used = new Uint8Array(maxEntries);
   }
 
   get size(): number {
@@ -32,7 +73,7 @@ export class ClockCache<K, V> {
   get(key: K): V | undefined {
     const slot = this.#index.get(key);
     if (slot === undefined) return undefined;
-    this.#used[slot] = 1;
+    this.#hand.mark(slot);
     return this.#values[slot];
   }
 
@@ -40,13 +81,13 @@ export class ClockCache<K, V> {
     const existing = this.#index.get(key);
     if (existing !== undefined) {
       this.#values[existing] = value;
-      this.#used[existing] = 1;
+      this.#hand.mark(existing);
       return;
     }
     const slot = this.#freeSlot();
     this.#keys[slot] = key;
     this.#values[slot] = value;
-    this.#used[slot] = 0;
+    this.#hand.unmark(slot);
     this.#index.set(key, slot);
   }
 
@@ -63,9 +104,8 @@ export class ClockCache<K, V> {
     this.#index.clear();
     this.#keys.length = 0;
     this.#values.length = 0;
-    this.#used.fill(0);
+    this.#hand.reset();
     this.#free.length = 0;
-    this.#hand = 0;
   }
 
   /** A slot for a new entry: a never-used one, a deleted one, or the hand's victim. */
@@ -73,13 +113,7 @@ export class ClockCache<K, V> {
     if (this.#keys.length < this.#max) return this.#keys.length;
     const reused = this.#free.pop();
     if (reused !== undefined) return reused;
-    // Terminates within two sweeps: the first clears every mark it passes.
-    while (this.#used[this.#hand] === 1) {
-      this.#used[this.#hand] = 0;
-      this.#hand = (this.#hand + 1) % this.#max;
-    }
-    const victim = this.#hand;
-    this.#hand = (this.#hand + 1) % this.#max;
+    const victim = this.#hand.victim();
     this.#index.delete(this.#keys[victim] as K);
     return victim;
   }

@@ -2,6 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createDecisionCache, type CachedOutcome } from '../../src/policy/decision-cache.js';
 import { createPolicyEngine, type PolicyObserver } from '../../src/policy/engine.js';
 import type { PolicyEngine } from '../../src/policy/types.js';
 import {
@@ -141,5 +142,57 @@ describe('decision cache', () => {
     engine.evaluate(undefined, input, { owner, key: 'q' });
     expect(engine.evaluate(undefined, input, { owner, key: 'q' }).cached).toBeUndefined();
     expect(results).toEqual([]);
+  });
+});
+
+describe('decision cache bound', () => {
+  const entry = (n: number): CachedOutcome => ({
+    tenant: undefined,
+    baseEntry: {},
+    tenantEntry: undefined,
+    outcome: Object.freeze({
+      allow: true,
+      decidedBy: 'base' as const,
+      reasons: [],
+      base: { allow: true, reasons: [], revision: `r${n}`, evalNs: 0 },
+      cached: true as const,
+    }),
+  });
+
+  it('holds at most its bound across all owners, evicting the oldest unread entry', () => {
+    const cache = createDecisionCache(3)!;
+    const [a, b] = [{}, {}];
+    cache.set({ owner: a, key: 'q' }, entry(1));
+    cache.set({ owner: b, key: 'q' }, entry(2));
+    cache.set({ owner: a, key: 'r' }, entry(3));
+    expect(cache.get({ owner: a, key: 'q' })?.outcome.base.revision).toBe('r1'); // a second chance
+    cache.set({ owner: b, key: 'r' }, entry(4)); // evicts b/q, the oldest unread
+    expect(cache.get({ owner: b, key: 'q' })).toBeUndefined();
+    const held = [
+      cache.get({ owner: a, key: 'q' }),
+      cache.get({ owner: a, key: 'r' }),
+      cache.get({ owner: b, key: 'r' }),
+    ].map((e) => e?.outcome.base.revision);
+    expect(held).toEqual(['r1', 'r3', 'r4']);
+    // Many more owners: still three entries, each answer still its own question's.
+    for (let i = 0; i < 50; i++) cache.set({ owner: {}, key: 'q' }, entry(100 + i));
+    const owner = {};
+    cache.set({ owner, key: 'last' }, entry(999));
+    expect(cache.get({ owner, key: 'last' })?.outcome.base.revision).toBe('r999');
+    expect(cache.get({ owner: a, key: 'q' })).toBeUndefined();
+  });
+
+  it('replaces an entry in place and forgets everything on clear', () => {
+    const cache = createDecisionCache(2)!;
+    const owner = {};
+    cache.set({ owner, key: 'q' }, entry(1));
+    cache.set({ owner, key: 'q' }, entry(2));
+    cache.set({ owner, key: 'r' }, entry(3));
+    expect(cache.get({ owner, key: 'q' })?.outcome.base.revision).toBe('r2');
+    expect(cache.get({ owner, key: 'r' })?.outcome.base.revision).toBe('r3');
+    cache.clear();
+    expect(cache.get({ owner, key: 'q' })).toBeUndefined();
+    cache.set({ owner, key: 'q' }, entry(4));
+    expect(cache.get({ owner, key: 'q' })?.outcome.base.revision).toBe('r4');
   });
 });
