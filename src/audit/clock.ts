@@ -4,13 +4,17 @@
 // still order correctly. The offset is checked against the wall clock every second (NTP slews
 // the wall clock, not the monotonic one) and moved only when they drift apart by more than the
 // wall clock's own 1 ms resolution, so timestamps do not jitter backwards at each check.
-// Plain numbers, not BigInt, and the `YYYY-MM-DDTHH:MM:SS` prefix is formatted once per second.
+// Plain numbers, not BigInt, and the `YYYY-MM-DDTHH:MM:SS.` prefix is formatted once per second,
+// into a scratch buffer whose nine digits are then written in place and read back as one flat
+// string (a padded, concatenated one is several strings, flattened again wherever it is written).
 const NS_PER_S = 1e9;
 let offsetS = 0;
 let offsetNs = 0;
 let checkedAt = -Infinity;
 let prefixSecond = -1;
-let prefix = '';
+/** `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`: the first 20 bytes change once a second, then 9 digits. */
+const text = Buffer.alloc(30, 'Z');
+const PREFIX = 20;
 
 function resync(monoS: number, monoNs: number): void {
   const wallMs = Date.now();
@@ -36,7 +40,12 @@ export function rfc3339NanoNow(): string {
   ns -= carry * NS_PER_S;
   if (s !== prefixSecond) {
     prefixSecond = s;
-    prefix = new Date(s * 1000).toISOString().slice(0, 19);
+    text.write(`${new Date(s * 1000).toISOString().slice(0, 19)}.`, 0, 'latin1');
   }
-  return `${prefix}.${String(ns).padStart(9, '0')}Z`;
+  for (let i = PREFIX + 8; i >= PREFIX; i--) {
+    const digit = ns % 10;
+    text[i] = 0x30 + digit;
+    ns = (ns - digit) / 10;
+  }
+  return text.toString('latin1', 0, 30);
 }

@@ -100,5 +100,14 @@ describe('OPA decision-log event', () => {
     expect(a).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z$/);
     expect(b > a).toBe(true);
     expect(Math.abs(Date.parse(a) - Date.now())).toBeLessThan(2000);
+    // Many in a row: every one well formed and none earlier than the one before (digits in order).
+    let last = b;
+    for (let i = 0; i < 20_000; i++) {
+      const next = rfc3339NanoNow();
+      expect(next).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z$/);
+      expect(next >= last).toBe(true);
+      last = next;
+    }
+    expect(Math.abs(Date.parse(last) - Date.now())).toBeLessThan(2000);
   });
 });
