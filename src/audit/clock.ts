@@ -42,10 +42,12 @@ export function rfc3339NanoNow(): string {
     prefixSecond = s;
     text.write(`${new Date(s * 1000).toISOString().slice(0, 19)}.`, 0, 'latin1');
   }
+  // ns < 1e9 fits a 32-bit integer: integer division, not floating point.
+  let rest = ns | 0;
   for (let i = PREFIX + 8; i >= PREFIX; i--) {
-    const digit = ns % 10;
-    text[i] = 0x30 + digit;
-    ns = (ns - digit) / 10;
+    const tens = (rest / 10) | 0;
+    text[i] = 0x30 + rest - tens * 10;
+    rest = tens;
   }
   return text.toString('latin1', 0, 30);
 }

@@ -24,12 +24,25 @@ interface Template {
   readonly first: AuditRecord;
   /** The JSON between the holes: the line is runs[0], hole 0, runs[1], ..., runs[holes.length]. */
   readonly runs: readonly string[];
-  /** The per-decision members in order, with the text written before a present value (`,"key":`). */
-  readonly holes: readonly { readonly key: string; readonly prefix: string }[];
+  /** The per-decision members in order (see {@link Hole}). */
+  readonly holes: readonly Hole[];
   /** The text without the holes passed the credential precheck. */
   readonly clean: boolean;
   /** `{` and `[` in that text, for the precheck's depth count. */
   readonly brackets: number;
+}
+
+/** One per-decision member of a template, with its text made once. */
+interface Hole {
+  readonly key: string;
+  /** Written before a present value: `,"key":`. */
+  readonly prefix: string;
+  /** The same with a string's opening quote: `,"key":"`. */
+  readonly quotedPrefix: string;
+  /** A string's closing quote and the run that follows the hole. */
+  readonly quotedRun: string;
+  /** The run that follows the hole. */
+  readonly run: string;
 }
 
 /** A record's JSON line and whether the credential precheck must treat it as suspect. */
@@ -71,14 +84,14 @@ function templateOf(record: AuditRecord): Template | undefined {
     return undefined;
   }
   const runs: string[] = [];
-  const holes: { key: string; prefix: string }[] = [];
+  const keysOfHoles: string[] = [];
   let run = '{';
   let stable = '';
   for (const key of keys) {
     if (PER_DECISION.has(key)) {
       runs.push(run);
       run = '';
-      holes.push({ key, prefix: `,${JSON.stringify(key)}:` });
+      keysOfHoles.push(key);
       continue;
     }
     const json = JSON.stringify(r[key]) as string | undefined;
@@ -90,7 +103,13 @@ function templateOf(record: AuditRecord): Template | undefined {
   runs.push(`${run}}`);
   // Each run was built by many `+=`, a chain V8 would walk again every time a line holding it is
   // flattened (for writing): reading a character flattens a string once, in place.
-  for (const r of runs) r.charCodeAt(0);
+  const flat = (text: string) => (text.charCodeAt(0), text);
+  for (const r of runs) flat(r);
+  const holes = keysOfHoles.map((key, i): Hole => {
+    const prefix = flat(`,${JSON.stringify(key)}:`);
+    const run = runs[i + 1] as string;
+    return { key, prefix, quotedPrefix: flat(`${prefix}"`), quotedRun: flat(`"${run}`), run };
+  });
   const line = `{${stable}}`;
   // A key that could take part in a mark would have to be checked with every value: none of ours can.
   const keysInert = holes.every((h) => scanString(h.key) === PLAIN);
@@ -137,37 +156,48 @@ function scanString(value: string): number {
 }
 
 function fill(record: Record<string, unknown>, template: Template): TemplateLine {
-  const { runs, holes } = template;
-  let json = runs[0] as string;
+  const holes = template.holes;
+  let json = template.runs[0] as string;
   let suspect = !template.clean;
   let brackets = template.brackets;
   for (let i = 0; i < holes.length; i++) {
-    const hole = holes[i] as { key: string; prefix: string };
+    const hole = holes[i] as Hole;
     const value = record[hole.key];
-    // Absent (undefined) members are left out, as JSON leaves them out.
-    if (value !== undefined) {
-      let text: string | undefined;
-      let scan = MAY_MATTER;
-      if (typeof value === 'string') {
-        scan = scanString(value);
-        text = scan === NEEDS_ESCAPE ? JSON.stringify(value) : `"${value}"`;
-      } else if (typeof value === 'number') {
-        // For a finite number JSON writes what String() does.
-        text = Number.isFinite(value) ? `${value}` : 'null';
-        scan = PLAIN;
-      } else {
-        text = JSON.stringify(value) as string | undefined;
+    if (typeof value === 'string') {
+      const scan = scanString(value);
+      if (scan === PLAIN) {
+        // The usual case, three concatenations: `,"key":"` value `"run`.
+        json += hole.quotedPrefix;
+        json += value;
+        json += hole.quotedRun;
+        continue;
       }
+      const text = scan === NEEDS_ESCAPE ? JSON.stringify(value) : `"${value}"`;
+      json += hole.prefix;
+      json += text;
+      json += hole.run;
+      if (!suspect) {
+        brackets += openBracketCount(text);
+        if (mayHoldCredential(`${hole.prefix}${text}`)) suspect = true;
+      }
+    } else if (typeof value === 'number') {
+      // For a finite number JSON writes what String() does.
+      json += hole.prefix;
+      json += Number.isFinite(value) ? `${value}` : 'null';
+      json += hole.run;
+    } else {
+      // Absent (undefined) members are left out, as JSON leaves them out.
+      const text = JSON.stringify(value) as string | undefined;
       if (text !== undefined) {
-        const piece = `${hole.prefix}${text}`;
-        json += piece;
-        if (scan !== PLAIN && !suspect) {
+        json += hole.prefix;
+        json += text;
+        if (!suspect) {
           brackets += openBracketCount(text);
-          if (mayHoldCredential(piece)) suspect = true;
+          if (mayHoldCredential(`${hole.prefix}${text}`)) suspect = true;
         }
       }
+      json += hole.run;
     }
-    json += runs[i + 1] as string;
   }
   if (brackets >= PRECHECK_MAX_BRACKETS) suspect = true;
   return { json, mayHoldCredential: suspect, first: template.first };
