@@ -228,7 +228,7 @@ export function createDecider(deps: DeciderDeps): Decider {
 
     const input = policyInputOf(request, subject, verified.claims);
     trail.input = input;
-    const key = policyCacheKeyOf(request);
+    const key = cacheKeyFor(request, verified.claims);
     const outcome = policy.evaluate(
       subject.tenant,
       input,
@@ -405,6 +405,54 @@ function policyCacheKeyOf(request: AuthzRequest): string | undefined {
   }
   const key = `j${JSON.stringify([request.transport, action, resource ?? null, request.context ?? null])}`;
   return key.length <= MAX_CACHE_KEY ? key : undefined;
+}
+
+/** The simple question a token last asked, with its decision-cache key. */
+interface LastQuestion {
+  readonly transport: string;
+  readonly action: string;
+  readonly type: string | undefined;
+  readonly id: string | undefined;
+  readonly key: string;
+}
+
+/** Per verified token's claims (one frozen object per cached token); goes with the token. */
+const lastQuestions = new WeakMap<object, LastQuestion>();
+
+/**
+ * policyCacheKeyOf, but a token asking its last simple question again gets the very key string it
+ * got then: comparing four short strings costs less than building, flattening and hashing a new
+ * key for the decision cache's look-up (the kept key's hash is already computed).
+ */
+function cacheKeyFor(request: AuthzRequest, owner: object): string | undefined {
+  const { resource } = request;
+  const simple =
+    (resource === undefined || resource.attributes === undefined) && isEmpty(request.context);
+  if (!simple) return policyCacheKeyOf(request);
+  const type = resource?.type;
+  const id = resource?.id;
+  const last = lastQuestions.get(owner);
+  if (
+    last !== undefined &&
+    last.action === request.action &&
+    last.type === type &&
+    last.id === id &&
+    last.transport === request.transport
+  ) {
+    return last.key;
+  }
+  const key = policyCacheKeyOf(request);
+  if (key !== undefined) {
+    key.charCodeAt(0); // flattened once, here, rather than by every look-up
+    lastQuestions.set(owner, {
+      transport: request.transport,
+      action: request.action,
+      type,
+      id,
+      key,
+    });
+  }
+  return key;
 }
 
 /**

@@ -414,6 +414,40 @@ describe('decision cache', () => {
   });
 });
 
+describe('one token, questions in turn', () => {
+  it('answers and records each question as asked, whichever one the token asked before', async () => {
+    const token = await sidecar.token({ claims: { scope: 'tickets.write' } });
+    const questions = [
+      { action: 'tickets.comment', resource: { type: 'ticket', id: 'T-1' } },
+      { action: 'tickets.comment', resource: { type: 'ticket', id: 'T-2' } },
+      { action: 'tickets.comment', resource: { type: 'note', id: 'T-2' } },
+      { action: 'tickets.comment', resource: { type: 'note' } },
+      { action: 'tickets.comment' },
+      { action: 'contacts.read', resource: { type: 'ticket', id: 'T-1' } },
+    ];
+    const allowed = [true, true, true, true, true, false];
+    const asked: { decisionId: unknown; question: (typeof questions)[number]; allow: boolean }[] =
+      [];
+    // Each question twice in a row (a cached repeat), then all again in another order.
+    const order = [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 1, 0, 5, 2, 4, 3, 0, 5, 1];
+    for (const i of order) {
+      const question = questions[i] as (typeof questions)[number];
+      const { body } = await check(question, token);
+      expect(body['allow'], `question ${i}`).toBe(allowed[i]);
+      asked.push({ decisionId: body['decision_id'], question, allow: allowed[i] as boolean });
+    }
+    const records = await sidecar.auditRecords();
+    for (const { decisionId, question, allow } of asked) {
+      const record = records.find((r) => r['decision_id'] === decisionId);
+      expect(record, JSON.stringify(question)).toMatchObject({ action: question.action, allow });
+      expect(record?.['resource']).toEqual(question.resource);
+      const input = record?.['input'] as Record<string, unknown>;
+      expect(input['action']).toBe(question.action);
+      expect(input['resource']).toEqual(question.resource);
+    }
+  });
+});
+
 describe('audit of refused tokens', () => {
   it('records the reason and a fingerprint of the refused token, not the token', async () => {
     const forged = `${encodeSegment({ alg: 'none' })}.${encodeSegment({ iss: ISSUER, sub: 'mallory' })}.`;
