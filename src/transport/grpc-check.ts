@@ -5,6 +5,7 @@ import type { Decider, Decision } from '../core/decision.js';
 import type { AuthzRequest, ResourceRef } from '../core/request.js';
 import type { CheckRequest, CheckResponse } from '../gen/mandate/v1/authorizer.js';
 import { bearerTokenOf } from './bearer.js';
+import { encodedAllowOf, type EncodedCheckResponse } from './grpc-check-encoding.js';
 
 /** Longest accepted `action`, `tenant`, `resource.type` and request id, in UTF-16 code units. */
 export const MAX_NAME_LENGTH = 256;
@@ -31,7 +32,7 @@ export interface CheckHandlerDeps {
  */
 export function createCheckHandler(
   deps: CheckHandlerDeps,
-): handleUnaryCall<CheckRequest, CheckResponse> {
+): handleUnaryCall<CheckRequest, CheckResponse | EncodedCheckResponse> {
   const { decider, logger } = deps;
 
   function fail(err: unknown, request: AuthzRequest): CheckResponse {
@@ -42,16 +43,15 @@ export function createCheckHandler(
   }
 
   return (call, callback) => {
-    const parsed = toAuthzRequest(call.request, call.metadata);
-    if (typeof parsed === 'string') {
-      callback({ code: status.INVALID_ARGUMENT, details: parsed });
+    const request = toAuthzRequest(call.request, call.metadata, call.getPeer());
+    if (typeof request === 'string') {
+      callback({ code: status.INVALID_ARGUMENT, details: request });
       return;
     }
-    const request = { ...parsed, peer: call.getPeer() };
     const answer = (decision: Decision) => {
-      let response: CheckResponse;
+      let response: CheckResponse | EncodedCheckResponse;
       try {
-        response = toCheckResponse(decision);
+        response = encodedAllowOf(decision) ?? toCheckResponse(decision);
       } catch (err) {
         response = fail(err, request);
       }
@@ -77,7 +77,11 @@ export function createCheckHandler(
  * Validates a CheckRequest and maps it, with its call metadata, to the transport-agnostic request.
  * Returns a message naming the offending field when the request is malformed.
  */
-export function toAuthzRequest(message: CheckRequest, metadata: Metadata): AuthzRequest | string {
+export function toAuthzRequest(
+  message: CheckRequest,
+  metadata: Metadata,
+  peer?: string,
+): AuthzRequest | string {
   const { action, tenant } = message;
   if (action === '') return 'action is required';
   if (action.length > MAX_NAME_LENGTH)
@@ -121,6 +125,7 @@ export function toAuthzRequest(message: CheckRequest, metadata: Metadata): Authz
     context: message.context,
     transport: 'grpc',
     requestId: requestId === '' ? undefined : requestId,
+    peer,
   };
 }
 

@@ -9,6 +9,7 @@ import type { Decider } from '../core/decision.js';
 import type { ComponentStatus } from '../lib/lifecycle.js';
 import { AuthorizerService } from '../gen/mandate/v1/authorizer.js';
 import { createCheckHandler } from './grpc-check.js';
+import { serializeCheckResponse } from './grpc-check-encoding.js';
 import type { TokenExchanger } from '../exchange/exchanger.js';
 import { createExchangeHandler } from './grpc-exchange.js';
 import { AuthorizationService } from '../gen/envoy/service/auth/v3/external_auth.js';
@@ -97,7 +98,12 @@ export function createGrpcServer(deps: GrpcServerDeps, options: GrpcServerOption
   };
   const server = new Server(serverOptions);
 
-  server.addService(AuthorizerService, {
+  // Check's answers may arrive already encoded (a cached token's allow): its serializer passes them.
+  const authorizer = {
+    ...AuthorizerService,
+    check: { ...AuthorizerService.check, responseSerialize: serializeCheckResponse },
+  };
+  server.addService(authorizer, {
     check: createCheckHandler(deps),
     exchange: createExchangeHandler({
       ...(deps.exchanger ? { exchanger: deps.exchanger } : {}),
