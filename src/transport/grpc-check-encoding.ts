@@ -5,8 +5,9 @@
 // gRPC handling, so the allow is kept as bytes per frozen Subject and deciding layer, and only
 // the id field is written per answer. The bytes are exactly ts-proto's (fields in number order,
 // defaults left out), which a test compares.
-import type { Decision, Subject } from '../core/decision.js';
+import type { Decision } from '../core/decision.js';
 import { CheckResponse } from '../gen/mandate/v1/authorizer.js';
+import { cachedAllowParts } from './cached-allow.js';
 
 /** A response already on the wire form, handed through the service's serializer untouched. */
 export class EncodedCheckResponse {
@@ -27,18 +28,10 @@ const ID_LENGTH = 36;
 const HEAD = ALLOW_TRUE.length + 2 + ID_LENGTH;
 
 /** Fields 4 (subject) and 5 (decided_by) of an allow, per frozen Subject and deciding layer. */
-const tails = new WeakMap<Subject, Map<string | undefined, Buffer>>();
-
-function tailOf(subject: Subject, decidedBy: string | undefined): Buffer {
-  let bySubject = tails.get(subject);
-  if (bySubject === undefined) {
-    bySubject = new Map();
-    tails.set(subject, bySubject);
-  }
-  let tail = bySubject.get(decidedBy);
-  if (tail === undefined) {
-    // allow and decision_id left at their defaults, so ts-proto writes fields 4 and 5 alone.
-    const encoded = CheckResponse.encode({
+const tailOf = cachedAllowParts((subject, decidedBy) =>
+  // allow and decision_id left at their defaults, so ts-proto writes fields 4 and 5 alone.
+  Buffer.from(
+    CheckResponse.encode({
       allow: false,
       decisionId: '',
       reasons: [],
@@ -50,30 +43,18 @@ function tailOf(subject: Subject, decidedBy: string | undefined): Buffer {
         act: subject.act,
       },
       decidedBy: decidedBy ?? '',
-    }).finish();
-    tail = Buffer.from(encoded);
-    bySubject.set(decidedBy, tail);
-  }
-  return tail;
-}
+    }).finish(),
+  ),
+);
 
 /**
  * The wire form of an allow with no reasons for a cached token (a frozen Subject), or undefined
  * for any other decision, which the caller maps and ts-proto encodes.
  */
 export function encodedAllowOf(decision: Decision): EncodedCheckResponse | undefined {
-  const s = decision.subject;
   const id = decision.decisionId;
-  if (
-    !decision.allow ||
-    decision.reasons.length > 0 ||
-    s === undefined ||
-    !Object.isFrozen(s) ||
-    id.length !== ID_LENGTH
-  ) {
-    return undefined;
-  }
-  const tail = tailOf(s, decision.decidedBy);
+  const tail = id.length === ID_LENGTH ? tailOf(decision) : undefined;
+  if (tail === undefined) return undefined;
   const bytes = Buffer.allocUnsafe(HEAD + tail.length);
   bytes[0] = ALLOW_TRUE[0] as number;
   bytes[1] = ALLOW_TRUE[1] as number;

@@ -1,8 +1,9 @@
 // POST /v1/check: the HTTP adapter of the Check API — JSON in, one AuthzRequest, one Decision, JSON out.
 import type { FastifyInstance } from 'fastify';
-import type { Decider, Decision, Subject } from '../core/decision.js';
+import type { Decider, Decision } from '../core/decision.js';
 import type { AuthzRequest, ResourceRef } from '../core/request.js';
 import { bearerTokenOf } from './bearer.js';
+import { cachedAllowParts } from './cached-allow.js';
 
 const MAX_NAME = 256;
 
@@ -82,31 +83,19 @@ export function checkResponseOf(decision: Decision) {
  * What follows the decision id in an allow answer, per frozen Subject (one per cached token) and
  * deciding layer: written once, so an answer is one concatenation.
  */
-const allowTails = new WeakMap<Subject, Map<string | undefined, string>>();
+const allowTailOf = cachedAllowParts((s, decidedBy) => {
+  const subject = {
+    sub: s.sub,
+    tenant: s.tenant,
+    client_id: s.clientId,
+    scopes: s.scopes,
+    act: s.act,
+  };
+  const by = decidedBy === undefined ? '' : `,"decided_by":${JSON.stringify(decidedBy)}`;
+  return `","reasons":[]${by},"subject":${JSON.stringify(subject)}}`;
+});
 
 const JSON_TYPE = 'application/json; charset=utf-8';
-
-function allowTailOf(s: Subject, decidedBy: string | undefined): string {
-  let tails = allowTails.get(s);
-  if (tails === undefined) {
-    tails = new Map();
-    allowTails.set(s, tails);
-  }
-  let tail = tails.get(decidedBy);
-  if (tail === undefined) {
-    const subject = {
-      sub: s.sub,
-      tenant: s.tenant,
-      client_id: s.clientId,
-      scopes: s.scopes,
-      act: s.act,
-    };
-    const by = decidedBy === undefined ? '' : `,"decided_by":${JSON.stringify(decidedBy)}`;
-    tail = `","reasons":[]${by},"subject":${JSON.stringify(subject)}}`;
-    tails.set(decidedBy, tail);
-  }
-  return tail;
-}
 
 /**
  * The answer's JSON, written without the schema serializer, for the common answer: an allow with
@@ -114,11 +103,10 @@ function allowTailOf(s: Subject, decidedBy: string | undefined): string {
  * such answer to the next. Same members, same order, as the serializer writes. Undefined otherwise.
  */
 function allowJsonOf(decision: Decision): string | undefined {
-  const s = decision.subject;
-  if (!decision.allow || decision.reasons.length > 0 || s === undefined || !Object.isFrozen(s)) {
-    return undefined;
-  }
-  return `{"allow":true,"decision_id":"${decision.decisionId}${allowTailOf(s, decision.decidedBy)}`;
+  const tail = allowTailOf(decision);
+  return tail === undefined
+    ? undefined
+    : `{"allow":true,"decision_id":"${decision.decisionId}${tail}`;
 }
 
 /** The caller's `address:port` (`[v6]:port`), made once per connection: it cannot change on one. */
