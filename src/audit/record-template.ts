@@ -132,6 +132,19 @@ const MAY_MATTER = 2;
 const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
 
+/** What an ASCII character is to scanString: one table load per character on the usual path. */
+const ORDINARY = 0;
+const ESCAPED = 1;
+const NOTICED = 2;
+/** J z Z k K: noticed unless right after a digit. */
+const MARK_LETTER = 3;
+const ASCII_KIND = new Uint8Array(128);
+for (let c = 0; c < 0x20; c++) ASCII_KIND[c] = ESCAPED;
+ASCII_KIND[0x22] = ESCAPED; // "
+ASCII_KIND[0x5c] = ESCAPED; // \
+for (const c of [0x20, 0x7f, 0x7b, 0x5b]) ASCII_KIND[c] = NOTICED; // space, DEL, { [
+for (const c of [0x4a, 0x5a, 0x7a, 0x4b, 0x6b]) ASCII_KIND[c] = MARK_LETTER; // J Z z K k
+
 /**
  * One pass over a string: whether `"${value}"` is its JSON, and whether the precheck could care.
  * Every precheck mark needs whitespace, a `\`, a non-ASCII character, a bracket (the depth
@@ -144,9 +157,17 @@ function scanString(value: string): number {
   let found = PLAIN;
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return NEEDS_ESCAPE;
-    if (c === 0x20 || c >= 0x7f || c === 0x7b || c === 0x5b) found = MAY_MATTER;
-    else if (c === 0x4a || c === 0x5a || c === 0x7a || c === 0x4b || c === 0x6b) {
+    if (c >= 0x80) {
+      // Non-ASCII: noticed; a surrogate (maybe lone, which JSON escapes) takes the escaping path.
+      if (c >= 0xd800 && c <= 0xdfff) return NEEDS_ESCAPE;
+      found = MAY_MATTER;
+      continue;
+    }
+    const kind = ASCII_KIND[c];
+    if (kind === ORDINARY) continue;
+    if (kind === ESCAPED) return NEEDS_ESCAPE;
+    if (kind === NOTICED) found = MAY_MATTER;
+    else {
       // (Never reads before the start: that would leave the optimised loop.)
       const before = i === 0 ? 0 : value.charCodeAt(i - 1);
       if (!(before >= DIGIT_0 && before <= DIGIT_9)) found = MAY_MATTER;
