@@ -138,13 +138,13 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
    */
   const render = (
     record: AuditRecord,
-  ): { masked: AuditRecord; json?: string; kept?: AuditRecord } => {
+  ): { masked: AuditRecord; json?: string; kept?: AuditRecord; ascii?: boolean } => {
     if (!precheck) return { masked: mask(record) };
     const templated = templates.lineOf(record);
     if (templated !== undefined) {
       if (!templated.mayHoldCredential) {
         const kept = templated.first === record ? record : compactRecord(templated.first, record);
-        return { masked: record, json: templated.json, kept };
+        return { masked: record, json: templated.json, kept, ascii: templated.ascii };
       }
       const masked = mask(record);
       return masked === record ? { masked, json: templated.json } : { masked };
@@ -169,16 +169,18 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
     queue = [];
     for (const record of batch) {
       try {
-        const { masked, json, kept } = render(record);
+        const { masked, json, kept, ascii } = render(record);
         ring.push(kept ?? masked);
         let mandateLine = json === undefined ? undefined : `${json}\n`;
+        // Known only for a line written from a template; a full render is not scanned for it.
+        const mandateAscii = json !== undefined && ascii === true;
         let opaLine: string | undefined;
         for (const d of destinations) {
-          const line =
-            d.format === 'opa'
-              ? (opaLine ??= `${JSON.stringify(toOpaEvent(masked, labels))}\n`)
-              : (mandateLine ??= `${recordJson(masked)}\n`);
-          d.add(masked, line);
+          if (d.format === 'opa') {
+            d.add(masked, (opaLine ??= `${JSON.stringify(toOpaEvent(masked, labels))}\n`), false);
+          } else {
+            d.add(masked, (mandateLine ??= `${recordJson(masked)}\n`), mandateAscii);
+          }
         }
       } catch (err) {
         // A record that cannot be rendered (a value JSON cannot hold) is counted, never thrown.

@@ -18,8 +18,11 @@ export interface AuditDestination {
   readonly name: string;
   readonly driver: 'stdout' | 'file' | 'http';
   readonly format: AuditFormat;
-  /** One masked record and its rendered line (ending in `\n`), inside one drain of the queue. */
-  add(record: AuditRecord, line: string): void;
+  /**
+   * One masked record and its rendered line (ending in `\n`), inside one drain of the queue.
+   * `ascii`: the line is known to be all ASCII (its UTF-8 is its Latin-1); false when unknown.
+   */
+  add(record: AuditRecord, line: string, ascii?: boolean): void;
   /** End of a drain: hand what `add` collected to the I/O layer without waiting for it. */
   commit(): void;
   /** False when this sink is fail-closed and cannot take another record. */

@@ -50,6 +50,8 @@ export function createLineSink(options: LineSinkOptions): AuditDestination {
   let lastError: string | undefined;
   /** Lines of the current drain, joined once at commit: one flat string, one write. */
   let lines: string[] = [];
+  /** Every line of the current drain is known to be ASCII: written as Latin-1, a plain copy. */
+  let linesAscii = true;
   let size = 0;
   let closed = false;
   /** What a descriptor that would block has not taken yet, oldest first. */
@@ -145,7 +147,7 @@ export function createLineSink(options: LineSinkOptions): AuditDestination {
   };
 
   /** Writes one drain's text; the number of lines it holds is counted as written or dropped. */
-  const write = (text: string, count: number) => {
+  const write = (text: string, count: number, ascii: boolean) => {
     if (!open()) {
       options.onRecords?.('dropped', count);
       return;
@@ -164,7 +166,8 @@ export function createLineSink(options: LineSinkOptions): AuditDestination {
     }
     let n: number;
     try {
-      n = writeSync(fd, text);
+      // ASCII's UTF-8 is its Latin-1: a copy, with no encoding pass.
+      n = writeSync(fd, text, null, ascii ? 'latin1' : 'utf8');
     } catch (err) {
       if (isWouldBlock(err)) {
         keep(Buffer.from(text));
@@ -180,7 +183,7 @@ export function createLineSink(options: LineSinkOptions): AuditDestination {
     // A regular file or a blocking pipe takes everything; a short write only happens when the
     // descriptor would have blocked (or hit a limit). Bytes, as max_bytes and the size found at
     // start are.
-    const bytes = Buffer.byteLength(text);
+    const bytes = ascii ? text.length : Buffer.byteLength(text);
     if (n < bytes) keep(Buffer.from(text).subarray(n));
     if (file && options.maxBytes !== undefined) {
       size += bytes;
@@ -195,15 +198,17 @@ export function createLineSink(options: LineSinkOptions): AuditDestination {
     name: options.name,
     driver: file ? 'file' : 'stdout',
     format: options.format,
-    add(_record, line) {
+    add(_record, line, ascii) {
       lines.push(line);
+      if (ascii !== true) linesAscii = false;
     },
     commit() {
       const count = lines.length;
       if (count === 0) return;
       if (closed) options.onRecords?.('dropped', count);
-      else write(lines.join(''), count);
+      else write(lines.join(''), count, linesAscii);
       lines = [];
+      linesAscii = true;
     },
     admits: () => true,
     async start() {},

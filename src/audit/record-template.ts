@@ -30,6 +30,8 @@ interface Template {
   readonly clean: boolean;
   /** `{` and `[` in that text, for the precheck's depth count. */
   readonly brackets: number;
+  /** That text is all ASCII. */
+  readonly ascii: boolean;
 }
 
 /** One per-decision member of a template, with its text made once. */
@@ -50,6 +52,8 @@ export interface TemplateLine {
   readonly json: string;
   /** Exactly mayHoldCredential(json), or true. */
   readonly mayHoldCredential: boolean;
+  /** True only when every character is ASCII (so its UTF-8 is its Latin-1, byte for byte). */
+  readonly ascii: boolean;
   /** The first record of this shape: the others equal it but for their per-decision members. */
   readonly first: AuditRecord;
 }
@@ -119,7 +123,13 @@ function templateOf(record: AuditRecord): Template | undefined {
     holes,
     clean: keysInert && !mayHoldCredential(line),
     brackets: openBracketCount(line),
+    ascii: isAscii(line),
   };
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
 }
 
 /** What scanning a hole's string value found. */
@@ -181,6 +191,8 @@ function fill(record: Record<string, unknown>, template: Template): TemplateLine
   let json = template.runs[0] as string;
   let suspect = !template.clean;
   let brackets = template.brackets;
+  // A plain string (scanString found nothing) and a number are ASCII; anything else may not be.
+  let ascii = template.ascii;
   for (let i = 0; i < holes.length; i++) {
     const hole = holes[i] as Hole;
     const value = record[hole.key];
@@ -194,6 +206,7 @@ function fill(record: Record<string, unknown>, template: Template): TemplateLine
         continue;
       }
       const text = scan === NEEDS_ESCAPE ? JSON.stringify(value) : `"${value}"`;
+      ascii = false;
       json += hole.prefix;
       json += text;
       json += hole.run;
@@ -210,6 +223,7 @@ function fill(record: Record<string, unknown>, template: Template): TemplateLine
       // Absent (undefined) members are left out, as JSON leaves them out.
       const text = JSON.stringify(value) as string | undefined;
       if (text !== undefined) {
+        ascii = false;
         json += hole.prefix;
         json += text;
         if (!suspect) {
@@ -221,7 +235,7 @@ function fill(record: Record<string, unknown>, template: Template): TemplateLine
     }
   }
   if (brackets >= PRECHECK_MAX_BRACKETS) suspect = true;
-  return { json, mayHoldCredential: suspect, first: template.first };
+  return { json, mayHoldCredential: suspect, ascii, first: template.first };
 }
 
 /** Templates by shape key, held only as long as the key (the pipeline drops a key with its cached outcome). */

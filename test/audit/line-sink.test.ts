@@ -98,6 +98,23 @@ describe('file line sink', () => {
   });
 });
 
+describe('lines said to be ASCII', () => {
+  it('are written byte for byte, in a batch of their own or beside lines that are not', async () => {
+    const path = join(dir, 'audit.jsonl');
+    const sink = createLineSink({ name: 'file', format: 'mandate', destination: path });
+    const ascii = ['{"n":1,"s":"plain"}\n', '{"n":2,"s":"also plain"}\n'];
+    for (const line of ascii) sink.add(record, line, true);
+    sink.commit();
+    const mixed = ['{"n":3}\n', '{"n":4,"s":"ünïcødé 用户"}\n', '{"n":5}\n'];
+    sink.add(record, mixed[0] as string, true);
+    sink.add(record, mixed[1] as string, false);
+    sink.add(record, mixed[2] as string, true);
+    sink.commit();
+    await sink.close(Date.now() + 1000);
+    expect(await readFile(path, 'utf8')).toBe([...ascii, ...mixed].join(''));
+  });
+});
+
 describe('descriptor line sink', () => {
   /** A FIFO with both ends non-blocking: writes fail with EAGAIN once its buffer is full. */
   function nonBlockingFifo(): { reader: number; writer: number } {

@@ -135,6 +135,8 @@ describe('record templates', () => {
     const shape = {};
     let clean = 0;
     let suspect = 0;
+    let ascii = 0;
+    let notAscii = 0;
     for (let i = 0; i < 5000; i++) {
       const r = record(shape, {
         request_id: randomValue(next),
@@ -151,10 +153,19 @@ describe('record templates', () => {
       } else {
         suspect++;
       }
+      // ASCII is said only of a line that is (its Latin-1 bytes are then its UTF-8 bytes).
+      if (line?.ascii === true) {
+        expect(Buffer.from(expected, 'latin1').equals(Buffer.from(expected, 'utf8'))).toBe(true);
+        ascii++;
+      } else {
+        notAscii++;
+      }
     }
     // Both outcomes were exercised.
     expect(clean).toBeGreaterThan(100);
     expect(suspect).toBeGreaterThan(100);
+    expect(ascii).toBeGreaterThan(100);
+    expect(notAscii).toBeGreaterThan(100);
   });
 
   it('calls the usual per-decision values clean: a UUID, a time, an IPv4 or IPv6 peer, a request id', () => {
