@@ -179,6 +179,7 @@ function readIssuer(at: (p: string) => string) {
       'jwks_cooldown_seconds',
       'jwks_timeout_ms',
       'max_token_lifetime_seconds',
+      'sender_constrained',
     ]);
     const issuer = s.string('issuer');
     const sources = ['jwks_uri', 'jwks_file', 'secret'].filter((k) => s.has(k));
@@ -238,6 +239,7 @@ function readIssuer(at: (p: string) => string) {
       ...(s.has('max_token_lifetime_seconds')
         ? { maxTokenLifetimeSeconds: s.integer('max_token_lifetime_seconds', 0, 60, 31_536_000) }
         : {}),
+      senderConstrained: s.oneOf('sender_constrained', ['deny', 'accept'] as const, 'deny'),
     };
   };
 }

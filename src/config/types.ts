@@ -74,6 +74,11 @@ export interface IssuerConfig {
    * long past their cut-off. Default `revocation.max_token_lifetime_seconds`.
    */
   readonly maxTokenLifetimeSeconds?: number;
+  /**
+   * A token with a `cnf` (key-binding) claim: `deny` (default, `token_binding_unverified`), or
+   * `accept` it as a bearer token without checking the proof of possession.
+   */
+  readonly senderConstrained?: 'deny' | 'accept';
 }
 
 export interface TokenConfig {

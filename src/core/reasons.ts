@@ -74,6 +74,7 @@ export function classifyReason(code: ReasonCode): ReasonClass {
     case 'audience_mismatch':
     case 'claim_missing':
     case 'key_not_found':
+    case 'token_binding_unverified':
     case 'revoked': // no longer valid: RFC 6750 `invalid_token`, like an expired token
       return 'unauthenticated';
     case 'jwks_unavailable':

@@ -6,13 +6,20 @@ export interface ClaimRules {
   readonly audiences: readonly string[];
   readonly clockToleranceSeconds: number;
   readonly requiredClaims: readonly string[];
+  /**
+   * Accept a sender-constrained token (one with a `cnf` claim: DPoP, mTLS) as a bearer token.
+   * Off by default: mandate does not check proofs of possession yet, and a bound token used as a
+   * bearer token is exactly what binding exists to stop.
+   */
+  readonly acceptBoundTokens?: boolean;
 }
 
 /**
  * Returns the first failing check, or undefined when the claims are acceptable:
  * `exp` (always required: the verified-token cache relies on it), `nbf`, `iat` (not in the
  * future beyond tolerance; jose checks it only with maxTokenAge, hence our own checks), `aud`,
- * then the issuer's required claims.
+ * then the issuer's required claims, then a key binding (`cnf`) unless the issuer accepts bound
+ * tokens as bearer tokens.
  */
 export function checkClaims(
   claims: Readonly<Record<string, unknown>>,
@@ -45,6 +52,9 @@ export function checkClaims(
       // The name comes from configuration, never from the token, so it is safe to echo.
       return tokenFailure('claim_missing', `required claim "${claim}" is missing`);
     }
+  }
+  if (claims['cnf'] !== undefined && rules.acceptBoundTokens !== true) {
+    return tokenFailure('token_binding_unverified');
   }
   return undefined;
 }

@@ -14,6 +14,7 @@ export const TOKEN_FAILURE_CODES = [
   'claim_missing',
   'key_not_found',
   'jwks_unavailable',
+  'token_binding_unverified',
 ] as const;
 
 export type TokenFailureCode = (typeof TOKEN_FAILURE_CODES)[number];
@@ -41,6 +42,8 @@ export const TOKEN_FAILURE_MESSAGES: Readonly<Record<TokenFailureCode, string>> 
   claim_missing: 'a required claim is missing',
   key_not_found: 'no verification key matches the token',
   jwks_unavailable: 'the issuer signing keys are not available',
+  token_binding_unverified:
+    'the access token is bound to a key (cnf) and this sidecar cannot check that binding',
 };
 
 /** Longest untrusted `iss` kept on a failure, so audit records stay bounded whatever the token says. */

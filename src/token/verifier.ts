@@ -198,6 +198,7 @@ function prepareIssuer(
     audiences: [...config.audiences],
     clockToleranceSeconds: config.clockToleranceSeconds,
     requiredClaims: [...config.requiredClaims],
+    acceptBoundTokens: config.senderConstrained === 'accept',
     // jose re-checks the algorithm: defence in depth should our own check ever regress.
     verifyOptions: { algorithms },
     resolver: createResolver(config, algorithms, options, now, observer),

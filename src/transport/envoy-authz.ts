@@ -63,7 +63,7 @@ export interface EnvoyAuthorizerDeps {
 
 const JSON_TYPE: HeaderPair = { name: 'content-type', value: 'application/json', overwrite: true };
 
-/** The token from the configured headers: `Bearer <token>`, or `DPoP <token>` (proof not yet checked). */
+/** The token from the configured headers: `Bearer <token>`, or `DPoP <token>` (the proof is not checked: see `sender_constrained`). */
 export function tokenOf(
   headers: Readonly<Record<string, string>>,
   names: readonly string[],

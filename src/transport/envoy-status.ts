@@ -47,6 +47,7 @@ export function presentDenial(reason: Reason, scope: string): DenialPresentation
     case 'audience_mismatch':
     case 'claim_missing':
     case 'key_not_found':
+    case 'token_binding_unverified':
     case 'revoked': // no longer valid: RFC 6750 treats it like an expired token
       return invalidToken(reason);
     case 'insufficient_scope':

@@ -68,6 +68,14 @@ policies: { dir: "./pol" }
       refreshSeconds: 300,
     });
     expect(issuer?.requiredClaims).toContain('jti');
+    expect(issuer?.senderConstrained).toBe('deny');
+    const accepting = parseConfig(
+      minimal.replace(
+        'audiences: [crm-api]',
+        'audiences: [crm-api]\n    sender_constrained: accept',
+      ),
+    );
+    expect(accepting.issuers[0]?.senderConstrained).toBe('accept');
   });
 
   it('env overrides win over the file and are validated under the same key', () => {
@@ -110,6 +118,14 @@ policies: { dir: "./pol" }
     ['bad log level', `${minimal}log_level: loud\n`, 'log_level'],
     ['file sink without path', `${minimal}audit: { sink: file }\n`, 'audit.path'],
     ['short secret', minimal.replace(/jwks_uri: .*/, 'secret: short'), 'issuers[0].secret'],
+    [
+      'an unknown sender_constrained mode',
+      minimal.replace(
+        'audiences: [crm-api]',
+        'audiences: [crm-api]\n    sender_constrained: trust',
+      ),
+      'issuers[0].sender_constrained',
+    ],
   ])('rejects %s naming the key', (_name, yaml, key) => {
     const err = errorOf(() => parseConfig(yaml));
     expect(err.key).toBe(key);

@@ -118,6 +118,14 @@ describe('POST /v1/check', () => {
         },
         'token_invalid_signature',
       ],
+      [
+        'bound to a DPoP key (cnf.jkt), with no proof mandate could check',
+        () =>
+          sidecar.token({
+            claims: { cnf: { jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' } },
+          }),
+        'token_binding_unverified',
+      ],
       ['garbage', async () => 'not-a-jwt', 'token_malformed'],
       ['over max_token_bytes', async () => `${'a'.repeat(20_000)}.b.c`, 'token_malformed'],
     ];

@@ -151,6 +151,23 @@ describe('refuses', () => {
     expectFailure(await verifier.verify(token), 'token_not_yet_valid', token);
   });
 
+  it('a sender-constrained token (cnf) with token_binding_unverified, unless its issuer accepts them', async () => {
+    const bound = await sign(rsa, { claims: { cnf: { jkt: 'A'.repeat(43) } } });
+    expectFailure(await verifier.verify(bound), 'token_binding_unverified', bound);
+    const mtls = await sign(rsa, { claims: { cnf: { 'x5t#S256': 'B'.repeat(43) } } });
+    expectFailure(await verifier.verify(mtls), 'token_binding_unverified', mtls);
+    const accepting = verifierFor({ senderConstrained: 'accept' });
+    await accepting.start();
+    try {
+      const result = await accepting.verify(bound);
+      expect(result.ok).toBe(true);
+    } finally {
+      await accepting.stop();
+    }
+    // An unbound token is not affected either way.
+    expect((await verifier.verify(await sign(rsa))).ok).toBe(true);
+  });
+
   it('an unknown issuer with issuer_unknown, reporting the untrusted iss for audit', async () => {
     const token = await sign(rsa, { claims: { iss: 'https://evil.example' } });
     const failure = expectFailure(await verifier.verify(token), 'issuer_unknown', token);

@@ -89,8 +89,9 @@ export interface Reason {
    * token_expired, token_not_yet_valid, token_invalid_signature, algorithm_not_allowed,
    * token_type_invalid, issuer_unknown, audience_mismatch, claim_missing, key_not_found,
    * jwks_unavailable, tenant_mismatch, insufficient_scope, delegation_required, policy_denied,
-   * internal_error, route_unmapped, request_invalid. Switch on this, never on the message; treat an
-   * unknown code as a denial.
+   * internal_error, route_unmapped, request_invalid, audit_unavailable, revoked,
+   * token_binding_unverified. Switch on this, never on the message; treat an unknown code as a
+   * denial.
    */
   readonly code: string;
   /** Human-readable explanation. Never contains token material. */
