@@ -41,8 +41,8 @@ export interface EnvoyConfig {
   /** Largest request (body) the HTTP ext_authz route accepts, bytes; larger gets 413. Default 1 MiB. */
   readonly httpBodyLimitBytes: number;
   /**
-   * Headers searched, in order, for `Bearer <token>` (or `DPoP <token>`: the scheme is read, the
-   * proof is not checked, so a DPoP-bound token is refused by default). Default `[authorization]`.
+   * Headers searched, in order, for `Bearer <token>` or `DPoP <token>` (the scheme a DPoP-bound
+   * token needs, with its proof in the `dpop` header). Default `[authorization]`.
    */
   readonly tokenHeaders: readonly string[];
   /** Request header naming the tenant the caller acts in (checked against the token). Default none. */

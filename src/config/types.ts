@@ -75,8 +75,9 @@ export interface IssuerConfig {
    */
   readonly maxTokenLifetimeSeconds?: number;
   /**
-   * A token with a `cnf` (key-binding) claim: `deny` (default, `token_binding_unverified`), or
-   * `accept` it as a bearer token without checking the proof of possession.
+   * A token with a `cnf` (key-binding) claim. `deny` (default): a DPoP binding is checked against
+   * the request's DPoP proof, any other is refused (`token_binding_unverified`). `accept`: taken
+   * as a bearer token, with no proof of possession checked.
    */
   readonly senderConstrained?: 'deny' | 'accept';
 }

@@ -9,6 +9,7 @@ import type { CompatPolicy, CompatResult } from '../policy/compat-types.js';
 import type { PolicyEngine, PolicyOutcome } from '../policy/types.js';
 import type { RevocationChecker, RevocationEntry } from '../revocation/types.js';
 import { randomUuid } from '../lib/uuid.js';
+import { createDpopVerifier, type DpopVerifier } from '../token/dpop.js';
 import { tokenFingerprint } from '../token/fingerprint.js';
 import type { TokenVerifier, VerifiedToken, VerifyResult } from '../token/types.js';
 import type { Decider, Decision, Subject } from './decision.js';
@@ -33,6 +34,8 @@ export interface DeciderDeps {
   readonly revocation?: RevocationChecker;
   /** Receives unexpected exceptions (bugs); they become `internal_error` denials. */
   readonly onError?: (err: unknown, request: AuthzRequest) => void;
+  /** Checks DPoP proofs for DPoP-bound tokens. Default: one with RFC 9449's usual windows. */
+  readonly dpop?: DpopVerifier;
 }
 
 /** What one run of the pipeline learned, kept for the audit record. */
@@ -136,6 +139,7 @@ const AUDIT_UNAVAILABLE: Verdict = Object.freeze({
 
 export function createDecider(deps: DeciderDeps): Decider {
   const { verifier, policy, audit, tenancy } = deps;
+  const dpop = deps.dpop ?? createDpopVerifier();
   const metrics = createDecisionMetrics(deps.metrics);
 
   // Claims of a cached token are one frozen object for every hit, so its subject is worked out once.
@@ -197,7 +201,7 @@ export function createDecider(deps: DeciderDeps): Decider {
     token: string,
     verified: VerifyResult,
     trail: Trail,
-  ): Verdict {
+  ): Verdict | Promise<Verdict> {
     if (!verified.ok) {
       if (verified.issuer !== undefined) trail.issuer = verified.issuer;
       trail.tokenHash = tokenFingerprint(token);
@@ -206,7 +210,25 @@ export function createDecider(deps: DeciderDeps): Decider {
     trail.token = verified;
     trail.tokenHash = verified.tokenHash;
     trail.issuer = verified.issuer;
+    // A DPoP-bound token is only as good as this request's proof by its key (RFC 9449).
+    const jkt = verified.dpopJkt;
+    if (jkt === undefined) return afterBinding(request, verified, trail);
+    if (request.dpop === undefined) {
+      return deny(
+        'token_binding_unverified',
+        'the token is DPoP-bound and no DPoP proof came with it',
+      );
+    }
+    return dpop
+      .verify(request.dpop, token, jkt)
+      .then((failure) =>
+        failure === undefined
+          ? afterBinding(request, verified, trail)
+          : deny('token_binding_unverified', failure),
+      );
+  }
 
+  function afterBinding(request: AuthzRequest, verified: VerifiedToken, trail: Trail): Verdict {
     const rawTenant = verified.claims[tenancy.claim];
     if (rawTenant !== undefined && typeof rawTenant !== 'string') {
       return deny('claim_missing', `the ${tenancy.claim} claim must be a string`);

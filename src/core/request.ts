@@ -1,4 +1,5 @@
 // The one transport-agnostic request every adapter builds before calling decide().
+import type { DpopEvidence } from '../token/dpop.js';
 import type { Reason } from './reasons.js';
 
 /** Which adapter a request came through; recorded in audit and metrics. */
@@ -25,6 +26,11 @@ export interface AuthzRequest {
   readonly requestId?: string;
   /** The caller's address as the transport saw it (`ip:port`), recorded as OPA's `requested_by`. */
   readonly peer?: string;
+  /**
+   * What a DPoP proof must match, from adapters that see the HTTP request (Envoy). A DPoP-bound
+   * token without it is refused (`token_binding_unverified`).
+   */
+  readonly dpop?: DpopEvidence;
   /**
    * Shadow mode: the pipeline decides and audits as usual (the record says `dry_run: true`) and the
    * adapter then lets the request through whatever the decision. Default false.

@@ -8,8 +8,8 @@ export interface ClaimRules {
   readonly requiredClaims: readonly string[];
   /**
    * Accept a sender-constrained token (one with a `cnf` claim: DPoP, mTLS) as a bearer token.
-   * Off by default: mandate does not check proofs of possession yet, and a bound token used as a
-   * bearer token is exactly what binding exists to stop.
+   * Off by default: a DPoP binding is then checked per request against its proof, and any other
+   * binding, which mandate cannot check, is refused.
    */
   readonly acceptBoundTokens?: boolean;
 }
@@ -19,7 +19,8 @@ export interface ClaimRules {
  * `exp` (always required: the verified-token cache relies on it), `nbf`, `iat` (not in the
  * future beyond tolerance; jose checks it only with maxTokenAge, hence our own checks), `aud`,
  * then the issuer's required claims, then a key binding (`cnf`) unless the issuer accepts bound
- * tokens as bearer tokens.
+ * tokens as bearer tokens: a DPoP binding passes here and is checked per request against its
+ * proof (see VerifiedToken.dpopJkt), any other is refused.
  */
 export function checkClaims(
   claims: Readonly<Record<string, unknown>>,
@@ -54,9 +55,19 @@ export function checkClaims(
     }
   }
   if (claims['cnf'] !== undefined && rules.acceptBoundTokens !== true) {
-    return tokenFailure('token_binding_unverified');
+    // A DPoP binding alone is checked per request (dpopKeyOf); any other cannot be checked here.
+    if (dpopKeyOf(claims) === undefined) return tokenFailure('token_binding_unverified');
   }
   return undefined;
+}
+
+/** The DPoP key thumbprint of a token bound to nothing else (`cnf` is exactly `{jkt}`). */
+export function dpopKeyOf(claims: Readonly<Record<string, unknown>>): string | undefined {
+  const cnf = claims['cnf'];
+  if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) return undefined;
+  const members = Object.keys(cnf);
+  const jkt = (cnf as Record<string, unknown>)['jkt'];
+  return members.length === 1 && typeof jkt === 'string' && jkt !== '' ? jkt : undefined;
 }
 
 function isNumericDate(value: unknown): value is number {

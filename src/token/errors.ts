@@ -43,7 +43,7 @@ export const TOKEN_FAILURE_MESSAGES: Readonly<Record<TokenFailureCode, string>> 
   key_not_found: 'no verification key matches the token',
   jwks_unavailable: 'the issuer signing keys are not available',
   token_binding_unverified:
-    'the access token is bound to a key (cnf) and this sidecar cannot check that binding',
+    'the access token is bound to a key (cnf) and that binding could not be checked',
 };
 
 /** Longest untrusted `iss` kept on a failure, so audit records stay bounded whatever the token says. */

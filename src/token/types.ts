@@ -17,6 +17,11 @@ export interface VerifiedToken {
   readonly tokenHash: string;
   /** True when this result came from the verified-token cache. */
   readonly cached: boolean;
+  /**
+   * Set for a DPoP-bound token (`cnf.jkt`) whose issuer does not accept bound tokens as bearer
+   * tokens: every request with it must carry a DPoP proof by that key (RFC 9449).
+   */
+  readonly dpopJkt?: string;
 }
 
 export type VerifyResult = VerifiedToken | TokenFailure;

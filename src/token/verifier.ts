@@ -7,7 +7,7 @@ import {
   type TokenConfig,
 } from '../config/types.js';
 import type { ComponentState, ComponentStatus } from '../lib/lifecycle.js';
-import { checkClaims, type ClaimRules } from './claims.js';
+import { checkClaims, dpopKeyOf, type ClaimRules } from './claims.js';
 import { tokenFingerprint } from './fingerprint.js';
 import { decodeCompact } from './decode.js';
 import { tokenFailure } from './errors.js';
@@ -133,6 +133,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       expiresAtMs: (payload.exp as number) * 1000,
       tokenHash: tokenFingerprint(token),
       cached: false,
+      dpopJkt: issuer.acceptBoundTokens ? undefined : dpopKeyOf(payload),
     };
     // Accepted within clock tolerance but already past exp: valid now, never worth caching.
     if (cache.enabled && nowMs < result.expiresAtMs) {

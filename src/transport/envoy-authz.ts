@@ -5,6 +5,7 @@ import type { Decider, Decision } from '../core/decision.js';
 import type { Reason } from '../core/reasons.js';
 import { isDryRun, type AuthzRequest } from '../core/request.js';
 import type { RouteTable } from '../routes/route-table.js';
+import type { DpopEvidence } from '../token/dpop.js';
 import { bearerTokenOf } from './bearer.js';
 import { compatDocumentOf, type EnvoyCall } from './envoy-input.js';
 import { presentDenial } from './envoy-status.js';
@@ -63,22 +64,30 @@ export interface EnvoyAuthorizerDeps {
 
 const JSON_TYPE: HeaderPair = { name: 'content-type', value: 'application/json', overwrite: true };
 
-/** The token from the configured headers: `Bearer <token>`, or `DPoP <token>` (the proof is not checked: see `sender_constrained`). */
-export function tokenOf(
+/** The token from the configured headers and how it came: `Bearer <token>` or `DPoP <token>`. */
+export function presentedToken(
   headers: Readonly<Record<string, string>>,
   names: readonly string[],
-): string | undefined {
+): { readonly token: string; readonly scheme: 'bearer' | 'dpop' } | undefined {
   for (const name of names) {
     const value = headers[name];
     if (value === undefined) continue;
     const bearer = bearerTokenOf(value);
-    if (bearer !== undefined) return bearer;
+    if (bearer !== undefined) return { token: bearer, scheme: 'bearer' };
     if (value.length > 5 && value.slice(0, 5).toLowerCase() === 'dpop ') {
       const token = value.slice(5).trim();
-      if (token.length > 0) return token;
+      if (token.length > 0) return { token, scheme: 'dpop' };
     }
   }
   return undefined;
+}
+
+/** The token from the configured headers (either scheme). */
+export function tokenOf(
+  headers: Readonly<Record<string, string>>,
+  names: readonly string[],
+): string | undefined {
+  return presentedToken(headers, names)?.token;
 }
 
 function headerStrings(value: unknown): string[] {
@@ -141,8 +150,17 @@ export function createEnvoyAuthorizer(deps: EnvoyAuthorizerDeps): EnvoyAuthorize
       match?.tenant ??
       (config.tenantHeader !== undefined ? call.headers[config.tenantHeader] : undefined);
     const dryRun = call.transport === 'envoy_grpc' ? config.dryRun.grpc : config.dryRun.http;
+    const presented = presentedToken(call.headers, config.tokenHeaders);
+    // What a DPoP proof must match (RFC 9449): used only if the token turns out DPoP-bound.
+    const dpop: DpopEvidence | undefined = presented && {
+      scheme: presented.scheme,
+      proof: call.headers['dpop'],
+      method: call.method.toUpperCase(),
+      url: `${call.scheme}://${call.host}${pathOnly}`,
+    };
     return {
-      token: tokenOf(call.headers, config.tokenHeaders),
+      token: presented?.token,
+      ...(dpop ? { dpop } : {}),
       action,
       ...(resource ? { resource } : {}),
       ...(tenant !== undefined && tenant !== '' ? { tenant } : {}),

@@ -36,6 +36,7 @@ export function envoyCallOf(request: CheckRequest): EnvoyCall {
     path: http?.path || '/',
     headers,
     host: http?.host || headers[':authority'] || headers['host'] || '',
+    scheme: http?.scheme || headers['x-forwarded-proto'] || 'https',
     requestId: http?.id || headers['x-request-id'] || '',
     body,
     partialBody: headers['x-envoy-auth-partial-body'] === 'true',

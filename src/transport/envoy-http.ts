@@ -59,6 +59,8 @@ export function registerEnvoyHttpRoutes(
         path: path.startsWith('/') ? path : `/${path}`,
         headers,
         host: headers['x-forwarded-host'] ?? headers['host'] ?? '',
+        // Envoy sets x-forwarded-proto; without it, assume the client spoke TLS to the proxy.
+        scheme: headers['x-forwarded-proto'] ?? 'https',
         requestId: headers['x-request-id'] ?? '',
         body: Buffer.isBuffer(raw) && raw.length > 0 ? raw.toString('utf8') : undefined,
         partialBody: headers['x-envoy-auth-partial-body'] === 'true',

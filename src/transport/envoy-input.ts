@@ -8,6 +8,8 @@ export interface EnvoyCall {
   /** Lower-case header names; Envoy has merged repeated headers. */
   readonly headers: Readonly<Record<string, string>>;
   readonly host: string;
+  /** The original request's scheme (`https`, `http`), for a DPoP proof's `htu`. */
+  readonly scheme: string;
   /** Envoy's request id (x-request-id), or empty. */
   readonly requestId: string;
   /** The body Envoy forwarded (possibly partial), as text; undefined when it sent none. */

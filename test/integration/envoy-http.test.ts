@@ -1,4 +1,6 @@
 // Envoy HTTP ext_authz end to end: the original method, path (under the prefix), headers and body in; 200 or a denial out.
+import { createHash, randomUUID } from 'node:crypto';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envoyHttp } from '../helpers/envoy.js';
 import { startSidecar, type Sidecar } from '../helpers/sidecar.js';
@@ -100,6 +102,64 @@ describe('route mapping mode over HTTP', () => {
     });
     expect(unmapped.status).toBe(403);
     expect(JSON.parse(unmapped.text).reasons[0].code).toBe('route_unmapped');
+  });
+
+  it('takes a DPoP-bound token only with a fresh proof by its key for this very request', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    const jwk = await exportJWK(publicKey);
+    const jkt = await calculateJwkThumbprint(jwk, 'sha256');
+    const token = await sidecar.token({ claims: { scope: 'contacts.write', cnf: { jkt } } });
+    const ath = createHash('sha256').update(token).digest('base64url');
+    const proofFor = (htm: string, htu: string) =>
+      new SignJWT({ htm, htu, jti: randomUUID(), ath })
+        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk })
+        .setIssuedAt()
+        .sign(privateKey);
+    const origin = { 'x-forwarded-host': 'api.example.com', 'x-forwarded-proto': 'https' };
+    const send = (authorization: string, dpop?: string) =>
+      envoyHttp(sidecar.httpUrl, {
+        method: 'PATCH',
+        path: '/v1/contacts/c_7?x=1',
+        headers: { ...origin, authorization, ...(dpop ? { dpop } : {}) },
+      });
+    const codeOf = (res: { text: string }) =>
+      (JSON.parse(res.text) as { reasons: { code: string }[] }).reasons[0]?.code;
+
+    const proof = await proofFor('PATCH', 'https://api.example.com/v1/contacts/c_7');
+    const ok = await send(`DPoP ${token}`, proof);
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('x-mandate-subject')).toBe('user-1');
+
+    const refusals = [
+      ['the same proof again', await send(`DPoP ${token}`, proof)],
+      ['no proof', await send(`DPoP ${token}`)],
+      [
+        'the Bearer scheme',
+        await send(
+          `Bearer ${token}`,
+          await proofFor('PATCH', 'https://api.example.com/v1/contacts/c_7'),
+        ),
+      ],
+      [
+        'a proof for another path',
+        await send(
+          `DPoP ${token}`,
+          await proofFor('PATCH', 'https://api.example.com/v1/contacts/c_8'),
+        ),
+      ],
+      [
+        'a proof for another method',
+        await send(
+          `DPoP ${token}`,
+          await proofFor('GET', 'https://api.example.com/v1/contacts/c_7'),
+        ),
+      ],
+    ] as const;
+    for (const [what, res] of refusals) {
+      expect(res.status, what).toBe(401);
+      expect(codeOf(res), what).toBe('token_binding_unverified');
+      expect(res.headers.get('www-authenticate'), what).toMatch(/error="invalid_token"/);
+    }
   });
 
   it('shadows a dry-run tenant over HTTP too', async () => {

@@ -151,21 +151,30 @@ describe('refuses', () => {
     expectFailure(await verifier.verify(token), 'token_not_yet_valid', token);
   });
 
-  it('a sender-constrained token (cnf) with token_binding_unverified, unless its issuer accepts them', async () => {
-    const bound = await sign(rsa, { claims: { cnf: { jkt: 'A'.repeat(43) } } });
-    expectFailure(await verifier.verify(bound), 'token_binding_unverified', bound);
+  it('a token bound to anything but a DPoP key with token_binding_unverified; a DPoP-bound one carries its key', async () => {
+    const jkt = 'A'.repeat(43);
+    const dpopBound = await sign(rsa, { claims: { cnf: { jkt } } });
+    const verified = await verifier.verify(dpopBound);
+    // Verified, and marked: decide() then wants a proof by that key with every request.
+    expect(verified.ok && verified.dpopJkt).toBe(jkt);
     const mtls = await sign(rsa, { claims: { cnf: { 'x5t#S256': 'B'.repeat(43) } } });
     expectFailure(await verifier.verify(mtls), 'token_binding_unverified', mtls);
+    const both = await sign(rsa, { claims: { cnf: { jkt, 'x5t#S256': 'B'.repeat(43) } } });
+    expectFailure(await verifier.verify(both), 'token_binding_unverified', both);
     const accepting = verifierFor({ senderConstrained: 'accept' });
     await accepting.start();
     try {
-      const result = await accepting.verify(bound);
-      expect(result.ok).toBe(true);
+      for (const token of [dpopBound, mtls]) {
+        const result = await accepting.verify(token);
+        expect(result.ok).toBe(true);
+        expect(result.ok && result.dpopJkt).toBeUndefined();
+      }
     } finally {
       await accepting.stop();
     }
     // An unbound token is not affected either way.
-    expect((await verifier.verify(await sign(rsa))).ok).toBe(true);
+    const plain = await verifier.verify(await sign(rsa));
+    expect(plain.ok && plain.dpopJkt).toBeUndefined();
   });
 
   it('an unknown issuer with issuer_unknown, reporting the untrusted iss for audit', async () => {

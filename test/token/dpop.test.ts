@@ -1,0 +1,123 @@
+// DPoP proofs (RFC 9449): a good proof passes once; every way a proof can be for another key, request, token or time is refused.
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  SignJWT,
+  type CryptoKey,
+  type JWK,
+} from 'jose';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createDpopVerifier, type DpopEvidence } from '../../src/token/dpop.js';
+
+const ACCESS_TOKEN = 'header.payload.signature';
+const URL_OF = 'https://api.example.com/v1/tickets/7';
+let privateKey: CryptoKey;
+let jwk: JWK;
+let jkt: string;
+let other: { privateKey: CryptoKey; jwk: JWK };
+let nowMs = Date.UTC(2026, 10, 28, 12, 0, 0);
+const now = () => nowMs;
+
+beforeAll(async () => {
+  const pair = await generateKeyPair('ES256', { extractable: true });
+  privateKey = pair.privateKey;
+  jwk = await exportJWK(pair.publicKey);
+  jkt = await calculateJwkThumbprint(jwk, 'sha256');
+  const second = await generateKeyPair('ES256', { extractable: true });
+  other = { privateKey: second.privateKey, jwk: await exportJWK(second.publicKey) };
+});
+
+interface ProofOptions {
+  htm?: string;
+  htu?: string;
+  iat?: number;
+  jti?: string;
+  ath?: string | null;
+  typ?: string;
+  key?: CryptoKey;
+  headerJwk?: JWK;
+}
+
+function proof(o: ProofOptions = {}): Promise<string> {
+  const claims: Record<string, unknown> = {
+    htm: o.htm ?? 'POST',
+    htu: o.htu ?? URL_OF,
+    jti: o.jti ?? randomUUID(),
+  };
+  if (o.ath !== null) {
+    claims['ath'] = o.ath ?? createHash('sha256').update(ACCESS_TOKEN).digest('base64url');
+  }
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'ES256', typ: o.typ ?? 'dpop+jwt', jwk: o.headerJwk ?? jwk })
+    .setIssuedAt(o.iat ?? Math.floor(nowMs / 1000))
+    .sign(o.key ?? privateKey);
+}
+
+const evidence = (p: string | undefined, over: Partial<DpopEvidence> = {}): DpopEvidence => ({
+  scheme: 'dpop',
+  proof: p,
+  method: 'POST',
+  url: URL_OF,
+  ...over,
+});
+
+describe('DPoP proofs', () => {
+  it('accept a fresh proof by the bound key for this request and token, once', async () => {
+    const verifier = createDpopVerifier({ now });
+    const p = await proof();
+    expect(await verifier.verify(evidence(p), ACCESS_TOKEN, jkt)).toBeUndefined();
+    expect(await verifier.verify(evidence(p), ACCESS_TOKEN, jkt)).toMatch(/used before/);
+    // A new proof for the same request is fine; the query string is not part of htu.
+    const again = await proof({ htu: `${URL_OF}?page=2` });
+    expect(
+      await verifier.verify(evidence(again, { url: URL_OF }), ACCESS_TOKEN, jkt),
+    ).toBeUndefined();
+  });
+
+  it.each([
+    ['another method', () => proof({ htm: 'GET' }), {}, /htm/],
+    ['another URL', () => proof({ htu: 'https://api.example.com/v1/tickets/8' }), {}, /htu/],
+    ['another host', () => proof({ htu: 'https://evil.example.com/v1/tickets/7' }), {}, /htu/],
+    ['another scheme', () => proof({ htu: 'http://api.example.com/v1/tickets/7' }), {}, /htu/],
+    ['another access token', () => proof({ ath: 'x'.repeat(43) }), {}, /ath/],
+    ['no ath', () => proof({ ath: null }), {}, /ath/],
+    ['another key', () => proof({ key: other.privateKey, headerJwk: other.jwk }), {}, /not bound/],
+    [
+      'a key that did not sign it',
+      () => proof({ key: other.privateKey }),
+      {},
+      /signature or timestamps/,
+    ],
+    ['too old', () => proof({ iat: Math.floor(nowMs / 1000) - 120 }), {}, /timestamps/],
+    ['from the future', () => proof({ iat: Math.floor(nowMs / 1000) + 120 }), {}, /timestamps/],
+    ['typ jwt', () => proof({ typ: 'jwt' }), {}, /typ/],
+    ['the Bearer scheme', () => proof(), { scheme: 'bearer' as const }, /DPoP scheme/],
+  ])('refuse a proof for %s', async (_what, make, over, message) => {
+    const verifier = createDpopVerifier({ now });
+    expect(await verifier.verify(evidence(await make(), over), ACCESS_TOKEN, jkt)).toMatch(message);
+  });
+
+  it('refuse no proof, garbage, a private key in the header, and a symmetric algorithm', async () => {
+    const verifier = createDpopVerifier({ now });
+    expect(await verifier.verify(evidence(undefined), ACCESS_TOKEN, jkt)).toMatch(/missing/);
+    expect(await verifier.verify(evidence('not.a.jws'), ACCESS_TOKEN, jkt)).toMatch(/well-formed/);
+    const withPrivate = await proof({ headerJwk: { ...jwk, d: 'secret' } });
+    expect(await verifier.verify(evidence(withPrivate), ACCESS_TOKEN, jkt)).toMatch(/public key/);
+    const hs = await new SignJWT({ htm: 'POST', htu: URL_OF, jti: 'j' })
+      .setProtectedHeader({ alg: 'HS256', typ: 'dpop+jwt', jwk })
+      .setIssuedAt(Math.floor(nowMs / 1000))
+      .sign(new Uint8Array(32));
+    expect(await verifier.verify(evidence(hs), ACCESS_TOKEN, jkt)).toMatch(/algorithm/);
+  });
+
+  it('forgets a proof id once the proof would be too old anyway', async () => {
+    const verifier = createDpopVerifier({ now, maxAgeSeconds: 60 });
+    const p = await proof({ jti: 'reused-later' });
+    expect(await verifier.verify(evidence(p), ACCESS_TOKEN, jkt)).toBeUndefined();
+    nowMs += 120_000;
+    const later = await proof({ jti: 'reused-later' });
+    expect(await verifier.verify(evidence(later), ACCESS_TOKEN, jkt)).toBeUndefined();
+  });
+});
