@@ -407,24 +407,25 @@ function isEmpty(object: Readonly<Record<string, unknown>> | undefined): boolean
   return true;
 }
 
-/**
- * What, besides the verified claims, the policy input depends on, as an injective string;
- * undefined when too large to be worth caching. The common question (no attributes, no context)
- * is five separator-joined parts (the transport, the action, whether there is a resource, its
- * type, its id) none of which holds the separator; anything else is a JSON array, so no choice of
- * values makes two different questions look alike. An empty context equals none: the input holds
- * `{}` for both. Keys in a different order only make a miss, never a wrong hit.
- */
-function policyCacheKeyOf(request: AuthzRequest): string | undefined {
+/** No resource attributes and no context: the question is its transport, action and resource. */
+function isSimpleQuestion(request: AuthzRequest): boolean {
+  const { resource } = request;
+  return (resource === undefined || resource.attributes === undefined) && isEmpty(request.context);
+}
+
+function simpleKeyOf(request: AuthzRequest): string | undefined {
   const { action, resource } = request;
-  if ((resource === undefined || resource.attributes === undefined) && isEmpty(request.context)) {
-    const type = resource?.type ?? '';
-    const id = resource?.id;
-    if (!action.includes(SEP) && !type.includes(SEP) && (id === undefined || !id.includes(SEP))) {
-      const key = `s${request.transport}${SEP}${action}${SEP}${resource === undefined ? 'n' : 'r'}${SEP}${type}${SEP}${id === undefined ? 'n' : `i${id}`}`;
-      return key.length <= MAX_CACHE_KEY ? key : undefined;
-    }
+  const type = resource?.type ?? '';
+  const id = resource?.id;
+  if (action.includes(SEP) || type.includes(SEP) || (id !== undefined && id.includes(SEP))) {
+    return jsonKeyOf(request);
   }
+  const key = `s${request.transport}${SEP}${action}${SEP}${resource === undefined ? 'n' : 'r'}${SEP}${type}${SEP}${id === undefined ? 'n' : `i${id}`}`;
+  return key.length <= MAX_CACHE_KEY ? key : undefined;
+}
+
+function jsonKeyOf(request: AuthzRequest): string | undefined {
+  const { action, resource } = request;
   const key = `j${JSON.stringify([request.transport, action, resource ?? null, request.context ?? null])}`;
   return key.length <= MAX_CACHE_KEY ? key : undefined;
 }
@@ -442,15 +443,20 @@ interface LastQuestion {
 const lastQuestions = new WeakMap<object, LastQuestion>();
 
 /**
- * policyCacheKeyOf, but a token asking its last simple question again gets the very key string it
- * got then: comparing four short strings costs less than building, flattening and hashing a new
- * key for the decision cache's look-up (the kept key's hash is already computed).
+ * What, besides the verified claims, the policy input depends on, as an injective string;
+ * undefined when too large to be worth caching. The common question (no attributes, no context)
+ * is five separator-joined parts (the transport, the action, whether there is a resource, its
+ * type, its id) none of which holds the separator; anything else is a JSON array, so no choice of
+ * values makes two different questions look alike. An empty context equals none: the input holds
+ * `{}` for both. Keys in a different order only make a miss, never a wrong hit.
+ *
+ * A token asking its last simple question again gets the very key string it got then: comparing
+ * four short strings costs less than building, flattening and hashing a new key for the decision
+ * cache's look-up (the kept key's hash is already computed).
  */
 function cacheKeyFor(request: AuthzRequest, owner: object): string | undefined {
+  if (!isSimpleQuestion(request)) return jsonKeyOf(request);
   const { resource } = request;
-  const simple =
-    (resource === undefined || resource.attributes === undefined) && isEmpty(request.context);
-  if (!simple) return policyCacheKeyOf(request);
   const type = resource?.type;
   const id = resource?.id;
   const last = lastQuestions.get(owner);
@@ -463,7 +469,7 @@ function cacheKeyFor(request: AuthzRequest, owner: object): string | undefined {
   ) {
     return last.key;
   }
-  const key = policyCacheKeyOf(request);
+  const key = simpleKeyOf(request);
   if (key !== undefined) {
     key.charCodeAt(0); // flattened once, here, rather than by every look-up
     lastQuestions.set(owner, {
