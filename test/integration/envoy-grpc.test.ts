@@ -1,6 +1,8 @@
 // Envoy gRPC ext_authz v3 end to end: a client built from mandate's Envoy protos plays Envoy.
+import { createHash, randomUUID } from 'node:crypto';
 import { Client, credentials, status } from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthorizationClient } from '../../src/gen/envoy/service/auth/v3/external_auth.js';
 import { HeaderValueOption_HeaderAppendAction as AppendAction } from '../../src/gen/envoy/config/core/v3/base.js';
@@ -55,6 +57,37 @@ describe('route mapping mode', () => {
       tenant: 'acme_inc',
       request_id: 'req-envoy-1',
     });
+  });
+
+  it("takes a DPoP-bound token only with a fresh proof for the URL in Envoy's attributes", async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    const jwk = await exportJWK(publicKey);
+    const jkt = await calculateJwkThumbprint(jwk, 'sha256');
+    const token = await sidecar.token({ claims: { scope: 'contacts.write', cnf: { jkt } } });
+    const ath = createHash('sha256').update(token).digest('base64url');
+    // checkRequest() says scheme https, host api.example.com.
+    const proofFor = (htu: string) =>
+      new SignJWT({ htm: 'PATCH', htu, jti: randomUUID(), ath })
+        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk })
+        .setIssuedAt()
+        .sign(privateKey);
+    const send = async (dpop: string) =>
+      envoyCheck(client, {
+        method: 'PATCH',
+        path: '/v1/contacts/c_42?notify=1',
+        headers: { authorization: `DPoP ${token}`, dpop },
+      });
+    const proof = await proofFor('https://api.example.com/v1/contacts/c_42');
+    expect((await send(proof)).status?.code).toBe(0);
+    for (const res of [
+      await send(proof),
+      await send(await proofFor('http://api.example.com/v1/contacts/c_42')),
+    ]) {
+      expect(res.deniedResponse?.status?.code).toBe(401);
+      expect(JSON.parse(res.deniedResponse?.body ?? '{}').reasons[0].code).toBe(
+        'token_binding_unverified',
+      );
+    }
   });
 
   it('removes identity headers it does not set, so none can be forged', async () => {
