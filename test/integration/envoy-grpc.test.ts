@@ -1,11 +1,10 @@
 // Envoy gRPC ext_authz v3 end to end: a client built from mandate's Envoy protos plays Envoy.
-import { createHash, randomUUID } from 'node:crypto';
 import { Client, credentials, status } from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthorizationClient } from '../../src/gen/envoy/service/auth/v3/external_auth.js';
 import { HeaderValueOption_HeaderAppendAction as AppendAction } from '../../src/gen/envoy/config/core/v3/base.js';
+import { createDpopClient } from '../helpers/dpop.js';
 import { checkRequest, envoyCheck, envoyClient, headerMap } from '../helpers/envoy.js';
 import { startSidecar, type Sidecar } from '../helpers/sidecar.js';
 import { COMPAT_YAML, ERROR_MODE_YAML, ROUTES_YAML } from './envoy-config.js';
@@ -60,17 +59,12 @@ describe('route mapping mode', () => {
   });
 
   it("takes a DPoP-bound token only with a fresh proof for the URL in Envoy's attributes", async () => {
-    const { privateKey, publicKey } = await generateKeyPair('ES256');
-    const jwk = await exportJWK(publicKey);
-    const jkt = await calculateJwkThumbprint(jwk, 'sha256');
-    const token = await sidecar.token({ claims: { scope: 'contacts.write', cnf: { jkt } } });
-    const ath = createHash('sha256').update(token).digest('base64url');
+    const dpopClient = await createDpopClient();
+    const token = await sidecar.token({
+      claims: { scope: 'contacts.write', cnf: { jkt: dpopClient.jkt } },
+    });
     // checkRequest() says scheme https, host api.example.com.
-    const proofFor = (htu: string) =>
-      new SignJWT({ htm: 'PATCH', htu, jti: randomUUID(), ath })
-        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk })
-        .setIssuedAt()
-        .sign(privateKey);
+    const proofFor = (htu: string) => dpopClient.proof(token, 'PATCH', htu);
     const send = async (dpop: string) =>
       envoyCheck(client, {
         method: 'PATCH',
@@ -92,7 +86,7 @@ describe('route mapping mode', () => {
 
   it('removes identity headers it does not set, so none can be forged', async () => {
     const token = await sidecar.token({
-      claims: { scope: 'contacts.read', tenant: undefined, client_id: 'agent-1' },
+      claims: { scope: 'contacts.read', tenant: undefined, dpopClientid: 'agent-1' },
     });
     const res = await envoyCheck(client, {
       method: 'GET',

@@ -1,7 +1,6 @@
 // Envoy HTTP ext_authz end to end: the original method, path (under the prefix), headers and body in; 200 or a denial out.
-import { createHash, randomUUID } from 'node:crypto';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDpopClient } from '../helpers/dpop.js';
 import { envoyHttp } from '../helpers/envoy.js';
 import { startSidecar, type Sidecar } from '../helpers/sidecar.js';
 import { COMPAT_YAML, ERROR_MODE_YAML, ROUTES_YAML } from './envoy-config.js';
@@ -105,16 +104,11 @@ describe('route mapping mode over HTTP', () => {
   });
 
   it('takes a DPoP-bound token only with a fresh proof by its key for this very request', async () => {
-    const { privateKey, publicKey } = await generateKeyPair('ES256');
-    const jwk = await exportJWK(publicKey);
-    const jkt = await calculateJwkThumbprint(jwk, 'sha256');
-    const token = await sidecar.token({ claims: { scope: 'contacts.write', cnf: { jkt } } });
-    const ath = createHash('sha256').update(token).digest('base64url');
-    const proofFor = (htm: string, htu: string) =>
-      new SignJWT({ htm, htu, jti: randomUUID(), ath })
-        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk })
-        .setIssuedAt()
-        .sign(privateKey);
+    const dpopClient = await createDpopClient();
+    const token = await sidecar.token({
+      claims: { scope: 'contacts.write', cnf: { jkt: dpopClient.jkt } },
+    });
+    const proofFor = (htm: string, htu: string) => dpopClient.proof(token, htm, htu);
     const origin = { 'x-forwarded-host': 'api.example.com', 'x-forwarded-proto': 'https' };
     const send = (authorization: string, dpop?: string) =>
       envoyHttp(sidecar.httpUrl, {
