@@ -1,5 +1,6 @@
 // Dev watch mode: turns file events under the policy directory into debounced batches of changed units.
-import { type FSWatcher, watch } from 'node:fs';
+import { relative } from 'node:path';
+import { watch } from 'chokidar';
 import { BASE_DIR, TENANTS_DIR } from './conventions.js';
 
 /** A batch of units whose files changed: `base` and/or tenant ids. */
@@ -9,6 +10,8 @@ export interface ChangedUnits {
 }
 
 export interface DirWatcher {
+  /** Resolves once the initial scan is done: from then on every change is seen. */
+  readonly ready: Promise<void>;
   close(): void;
 }
 
@@ -57,12 +60,16 @@ export function watchPolicyDir(
       });
   };
 
-  const watcher: FSWatcher = watch(dir, { recursive: true }, (_event, filename) => {
-    if (filename === null) return;
-    const unit = unitOfPath(filename.toString());
+  // chokidar, not fs.watch: on Linux, Node's recursive fs.watch watches each file's inode, so once an
+  // editor saves by writing a temporary file and renaming it over the original (sed -i, vim, most
+  // IDEs), later edits of that file were never seen while the sidecar reported itself healthy.
+  const watcher = watch(dir, { ignoreInitial: true, atomic: true });
+  watcher.on('all', (_event, path) => {
+    const relativePath = relative(dir, path);
+    const unit = unitOfPath(relativePath);
     if (unit === undefined) {
       // `tenants` itself changed (a folder renamed in or out): rescan every tenant we can see.
-      if (filename.toString() === TENANTS_DIR) tenants.add('*');
+      if (relativePath === TENANTS_DIR) tenants.add('*');
       else return;
     } else if ('base' in unit) {
       base = true;
@@ -73,12 +80,14 @@ export function watchPolicyDir(
     timer = setTimeout(flush, debounceMs);
   });
   watcher.on('error', onError);
+  const ready = new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
 
   return {
+    ready,
     close() {
       closed = true;
       if (timer !== undefined) clearTimeout(timer);
-      watcher.close();
+      void watcher.close();
     },
   };
 }

@@ -1113,6 +1113,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
             serial(() => reloadFromDir({ base: changed.base, tenants: [...changed.tenants] })),
           (error) => logger.warn({ error: describeThrown(error) }, 'policy directory watch failed'),
         );
+        await dirWatcher.ready;
         logger.info({ dir: policyDir }, 'watching the policy directory');
       }
     },
