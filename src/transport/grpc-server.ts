@@ -1,10 +1,8 @@
 // The gRPC listener: mandate.v1.Authorizer, Envoy's ext_authz Authorization, grpc.health.v1 and reflection on one grpc-js server.
-import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Server, ServerCredentials, type ServerOptions } from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import { HealthImplementation } from 'grpc-health-check';
 import type { Decider } from '../core/decision.js';
 import type { ComponentStatus } from '../lib/lifecycle.js';
 import { AuthorizerService } from '../gen/mandate/v1/authorizer.js';
@@ -15,6 +13,7 @@ import { createExchangeHandler } from './grpc-exchange.js';
 import { AuthorizationService } from '../gen/envoy/service/auth/v3/external_auth.js';
 import type { EnvoyAuthorizer } from './envoy-authz.js';
 import { ENVOY_AUTHORIZATION_SERVICE_NAME, createEnvoyCheckHandler } from './envoy-grpc.js';
+import { loadReflectionFiles } from './reflection-descriptors.js';
 
 /** Fully-qualified name of the Check API service, as health checks and reflection name it. */
 export const AUTHORIZER_SERVICE_NAME = 'mandate.v1.Authorizer';
@@ -114,18 +113,11 @@ export function createGrpcServer(deps: GrpcServerDeps, options: GrpcServerOption
     server.addService(AuthorizationService, { check: createEnvoyCheckHandler(deps.envoy) });
   }
   health.addToServer(server);
-  // Health is described too, so `grpcurl ... grpc.health.v1.Health/Check` works without proto
-  // files. keepCase: reflection must show the .proto field names (request_id), not camelCase.
-  const protoFiles = ['mandate/v1/authorizer.proto', 'health/v1/health.proto'];
-  if (deps.envoy) protoFiles.push('envoy/service/auth/v3/external_auth.proto');
-  const definitions = loadSync(protoFiles, {
-    keepCase: true,
-    includeDirs: [
-      options.protoDir ?? DEFAULT_PROTO_DIR,
-      dirname(dirname(dirname(healthProtoPath))),
-    ],
-  });
-  new ReflectionService(definitions).addToServer(server);
+  // Health is described too, so `grpcurl ... grpc.health.v1.Health/Check` works without proto files.
+  const services = [AUTHORIZER_SERVICE_NAME, 'grpc.health.v1.Health'];
+  if (deps.envoy) services.push(ENVOY_AUTHORIZATION_SERVICE_NAME);
+  const definitions = loadReflectionFiles(options.protoDir ?? DEFAULT_PROTO_DIR);
+  new ReflectionService(definitions, { services }).addToServer(server);
 
   let state: State = 'created';
   let stopping: Promise<void> | undefined;
