@@ -192,6 +192,12 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
   let packCount = 1;
   let compiler: UnitCompiler | undefined;
   let lastFailure: PolicyError | undefined;
+  /**
+   * Tenants whose policy failed to load during start-up and has not loaded since. While any is left
+   * the component is ERROR (not ready): a rollout with a broken tenant policy is held back, and the
+   * replicas already serving keep serving. Failures after start-up only turn it WARN (ready).
+   */
+  const startupFailures = new Set<string>();
   const evalErrors = new Map<string, number>();
   const bundles = new Map<string, BundleState>();
   let dirWatcher: DirWatcher | undefined;
@@ -1104,6 +1110,8 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       }
       running = true;
       lastFailure = undefined;
+      for (const [tenant, entry] of tenants)
+        if (entry.kind === 'failed') startupFailures.add(tenant);
       reportTotals();
       if (config.watch && existsSync(policyDir)) {
         dirWatcher = watchPolicyDir(
@@ -1127,6 +1135,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       groups.clear();
       dirMembers.clear();
       lastFailure = undefined;
+      startupFailures.clear();
     },
 
     status(): ComponentStatus {
@@ -1175,10 +1184,19 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
         modules: groups.size,
         tenants: detailTenants,
       };
+      for (const tenant of startupFailures) {
+        if (tenants.get(tenant)?.kind !== 'failed') startupFailures.delete(tenant);
+      }
       const problems: string[] = [];
-      if (failed.length > 0) {
+      if (startupFailures.size > 0) {
         problems.push(
-          `policies failed to load for tenant(s) ${failed.join(', ')}; their requests are denied`,
+          `policies of tenant(s) ${[...startupFailures].join(', ')} failed to load at start-up; not ready until they load`,
+        );
+      }
+      if (failed.length > startupFailures.size) {
+        const later = failed.filter((tenant) => !startupFailures.has(tenant));
+        problems.push(
+          `policies failed to load for tenant(s) ${later.join(', ')}; their requests are denied`,
         );
       }
       if (removed.length > 0) {
@@ -1199,7 +1217,8 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       if (lastFailure !== undefined) {
         problems.push(`reload failed, still serving the previous policies: ${lastFailure.message}`);
       }
-      const overall: ComponentState = problems.length === 0 ? 'OK' : 'WARN';
+      const overall: ComponentState =
+        startupFailures.size > 0 ? 'ERROR' : problems.length === 0 ? 'OK' : 'WARN';
       return {
         state: overall,
         message:

@@ -335,6 +335,11 @@ describe('bundle files', () => {
       state: 'ERROR',
       error: { code: 'bundle_invalid' },
     });
+    // Broken at start-up: not ready (the readiness rule), naming the tenant.
+    expect(engine.status()).toMatchObject({
+      state: 'ERROR',
+      message: expect.stringContaining('bad'),
+    });
   });
 });
 

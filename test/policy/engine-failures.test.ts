@@ -1,5 +1,5 @@
 // The engine when policies are wrong: a broken tenant fails closed, a broken base stops start(), unknown results deny.
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPolicyEngine } from '../../src/policy/engine.js';
@@ -30,7 +30,7 @@ afterEach(async () => {
 const input = policyInput('contacts.read', delegatedSubject('agent-1', ['contacts.read']));
 
 describe('a broken tenant policy', () => {
-  it('does not stop start(); status names the tenant and the opa error; its requests are denied', async () => {
+  it('does not stop start(); status names the tenant and the opa error, not ready; its requests are denied', async () => {
     const dir = await dirWith({
       base: ALLOW_ALL_BASE,
       tenants: {
@@ -41,9 +41,11 @@ describe('a broken tenant policy', () => {
     const logger = recordingLogger();
     const engine = await startEngine(dir, { logger });
 
+    // Broken at start-up: not ready, so a rollout with a broken tenant policy is held back.
     const status = engine.status();
-    expect(status.state).toBe('WARN');
+    expect(status.state).toBe('ERROR');
     expect(status.message).toContain('broken');
+    expect(status.message).toContain('start-up');
     const broken = (status.detail as { tenants: Record<string, Record<string, unknown>> }).tenants
       .broken;
     expect(broken).toMatchObject({ state: 'ERROR', code: 'compile_failed' });
@@ -67,6 +69,23 @@ describe('a broken tenant policy', () => {
 
     expect(engine.evaluate('good', input).allow).toBe(true);
     expect(engine.evaluate('other', input).allow).toBe(true);
+
+    // Once fixed, ready again; a tenant that breaks later only turns the component WARN (ready):
+    // pulling every replica out of service would deny every tenant for one tenant's mistake.
+    await writeFile(join(dir, 'tenants', 'broken', 'policy.rego'), ALLOW_ALL_TENANT['policy.rego']);
+    await engine.reloadFromDir({ tenants: ['broken'] });
+    expect(engine.status().state).toBe('OK');
+    await mkdir(join(dir, 'tenants', 'late'));
+    await writeFile(
+      join(dir, 'tenants', 'late', 'policy.rego'),
+      'package mandate.tenant\n\nx := {\n',
+    );
+    await engine.reloadFromDir({ tenants: ['late'] });
+    expect(engine.status()).toMatchObject({
+      state: 'WARN',
+      message: expect.stringContaining('late'),
+    });
+    expect(engine.evaluate('late', input).allow).toBe(false);
   });
 
   it('a tenant folder without Rego is an error too, not a tenant without policy', async () => {
