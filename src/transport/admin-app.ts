@@ -46,6 +46,9 @@ export function buildAdminApp(deps: AdminAppDeps): FastifyInstance {
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   });
 
+  // JSON only: a text/plain body is a 415 like any other non-JSON type (see http-app.ts).
+  app.removeContentTypeParser('text/plain');
+
   app.addHook('onRequest', async (req, reply) => {
     const principal = await deps.authenticator.authenticate(
       bearerTokenOf(req.headers.authorization),

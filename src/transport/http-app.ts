@@ -42,6 +42,10 @@ export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions): Fastif
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
 
+  // The APIs here speak JSON only; fastify's built-in text/plain parser would hand a string to the
+  // JSON schema (a 400 "must be object") where the answer is 415. The Envoy routes set their own.
+  app.removeContentTypeParser('text/plain');
+
   app.setErrorHandler((err, req, reply) => {
     const clientError = clientErrorOf(err);
     if (clientError) return reply.code(clientError.statusCode).send(clientError.body);

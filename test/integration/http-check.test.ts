@@ -197,6 +197,20 @@ describe('POST /v1/check', () => {
     expect(body['message']).toMatch(/^token:/);
   });
 
+  it.each(['text/plain', 'application/xml', 'application/x-www-form-urlencoded', 'text/json'])(
+    'answers a %s body with 415 naming content-type',
+    async (type) => {
+      const res = await postCheck(sidecar, JSON.stringify({ action: 'contacts.read' }), {
+        'content-type': type,
+      });
+      expect(res.status).toBe(415);
+      expect(res.body).toEqual({
+        error: 'invalid_request',
+        message: 'content-type: must be application/json',
+      });
+    },
+  );
+
   it.each([
     ['malformed JSON', '{"action": "contacts.read",', 'body: is not valid JSON'],
     ['missing action', { resource: { type: 'contact' } }, 'action: is required'],
