@@ -29,7 +29,7 @@ export function checkRequest(req: EnvoyRequest): CheckRequest {
       },
       destination: { address: { socketAddress: { address: '10.0.0.5', portValue: 8080 } } },
       request: {
-        time: new Date('2026-11-28T09:00:00.000Z'),
+        time: { seconds: Date.parse('2026-11-28T09:00:00.000Z') / 1000, nanos: 0 },
         http: {
           id: req.id ?? 'req-envoy-1',
           method: req.method,

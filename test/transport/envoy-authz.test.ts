@@ -99,7 +99,7 @@ describe('Envoy adapter failure handling', () => {
 });
 
 describe('the OPA-Envoy input document', () => {
-  it('renders attributes as protojson and parses path and query like OPA-Envoy', () => {
+  it('renders attributes as OPA-Envoy maps them and parses path and query like OPA-Envoy', () => {
     const doc = compatDocumentOf(call, true);
     if (!doc.ok) throw new Error('expected a document');
     expect(doc.input).toMatchObject({
@@ -114,13 +114,13 @@ describe('the OPA-Envoy input document', () => {
           principal: 'spiffe://cluster.local/ns/default/sa/agent',
         },
         request: {
-          time: '2026-11-28T09:00:00.000Z',
+          time: { seconds: Date.parse('2026-11-28T09:00:00.000Z') / 1000 },
           http: { method: 'GET', path: '/v1/x?a=1&a=2&b=%20', host: 'api.example.com' },
         },
         contextExtensions: { virtual_host: 'api' },
       },
     });
-    // Defaults are omitted, as protojson does.
+    // Defaults are omitted, as OPA-Envoy does.
     const http = (doc.input['attributes'] as { request: { http: Record<string, unknown> } }).request
       .http;
     expect(http).not.toHaveProperty('size');
@@ -131,7 +131,7 @@ describe('the OPA-Envoy input document', () => {
       }),
     );
     expect(sized.attributes).toEqual({
-      request: { http: { method: 'GET', path: '/', size: '12' } },
+      request: { http: { method: 'GET', path: '/', size: 12 } },
     });
     const root = compatDocumentOf(sized, true);
     expect(root.ok && root.input['parsed_path']).toEqual(['']);

@@ -47,7 +47,7 @@ export interface AttributeContext_Peer_LabelsEntry {
 
 /** The network request. */
 export interface AttributeContext_Request {
-  readonly time?: Date | undefined;
+  readonly time?: Timestamp | undefined;
   readonly http?: AttributeContext_HttpRequest | undefined;
 }
 
@@ -439,7 +439,7 @@ function createBaseAttributeContext_Request(): AttributeContext_Request {
 export const AttributeContext_Request: MessageFns<AttributeContext_Request> = {
   encode(message: AttributeContext_Request, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.time !== undefined) {
-      Timestamp.encode(toTimestamp(message.time), writer.uint32(10).fork()).join();
+      Timestamp.encode(message.time, writer.uint32(10).fork()).join();
     }
     if (message.http !== undefined) {
       AttributeContext_HttpRequest.encode(message.http, writer.uint32(18).fork()).join();
@@ -465,7 +465,7 @@ export const AttributeContext_Request: MessageFns<AttributeContext_Request> = {
               break;
             }
 
-            message.time = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.time = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 2: {
@@ -493,7 +493,7 @@ export const AttributeContext_Request: MessageFns<AttributeContext_Request> = {
   },
   fromPartial(object: DeepPartial<AttributeContext_Request>): AttributeContext_Request {
     const message = createBaseAttributeContext_Request() as any;
-    message.time = object.time ?? undefined;
+    message.time = (object.time !== undefined && object.time !== null) ? Timestamp.fromPartial(object.time) : undefined;
     message.http = (object.http !== undefined && object.http !== null)
       ? AttributeContext_HttpRequest.fromPartial(object.http)
       : undefined;
@@ -925,18 +925,6 @@ export type DeepPartial<T> = unknown extends T ? T
   : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
-
-function toTimestamp(date: Date): Timestamp {
-  const seconds = Math.trunc(date.getTime() / 1_000);
-  const nanos = (date.getTime() % 1_000) * 1_000_000;
-  return { seconds, nanos };
-}
-
-function fromTimestamp(t: Timestamp): Date {
-  let millis = (t.seconds || 0) * 1_000;
-  millis += (t.nanos || 0) / 1_000_000;
-  return new globalThis.Date(millis);
-}
 
 function longToNumber(int64: { toString(): string }): number {
   const num = globalThis.Number(int64.toString());
