@@ -1,6 +1,7 @@
 // Envoy's http_service ext_authz under a path prefix: the original method, path and headers in, 200 or a denial out.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { EnvoyAuthorizer, HeaderPair } from './envoy-authz.js';
+import { httpModeAttributes } from './envoy-http-attributes.js';
 import type { EnvoyCall } from './envoy-input.js';
 
 export interface EnvoyHttpOptions {
@@ -64,31 +65,13 @@ export function registerEnvoyHttpRoutes(
         requestId: headers['x-request-id'] ?? '',
         body: Buffer.isBuffer(raw) && raw.length > 0 ? raw.toString('utf8') : undefined,
         partialBody: headers['x-envoy-auth-partial-body'] === 'true',
-        attributes: {
-          request: {
-            http: {
-              method: req.method,
-              path,
-              headers,
-              ...(headers['host'] ? { host: headers['host'] } : {}),
-              ...(headers['x-request-id'] ? { id: headers['x-request-id'] } : {}),
-              ...(Buffer.isBuffer(raw) && raw.length > 0 ? { body: raw.toString('utf8') } : {}),
-              protocol: `HTTP/${req.raw.httpVersion}`,
-            },
-          },
-          ...(req.socket.remoteAddress
-            ? {
-                source: {
-                  address: {
-                    socketAddress: {
-                      address: req.socket.remoteAddress,
-                      portValue: req.socket.remotePort ?? 0,
-                    },
-                  },
-                },
-              }
-            : {}),
-        },
+        attributes: httpModeAttributes({
+          method: req.method,
+          path: path.startsWith('/') ? path : `/${path}`,
+          headers,
+          body: Buffer.isBuffer(raw) ? raw : undefined,
+          receivedAtMs: Date.now(),
+        }),
         transport: 'envoy_http',
       };
       const verdict = await authorizer.authorize(call);
