@@ -182,7 +182,8 @@ async function startCompatPolicy(
     dir: compat.dir,
     entrypoint: compat.entrypoint,
     ...(config.policies.opaPath !== undefined ? { opaPath: config.policies.opaPath } : {}),
-    onError: (error) => log.error({ error }, 'compatibility policy evaluation failed; denied'),
+    onError: (error) =>
+      log.error({ error }, 'compatibility policy failed or gave no usable result; denied'),
   });
   await unit.start();
   log.info({ revision: unit.revision(), entrypoint: compat.entrypoint }, 'policy loaded');

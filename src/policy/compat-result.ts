@@ -1,11 +1,32 @@
 // Reads an OPA-Envoy-style result (a boolean, or an object with `allowed` and response shaping) into a verdict.
+import { StatusCode } from '../gen/envoy/type/v3/http_status.js';
 import type { PolicyReason } from './types.js';
 
-/** The verdict of a compatibility policy, with the raw value for the adapter to shape its answer from. */
+/** The verdict of a compatibility policy, with the value for the adapter to shape its answer from. */
 export interface CompatVerdict {
   readonly allow: boolean;
   readonly reasons: readonly PolicyReason[];
+  /**
+   * The policy's value when it is usable (a boolean, or a well-formed object); undefined when the
+   * policy gave none or an unusable one, so that nothing of it (headers, body, status, metadata)
+   * reaches the answer.
+   */
   readonly result: unknown;
+  /** Set when the policy produced no usable result: what was wrong, for the operational log. */
+  readonly problem?: string;
+}
+
+/**
+ * A status the answer can carry: one of Envoy's HttpStatus codes (OPA-Envoy fails on any other,
+ * e.g. 418, as Envoy's enum does not know it), which are all statuses Go's net/http names too.
+ */
+function isEnvoyStatus(status: unknown): boolean {
+  return (
+    typeof status === 'number' &&
+    Number.isInteger(status) &&
+    status !== 0 &&
+    (StatusCode as Record<number, string | undefined>)[status] !== undefined
+  );
 }
 
 const STRING_LIST_KEYS = ['request_headers_to_remove', 'query_parameters_to_remove'] as const;
@@ -57,11 +78,8 @@ function objectProblem(result: Record<string, unknown>): string | undefined {
     return 'body must be a string';
   }
   const status = result['http_status'];
-  if (
-    status !== undefined &&
-    !(typeof status === 'number' && Number.isInteger(status) && status >= 100 && status <= 599)
-  ) {
-    return 'http_status must be an HTTP status code';
+  if (status !== undefined && !isEnvoyStatus(status)) {
+    return `http_status must be an HTTP status code Envoy accepts (not ${JSON.stringify(status)})`;
   }
   if (result['dynamic_metadata'] !== undefined && !isObject(result['dynamic_metadata'])) {
     return 'dynamic_metadata must be an object';
@@ -71,29 +89,31 @@ function objectProblem(result: Record<string, unknown>): string | undefined {
 
 /**
  * Reads `[{ "result": <value> }]` from the compatibility entrypoint. Only `true` or an object with
- * `allowed: true` (and otherwise well-formed) allows; undefined, another type, or a malformed object
- * is a deny whose reason says what was wrong, never a bare error.
+ * `allowed: true` (and otherwise well-formed) allows. Where OPA-Envoy fails the request (no
+ * decision, another type, a malformed object), this is a deny whose reason says what was wrong,
+ * with no result to shape the answer from and a `problem` to log; never a bare error.
  */
 export function readCompatResult(resultSet: unknown, entrypoint: string): CompatVerdict {
   const first: unknown =
     Array.isArray(resultSet) && resultSet.length === 1 ? resultSet[0] : undefined;
   const result = isObject(first) ? first['result'] : undefined;
-  const deny = (message: string): CompatVerdict => ({
+  const unusable = (message: string): CompatVerdict => ({
     allow: false,
     reasons: [{ code: 'policy_denied', message }],
-    result,
+    result: undefined,
+    problem: message,
   });
-  if (result === undefined) return deny(`the policy produced no decision at ${entrypoint}`);
-  if (typeof result === 'boolean') {
-    return result
-      ? { allow: true, reasons: [], result }
-      : deny(`denied by the policy at ${entrypoint}`);
+  if (result === undefined) return unusable(`the policy produced no decision at ${entrypoint}`);
+  const denied: CompatVerdict = {
+    allow: false,
+    reasons: [{ code: 'policy_denied', message: `denied by the policy at ${entrypoint}` }],
+    result,
+  };
+  if (typeof result === 'boolean') return result ? { allow: true, reasons: [], result } : denied;
+  if (!isObject(result)) {
+    return unusable(`the policy result at ${entrypoint} is neither a boolean nor an object`);
   }
-  if (!isObject(result))
-    return deny(`the policy result at ${entrypoint} is neither a boolean nor an object`);
   const problem = objectProblem(result);
-  if (problem) return deny(`the policy result at ${entrypoint} is malformed: ${problem}`);
-  return result['allowed'] === true
-    ? { allow: true, reasons: [], result }
-    : deny(`denied by the policy at ${entrypoint}`);
+  if (problem) return unusable(`the policy result at ${entrypoint} is malformed: ${problem}`);
+  return result['allowed'] === true ? { allow: true, reasons: [], result } : denied;
 }

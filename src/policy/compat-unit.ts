@@ -21,7 +21,7 @@ export interface CompatPolicyOptions {
   readonly entrypoint: string;
   /** The `opa` binary; default as for the base policy. */
   readonly opaPath?: string;
-  /** Told about policy runtime errors (each one is a deny). */
+  /** Told about policy runtime errors and unusable results (each one is a deny). */
   readonly onError?: (message: string) => void;
   /** Clock for `time.now_ns`, nanoseconds since the epoch. Default: the wall clock. */
   readonly now?: () => bigint | number;
@@ -148,7 +148,9 @@ export function createCompatPolicy(options: CompatPolicyOptions): CompatPolicy {
           evalNs: Number(process.hrtime.bigint() - started),
         };
       }
-      const verdict = readCompatResult(resultSet, options.entrypoint);
+      const { problem, ...verdict } = readCompatResult(resultSet, options.entrypoint);
+      // OPA-Envoy fails such a request with an error; here it is a deny, logged like one.
+      if (problem !== undefined) options.onError?.(problem);
       return {
         ...verdict,
         revision: state.revision,

@@ -29,6 +29,10 @@ describe('readCompatResult', () => {
       [{ allowed: true, query_parameters_to_set: { a: 1 } }, 'query_parameters_to_set.a'],
       [{ allowed: false, body: 1 }, 'body must be a string'],
       [{ allowed: false, http_status: 99 }, 'http_status must be an HTTP status code'],
+      // Go's net/http knows 418, Envoy's HttpStatus enum does not: OPA-Envoy fails on it.
+      [{ allowed: false, http_status: 418 }, 'http_status must be an HTTP status code'],
+      [{ allowed: false, http_status: 306 }, 'http_status must be an HTTP status code'],
+      [{ allowed: false, http_status: 403.5 }, 'http_status must be an HTTP status code'],
       [{ allowed: true, dynamic_metadata: [] }, 'dynamic_metadata must be an object'],
     ];
     for (const [result, message] of cases) {
@@ -36,6 +40,21 @@ describe('readCompatResult', () => {
       expect(verdict.allow).toBe(false);
       expect(verdict.reasons[0]?.code).toBe('policy_denied');
       expect(verdict.reasons[0]?.message).toContain(message);
+      // Nothing of an unusable result may shape the answer, and it is reported for the log.
+      expect(verdict.result).toBeUndefined();
+      expect(verdict.problem).toContain(message);
     }
+  });
+
+  it('keeps a well-formed deny (status Envoy knows, body, headers) to shape the answer', () => {
+    const result = { allowed: false, http_status: 402, body: 'pay', headers: { 'x-a': 'b' } };
+    const verdict = read(result);
+    expect(verdict).toMatchObject({ allow: false, result });
+    expect(verdict.problem).toBeUndefined();
+    expect(read(false)).toMatchObject({ allow: false, result: false });
+    expect(read({ allowed: false, http_status: 200 }).result).toEqual({
+      allowed: false,
+      http_status: 200,
+    });
   });
 });
