@@ -407,6 +407,40 @@ describe('OPA-Envoy compatibility mode', () => {
     expect(body.reasons[0].code).toBe('request_invalid');
     expect(body.reasons[0].message).toMatch(/^body: not valid JSON/);
   });
+
+  it('gives the policy numbers as numbers, time as {seconds, nanos} and source_principal', async () => {
+    expect(
+      (await check('POST', '/sized', { body: 'a'.repeat(5) })).deniedResponse?.status?.code,
+    ).toBe(403);
+    expect((await check('POST', '/sized', { body: 'a'.repeat(20) })).status?.code).toBe(0);
+    expect((await check('GET', '/timed')).status?.code).toBe(0);
+    expect((await check('GET', '/principal')).status?.code).toBe(0);
+  });
+
+  it('refuses a path or query OPA-Envoy cannot decode with 400, without evaluating', async () => {
+    for (const path of ['/people/%zz', '/people?a=1;b=2', '/people?a=%zz']) {
+      const res = await check('GET', path, { claims: { role: 'admin' } });
+      expect(res.status?.code).toBe(7);
+      expect(res.deniedResponse?.status?.code).toBe(400);
+      expect(JSON.parse(res.deniedResponse?.body ?? '{}').reasons[0].code).toBe('request_invalid');
+    }
+  });
+
+  it('denies a result without allowed, or with a status Envoy does not know, applying none of it', async () => {
+    for (const path of ['/noallowed', '/teapot']) {
+      const res = await check('GET', path);
+      expect(res.status?.code).toBe(7);
+      expect(res.deniedResponse?.status?.code).toBe(403);
+      expect(headerMap(res.deniedResponse?.headers)).not.toHaveProperty('x-leak');
+      expect(res.dynamicMetadata).not.toHaveProperty('leak');
+      const body = JSON.parse(res.deniedResponse?.body ?? '{}');
+      expect(body.reasons[0].code).toBe('policy_denied');
+      expect(body.reasons[0].message).toMatch(/malformed/);
+    }
+    expect(await sidecar.rawOutput()).toMatch(
+      /http_status must be an HTTP status code Envoy accepts/,
+    );
+  });
 });
 
 describe('error_response mode', () => {

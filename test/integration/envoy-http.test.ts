@@ -277,6 +277,34 @@ describe('OPA-Envoy compatibility mode over HTTP', () => {
       message: expect.stringMatching(/^body: not valid JSON/),
     });
   });
+
+  it('gives the policy the same document gRPC would: size as a number, time as {seconds, nanos}', async () => {
+    expect((await call('POST', '/sized', { body: 'a'.repeat(5) })).status).toBe(403);
+    expect((await call('POST', '/sized', { body: 'a'.repeat(20) })).status).toBe(200);
+    expect((await call('GET', '/timed')).status).toBe(200);
+    // Envoy's HTTP call does not carry the source peer: no principal, so the rule does not match.
+    expect((await call('GET', '/principal')).status).toBe(403);
+  });
+
+  it('refuses a path or query OPA-Envoy cannot decode with 400, without evaluating', async () => {
+    // A path that is not a valid URL never reaches the adapter: the HTTP server answers 400 itself.
+    expect((await call('GET', '/people/%zz', { claims: { role: 'admin' } })).status).toBe(400);
+    const res = await call('GET', '/people?a=1;b=2', { claims: { role: 'admin' } });
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.text).reasons[0]).toMatchObject({
+      code: 'request_invalid',
+      message: 'request path: invalid semicolon separator in query',
+    });
+  });
+
+  it('denies a malformed result without applying its headers or body', async () => {
+    for (const path of ['/noallowed', '/teapot']) {
+      const res = await call('GET', path);
+      expect(res.status).toBe(403);
+      expect(res.headers.get('x-leak')).toBeNull();
+      expect(JSON.parse(res.text).reasons[0].message).toMatch(/malformed/);
+    }
+  });
 });
 
 describe('error_response mode and listener dry-run over HTTP', () => {
