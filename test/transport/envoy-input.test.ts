@@ -1,8 +1,10 @@
 // The OPA-Envoy input document, field by field, against what opa-envoy-plugin v1.19.1 builds for the same CheckRequest.
+import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { CheckRequest } from '../../src/gen/envoy/service/auth/v3/external_auth.js';
 import { envoyCallOf } from '../../src/transport/envoy-grpc.js';
-import { compatDocumentOf } from '../../src/transport/envoy-input.js';
+import { registerEnvoyHttpRoutes } from '../../src/transport/envoy-http.js';
+import { compatDocumentOf, type EnvoyCall } from '../../src/transport/envoy-input.js';
 
 // Each expectation below was produced by opa-envoy-plugin v1.19.1's RequestToInput for the same
 // request (then ast.InterfaceToValue, i.e. the value a policy sees), and written here as data.
@@ -278,5 +280,69 @@ describe('parsed_body and truncated_body', () => {
     expect(input).not.toHaveProperty('parsed_body');
     expect(input).not.toHaveProperty('truncated_body');
     expect(input).toMatchObject({ parsed_path: ['f'], version: VERSION });
+  });
+});
+
+describe('HTTP ext_authz mode', () => {
+  it('builds the attributes gRPC would carry for the same request, and no peer it cannot know', async () => {
+    let seen: EnvoyCall | undefined;
+    const app = Fastify();
+    registerEnvoyHttpRoutes(
+      app,
+      {
+        async authorize(c) {
+          seen = c;
+          return { kind: 'error', decisionId: 'd', message: 'captured' };
+        },
+      },
+      { prefix: '/envoy/authz', bodyLimitBytes: 1024 },
+    );
+    const before = Math.floor(Date.now() / 1000);
+    await app.inject({
+      method: 'POST',
+      url: '/envoy/authz/people?lang=en',
+      headers: {
+        host: 'app.example',
+        'content-type': 'application/json',
+        'x-request-id': 'r-1',
+        'x-forwarded-proto': 'https',
+      },
+      payload: '{"a":"hello"}',
+    });
+    await app.close();
+    if (seen === undefined) throw new Error('no call');
+    const doc = compatDocumentOf(seen, true);
+    if (!doc.ok) throw new Error(doc.message);
+    const input = JSON.parse(JSON.stringify(doc.input)) as {
+      attributes: { request: { time: { seconds: number }; http: Record<string, unknown> } };
+    };
+    expect(Object.keys(input.attributes)).toEqual(['request']);
+    const { time, http: h } = input.attributes.request;
+    expect(time.seconds).toBeGreaterThanOrEqual(before);
+    expect(h).toEqual({
+      id: 'r-1',
+      method: 'POST',
+      headers: expect.objectContaining({
+        ':authority': 'app.example',
+        ':method': 'POST',
+        ':path': '/people?lang=en',
+        'content-type': 'application/json',
+        'x-request-id': 'r-1',
+      }),
+      path: '/people?lang=en',
+      host: 'app.example',
+      scheme: 'https',
+      size: 13,
+      body: '{"a":"hello"}',
+    });
+    expect(h['headers']).not.toHaveProperty('host');
+    expect(input).toMatchObject({
+      parsed_path: ['people'],
+      parsed_query: { lang: ['en'] },
+      parsed_body: { a: 'hello' },
+      truncated_body: false,
+      version: VERSION,
+    });
+    expect(input).not.toHaveProperty('source_principal');
   });
 });
