@@ -1,5 +1,6 @@
 // The request as both Envoy adapters see it, and the OPA-Envoy input document built from it.
 import { goParseQuery, goUnescape, UrlDecodeError } from './go-url.js';
+import { JsonBodyError, parseJsonExactly } from './json-exact.js';
 import { MultipartError, parseMediaType, parseMultipartForm } from './multipart-form.js';
 
 /** One HTTP request Envoy asks about, normalised from either ext_authz transport. */
@@ -113,9 +114,9 @@ function parsedBody(
   if (declaredLonger(header('content-length'), body)) return { parsed: null, truncated: true };
   if (kind === 'json') {
     try {
-      return { parsed: JSON.parse(body) as unknown, truncated: false };
+      return { parsed: parseJsonExactly(body), truncated: false };
     } catch (err) {
-      throw new BodyError(`body: not valid JSON (${(err as Error).message.split('\n')[0]})`);
+      throw err instanceof JsonBodyError ? new BodyError(`body: ${err.message}`) : err;
     }
   }
   if (kind === 'form') {

@@ -1,4 +1,5 @@
 // multipart/form-data bodies read into OPA-Envoy's parsed_body shape (field name → list of values), with the rules of Go's mime and mime/multipart.
+import { parseJsonExactly } from './json-exact.js';
 
 /** A body or header that does not parse; the message says what was wrong. */
 export class MultipartError extends Error {}
@@ -153,10 +154,10 @@ export function parseMultipartForm(body: string, boundary: string): Record<strin
     let value: unknown = content;
     if ((headers.get('content-type') ?? '').includes('application/json')) {
       try {
-        value = JSON.parse(content) as unknown;
+        value = parseJsonExactly(content);
       } catch (err) {
         throw new MultipartError(
-          `multipart: part ${JSON.stringify(name)} is not valid JSON (${(err as Error).message.split('\n')[0]})`,
+          `multipart: part ${JSON.stringify(name)}: ${(err as Error).message}`,
         );
       }
     }

@@ -346,3 +346,17 @@ describe('HTTP ext_authz mode', () => {
     expect(input).not.toHaveProperty('source_principal');
   });
 });
+
+describe('numbers in JSON bodies', () => {
+  it('refuses an integer beyond ±2^53, which OPA-Envoy would keep exact and a double would round', () => {
+    const json = { 'content-type': 'application/json' };
+    const body = (text: string) => http({ method: 'POST', path: '/f', headers: json, body: text });
+    expect(errorOf(body('{"a":12345678901234567890}'))).toContain('beyond ±2^53');
+    expect(errorOf(body('[1, -9007199254740993]'))).toContain('beyond ±2^53');
+    expect(errorOf(body('{"a":1e300}'))).toContain('beyond ±2^53');
+    // Numbers inside strings are text, and safe integers are kept as they are.
+    expect(
+      inputOf(body('{"a":"12345678901234567890","b":9007199254740991,"c":-0.5}')),
+    ).toMatchObject({ parsed_body: { a: '12345678901234567890', b: 9007199254740991, c: -0.5 } });
+  });
+});
