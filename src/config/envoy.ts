@@ -31,7 +31,10 @@ export interface EnvoyCompatConfig {
   readonly dir: string;
   /** The rule whose value decides, as a path: `envoy/authz/allow` is `data.envoy.authz.allow`. */
   readonly entrypoint: string;
-  /** Parse the request body into `parsed_body` (JSON, form-urlencoded). Default true. */
+  /**
+   * Parse the request body into `parsed_body` (JSON, form-urlencoded, multipart/form-data); false
+   * leaves `parsed_body` and `truncated_body` out, as OPA-Envoy's `skip_request_body_parse`. Default true.
+   */
   readonly parseBody: boolean;
 }
 
