@@ -125,7 +125,7 @@ ${ROUTES}`,
           source: { address: { socketAddress: { address: '203.0.113.7', portValue: 53122 } } },
           destination: { address: { socketAddress: { address: '10.0.0.5', portValue: 8080 } } },
           request: {
-            time: new Date(),
+            time: { seconds: Math.floor(Date.now() / 1000), nanos: 0 },
             http: {
               id: '6f1e2a7c-0b7d-4c1e-9d0a-3f5e8b2c1a90',
               method: 'GET',
