@@ -74,13 +74,12 @@ describe('parsed_body example', () => {
 // own token goes in another header. They need the io.jwt builtins; without them the unit refuses
 // to load, and these tests are skipped.
 describe('JWT examples (io.jwt.decode_verify)', () => {
-  const secret = new TextEncoder().encode('secret');
-  const hs256 = (role: string, sub: string) => {
+  const hs256 = (role: string, sub: string, key = 'secret') => {
     const now = Math.floor(Date.now() / 1000);
     return new SignJWT({ role, sub: Buffer.from(sub).toString('base64url'), nbf: now - 60 })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setExpirationTime(now + 600)
-      .sign(secret);
+      .sign(new TextEncoder().encode(key));
   };
   let sidecars: Record<string, Sidecar | undefined> = {};
   let loadError: string | undefined;
@@ -178,7 +177,9 @@ describe('JWT examples (io.jwt.decode_verify)', () => {
     );
     expect(forbidden.deniedResponse?.status?.code).toBe(403);
     expect(forbidden.deniedResponse?.body).toBe('Unauthorized Request');
-    const unauthenticated = await call('additional-controls', 'GET', '/people/1', 'not-a-jwt');
+    // Signed with another secret: decode_verify says invalid.
+    const forged = await hs256('admin', 'mallory', 'not-the-secret');
+    const unauthenticated = await call('additional-controls', 'GET', '/people/1', forged);
     expect(unauthenticated.deniedResponse?.status?.code).toBe(401);
     expect(unauthenticated.deniedResponse?.body).toBe('Authentication Failed');
   });
