@@ -60,13 +60,15 @@ export function buildAdminApp(deps: AdminAppDeps): FastifyInstance {
       });
     }
     if ('refused' in principal) {
+      // A bound token is not a usable credential here (401); a genuine one lacking the scope is 403.
+      const bound = principal.refused === 'token_bound';
       return reply
-        .code(403)
+        .code(bound ? 401 : 403)
         .header(
           'www-authenticate',
-          `Bearer realm="mandate-admin", error="insufficient_scope", error_description="${principal.message}"`,
+          `Bearer realm="mandate-admin", error="${bound ? 'invalid_token' : 'insufficient_scope'}", error_description="${principal.message}"`,
         )
-        .send({ error: 'forbidden', message: principal.message });
+        .send({ error: bound ? 'unauthorized' : 'forbidden', message: principal.message });
     }
     req.adminPrincipal = principal;
   });

@@ -13,14 +13,17 @@ export interface AdminPrincipal {
   readonly tenant?: string;
 }
 
-/** A credential that is genuine but may not use the admin API (an admin JWT without the required scope): 403. */
+/**
+ * A credential that may not use the admin API: an admin JWT without the required scope (403), or
+ * one bound to a key (`cnf`), whose proof of possession the admin API does not check (401).
+ */
 export interface AdminRefusal {
-  readonly refused: 'insufficient_scope';
-  /** Safe to return: names the missing scope, never token material. */
+  readonly refused: 'insufficient_scope' | 'token_bound';
+  /** Safe to return: names the missing scope or the binding, never token material. */
   readonly message: string;
 }
 
-/** A principal, a refusal (403), or undefined when the credential is missing or wrong (401). */
+/** A principal, a refusal (403 or 401), or undefined when the credential is missing or wrong (401). */
 export type AdminAuthResult = AdminPrincipal | AdminRefusal | undefined;
 
 export interface AdminAuthenticator {

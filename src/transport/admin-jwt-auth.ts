@@ -19,9 +19,20 @@ function looksLikeJwt(bearer: string): boolean {
 }
 
 /**
+ * The admin API takes bearer tokens only: it checks no DPoP proof (nor mTLS binding), so a
+ * sender-constrained admin JWT would be usable by whoever holds a copy. It is refused, unless the
+ * admin issuer says `sender_constrained: accept` (its proofs are checked in front of mandate).
+ */
+const BOUND: AdminAuthResult = {
+  refused: 'token_bound',
+  message:
+    'authorization: the admin token is bound to a key (cnf) and the admin API checks no proof of possession; use an unbound admin token',
+};
+
+/**
  * Static tokens are checked first (in constant time); a bearer no static token matches and that
  * looks like a JWT is verified against the admin issuer. A verified JWT without the scope is a
- * refusal (403); a JWT that does not verify is unauthenticated (401).
+ * refusal (403); a JWT that does not verify, or is bound to a key, is unauthenticated (401).
  */
 export function createAdminAuthenticator(
   staticTokens: AdminAuthenticator,
@@ -35,7 +46,10 @@ export function createAdminAuthenticator(
         return fromStatic;
       }
       const verified = await jwt.verifier.verify(bearer);
-      if (!verified.ok) return undefined;
+      if (!verified.ok) return verified.code === 'token_binding_unverified' ? BOUND : undefined;
+      // A DPoP binding passes verification to be checked per request against its proof; here
+      // there is none to check.
+      if (verified.dpopJkt !== undefined) return BOUND;
       const sub = verified.claims['sub'];
       const tenant = verified.claims[jwt.tenantClaim];
       if (typeof sub !== 'string' || sub.length === 0) return undefined;
