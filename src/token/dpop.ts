@@ -10,17 +10,28 @@ import {
 } from 'jose';
 import { ASYMMETRIC_ALGORITHMS } from '../config/types.js';
 import { ClockCache } from '../lib/clock-cache.js';
+import { htuTarget, requestTarget, sameTarget } from './dpop-target.js';
+
+/** The request a proof must be for, as the transport saw it (validated by the verifier, not before). */
+export interface DpopRequest {
+  /** The request method, upper case. */
+  readonly method: string;
+  /** `http` or `https`. */
+  readonly scheme: string;
+  /** `host[:port]`: the Host, `:authority` or forwarded host the request came with. */
+  readonly authority: string;
+  /** The path, without query and fragment. */
+  readonly path: string;
+}
 
 /** What a transport saw of the request a DPoP proof must match. */
 export interface DpopEvidence {
-  /** How the token was presented: RFC 9449 wants the `DPoP` scheme for a bound token. */
+  /** How the token was presented: RFC 9449 wants the `DPoP` scheme for a bound token, and a bound token for it. */
   readonly scheme: 'bearer' | 'dpop';
-  /** The `DPoP` header; undefined when absent (or present more than once). */
+  /** The `DPoP` header; undefined when absent. Repeated headers arrive joined by commas. */
   readonly proof: string | undefined;
-  /** The request method, upper case. */
-  readonly method: string;
-  /** The request URL without query and fragment: `scheme://host/path`. */
-  readonly url: string;
+  /** Undefined when the transport does not see the protected request (the Check API): no proof can pass. */
+  readonly request: DpopRequest | undefined;
 }
 
 export interface DpopVerifierOptions {
@@ -46,16 +57,6 @@ const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 const MAX_PROOF_BYTES = 8192;
 const MAX_JTI = 256;
 
-/** The URL a proof's `htu` is compared by: scheme, host (with a non-default port) and path. */
-function comparableUrl(text: string): string | undefined {
-  try {
-    const url = new URL(text);
-    return `${url.protocol}//${url.host}${url.pathname}`;
-  } catch {
-    return undefined;
-  }
-}
-
 export function createDpopVerifier(options: DpopVerifierOptions = {}): DpopVerifier {
   const now = options.now ?? Date.now;
   const maxAge = options.maxAgeSeconds ?? 60;
@@ -66,9 +67,25 @@ export function createDpopVerifier(options: DpopVerifierOptions = {}): DpopVerif
   return {
     async verify(evidence, accessToken, jkt) {
       const proof = evidence.proof;
-      if (evidence.scheme !== 'dpop') return 'a DPoP-bound token must be sent with the DPoP scheme';
+      if (evidence.scheme !== 'dpop') {
+        return 'a DPoP-bound token must be sent with the DPoP scheme';
+      }
+      if (evidence.request === undefined) {
+        return 'DPoP proofs cannot be checked here: the request they are for is not seen';
+      }
       if (proof === undefined || proof === '') return 'the DPoP proof header is missing';
+      // RFC 9449 §4.3: exactly one DPoP header. Repeats arrive comma-joined; a JWS has no commas.
+      if (proof.includes(',')) return 'there is more than one DPoP proof header';
       if (proof.length > MAX_PROOF_BYTES) return 'the DPoP proof is too large';
+      const { method } = evidence.request;
+      // Validated part by part first: a hostile authority (`/`, `?`, `#`, `@`, spaces) is refused
+      // here rather than let it move the boundaries of a URL rebuilt from the parts.
+      const expected = requestTarget(
+        evidence.request.scheme,
+        evidence.request.authority,
+        evidence.request.path,
+      );
+      if (!expected.ok) return expected.message;
       let header: ReturnType<typeof decodeProtectedHeader>;
       try {
         header = decodeProtectedHeader(proof);
@@ -86,12 +103,12 @@ export function createDpopVerifier(options: DpopVerifierOptions = {}): DpopVerif
       if (PRIVATE_MEMBERS.some((m) => Object.hasOwn(jwk, m))) {
         return 'the DPoP proof key must be a public key';
       }
-      let thumbprint: string;
       let payload: JWTPayload;
       try {
-        thumbprint = await calculateJwkThumbprint(jwk as JWK, 'sha256');
-        if (thumbprint !== jkt)
+        const thumbprint = await calculateJwkThumbprint(jwk as JWK, 'sha256');
+        if (thumbprint !== jkt) {
           return 'the DPoP proof is signed by a key the token is not bound to';
+        }
         const key = await importJWK(jwk as JWK, alg);
         ({ payload } = await jwtVerify(proof, key, {
           typ: 'dpop+jwt',
@@ -104,9 +121,11 @@ export function createDpopVerifier(options: DpopVerifierOptions = {}): DpopVerif
         return 'the DPoP proof signature or timestamps do not verify';
       }
       const { htm, htu, jti, ath } = payload as Record<string, unknown>;
-      if (htm !== evidence.method) return 'the DPoP proof is for another method (htm)';
-      const expected = comparableUrl(evidence.url);
-      if (typeof htu !== 'string' || expected === undefined || comparableUrl(htu) !== expected) {
+      if (htm !== method) return 'the DPoP proof is for another method (htm)';
+      if (typeof htu !== 'string') return 'the DPoP proof has no htu';
+      const claimed = htuTarget(htu);
+      if (!claimed.ok) return `${claimed.message} (htu)`;
+      if (!sameTarget(claimed.target, expected.target)) {
         return 'the DPoP proof is for another URL (htu)';
       }
       const hash = createHash('sha256').update(accessToken).digest('base64url');
@@ -118,7 +137,9 @@ export function createDpopVerifier(options: DpopVerifierOptions = {}): DpopVerif
       const replayKey = `${jkt}.${jti}`;
       const nowMs = now();
       const until = seen.get(replayKey);
-      if (until !== undefined && until > nowMs) return 'the DPoP proof was used before (jti)';
+      if (until !== undefined && until > nowMs) {
+        return 'the DPoP proof was used before (jti)';
+      }
       seen.set(replayKey, ((payload.iat as number) + maxAge + tolerance) * 1000);
       return undefined;
     },

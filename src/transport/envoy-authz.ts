@@ -151,12 +151,17 @@ export function createEnvoyAuthorizer(deps: EnvoyAuthorizerDeps): EnvoyAuthorize
       (config.tenantHeader !== undefined ? call.headers[config.tenantHeader] : undefined);
     const dryRun = call.transport === 'envoy_grpc' ? config.dryRun.grpc : config.dryRun.http;
     const presented = presentedToken(call.headers, config.tokenHeaders);
-    // What a DPoP proof must match (RFC 9449): used only if the token turns out DPoP-bound.
+    // What a DPoP proof must match (RFC 9449): the parts as seen, each validated by the verifier,
+    // never glued into one URL (a host could then carry a path, query or userinfo).
     const dpop: DpopEvidence | undefined = presented && {
       scheme: presented.scheme,
       proof: call.headers['dpop'],
-      method: call.method.toUpperCase(),
-      url: `${call.scheme}://${call.host}${pathOnly}`,
+      request: {
+        method: call.method.toUpperCase(),
+        scheme: call.scheme,
+        authority: call.host,
+        path: pathOnly,
+      },
     };
     return {
       token: presented?.token,

@@ -9,7 +9,7 @@ import {
   type JWK,
 } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createDpopVerifier, type DpopEvidence } from '../../src/token/dpop.js';
+import { createDpopVerifier, type DpopEvidence, type DpopRequest } from '../../src/token/dpop.js';
 
 const ACCESS_TOKEN = 'header.payload.signature';
 const URL_OF = 'https://api.example.com/v1/tickets/7';
@@ -55,25 +55,37 @@ function proof(o: ProofOptions = {}): Promise<string> {
     .sign(o.key ?? privateKey);
 }
 
+const REQUEST: DpopRequest = {
+  method: 'POST',
+  scheme: 'https',
+  authority: 'api.example.com',
+  path: '/v1/tickets/7',
+};
+
 const evidence = (p: string | undefined, over: Partial<DpopEvidence> = {}): DpopEvidence => ({
   scheme: 'dpop',
   proof: p,
-  method: 'POST',
-  url: URL_OF,
+  request: REQUEST,
   ...over,
 });
+
+/** The failure's message, or undefined when the proof passed. */
+async function verifyMessage(
+  verifier: ReturnType<typeof createDpopVerifier>,
+  e: DpopEvidence,
+): Promise<string | undefined> {
+  return verifier.verify(e, ACCESS_TOKEN, jkt);
+}
 
 describe('DPoP proofs', () => {
   it('accept a fresh proof by the bound key for this request and token, once', async () => {
     const verifier = createDpopVerifier({ now });
     const p = await proof();
     expect(await verifier.verify(evidence(p), ACCESS_TOKEN, jkt)).toBeUndefined();
-    expect(await verifier.verify(evidence(p), ACCESS_TOKEN, jkt)).toMatch(/used before/);
+    expect(await verifyMessage(verifier, evidence(p))).toMatch(/used before/);
     // A new proof for the same request is fine; the query string is not part of htu.
     const again = await proof({ htu: `${URL_OF}?page=2` });
-    expect(
-      await verifier.verify(evidence(again, { url: URL_OF }), ACCESS_TOKEN, jkt),
-    ).toBeUndefined();
+    expect(await verifier.verify(evidence(again), ACCESS_TOKEN, jkt)).toBeUndefined();
   });
 
   it.each([
@@ -96,20 +108,20 @@ describe('DPoP proofs', () => {
     ['the Bearer scheme', () => proof(), { scheme: 'bearer' as const }, /DPoP scheme/],
   ])('refuse a proof for %s', async (_what, make, over, message) => {
     const verifier = createDpopVerifier({ now });
-    expect(await verifier.verify(evidence(await make(), over), ACCESS_TOKEN, jkt)).toMatch(message);
+    expect(await verifyMessage(verifier, evidence(await make(), over))).toMatch(message);
   });
 
   it('refuse no proof, garbage, a private key in the header, and a symmetric algorithm', async () => {
     const verifier = createDpopVerifier({ now });
-    expect(await verifier.verify(evidence(undefined), ACCESS_TOKEN, jkt)).toMatch(/missing/);
-    expect(await verifier.verify(evidence('not.a.jws'), ACCESS_TOKEN, jkt)).toMatch(/well-formed/);
+    expect(await verifyMessage(verifier, evidence(undefined))).toMatch(/missing/);
+    expect(await verifyMessage(verifier, evidence('not.a.jws'))).toMatch(/well-formed/);
     const withPrivate = await proof({ headerJwk: { ...jwk, d: 'secret' } });
-    expect(await verifier.verify(evidence(withPrivate), ACCESS_TOKEN, jkt)).toMatch(/public key/);
+    expect(await verifyMessage(verifier, evidence(withPrivate))).toMatch(/public key/);
     const hs = await new SignJWT({ htm: 'POST', htu: URL_OF, jti: 'j' })
       .setProtectedHeader({ alg: 'HS256', typ: 'dpop+jwt', jwk })
       .setIssuedAt(Math.floor(nowMs / 1000))
       .sign(new Uint8Array(32));
-    expect(await verifier.verify(evidence(hs), ACCESS_TOKEN, jkt)).toMatch(/algorithm/);
+    expect(await verifyMessage(verifier, evidence(hs))).toMatch(/algorithm/);
   });
 
   it('forgets a proof id once the proof would be too old anyway', async () => {
@@ -119,5 +131,25 @@ describe('DPoP proofs', () => {
     nowMs += 120_000;
     const later = await proof({ jti: 'reused-later' });
     expect(await verifier.verify(evidence(later), ACCESS_TOKEN, jkt)).toBeUndefined();
+  });
+});
+
+describe('the request a proof is checked against', () => {
+  it('refuses repeated DPoP headers and a transport that does not see the request', async () => {
+    const verifier = createDpopVerifier({ now });
+    const twice = `${await proof()}, ${await proof()}`;
+    expect(await verifyMessage(verifier, evidence(twice))).toMatch(/more than one/);
+    expect(await verifyMessage(verifier, evidence(await proof(), { request: undefined }))).toMatch(
+      /cannot be checked here/,
+    );
+  });
+
+  it('refuses a hostile authority before it is compared with anything', async () => {
+    const verifier = createDpopVerifier({ now });
+    const p = await proof({ htu: 'https://api.example.com/v1/tickets/8' });
+    const hostile = { ...REQUEST, authority: 'api.example.com/v1/tickets/8?' };
+    expect(await verifyMessage(verifier, evidence(p, { request: hostile }))).toMatch(
+      /authority is not host\[:port\]/,
+    );
   });
 });
