@@ -9,7 +9,8 @@ import type { CompatPolicy, CompatResult } from '../policy/compat-types.js';
 import type { PolicyEngine, PolicyOutcome } from '../policy/types.js';
 import type { RevocationChecker, RevocationEntry } from '../revocation/types.js';
 import { randomUuid } from '../lib/uuid.js';
-import { createDpopVerifier, type DpopVerifier } from '../token/dpop.js';
+import { dpopKeyOf } from '../token/claims.js';
+import { createDpopVerifier, type DpopError, type DpopVerifier } from '../token/dpop.js';
 import { tokenFingerprint } from '../token/fingerprint.js';
 import type { TokenVerifier, VerifiedToken, VerifyResult } from '../token/types.js';
 import type { Decider, Decision, Subject } from './decision.js';
@@ -57,6 +58,8 @@ interface Trail {
 interface Verdict {
   readonly allow: boolean;
   readonly reasons: readonly Reason[];
+  /** Set on a DPoP proof or binding failure (see Decision.dpopError). */
+  readonly dpopError?: DpopError;
 }
 
 const ALLOW: Verdict = Object.freeze({ allow: true, reasons: Object.freeze([]) });
@@ -124,6 +127,11 @@ function shapeOf(outcome: PolicyOutcome, dryRun: boolean): object {
 
 function deny(code: Reason['code'], message: string): Verdict {
   return { allow: false, reasons: [{ code, message }] };
+}
+
+/** A DPoP proof or key binding that did not check out: `token_binding_unverified`, with RFC 9449's error code. */
+function denyBinding(dpopError: DpopError, message: string): Verdict {
+  return { allow: false, reasons: [{ code: 'token_binding_unverified', message }], dpopError };
 }
 
 /** An allow that no fail-closed audit sink could record becomes this. */
@@ -212,19 +220,29 @@ export function createDecider(deps: DeciderDeps): Decider {
     trail.issuer = verified.issuer;
     // A DPoP-bound token is only as good as this request's proof by its key (RFC 9449).
     const jkt = verified.dpopJkt;
+    const evidence = request.dpop;
+    // RFC 9449 §7.1: the DPoP scheme says the token is DPoP-bound; one that is not is no proof of
+    // anything and must not pass as a bearer token under it.
+    if (evidence?.scheme === 'dpop' && dpopKeyOf(verified.claims) === undefined) {
+      return denyBinding(
+        'invalid_token',
+        'the DPoP scheme was used with a token that is not DPoP-bound (no cnf.jkt)',
+      );
+    }
+    // Not bound, or bound and its issuer accepts bound tokens as bearer tokens.
     if (jkt === undefined) return afterBinding(request, verified, trail);
-    if (request.dpop === undefined) {
+    if (evidence === undefined) {
       return deny(
         'token_binding_unverified',
         'the token is DPoP-bound and no DPoP proof came with it',
       );
     }
     return dpop
-      .verify(request.dpop, token, jkt)
+      .verify(evidence, token, jkt)
       .then((failure) =>
         failure === undefined
           ? afterBinding(request, verified, trail)
-          : deny('token_binding_unverified', failure),
+          : denyBinding(failure.error, failure.message),
       );
   }
 
@@ -312,6 +330,7 @@ export function createDecider(deps: DeciderDeps): Decider {
       subject: trail.subject,
       decidedBy: trail.compat ? 'compat' : trail.outcome?.decidedBy,
       policyResult: trail.compat?.result,
+      dpopError: verdict.dpopError,
       latencyUs,
     };
     try {

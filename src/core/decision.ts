@@ -1,4 +1,5 @@
 // The one decision every adapter turns back into its wire format.
+import type { DpopError } from '../token/dpop.js';
 import type { Reason } from './reasons.js';
 import type { AuthzRequest } from './request.js';
 
@@ -28,6 +29,11 @@ export interface Decision {
    * `{allowed, headers, body, http_status, ...}`), for adapters that shape their answer from it.
    */
   readonly policyResult?: unknown;
+  /**
+   * On a denial because a DPoP proof or binding did not check out, RFC 9449 §7.1's error code:
+   * adapters answering a token sent with the DPoP scheme put it in their `DPoP` challenge.
+   */
+  readonly dpopError?: DpopError;
   /** Wall time of decide() in microseconds. */
   readonly latencyUs: number;
 }

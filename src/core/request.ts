@@ -27,8 +27,10 @@ export interface AuthzRequest {
   /** The caller's address as the transport saw it (`ip:port`), recorded as OPA's `requested_by`. */
   readonly peer?: string;
   /**
-   * What a DPoP proof must match, from adapters that see the HTTP request (Envoy). A DPoP-bound
-   * token without it is refused (`token_binding_unverified`).
+   * How the token was presented and what a DPoP proof must match, from adapters that see the
+   * HTTP request (Envoy; the Check API only says the scheme). A DPoP-bound token without it is
+   * refused, and so is a token without `cnf.jkt` presented with the DPoP scheme
+   * (`token_binding_unverified`).
    */
   readonly dpop?: DpopEvidence;
   /**

@@ -34,6 +34,21 @@ export interface DpopEvidence {
   readonly request: DpopRequest | undefined;
 }
 
+/**
+ * RFC 9449 §7.1's error code for the challenge: `invalid_dpop_proof` when the proof does not prove
+ * this request, `invalid_token` when the token is not bound to the proof's key (or to none).
+ */
+export type DpopError = 'invalid_dpop_proof' | 'invalid_token';
+
+/** Why a proof was refused; the message is safe to return (it never echoes the proof or request). */
+export interface DpopFailure {
+  readonly error: DpopError;
+  readonly message: string;
+}
+
+/** Asymmetric JWS algorithms only: a proof is signed with the client's private key. */
+export const DPOP_PROOF_ALGORITHMS: readonly string[] = ASYMMETRIC_ALGORITHMS;
+
 export interface DpopVerifierOptions {
   /** Milliseconds since the epoch; default Date.now. */
   readonly now?: () => number;
@@ -47,15 +62,21 @@ export interface DpopVerifierOptions {
 
 export interface DpopVerifier {
   /** Undefined when the proof is good for this token and request; else why it is not. */
-  verify(evidence: DpopEvidence, accessToken: string, jkt: string): Promise<string | undefined>;
+  verify(
+    evidence: DpopEvidence,
+    accessToken: string,
+    jkt: string,
+  ): Promise<DpopFailure | undefined>;
 }
 
-/** Asymmetric JWS algorithms only: a proof is signed with the client's private key. */
-const PROOF_ALGORITHMS: ReadonlySet<string> = new Set(ASYMMETRIC_ALGORITHMS);
+const PROOF_ALGORITHMS: ReadonlySet<string> = new Set(DPOP_PROOF_ALGORITHMS);
 /** Members only a private (or symmetric) JWK has; a proof's `jwk` must be public. */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 const MAX_PROOF_BYTES = 8192;
 const MAX_JTI = 256;
+
+const proofFailure = (message: string): DpopFailure => ({ error: 'invalid_dpop_proof', message });
+const bindingFailure = (message: string): DpopFailure => ({ error: 'invalid_token', message });
 
 export function createDpopVerifier(options: DpopVerifierOptions = {}): DpopVerifier {
   const now = options.now ?? Date.now;
@@ -68,15 +89,18 @@ export function createDpopVerifier(options: DpopVerifierOptions = {}): DpopVerif
     async verify(evidence, accessToken, jkt) {
       const proof = evidence.proof;
       if (evidence.scheme !== 'dpop') {
-        return 'a DPoP-bound token must be sent with the DPoP scheme';
+        return bindingFailure('a DPoP-bound token must be sent with the DPoP scheme');
       }
       if (evidence.request === undefined) {
-        return 'DPoP proofs cannot be checked here: the request they are for is not seen';
+        return proofFailure(
+          'DPoP proofs cannot be checked here: the request they are for is not seen',
+        );
       }
-      if (proof === undefined || proof === '') return 'the DPoP proof header is missing';
+      if (proof === undefined || proof === '')
+        return proofFailure('the DPoP proof header is missing');
       // RFC 9449 §4.3: exactly one DPoP header. Repeats arrive comma-joined; a JWS has no commas.
-      if (proof.includes(',')) return 'there is more than one DPoP proof header';
-      if (proof.length > MAX_PROOF_BYTES) return 'the DPoP proof is too large';
+      if (proof.includes(',')) return proofFailure('there is more than one DPoP proof header');
+      if (proof.length > MAX_PROOF_BYTES) return proofFailure('the DPoP proof is too large');
       const { method } = evidence.request;
       // Validated part by part first: a hostile authority (`/`, `?`, `#`, `@`, spaces) is refused
       // here rather than let it move the boundaries of a URL rebuilt from the parts.
@@ -85,29 +109,29 @@ export function createDpopVerifier(options: DpopVerifierOptions = {}): DpopVerif
         evidence.request.authority,
         evidence.request.path,
       );
-      if (!expected.ok) return expected.message;
+      if (!expected.ok) return proofFailure(expected.message);
       let header: ReturnType<typeof decodeProtectedHeader>;
       try {
         header = decodeProtectedHeader(proof);
       } catch {
-        return 'the DPoP proof is not a well-formed JWS';
+        return proofFailure('the DPoP proof is not a well-formed JWS');
       }
       const { alg, typ, jwk } = header;
-      if (typ !== 'dpop+jwt') return 'the DPoP proof typ must be dpop+jwt';
+      if (typ !== 'dpop+jwt') return proofFailure('the DPoP proof typ must be dpop+jwt');
       if (typeof alg !== 'string' || !PROOF_ALGORITHMS.has(alg)) {
-        return 'the DPoP proof algorithm is not allowed';
+        return proofFailure('the DPoP proof algorithm is not allowed');
       }
       if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) {
-        return 'the DPoP proof carries no public key (jwk)';
+        return proofFailure('the DPoP proof carries no public key (jwk)');
       }
       if (PRIVATE_MEMBERS.some((m) => Object.hasOwn(jwk, m))) {
-        return 'the DPoP proof key must be a public key';
+        return proofFailure('the DPoP proof key must be a public key');
       }
       let payload: JWTPayload;
       try {
         const thumbprint = await calculateJwkThumbprint(jwk as JWK, 'sha256');
         if (thumbprint !== jkt) {
-          return 'the DPoP proof is signed by a key the token is not bound to';
+          return bindingFailure('the DPoP proof is signed by a key the token is not bound to');
         }
         const key = await importJWK(jwk as JWK, alg);
         ({ payload } = await jwtVerify(proof, key, {
@@ -118,27 +142,27 @@ export function createDpopVerifier(options: DpopVerifierOptions = {}): DpopVerif
           maxTokenAge: maxAge,
         }));
       } catch {
-        return 'the DPoP proof signature or timestamps do not verify';
+        return proofFailure('the DPoP proof signature or timestamps do not verify');
       }
       const { htm, htu, jti, ath } = payload as Record<string, unknown>;
-      if (htm !== method) return 'the DPoP proof is for another method (htm)';
-      if (typeof htu !== 'string') return 'the DPoP proof has no htu';
+      if (htm !== method) return proofFailure('the DPoP proof is for another method (htm)');
+      if (typeof htu !== 'string') return proofFailure('the DPoP proof has no htu');
       const claimed = htuTarget(htu);
-      if (!claimed.ok) return `${claimed.message} (htu)`;
+      if (!claimed.ok) return proofFailure(`${claimed.message} (htu)`);
       if (!sameTarget(claimed.target, expected.target)) {
-        return 'the DPoP proof is for another URL (htu)';
+        return proofFailure('the DPoP proof is for another URL (htu)');
       }
       const hash = createHash('sha256').update(accessToken).digest('base64url');
-      if (ath !== hash) return 'the DPoP proof is for another access token (ath)';
+      if (ath !== hash) return proofFailure('the DPoP proof is for another access token (ath)');
       if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI) {
-        return 'the DPoP proof needs a jti';
+        return proofFailure('the DPoP proof needs a jti');
       }
       // Within the proof's lifetime a jti is good once; a proof too old is refused anyway.
       const replayKey = `${jkt}.${jti}`;
       const nowMs = now();
       const until = seen.get(replayKey);
       if (until !== undefined && until > nowMs) {
-        return 'the DPoP proof was used before (jti)';
+        return proofFailure('the DPoP proof was used before (jti)');
       }
       seen.set(replayKey, ((payload.iat as number) + maxAge + tolerance) * 1000);
       return undefined;

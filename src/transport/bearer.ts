@@ -1,4 +1,4 @@
-// Extracts the token from an `Authorization: Bearer ...` value (RFC 6750 §2.1); shared by every adapter.
+// Extracts the token from an `Authorization: Bearer ...` (RFC 6750 §2.1) or `DPoP ...` (RFC 9449 §7.1) value; shared by every adapter.
 
 /** Returns the token, or undefined when the header is absent or not a Bearer credential. */
 export function bearerTokenOf(header: string | undefined): string | undefined {
@@ -21,4 +21,12 @@ function isBearerScheme(header: string): boolean {
     if ((header.charCodeAt(i) | 0x20) !== BEARER.charCodeAt(i)) return false;
   }
   return true;
+}
+
+/** The token of a `DPoP <token>` value (scheme in any case, one space), or undefined. */
+export function dpopTokenOf(header: string | undefined): string | undefined {
+  if (header === undefined || header.length < 6 || header.charCodeAt(4) !== 32) return undefined;
+  if (header.slice(0, 4).toLowerCase() !== 'dpop') return undefined;
+  const token = header.slice(5).trim();
+  return token.length > 0 ? token : undefined;
 }

@@ -6,7 +6,7 @@ import type { Reason } from '../core/reasons.js';
 import { isDryRun, type AuthzRequest } from '../core/request.js';
 import type { RouteTable } from '../routes/route-table.js';
 import type { DpopEvidence } from '../token/dpop.js';
-import { bearerTokenOf } from './bearer.js';
+import { bearerTokenOf, dpopTokenOf } from './bearer.js';
 import { compatDocumentOf, type EnvoyCall } from './envoy-input.js';
 import { presentDenial } from './envoy-status.js';
 
@@ -74,10 +74,8 @@ export function presentedToken(
     if (value === undefined) continue;
     const bearer = bearerTokenOf(value);
     if (bearer !== undefined) return { token: bearer, scheme: 'bearer' };
-    if (value.length > 5 && value.slice(0, 5).toLowerCase() === 'dpop ') {
-      const token = value.slice(5).trim();
-      if (token.length > 0) return { token, scheme: 'dpop' };
-    }
+    const dpop = dpopTokenOf(value);
+    if (dpop !== undefined) return { token: dpop, scheme: 'dpop' };
   }
   return undefined;
 }
@@ -246,12 +244,15 @@ export function createEnvoyAuthorizer(deps: EnvoyAuthorizerDeps): EnvoyAuthorize
     };
   }
 
-  function denyVerdict(decision: Decision, action: string): EnvoyVerdict {
+  function denyVerdict(decision: Decision, request: AuthzRequest): EnvoyVerdict {
     const first: Reason = decision.reasons[0] ?? {
       code: 'internal_error',
       message: 'denied without a reason',
     };
-    const presentation = presentDenial(first, action);
+    const presentation = presentDenial(first, request.action, {
+      scheme: request.dpop?.scheme,
+      dpopError: decision.dpopError,
+    });
     if (presentation.internal && config.onError === 'error_response') {
       return {
         kind: 'error',
@@ -321,7 +322,7 @@ export function createEnvoyAuthorizer(deps: EnvoyAuthorizerDeps): EnvoyAuthorize
         const decision = await decider.decide(request);
         const shadowed = isDryRun(request, decision.subject?.tenant);
         if (decision.allow || shadowed) return allowVerdict(decision, shadowed && !decision.allow);
-        return denyVerdict(decision, request.action);
+        return denyVerdict(decision, request);
       } catch (err) {
         return failed(err);
       }

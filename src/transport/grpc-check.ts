@@ -4,7 +4,7 @@ import { status, type handleUnaryCall, type Metadata } from '@grpc/grpc-js';
 import type { Decider, Decision } from '../core/decision.js';
 import type { AuthzRequest, ResourceRef } from '../core/request.js';
 import type { CheckRequest, CheckResponse } from '../gen/mandate/v1/authorizer.js';
-import { bearerTokenOf } from './bearer.js';
+import { bearerTokenOf, dpopTokenOf } from './bearer.js';
 import { encodedAllowOf, type EncodedCheckResponse } from './grpc-check-encoding.js';
 
 /** Longest accepted `action`, `tenant`, `resource.type` and request id, in UTF-16 code units. */
@@ -117,8 +117,17 @@ export function toAuthzRequest(
   if (message.token !== '' && header !== undefined) {
     return 'token: send the token in the field or the authorization metadata, not both';
   }
+  let token = message.token !== '' ? message.token : bearerTokenOf(header);
+  // `authorization: DPoP <token>` needs a proof for a request this API does not see: decided with
+  // that said (refused), never taken as a bearer token (RFC 9449 §7.1).
+  let dpop: AuthzRequest['dpop'];
+  if (token === undefined && header !== undefined) {
+    token = dpopTokenOf(header);
+    if (token !== undefined) dpop = { scheme: 'dpop', proof: undefined, request: undefined };
+  }
   return {
-    token: message.token !== '' ? message.token : bearerTokenOf(header),
+    token,
+    dpop,
     action,
     resource,
     tenant: tenant === '' ? undefined : tenant,

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Decider, Decision } from '../core/decision.js';
 import type { AuthzRequest, ResourceRef } from '../core/request.js';
-import { bearerTokenOf } from './bearer.js';
+import { bearerTokenOf, dpopTokenOf } from './bearer.js';
 import { cachedAllowParts } from './cached-allow.js';
 
 const MAX_NAME = 256;
@@ -144,10 +144,19 @@ export function registerCheckRoute(app: FastifyInstance, decider: Decider): void
         });
         return undefined;
       }
-      const token = body.token ?? bearerTokenOf(header);
+      let token = body.token ?? bearerTokenOf(header);
+      // `Authorization: DPoP <token>` (RFC 9449 §7.1) needs a proof for the protected request, which
+      // this API does not see: the token is decided with that said, so it is refused, never taken
+      // as a bearer token (or reported missing).
+      let dpop: AuthzRequest['dpop'];
+      if (token === undefined && header !== undefined) {
+        token = dpopTokenOf(header);
+        if (token !== undefined) dpop = { scheme: 'dpop', proof: undefined, request: undefined };
+      }
       const requestId = req.headers['x-request-id'];
       const request: AuthzRequest = {
         token,
+        dpop,
         action: body.action,
         resource: body.resource,
         tenant: body.tenant,

@@ -12,6 +12,8 @@ export interface EnvoyRequest {
   readonly headers?: Record<string, string>;
   readonly body?: string;
   readonly host?: string;
+  /** The original request's scheme in Envoy's attributes; default https. */
+  readonly scheme?: string;
   readonly id?: string;
 }
 
@@ -35,7 +37,7 @@ export function checkRequest(req: EnvoyRequest): CheckRequest {
           method: req.method,
           path: req.path,
           host: req.host ?? 'api.example.com',
-          scheme: 'https',
+          scheme: req.scheme ?? 'https',
           protocol: 'HTTP/1.1',
           headers: {
             ':authority': req.host ?? 'api.example.com',

@@ -152,7 +152,12 @@ describe('route mapping mode over HTTP', () => {
     for (const [what, res] of refusals) {
       expect(res.status, what).toBe(401);
       expect(codeOf(res), what).toBe('token_binding_unverified');
-      expect(res.headers.get('www-authenticate'), what).toMatch(/error="invalid_token"/);
+      // RFC 9449 §7.1: the challenge speaks the scheme the token came with.
+      expect(res.headers.get('www-authenticate'), what).toMatch(
+        what === 'the Bearer scheme'
+          ? /^Bearer error="invalid_token"/
+          : /^DPoP error="invalid_dpop_proof"/,
+      );
     }
   });
 

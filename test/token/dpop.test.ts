@@ -74,7 +74,7 @@ async function verifyMessage(
   verifier: ReturnType<typeof createDpopVerifier>,
   e: DpopEvidence,
 ): Promise<string | undefined> {
-  return verifier.verify(e, ACCESS_TOKEN, jkt);
+  return (await verifier.verify(e, ACCESS_TOKEN, jkt))?.message;
 }
 
 describe('DPoP proofs', () => {
@@ -134,7 +134,24 @@ describe('DPoP proofs', () => {
   });
 });
 
-describe('the request a proof is checked against', () => {
+describe('DPoP failures say which challenge they need (RFC 9449 §7.1)', () => {
+  it('a proof that does not prove this request is invalid_dpop_proof; a key or scheme mismatch is invalid_token', async () => {
+    const verifier = createDpopVerifier({ now });
+    expect(await verifier.verify(evidence(undefined), ACCESS_TOKEN, jkt)).toMatchObject({
+      error: 'invalid_dpop_proof',
+    });
+    expect(
+      await verifier.verify(evidence(await proof({ htm: 'GET' })), ACCESS_TOKEN, jkt),
+    ).toMatchObject({ error: 'invalid_dpop_proof' });
+    const byOther = await proof({ key: other.privateKey, headerJwk: other.jwk });
+    expect(await verifier.verify(evidence(byOther), ACCESS_TOKEN, jkt)).toMatchObject({
+      error: 'invalid_token',
+    });
+    expect(
+      await verifier.verify(evidence(await proof(), { scheme: 'bearer' }), ACCESS_TOKEN, jkt),
+    ).toMatchObject({ error: 'invalid_token' });
+  });
+
   it('refuses repeated DPoP headers and a transport that does not see the request', async () => {
     const verifier = createDpopVerifier({ now });
     const twice = `${await proof()}, ${await proof()}`;
