@@ -124,7 +124,7 @@ function buildConfig(doc: unknown, options: LoadOptions): MandateConfig {
 
   const token = root.section('token').only(['max_token_bytes', 'cache_max_entries']);
   const tenancy = root.section('tenancy').only(['claim']);
-  const policies = readPoliciesSection(root.section('policies'), at, dev.stateDir);
+  const policies = readPoliciesSection(root.section('policies'), at, dev.stateDir, dev.enabled);
   const http = root.section('http').only(['body_limit_bytes']);
   const admin = root.section('admin').only(['tokens', 'jwt']);
   const adminTokens = admin.stringList('tokens', []);

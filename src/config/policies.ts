@@ -74,7 +74,7 @@ export interface PolicyConfig {
   readonly dir: string;
   /** Path of the `opa` binary used to compile Rego to Wasm. Default: .tools/opa, else `opa` on PATH. */
   readonly opaPath?: string;
-  /** Dev: watch `dir` and recompile only the unit that changed. Default false. */
+  /** Watch `dir` and recompile only the unit that changed. Default: true in dev mode, else false. */
   readonly watch?: boolean;
   /** Quiet time after the last file event before recompiling, milliseconds. Default 100. */
   readonly watchDebounceMs?: number;
@@ -221,6 +221,7 @@ export function readPoliciesSection(
   s: Section,
   at: (p: string) => string,
   stateDir: string,
+  devMode = false,
 ): PolicyConfig {
   s.only([
     'dir',
@@ -244,7 +245,8 @@ export function readPoliciesSection(
   return {
     dir: at(s.string('dir', 'policies')),
     ...(opaPath ? { opaPath: at(opaPath) } : {}),
-    watch: s.boolean('watch', false),
+    // Dev mode watches by default: editing a tenant policy and seeing it take effect is the tutorial.
+    watch: s.boolean('watch', devMode),
     watchDebounceMs: s.integer('watch_debounce_ms', 100, 0, 60_000),
     onTenantRemoved: s.oneOf('on_tenant_removed', ['deny', 'base_only'] as const, 'deny'),
     tenantsPerModule: s.integer('tenants_per_module', 32, 1, 1000),

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/errors.js';
-import { parseConfig } from '../../src/config/load.js';
+import { defaultConfig, parseConfig } from '../../src/config/load.js';
 
 const issuers = `
 issuers:
@@ -56,6 +56,13 @@ describe('policies config', () => {
       bundles: [],
       keys: {},
     });
+  });
+
+  it('watches the policy directory by default in dev mode only, and either can be changed', () => {
+    expect(defaultConfig().policies.watch).toBe(true);
+    const devOff = parseConfig('dev: { enabled: true }\npolicies: { watch: false }\n');
+    expect(devOff.policies.watch).toBe(false);
+    expect(parseConfig(issuers).policies.watch).toBe(false);
   });
 
   it('reads watch mode, bundles from files and servers, and keys', () => {
