@@ -11,6 +11,8 @@ export type JsBuiltin = (...args: unknown[]) => unknown;
 export interface DecisionClock {
   /** Starts a new decision: the first `time.now_ns()` after this reads the clock, later ones repeat it. */
   begin(): void;
+  /** This decision's time in ns, read from the clock on first use (the value `time.now_ns()` gives). */
+  nowNs(): bigint;
   /** The builtins to hand to opa-wasm's `loadPolicy`. */
   readonly builtins: Readonly<Record<string, JsBuiltin>>;
 }
@@ -31,14 +33,18 @@ export function createDecisionClock(now: () => bigint | number = wallClockNs): D
   // JSON text of this decision's time, once read. Nanosecond timestamps exceed 2^53, so
   // JSON.stringify(number) would round them; opa-wasm accepts an ArrayBuffer as ready JSON text.
   let encoded: ArrayBuffer | undefined;
+  let instant: bigint | undefined;
+
+  const read = (): bigint => {
+    if (instant === undefined) {
+      const current = now();
+      instant = typeof current === 'bigint' ? current : BigInt(Math.trunc(current));
+    }
+    return instant;
+  };
 
   const nowNs: JsBuiltin = () => {
-    if (encoded === undefined) {
-      const current = now();
-      const digits =
-        typeof current === 'bigint' ? current.toString() : BigInt(Math.trunc(current)).toString();
-      encoded = new TextEncoder().encode(digits).buffer as ArrayBuffer;
-    }
+    encoded ??= new TextEncoder().encode(read().toString()).buffer as ArrayBuffer;
     return encoded;
   };
 
@@ -46,7 +52,9 @@ export function createDecisionClock(now: () => bigint | number = wallClockNs): D
     begin() {
       // Lazily read: most policies never ask for the time, and then the clock costs nothing.
       encoded = undefined;
+      instant = undefined;
     },
+    nowNs: read,
     builtins: { 'time.now_ns': nowNs },
   };
 }

@@ -21,7 +21,10 @@ export interface RuntimeCapabilities {
  * Narrows `opa capabilities --current` (JSON text) to the runtime builtins, keeping opa's
  * declarations (argument types) and its features and future keywords as they are.
  */
-export function narrowCapabilities(currentJson: string): {
+export function narrowCapabilities(
+  currentJson: string,
+  admit: (name: string) => boolean = isRuntimeBuiltin,
+): {
   readonly json: string;
   readonly excluded: Set<string>;
 } {
@@ -37,19 +40,23 @@ export function narrowCapabilities(currentJson: string): {
   const excluded = new Set<string>();
   const builtins = doc.builtins.filter((builtin) => {
     const name = typeof builtin.name === 'string' ? builtin.name : '';
-    if (isRuntimeBuiltin(name)) return true;
+    if (admit(name)) return true;
     excluded.add(name);
     return false;
   });
   return { json: `${JSON.stringify({ ...doc, builtins }, null, 2)}\n`, excluded };
 }
 
-/** Writes the narrowed capabilities of this opa under `dir` (default: the OS temp dir) and returns them. */
+/**
+ * Writes the narrowed capabilities of this opa under `dir` (default: the OS temp dir) and returns
+ * them. `admit` chooses the builtins kept (default: those of base and tenant units).
+ */
 export async function writeRuntimeCapabilities(
   opa: OpaCli,
   dir: string = join(tmpdir(), 'mandate-capabilities'),
+  admit: (name: string) => boolean = isRuntimeBuiltin,
 ): Promise<RuntimeCapabilities> {
-  const { json, excluded } = narrowCapabilities(await opa.capabilities());
+  const { json, excluded } = narrowCapabilities(await opa.capabilities(), admit);
   const hash = createHash('sha256').update(json).digest('hex').slice(0, 12);
   const path = join(dir, `capabilities-${hash}.json`);
   const existing = await readFile(path, 'utf8').catch(() => undefined);

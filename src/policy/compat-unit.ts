@@ -6,6 +6,8 @@ import { basename, dirname, join, posix, resolve } from 'node:path';
 import { type LoadedPolicy, loadPolicy } from '@open-policy-agent/opa-wasm';
 import type { ComponentStatus } from '../lib/lifecycle.js';
 import { assertBuiltinsSupported, createDecisionClock } from './builtins.js';
+import { createHostBuiltins, isCompatBuiltin } from './builtins/index.js';
+import { unsupportedBuiltinOf, writeRuntimeCapabilities } from './capabilities.js';
 import type { CompatPolicy, CompatResult } from './compat-types.js';
 import { readCompatResult } from './compat-result.js';
 import { isUnitSourceFile } from './conventions.js';
@@ -67,10 +69,31 @@ async function revisionOf(dir: string, files: readonly string[]): Promise<string
   return hash.digest('hex').slice(0, 12);
 }
 
+/** A compile failure over builtins mandate refuses, as `unsupported_builtin` naming each file, line and builtin. */
+function refusedBuiltins(thrown: unknown, excluded: ReadonlySet<string>): unknown {
+  if (!(thrown instanceof PolicyError) || thrown.code !== 'compile_failed') return thrown;
+  const refused = thrown.problems
+    .map((problem) => ({ problem, name: unsupportedBuiltinOf(problem.text, excluded) }))
+    .filter(
+      (entry): entry is { problem: (typeof thrown.problems)[number]; name: string } =>
+        entry.name !== undefined,
+    );
+  if (refused.length === 0) return thrown;
+  const where = refused.map(({ problem, name }) => `${name} (${problem.file}:${problem.line})`);
+  const builtins = [...new Set(refused.map((entry) => entry.name))].sort();
+  return new PolicyError(
+    'unsupported_builtin',
+    `${UNIT}: policy uses builtin${refused.length > 1 ? 's' : ''} mandate does not run in compatibility mode: ${where.join(', ')}`,
+    { unit: UNIT, problems: thrown.problems, builtins, cause: thrown },
+  );
+}
+
 /** Builds the unit; nothing is compiled until start(). */
 export function createCompatPolicy(options: CompatPolicyOptions): CompatPolicy {
   const dir = resolve(options.dir);
   const clock = createDecisionClock(options.now);
+  // One set of host builtins (and verification caches) for the unit's life, reading the decision clock.
+  const builtins = { ...clock.builtins, ...createHostBuiltins({ nowNs: clock.nowNs }) };
   const encoder = new TextEncoder();
   let loaded: Loaded | undefined;
   let failure: PolicyError | undefined;
@@ -85,23 +108,31 @@ export function createCompatPolicy(options: CompatPolicyOptions): CompatPolicy {
     }
     const revision = await revisionOf(dir, files);
     const opa = createOpaCli(options.opaPath === undefined ? {} : { opaPath: options.opaPath });
-    const gzipped = await opa.buildWasm({
-      cwd: dirname(dir),
-      path: basename(dir),
-      entrypoint: options.entrypoint,
-      unit: UNIT,
-    });
+    // Compiled against the builtins mandate can run, so a refused one is a compile error naming its file and line.
+    const capabilities = await writeRuntimeCapabilities(opa, undefined, isCompatBuiltin);
+    let gzipped: Uint8Array;
+    try {
+      gzipped = await opa.build({
+        cwd: dirname(dir),
+        paths: [basename(dir)],
+        entrypoints: [options.entrypoint],
+        capabilitiesPath: capabilities.path,
+        unit: UNIT,
+      });
+    } catch (thrown) {
+      throw refusedBuiltins(thrown, capabilities.excluded);
+    }
     const bundle = readWasmBundle(gzipped, UNIT);
     let policy: LoadedPolicy;
     try {
-      policy = await loadPolicy(bundle.wasm, undefined, { ...clock.builtins });
+      policy = await loadPolicy(bundle.wasm, undefined, { ...builtins });
     } catch (cause) {
       throw new PolicyError('load_failed', `${UNIT}: cannot instantiate the Wasm module`, {
         unit: UNIT,
         cause,
       });
     }
-    assertBuiltinsSupported(UNIT, importedBuiltins(policy), clock.builtins);
+    assertBuiltinsSupported(UNIT, importedBuiltins(policy), builtins);
     const entrypoint: unknown = (policy.entrypoints as Record<string, unknown>)[options.entrypoint];
     if (typeof entrypoint !== 'number') {
       throw new PolicyError(
