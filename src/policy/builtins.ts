@@ -13,6 +13,8 @@ export interface DecisionClock {
   begin(): void;
   /** This decision's time in ns, read from the clock on first use (the value `time.now_ns()` gives). */
   nowNs(): bigint;
+  /** How many decisions have begun: changes exactly when a new decision starts. */
+  decision(): number;
   /** The builtins to hand to opa-wasm's `loadPolicy`. */
   readonly builtins: Readonly<Record<string, JsBuiltin>>;
 }
@@ -34,6 +36,7 @@ export function createDecisionClock(now: () => bigint | number = wallClockNs): D
   // JSON.stringify(number) would round them; opa-wasm accepts an ArrayBuffer as ready JSON text.
   let encoded: ArrayBuffer | undefined;
   let instant: bigint | undefined;
+  let decisions = 0;
 
   const read = (): bigint => {
     if (instant === undefined) {
@@ -53,8 +56,10 @@ export function createDecisionClock(now: () => bigint | number = wallClockNs): D
       // Lazily read: most policies never ask for the time, and then the clock costs nothing.
       encoded = undefined;
       instant = undefined;
+      decisions += 1;
     },
     nowNs: read,
+    decision: () => decisions,
     builtins: { 'time.now_ns': nowNs },
   };
 }

@@ -93,7 +93,10 @@ export function createCompatPolicy(options: CompatPolicyOptions): CompatPolicy {
   const dir = resolve(options.dir);
   const clock = createDecisionClock(options.now);
   // One set of host builtins (and verification caches) for the unit's life, reading the decision clock.
-  const builtins = { ...clock.builtins, ...createHostBuiltins({ nowNs: clock.nowNs }) };
+  const builtins = {
+    ...clock.builtins,
+    ...createHostBuiltins({ nowNs: clock.nowNs, decision: clock.decision }),
+  };
   const encoder = new TextEncoder();
   let loaded: Loaded | undefined;
   let failure: PolicyError | undefined;

@@ -12,6 +12,8 @@ export class BuiltinError extends Error {}
 export interface HostContext {
   /** This decision's time (the same instant `time.now_ns()` returns), nanoseconds since the epoch. */
   nowNs(): bigint;
+  /** A number that changes when a new decision starts (per-decision memory, e.g. uuid.rfc4122). */
+  decision(): number;
 }
 
 /** Wraps a builtin so a {@link BuiltinError} reads as undefined; any other throw halts the evaluation (a deny). */

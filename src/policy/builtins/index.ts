@@ -4,8 +4,11 @@ import { isRuntimeBuiltin } from '../runtime-builtins.js';
 import { createCryptoBuiltins } from './crypto.js';
 import type { HostContext } from './host-builtin.js';
 import { createJwtBuiltins } from './jwt.js';
+import { createNetBuiltins } from './net.js';
 import { createTimeBuiltins } from './time.js';
+import { createUnitsBuiltins } from './units.js';
 import { createUrlQueryBuiltins } from './urlquery.js';
+import { createUuidBuiltins } from './uuid.js';
 
 export type { HostContext } from './host-builtin.js';
 
@@ -16,12 +19,15 @@ export function createHostBuiltins(context: HostContext): Record<string, JsBuilt
     ...createCryptoBuiltins(),
     ...createUrlQueryBuiltins(),
     ...createTimeBuiltins(),
+    ...createNetBuiltins(),
+    ...createUnitsBuiltins(),
+    ...createUuidBuiltins(context),
   };
 }
 
 /** Names of the host builtins (without a context: for capabilities and docs). */
 export const HOST_BUILTIN_NAMES: readonly string[] = Object.keys(
-  createHostBuiltins({ nowNs: () => 0n }),
+  createHostBuiltins({ nowNs: () => 0n, decision: () => 0 }),
 ).sort();
 
 const HOST = new Set(HOST_BUILTIN_NAMES);

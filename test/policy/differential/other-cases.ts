@@ -225,5 +225,133 @@ export function otherCases(): BuiltinCase[] {
     add(fn, 'with a layout', [0, 'UTC', 'RFC3339']);
     add(fn, 'ns a string in array', ['0']);
   }
+  for (const s of [
+    '10',
+    '10k',
+    '10K',
+    '1.5Ki',
+    '1m',
+    '1000m',
+    '1M',
+    '2Mi',
+    '2mi',
+    '1G',
+    '1Gi',
+    '3T',
+    '3Ti',
+    '1P',
+    '1Pi',
+    '1E',
+    '1Ei',
+    '0.1',
+    '.5k',
+    '5.',
+    '1e3',
+    '1e3k',
+    '1E-3',
+    '1e1234567',
+    '-1k',
+    '+2',
+    '"10k"',
+    '10 k',
+    'k',
+    '',
+    '1x',
+    '1kb',
+    '1e',
+    '1.2.3',
+    '0.333333333333m',
+  ]) {
+    add('units.parse', s, s);
+  }
+  add('units.parse', 'a number', 10);
+  for (const s of [
+    '10',
+    '10kb',
+    '10KB',
+    '10k',
+    '1kib',
+    '1KiB',
+    '1ki',
+    '1mb',
+    '1MiB',
+    '1gb',
+    '1GiB',
+    '1tb',
+    '1tib',
+    '1pb',
+    '1pib',
+    '1eb',
+    '1eib',
+    '1.5kb',
+    '1.5',
+    '.5mb',
+    '1e3',
+    '1e3kb',
+    '1e',
+    '1ei',
+    '-1kb',
+    '"5mb"',
+    '5 mb',
+    'mb',
+    '',
+    '1xb',
+    '1e1234567',
+    '3.999',
+  ]) {
+    add('units.parse_bytes', s, s);
+  }
+  add('units.parse_bytes', 'a number', 10);
+  for (const s of [
+    '6ba7b810-9dad-11d1-80b4-00c04fd430c8',
+    '00000000-0000-0000-0000-000000000000',
+    'urn:uuid:6ba7b810-9dad-11d1-80b4-00c04fd430c8',
+    'URN:UUID:6BA7B810-9DAD-11D1-80B4-00C04FD430C8',
+    '{6ba7b810-9dad-11d1-80b4-00c04fd430c8}',
+    '6ba7b8109dad11d180b400c04fd430c8',
+    'f47ac10b-58cc-4372-a567-0e02b2c3d479',
+    '000003e8-8c1b-21ec-ad00-325096b39f47',
+    '000003e8-8c1b-21ec-ad07-335096b39f47',
+    '1ec9414c-232a-6b00-b3c8-9e6bdeced846',
+    '017f22e2-79b0-7cc3-98c4-dc0c0c07398f',
+    '6ba7b810-9dad-11d1-c0b4-01c04fd430c8',
+    '6ba7b810-9dad-11d1-e0b4-02c04fd430c8',
+    '6ba7b810-9dad-11d1-00b4-03c04fd430c8',
+    '6ba7b810-9dad-31d1-80b4-00c04fd430c8',
+    '6ba7b810x9dad-11d1-80b4-00c04fd430c8',
+    '6ba7b810-9dad-11d1-80b4-00c04fd430cg',
+    'bad',
+    '',
+  ]) {
+    add('uuid.parse', s, s);
+  }
+  add('uuid.parse', 'a number', 1);
+  add('uuid.rfc4122', 'a string key', 'k');
+  add('uuid.rfc4122', 'another key', 'other');
+  for (const s of [
+    '10.0.0.0/8',
+    '10.0.0.1/32',
+    '10.0.0.0/33',
+    '10.0.0.0/08',
+    '010.0.0.0/8',
+    '10.0.0/8',
+    '10.0.0.0',
+    '10.0.0.0/',
+    '10.0.0.0/-1',
+    '::/0',
+    '2001:db8::/32',
+    '2001:db8::/129',
+    '::ffff:10.0.0.1/120',
+    'fe80::1%eth0/64',
+    '2001:db8::1/64',
+    ' 10.0.0.0/8',
+    '10.0.0.0/8 ',
+    '1.2.3.4/1e1',
+    '',
+  ]) {
+    add('net.cidr_is_valid', s, s);
+  }
+  add('net.cidr_is_valid', 'a number', 8);
+  add('net.cidr_is_valid', 'an array', ['10.0.0.0/8']);
   return cases;
 }
