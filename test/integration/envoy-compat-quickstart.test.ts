@@ -6,7 +6,7 @@ import type { AuthorizationClient } from '../../src/gen/envoy/service/auth/v3/ex
 import { envoyCheck, envoyClient, envoyHttp } from '../helpers/envoy.js';
 import { ADMIN_TOKEN, startSidecar, type Sidecar } from '../helpers/sidecar.js';
 
-const QUICKSTART_DIR = resolve(import.meta.dirname, 'fixtures/envoy-quickstart');
+const QUICKSTART_DIR = resolve(import.meta.dirname, '../../examples/opa-envoy-quickstart');
 
 // mandate's own access token travels in its own header; Authorization carries the policy's JWT,
 // as OPA-Envoy's users send it.

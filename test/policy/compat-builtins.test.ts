@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCompatPolicy } from '../../src/policy/compat-unit.js';
 import type { CompatPolicy } from '../../src/policy/compat-types.js';
 
-const QUICKSTART = resolve(import.meta.dirname, '../integration/fixtures/envoy-quickstart');
+const QUICKSTART = resolve(import.meta.dirname, '../../examples/opa-envoy-quickstart');
 const NOW = 1_750_000_000;
 
 const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
