@@ -10,6 +10,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const SUITES = [
   ['core checks (HTTP, gRPC, token verification)', 'run.mjs'],
   ['Envoy ext_authz (gRPC and HTTP)', 'envoy.mjs'],
+  ['OPA-Envoy compatibility mode (quick-start JWT policy)', 'envoy-compat.mjs'],
   ['revocation (propagation, 100k entries)', 'revocation.mjs'],
   ['audit sinks (http vs stdout vs none)', 'audit.mjs'],
   ['token exchange (cache hit/miss, single-flight)', 'exchange.mjs'],
