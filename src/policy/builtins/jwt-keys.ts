@@ -17,6 +17,11 @@ export interface VerificationKey {
   readonly key: KeyObject;
   readonly alg: string;
   readonly kid: string;
+  /**
+   * The JWK held a private key. The signature-only builtins (`io.jwt.verify_*`) accept public keys
+   * only, as OPA does; `io.jwt.decode_verify` verifies with the key's public half.
+   */
+  readonly private: boolean;
 }
 
 /** The JWS algorithms OPA knows; a JWK declaring another is skipped. */
@@ -105,11 +110,16 @@ function fromPem(block: { type: string; der: Buffer; rest: string }): Verificati
   if (block.rest.length > 0) throw new BuiltinError('extra data after a PEM certificate block');
   try {
     if (block.type === 'CERTIFICATE') {
-      return [{ key: new X509Certificate(block.der).publicKey, alg: '', kid: '' }];
+      return [{ key: new X509Certificate(block.der).publicKey, alg: '', kid: '', private: false }];
     }
     if (block.type === 'PUBLIC KEY') {
       return [
-        { key: createPublicKey({ key: block.der, format: 'der', type: 'spki' }), alg: '', kid: '' },
+        {
+          key: createPublicKey({ key: block.der, format: 'der', type: 'spki' }),
+          alg: '',
+          kid: '',
+          private: false,
+        },
       ];
     }
   } catch {
@@ -162,7 +172,7 @@ function fromJwks(text: string): VerificationKey[] {
     const kid = typeof jwk.kid === 'string' ? jwk.kid : '';
     const key = fromJwk(jwk);
     if (alg !== '' && !TOKEN_ALGORITHMS.has(alg)) continue;
-    keys.push({ key, alg, kid });
+    keys.push({ key, alg, kid, private: jwk.kty !== 'oct' && Object.hasOwn(jwk, 'd') });
   }
   return keys;
 }

@@ -120,10 +120,13 @@ export function createJwtBuiltins(context: HostContext): Record<string, JsBuilti
     const signed = `${parts.header}.${parts.payload}`;
     if (fields.kid !== '') {
       const byKid = keys.find((key) => key.kid === fields.kid);
-      if (byKid !== undefined) return check(byKid.key, signed, signature);
+      if (byKid !== undefined) return !byKid.private && check(byKid.key, signed, signature);
     }
     return keys.some(
-      (key) => (key.alg === '' || key.alg === fields.alg) && check(key.key, signed, signature),
+      (key) =>
+        (key.alg === '' || key.alg === fields.alg) &&
+        !key.private &&
+        check(key.key, signed, signature),
     );
   }
 

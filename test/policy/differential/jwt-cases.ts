@@ -22,6 +22,8 @@ interface Signer {
   /** The verifying key as PEM (SPKI) and as a JWK. */
   readonly pem: string;
   readonly jwk: Record<string, unknown>;
+  /** The signing key as a JWK, as someone might paste it in place of the public one. */
+  readonly privateJwk: Record<string, unknown>;
 }
 
 function asymmetric(alg: string, privateKey: KeyObject, publicKey: KeyObject): Signer {
@@ -40,6 +42,7 @@ function asymmetric(alg: string, privateKey: KeyObject, publicKey: KeyObject): S
     sign: (data) => signBytes(hash, Buffer.from(data), options),
     pem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
     jwk: publicKey.export({ format: 'jwk' }) as Record<string, unknown>,
+    privateJwk: privateKey.export({ format: 'jwk' }) as Record<string, unknown>,
   };
 }
 
@@ -174,6 +177,12 @@ export function jwtCases(nowSeconds: number): BuiltinCase[] {
       signer.pem,
     );
     add(fn, `${signer.alg} empty JWKS`, good, '{"keys": []}');
+    add(fn, `${signer.alg} private JWK`, good, JSON.stringify(signer.privateJwk));
+    add('io.jwt.decode_verify', `${signer.alg} private JWK`, good, {
+      cert: JSON.stringify({ keys: [signer.privateJwk] }),
+      time: nowNs,
+      aud: 'orders',
+    });
     add(fn, `${signer.alg} key is not a key`, good, 'not a key');
     add(fn, `${signer.alg} key is a number`, good, 42);
     add(fn, `${signer.alg} token is a number`, 7, signer.pem);
