@@ -169,6 +169,12 @@ function fromJwks(text: string): VerificationKey[] {
       }
       alg = jwk.alg;
     }
+    // The JWK parser rejects a key whose standard string members are not strings.
+    for (const member of ['kid', 'use']) {
+      if (Object.hasOwn(jwk, member) && typeof jwk[member] !== 'string') {
+        throw new BuiltinError(`invalid JWK ${member}`);
+      }
+    }
     const kid = typeof jwk.kid === 'string' ? jwk.kid : '';
     const key = fromJwk(jwk);
     if (alg !== '' && !TOKEN_ALGORITHMS.has(alg)) continue;

@@ -370,6 +370,102 @@ export function jwtCases(nowSeconds: number): BuiltinCase[] {
     aud: 'orders',
   });
   dv('cert not a string', hs(claims), { cert: 1, time: nowNs });
+  // Key material at its edges.
+  const es256 = signers[6]!;
+  const es384 = signers[7]!;
+  const rs = signers[0]!;
+  const rsToken = token({ alg: 'RS256' }, claims, rs.sign);
+  const esToken = token({ alg: 'ES256' }, claims, es256.sign);
+  const at = { time: nowNs, aud: 'orders' };
+  dv('ES256 token, P-384 key', esToken, { ...at, cert: es384.pem });
+  add('io.jwt.verify_es256', 'ES256 token, P-384 key', esToken, es384.pem);
+  add('io.jwt.verify_es384', 'ES256 token through verify_es384', esToken, es256.pem);
+  dv(
+    'ES256 signature one byte short',
+    `${esToken.slice(0, esToken.lastIndexOf('.'))}.${b64(Buffer.from(esToken.split('.')[2]!, 'base64url').subarray(1))}`,
+    { ...at, cert: es256.pem },
+  );
+  add(
+    'io.jwt.verify_es256',
+    'signature one byte short',
+    `${esToken.slice(0, esToken.lastIndexOf('.'))}.${b64(Buffer.from(esToken.split('.')[2]!, 'base64url').subarray(1))}`,
+    es256.pem,
+  );
+  add('io.jwt.verify_rs256', 'PEM after leading text', rsToken, `some text\n${rs.pem}`);
+  add('io.jwt.verify_rs256', 'PEM with two trailing newlines', rsToken, `${rs.pem}\n`);
+  add('io.jwt.verify_rs256', 'PEM without its final newline', rsToken, rs.pem.trimEnd());
+  add('io.jwt.verify_rs256', 'two PEM blocks', rsToken, `${rs.pem}${rs.pem}`);
+  add(
+    'io.jwt.verify_rs256',
+    'PEM of another type',
+    rsToken,
+    rs.pem.replaceAll('PUBLIC KEY', 'RSA PUBLIC KEY'),
+  );
+  add(
+    'io.jwt.verify_rs256',
+    'PEM with a corrupt body',
+    rsToken,
+    rs.pem.replace(/\n[A-Za-z0-9+/]{10}/, '\n!!!!!!!!!!'),
+  );
+  add(
+    'io.jwt.verify_rs256',
+    'JWK without kty',
+    rsToken,
+    JSON.stringify({ n: rs.jwk.n, e: rs.jwk.e }),
+  );
+  add('io.jwt.verify_rs256', 'JWKS keys not a list', rsToken, JSON.stringify({ keys: {} }));
+  add(
+    'io.jwt.verify_rs256',
+    'JWKS with one bad key',
+    rsToken,
+    JSON.stringify({ keys: [rs.jwk, { kty: 'RSA' }] }),
+  );
+  add('io.jwt.verify_rs256', 'JSON array', rsToken, JSON.stringify([rs.jwk]));
+  add(
+    'io.jwt.verify_rs256',
+    'JWK kid not a string',
+    rsToken,
+    JSON.stringify({ ...rs.jwk, kid: 5 }),
+  );
+  add(
+    'io.jwt.verify_rs256',
+    'token kid matches, key says other alg',
+    token({ alg: 'RS256', kid: 'x' }, claims, rs.sign),
+    JSON.stringify({ keys: [{ ...rs.jwk, kid: 'x', alg: 'PS256' }] }),
+  );
+  dv('oct JWK without alg', hs(claims), {
+    ...at,
+    cert: JSON.stringify({ kty: 'oct', k: b64('secret') }),
+  });
+  dv('oct JWK, HS384 token', hs(claims, { alg: 'HS384' }), {
+    ...at,
+    cert: JSON.stringify({ kty: 'oct', k: b64('secret') }),
+  });
+  dv('header base64 padded', `${part({ alg: 'HS256' })}==.${part(claims)}.x`, {
+    ...at,
+    secret: 'secret',
+  });
+  dv('RS256 token, secret given', rsToken, { ...at, secret: 'secret' });
+  dv('EdDSA token, RSA cert', token({ alg: 'EdDSA' }, claims, signers[9]!.sign), {
+    ...at,
+    cert: rs.pem,
+  });
+  dv('alg constraint with JWKS alg', rsToken, {
+    ...at,
+    alg: 'RS256',
+    cert: JSON.stringify({ keys: [{ ...rs.jwk, alg: 'RS256' }] }),
+  });
+  dv('iss constraint empty string', hs(claims), { ...at, secret: 'secret', iss: '' });
+  dv('aud constraint empty string, no aud claim', hs({ ...claims, aud: undefined }), {
+    secret: 'secret',
+    time: nowNs,
+    aud: '',
+  });
+  dv('time a float', hs(claims), { ...at, secret: 'secret', time: nowNs + 0.5 });
+  dv('exp as float just after now', hs({ ...claims, exp: nowSeconds + 1e-6 }), {
+    ...at,
+    secret: 'secret',
+  });
   dv('cert garbage', hs(claims), { cert: 'garbage', time: nowNs });
 
   // decode: structure only.
