@@ -109,14 +109,29 @@ function scrub(node: unknown, path: (string | number)[], hits: Hits): unknown {
       path.pop();
       continue;
     }
-    if (child === null || (typeof child !== 'object' && typeof child !== 'string')) continue;
-    path.push(key);
-    const next = scrub(child, path, hits);
-    path.pop();
-    if (next !== child) {
+    // A key is written wherever its value is, so it is scrubbed like one; the pointers below it
+    // are built from the clean key, never from the credential.
+    const cleanKey = scrubString(key);
+    path.push(cleanKey);
+    const next =
+      child === null || (typeof child !== 'object' && typeof child !== 'string')
+        ? child
+        : scrub(child, path, hits);
+    if (cleanKey !== key) {
+      copy ??= { ...obj };
+      delete copy[key];
+      // Two keys scrubbed alike (or one clashing with a key already there) would overwrite a
+      // value: the clean key stays, the renamed entry is dropped.
+      if (Object.hasOwn(copy, cleanKey)) hits.erased.push(pointerOf(path));
+      else {
+        hits.masked.push(pointerOf(path));
+        copy[cleanKey] = next;
+      }
+    } else if (next !== child) {
       copy ??= { ...obj };
       copy[key] = next;
     }
+    path.pop();
   }
   return copy ?? node;
 }
@@ -166,8 +181,8 @@ function edit(node: unknown, rule: AuditMaskRule, i: number, ptr: string, hits: 
 
 /**
  * Builds the masker: first every credential-looking value is removed wherever it is (keys such as
- * `authorization`, `Bearer …` values, compact JWS strings), then the configured rules run in
- * order. The pointers touched are listed in the record's `erased` and `masked`, as OPA does.
+ * `authorization`, `Bearer …` values, compact JWS strings), in object keys as in values at every
+ * depth, then the configured rules run in order. The pointers touched are listed in the record's `erased` and `masked`, as OPA does.
  * The input record is never modified (its objects are shared with caches and the caller);
  * a record nothing applies to is returned as is.
  */

@@ -137,6 +137,81 @@ describe('credentials, by construction', () => {
     );
   });
 
+  it('scrubs credentials in object keys at every depth, and never names them in a pointer', () => {
+    const input = {
+      context: { [JWS]: 'v', nested: [{ [`Bearer ${SECRET}`]: { [`x ${JWS} y`]: 1 } }] },
+      attributes: { [`basic ${SECRET}`]: null, n: { [JWS]: JWS } },
+    };
+    const masked = createMasker([])(record(input)) as unknown as Record<string, unknown>;
+    const text = JSON.stringify(masked);
+    expect(text).not.toContain(JWS);
+    expect(text).not.toContain(SECRET);
+    expect(masked['input']).toEqual({
+      context: { '[credential]': 'v', nested: [{ '[credential]': { 'x [credential] y': 1 } }] },
+      attributes: { '[credential]': null, n: { '[credential]': '[credential]' } },
+    });
+    expect(masked['masked']).toEqual(
+      expect.arrayContaining([
+        '/input/context/[credential]',
+        '/input/context/nested/0/[credential]',
+        '/input/context/nested/0/[credential]/x [credential] y',
+        '/input/attributes/n/[credential]',
+      ]),
+    );
+  });
+
+  it('drops a scrubbed key that would overwrite another one, whichever comes first', () => {
+    for (const context of [
+      { '[credential]': 'kept', [JWS]: 'dropped' },
+      { [JWS]: 'dropped', '[credential]': 'kept' },
+      { [JWS]: 'kept', [`Bearer ${SECRET}`]: 'dropped' },
+    ]) {
+      const masked = createMasker([])(record({ context })) as unknown as Record<string, unknown>;
+      expect(masked['input']).toEqual({ context: { '[credential]': 'kept' } });
+      expect(masked['erased']).toEqual(['/input/context/[credential]']);
+    }
+  });
+
+  it('leaves no string a second pass would scrub, in keys or values (random records)', () => {
+    const parts = ['Bearer ', 'basic\t', 'eyJ', 'eyJhbGciOiJFUzI1NiJ9', '.', 'abcd', 'x', ' '];
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const text = () => {
+      let out = '';
+      for (let i = rand(8); i >= 0; i--) out += parts[rand(parts.length)];
+      return out;
+    };
+    const value = (depth: number): unknown => {
+      const kind = rand(depth > 4 ? 2 : 4);
+      if (kind === 0) return text();
+      if (kind === 1) return rand(100);
+      if (kind === 2) return [value(depth + 1), value(depth + 1)];
+      return { [text()]: value(depth + 1), [text()]: value(depth + 1) };
+    };
+    const mask = createMasker([]);
+    const strings = (node: unknown, out: string[]): string[] => {
+      if (typeof node === 'string') out.push(node);
+      else if (Array.isArray(node)) for (const v of node) strings(v, out);
+      else if (node !== null && typeof node === 'object') {
+        for (const [k, v] of Object.entries(node)) {
+          out.push(k);
+          strings(v, out);
+        }
+      }
+      return out;
+    };
+    for (let i = 0; i < 2000; i++) {
+      const masked = mask(ctx({ [text()]: value(0) })) as unknown as Record<string, unknown>;
+      for (const s of strings(masked['input'], [])) {
+        const probe = ctx({ s });
+        expect(mask(probe), s).toBe(probe);
+      }
+    }
+  });
+
   it('cuts hostile nesting instead of recursing without bound', () => {
     let deep: Record<string, unknown> = { leaf: true };
     for (let i = 0; i < 10_000; i++) deep = { d: deep };
@@ -204,6 +279,8 @@ const CREDENTIAL_CASES: readonly (readonly [string, AuditRecord, string])[] = [
   ['a scheme inside an array', ctx({ list: ['a', `bearer ${SECRET}`] }), SECRET],
   ['a top-level field', record({}, { request_id: `Bearer ${SECRET}` }), SECRET],
   ['a JWS inside a longer string', ctx({ note: `callback?t=${JWS}&x=1` }), JWS],
+  ['a JWS as a key', ctx({ deep: { [JWS]: 1 } }), JWS],
+  ['a Bearer value as a key', ctx({ list: [{ [`Bearer ${SECRET}`]: 'x' }] }), SECRET],
 ];
 
 /** A document nested past the masker's depth limit, with nothing else to scrub. */
