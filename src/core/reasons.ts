@@ -75,6 +75,7 @@ export function classifyReason(code: ReasonCode): ReasonClass {
     case 'claim_missing':
     case 'key_not_found':
     case 'token_binding_unverified':
+    case 'claim_invalid':
     case 'revoked': // no longer valid: RFC 6750 `invalid_token`, like an expired token
       return 'unauthenticated';
     case 'jwks_unavailable':

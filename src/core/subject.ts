@@ -1,8 +1,6 @@
 // Normalises verified JWT claims into the subject policies and callers see: scopes as a list, `act` as a chain.
+import { MAX_ACT_DEPTH } from '../token/claims.js';
 import type { Subject } from './decision.js';
-
-/** Deeper chains than this are cut off: nobody delegates 32 hops, and recursion on input must be bounded. */
-const MAX_ACT_DEPTH = 32;
 
 /** `scope` is a space-delimited string (RFC 9068 / RFC 8693); some issuers send `scp` as an array. */
 export function scopesOf(claims: Readonly<Record<string, unknown>>): string[] {
@@ -14,7 +12,10 @@ export function scopesOf(claims: Readonly<Record<string, unknown>>): string[] {
   return [];
 }
 
-/** Flattens nested `act` claims (RFC 8693 §4.1) into actor subjects, outermost (current actor) first. */
+/**
+ * Flattens nested `act` claims (RFC 8693 §4.1) into actor subjects, outermost (current actor) first.
+ * Verification refuses a chain this would read in part (checkClaims, `claim_invalid`).
+ */
 export function actChainOf(claims: Readonly<Record<string, unknown>>): string[] {
   const chain: string[] = [];
   let act = claims['act'];

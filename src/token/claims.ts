@@ -18,7 +18,8 @@ export interface ClaimRules {
  * Returns the first failing check, or undefined when the claims are acceptable:
  * `exp` (always required: the verified-token cache relies on it), `nbf`, `iat` (not in the
  * future beyond tolerance; jose checks it only with maxTokenAge, hence our own checks), `aud`,
- * then the issuer's required claims, then a key binding (`cnf`) unless the issuer accepts bound
+ * then the issuer's required claims, then the shape of a delegation chain (`act`: malformed, it
+ * would hide its actors from actor revocation and agent rules), then a key binding (`cnf`) unless the issuer accepts bound
  * tokens as bearer tokens: a DPoP binding passes here and is checked per request against its
  * proof (see VerifiedToken.dpopJkt), any other is refused.
  */
@@ -54,11 +55,41 @@ export function checkClaims(
       return tokenFailure('claim_missing', `required claim "${claim}" is missing`);
     }
   }
+  const act = claims['act'];
+  if (act !== undefined && !isActChain(act)) {
+    // The message is fixed: nothing of the token's own value is echoed.
+    return tokenFailure(
+      'claim_invalid',
+      `"act" must be an object with a "sub" string at every level (at most ${MAX_ACT_DEPTH} levels)`,
+    );
+  }
   if (claims['cnf'] !== undefined && rules.acceptBoundTokens !== true) {
     // A DPoP binding alone is checked per request (dpopKeyOf); any other cannot be checked here.
     if (dpopKeyOf(claims) === undefined) return tokenFailure('token_binding_unverified');
   }
   return undefined;
+}
+
+/** Deeper delegation chains are refused: nobody delegates 32 hops, and walking input must be bounded. */
+export const MAX_ACT_DEPTH = 32;
+
+/**
+ * True when `act` is an RFC 8693 §4.1 actor chain mandate can read whole: at every level a JSON
+ * object (not an array or null) whose `sub` is a non-empty string, and whose `act`, when present,
+ * is again such an object, at most MAX_ACT_DEPTH levels deep. Anything else would leave an actor
+ * out of `subject.act`, so the token is refused rather than read in part.
+ */
+export function isActChain(act: unknown): boolean {
+  let level: unknown = act;
+  for (let depth = 0; depth < MAX_ACT_DEPTH; depth++) {
+    if (typeof level !== 'object' || level === null || Array.isArray(level)) return false;
+    const actor = level as Record<string, unknown>;
+    const sub = actor['sub'];
+    if (typeof sub !== 'string' || sub.length === 0) return false;
+    if (!Object.hasOwn(actor, 'act')) return true;
+    level = actor['act'];
+  }
+  return false;
 }
 
 /** The DPoP key thumbprint of a token bound to nothing else (`cnf` is exactly `{jkt}`). */

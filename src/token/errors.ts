@@ -15,6 +15,7 @@ export const TOKEN_FAILURE_CODES = [
   'key_not_found',
   'jwks_unavailable',
   'token_binding_unverified',
+  'claim_invalid',
 ] as const;
 
 export type TokenFailureCode = (typeof TOKEN_FAILURE_CODES)[number];
@@ -44,6 +45,7 @@ export const TOKEN_FAILURE_MESSAGES: Readonly<Record<TokenFailureCode, string>> 
   jwks_unavailable: 'the issuer signing keys are not available',
   token_binding_unverified:
     'the access token is bound to a key (cnf) and that binding could not be checked',
+  claim_invalid: 'a claim of the access token has a value mandate cannot use',
 };
 
 /** Longest untrusted `iss` kept on a failure, so audit records stay bounded whatever the token says. */

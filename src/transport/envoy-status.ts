@@ -78,6 +78,7 @@ export function presentDenial(
     case 'claim_missing':
     case 'key_not_found':
     case 'token_binding_unverified':
+    case 'claim_invalid':
     case 'revoked': // no longer valid: RFC 6750 treats it like an expired token
       return invalidToken(reason, context);
     case 'insufficient_scope':

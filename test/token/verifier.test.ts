@@ -307,6 +307,46 @@ describe('refuses', () => {
     await lenient.stop();
   });
 
+  /** `depth` nested actors, outermost first; `leaf` replaces the innermost `act` when given. */
+  function chain(depth: number, leaf?: unknown): Record<string, unknown> {
+    let act: Record<string, unknown> | undefined;
+    for (let i = depth; i >= 1; i--) {
+      const inner = act ?? leaf;
+      act = { sub: `agent-${i}`, ...(inner !== undefined ? { act: inner } : {}) };
+    }
+    return act as Record<string, unknown>;
+  }
+
+  it.each([
+    ['an array', ['agent-1']],
+    ['an array of actor objects', [{ sub: 'agent-1' }]],
+    ['a string', 'agent-1'],
+    ['a number', 7],
+    ['null', null],
+    ['true', true],
+    ['an actor without sub', { client_id: 'agent-1' }],
+    ['an actor whose sub is a number', { sub: 42 }],
+    ['an actor whose sub is empty', { sub: '' }],
+    ['a nested array', chain(2, ['hidden'])],
+    ['a nested string', chain(3, 'hidden')],
+    ['a nested number', chain(1, 0)],
+    ['a nested null', chain(1, null)],
+    ['a nested actor without sub', chain(4, { act: { sub: 'hidden' } })],
+    ['a chain deeper than 32 actors', chain(33)],
+  ])('an act claim that is %s with claim_invalid', async (_name, act) => {
+    const token = await sign(rsa, { claims: { act } });
+    const failure = expectFailure(await verifier.verify(token), 'claim_invalid', token);
+    expect(failure.message).toContain('"act"');
+    expect(failure.message).not.toContain('hidden');
+  });
+
+  it('accepts a well-formed act chain up to 32 actors', async () => {
+    for (const depth of [1, 2, 32]) {
+      const result = await verifier.verify(await sign(rsa, { claims: { act: chain(depth) } }));
+      expect(result.ok, `depth ${depth}`).toBe(true);
+    }
+  });
+
   it('a non-numeric exp with token_malformed', async () => {
     const token = await sign(rsa, { claims: { exp: 'tomorrow' } });
     expectFailure(await verifier.verify(token), 'token_malformed', token);

@@ -90,8 +90,8 @@ export interface Reason {
    * token_type_invalid, issuer_unknown, audience_mismatch, claim_missing, key_not_found,
    * jwks_unavailable, tenant_mismatch, insufficient_scope, delegation_required, policy_denied,
    * internal_error, route_unmapped, request_invalid, audit_unavailable, revoked,
-   * token_binding_unverified. Switch on this, never on the message; treat an unknown code as a
-   * denial.
+   * token_binding_unverified, claim_invalid. Switch on this, never on the message; treat an
+   * unknown code as a denial.
    */
   readonly code: string;
   /** Human-readable explanation. Never contains token material. */
