@@ -1,18 +1,35 @@
 // GET /v1/decisions on the admin listener: recent audit records by tenant, subject, agent, action, outcome and time.
-import type { AdminRoutes } from '../transport/admin-app.js';
+import { adminPrincipalOf, type AdminRoutes } from '../transport/admin-app.js';
+import type { AdminPrincipal } from '../transport/admin-auth.js';
 import { AuditSourceError, type AuditLog, type AuditQuerySource } from './audit-log.js';
-import { AuditQueryError, parseAuditQuery } from './query.js';
+import { AuditQueryError, parseAuditQuery, type AuditQuery } from './query.js';
 
 const SOURCES: readonly AuditQuerySource[] = ['auto', 'ring', 'file'];
 
-/** The admin route group of the audit log (authentication is the admin listener's). */
+/** Asking a tenant-scoped admin's query about another tenant: 403, nothing read. */
+class ForeignTenant extends Error {}
+
+/**
+ * The query confined to what the admin may read, as the revocation routes confine theirs: a
+ * tenant-scoped admin reads its own tenant's records only (no filter means that tenant; another
+ * tenant's is refused), a platform admin (static token, JWT without a tenant) every record.
+ */
+function scopedQuery(q: AuditQuery, principal: AdminPrincipal): AuditQuery {
+  if (principal.tenant === undefined) return q;
+  if (q.tenant !== undefined && q.tenant !== principal.tenant) {
+    throw new ForeignTenant(`tenant: this admin may only read tenant ${principal.tenant}`);
+  }
+  return { ...q, tenant: principal.tenant };
+}
+
+/** The admin route group of the audit log (authentication is the admin listener's, tenant scoping this route's). */
 export function auditAdminRoutes(audit: AuditLog): AdminRoutes {
   return (app) => {
     app.get('/v1/decisions', async (req, reply) => {
       const params = (req.query ?? {}) as Record<string, unknown>;
       let source: AuditQuerySource = 'auto';
       try {
-        const q = parseAuditQuery(params);
+        const q = scopedQuery(parseAuditQuery(params), adminPrincipalOf(req));
         const s = params['source'];
         if (s !== undefined) {
           if (!SOURCES.includes(s as AuditQuerySource)) {
@@ -30,6 +47,9 @@ export function auditAdminRoutes(audit: AuditLog): AdminRoutes {
           records: answer.records,
         };
       } catch (err) {
+        if (err instanceof ForeignTenant) {
+          return reply.code(403).send({ error: 'forbidden', message: err.message });
+        }
         if (err instanceof AuditQueryError || err instanceof AuditSourceError) {
           return reply.code(400).send({ error: 'invalid_request', message: err.message });
         }

@@ -44,6 +44,8 @@ class AdminApiError extends Error {
   constructor(
     message: string,
     readonly usage: boolean,
+    /** Asking again cannot help (the admin may not read this): a follow stops instead of retrying. */
+    readonly final = usage,
   ) {
     super(message);
   }
@@ -165,6 +167,10 @@ export async function auditTail(args: string[], io: AuditTailIo): Promise<number
     const body = (await res.json().catch(() => ({}))) as Answer & { message?: string };
     if (res.status === 401) throw new AdminApiError('the admin API refused the admin token', false);
     if (res.status === 400) throw new AdminApiError(body.message ?? 'bad request', true);
+    if (res.status === 403) {
+      // A tenant-scoped admin asked about another tenant: the same answer every time.
+      throw new AdminApiError(`the admin API refused: ${body.message ?? 'forbidden'}`, false, true);
+    }
     if (res.status !== 200) {
       throw new AdminApiError(`the admin API answered ${res.status}: ${body.message ?? ''}`, false);
     }
@@ -202,7 +208,7 @@ export async function auditTail(args: string[], io: AuditTailIo): Promise<number
       try {
         answer = await get({ after: String(after), limit: '1000', source: 'ring' });
       } catch (err) {
-        if ((err as AdminApiError).usage) throw err;
+        if ((err as AdminApiError).final) throw err;
         if (!unreachable) io.err(`mandate: ${(err as Error).message}; retrying\n`);
         unreachable = true;
         continue;
