@@ -7,6 +7,13 @@ import pino from 'pino';
 import { parseConfig } from '../../src/config/load.js';
 import type { DevAuthorizationServer } from '../../src/dev-as/server.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import {
+  assertNoCredentials,
+  fileSinkOutputs,
+  findCredentials,
+  queryApiOutput,
+  recordCredential,
+} from './credential-scan.js';
 import { ADMIN_TOKEN, POLICIES_DIR } from './sidecar.js';
 
 export interface AsSidecar {
@@ -16,6 +23,7 @@ export interface AsSidecar {
   readonly grpcTarget: string;
   auditRecords(): Promise<Record<string, unknown>[]>;
   logText(): string;
+  /** Stops the sidecar, then scans its audit output as the test sidecar's stop() does. */
   stop(): Promise<void>;
 }
 
@@ -81,7 +89,17 @@ ${options.yaml ?? ''}`,
         .map((l) => JSON.parse(l) as Record<string, unknown>);
     },
     logText: () => logLines.join(''),
-    stop: () => server.stop(2000),
+    async stop() {
+      const queried = await queryApiOutput(`http://127.0.0.1:${server.admin.port}`, ADMIN_TOKEN);
+      await server.stop(2000);
+      assertNoCredentials([
+        ...(queried !== undefined ? findCredentials(queried, 'GET /v1/decisions') : []),
+        ...fileSinkOutputs(config.audit.sinks).flatMap(([path, text]) =>
+          findCredentials(text, path),
+        ),
+        ...findCredentials(logLines.join(''), 'the operational log'),
+      ]);
+    },
   };
 }
 
@@ -92,6 +110,7 @@ export function exchangeYaml(
   secret: string,
   extra = '',
 ): string {
+  recordCredential(secret, `the client secret of ${clientId}`);
   return `  token_endpoint: "${as.tokenEndpoint}"
   client_id: "${clientId}"
   client_secret: "${secret}"

@@ -2,6 +2,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
+import { assertNoCredentials, findCredentials } from './credential-scan.js';
 
 export interface CollectorBatch {
   readonly events: number;
@@ -28,6 +29,7 @@ export interface Collector {
   up(): Promise<void>;
   /** Resolves once `n` events arrived; rejects after `timeoutMs`. */
   waitForEvents(n: number, timeoutMs?: number): Promise<void>;
+  /** Stops listening, then scans every upload received for the credentials the tests sent (CredentialLeakError). */
   close(): Promise<void>;
 }
 
@@ -35,6 +37,8 @@ export async function startCollector(): Promise<Collector> {
   const events: Record<string, unknown>[] = [];
   const batches: CollectorBatch[] = [];
   const malformed: string[] = [];
+  /** Every upload's JSON text as received, for the credential scan. */
+  const uploads: string[] = [];
   const state = { failWith: undefined as number | undefined, refused: 0 };
 
   const server: Server = createServer((req, res) => {
@@ -54,6 +58,7 @@ export async function startCollector(): Promise<Collector> {
           throw new Error(`content-type ${req.headers['content-type']}`);
         }
         const json = gunzipSync(body).toString('utf8');
+        uploads.push(json);
         const parsed = JSON.parse(json) as unknown;
         if (!Array.isArray(parsed)) throw new Error('not a JSON array');
         for (const e of parsed) {
@@ -118,8 +123,11 @@ export async function startCollector(): Promise<Collector> {
       }
     },
     async close() {
-      if (!server.listening) return;
-      await collector.down();
+      if (server.listening) await collector.down();
+      assertNoCredentials([
+        ...findCredentials(uploads.join('\n'), 'the HTTP collector'),
+        ...findCredentials(JSON.stringify(events), 'the HTTP collector'),
+      ]);
     },
   };
   return collector;

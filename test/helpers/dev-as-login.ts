@@ -1,5 +1,6 @@
 // Drives the dev authorization server's real authorization code + PKCE flow as a browser would: sign in, consent, redeem the code.
 import { createHash, randomBytes } from 'node:crypto';
+import { recordCredential } from './credential-scan.js';
 
 /** A tiny cookie jar: enough for oidc-provider's interaction and session cookies on one host. */
 class CookieJar {
@@ -103,6 +104,8 @@ export async function loginAsUser(options: LoginOptions): Promise<string> {
       if (body.access_token === undefined) {
         throw new Error(`code redemption failed: ${body.error} ${body.error_description}`);
       }
+      recordCredential(body.access_token, `a dev AS token for ${options.user}`);
+      recordCredential(options.clientSecret, `the client secret of ${options.clientId}`);
       return body.access_token;
     }
     if (/\/interaction\/[^/]+$/.test(new URL(location, options.asUrl).pathname)) {

@@ -6,6 +6,13 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { parseConfig } from '../../src/config/load.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import {
+  assertNoCredentials,
+  fileSinkOutputs,
+  findCredentials,
+  queryApiOutput,
+  recordCredential,
+} from './credential-scan.js';
 import { startJwksServer, type JwksServer } from './jwks-server.js';
 import {
   AUDIENCE,
@@ -18,6 +25,7 @@ import {
 
 /** The admin bearer token every test sidecar accepts. */
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef0123456789';
+recordCredential(ADMIN_TOKEN, 'the test admin token');
 
 export const POLICIES_DIR = resolve(import.meta.dirname, '../../policies');
 
@@ -28,12 +36,19 @@ export interface Sidecar {
   readonly httpUrl: string;
   readonly adminUrl: string;
   readonly grpcTarget: string;
+  /** The default file sink's path (unused when `audit` replaces the whole `audit:` value). */
+  readonly auditPath: string;
   /** Signs a token for the test issuer; defaults: user-1 in tenant acme_inc via agent-1. */
   token(options?: SignOptions): Promise<string>;
   /** Audit records written so far (flushes the sink first). */
   auditRecords(): Promise<Record<string, unknown>[]>;
   /** Raw audit file text and operational log text, for scanning. */
   rawOutput(): Promise<string>;
+  /**
+   * Stops the sidecar, then scans what it wrote (every file sink, what `GET /v1/decisions`
+   * answered just before, the operational log) for every credential this process sent; rejects
+   * with CredentialLeakError naming each one found.
+   */
   stop(): Promise<void>;
 }
 
@@ -103,6 +118,7 @@ ${options.yaml ?? ''}`,
     httpUrl: `http://127.0.0.1:${server.http.port}`,
     adminUrl: `http://127.0.0.1:${server.admin.port}`,
     grpcTarget: `127.0.0.1:${server.grpc.port}`,
+    auditPath,
     token: (o: SignOptions = {}) =>
       signToken(key, { ...o, claims: { tenant: 'acme_inc', ...o.claims } }),
     async auditRecords() {
@@ -116,8 +132,20 @@ ${options.yaml ?? ''}`,
       return `${await readAudit()}\n${logLines.join('')}`;
     },
     async stop() {
-      await server.stop(2000);
-      if (ownsJwks) await jwks.close();
+      const adminUrl = `http://127.0.0.1:${server.admin.port}`;
+      const queried = await queryApiOutput(adminUrl, ADMIN_TOKEN);
+      try {
+        await server.stop(2000);
+      } finally {
+        if (ownsJwks) await jwks.close();
+      }
+      assertNoCredentials([
+        ...(queried !== undefined ? findCredentials(queried, 'GET /v1/decisions') : []),
+        ...fileSinkOutputs(config.audit.sinks).flatMap(([path, text]) =>
+          findCredentials(text, path),
+        ),
+        ...findCredentials(logLines.join(''), 'the operational log'),
+      ]);
     },
   };
 }

@@ -9,6 +9,7 @@ import {
   type JWTHeaderParameters,
 } from 'jose';
 import type { IssuerConfig, KeySource, TokenConfig } from '../../src/config/types.js';
+import { recordCredential } from './credential-scan.js';
 
 export const ISSUER = 'https://issuer.example';
 export const AUDIENCE = 'orders-api';
@@ -57,7 +58,12 @@ export async function signToken(key: TestKey, options: SignOptions = {}): Promis
     ...options.claims,
   });
   const header = prune({ alg: key.alg, kid: key.kid, typ: 'at+jwt', ...options.header });
-  return new SignJWT(claims).setProtectedHeader(header as JWTHeaderParameters).sign(key.privateKey);
+  const token = await new SignJWT(claims)
+    .setProtectedHeader(header as JWTHeaderParameters)
+    .sign(key.privateKey);
+  // Every token a test sends is one no audit output may hold (see credential-scan.ts).
+  recordCredential(token, `a test token (sub ${String(claims['sub'])})`);
+  return token;
 }
 
 /** base64url of JSON, for hand-crafted tokens. */
