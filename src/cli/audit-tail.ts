@@ -169,7 +169,11 @@ export async function auditTail(args: string[], io: AuditTailIo): Promise<number
     if (res.status === 400) throw new AdminApiError(body.message ?? 'bad request', true);
     if (res.status === 403) {
       // A tenant-scoped admin asked about another tenant: the same answer every time.
-      throw new AdminApiError(`the admin API refused: ${body.message ?? 'forbidden'}`, false, true);
+      throw new AdminApiError(
+        `the admin API answered 403: ${body.message ?? 'forbidden'}`,
+        false,
+        true,
+      );
     }
     if (res.status !== 200) {
       throw new AdminApiError(`the admin API answered ${res.status}: ${body.message ?? ''}`, false);
