@@ -1,10 +1,11 @@
-// Builds the configured revocation store (memory or Redis) over one index and one snapshot file.
+// Builds the configured revocation store (memory or Redis) over one index and one durable log (snapshot plus journal).
 import type { RevocationConfig } from '../config/revocation.js';
 import type { IssuerConfig } from '../config/types.js';
 import { createLifetimeRules, type LifetimeRules } from './lifetime.js';
 import { createMemoryRevocationStore, type StoreLogger } from './memory-store.js';
 import { createRedisRevocationStore } from './redis-store.js';
 import { createRevocationIndex } from './revocation-index.js';
+import { createRevocationLog } from './revocation-log.js';
 import { createSnapshotFile } from './snapshot-file.js';
 import type { RevocationStore } from './types.js';
 
@@ -14,6 +15,8 @@ export interface RevocationStoreDeps {
   readonly logger?: StoreLogger;
   /** Clock, epoch ms (test seam). Default Date.now. */
   readonly now?: () => number;
+  /** Journal records before a compaction into the snapshot (test seam). Default 1000, or the snapshot's size. */
+  readonly compactAfterRecords?: number;
 }
 
 export interface RevocationSetup {
@@ -41,11 +44,22 @@ export function createRevocationStore(
     lifetime,
     ...(deps.now ? { now: deps.now } : {}),
   });
-  const snapshot = createSnapshotFile(config.path);
+  const log = createRevocationLog({
+    snapshot: createSnapshotFile(config.path),
+    ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.compactAfterRecords !== undefined
+      ? { compactAfterRecords: deps.compactAfterRecords }
+      : {}),
+    onCompactError: (err) =>
+      deps.logger?.warn(
+        { path: config.path, err: err.message },
+        'cannot fold the revocation journal into the snapshot; retrying later',
+      ),
+  });
   const sweepIntervalMs = config.sweepIntervalSeconds * 1000;
   const common = {
     index,
-    snapshot,
+    log,
     sweepIntervalMs,
     ...(deps.logger ? { logger: deps.logger } : {}),
   };

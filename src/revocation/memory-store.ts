@@ -1,8 +1,8 @@
-// The built-in revocation store: the in-memory index, persisted to a snapshot file on every change so a restart forgets nothing.
+// The built-in revocation store: the in-memory index, each change journaled to disk before it is acknowledged so a restart forgets nothing.
 import type { ComponentStatus } from '../lib/lifecycle.js';
 import { RevocationStoreError } from './errors.js';
 import type { RevocationIndex } from './revocation-index.js';
-import type { SnapshotFile } from './snapshot-file.js';
+import type { LoadedLog, LogRecord, RevocationLog } from './revocation-log.js';
 import type { RevocationStore } from './types.js';
 
 export interface StoreLogger {
@@ -12,40 +12,63 @@ export interface StoreLogger {
 
 export interface MemoryStoreOptions {
   readonly index: RevocationIndex;
-  readonly snapshot: SnapshotFile;
+  /** The durable copy: snapshot plus journal. */
+  readonly log: RevocationLog;
   /** How often expired entries are dropped, ms. */
   readonly sweepIntervalMs: number;
   readonly logger?: StoreLogger;
 }
 
+/** Logs what a store loaded from its durable copy, and anything it had to skip or cut. */
+export function logLoaded(
+  logger: StoreLogger | undefined,
+  log: RevocationLog,
+  loaded: LoadedLog,
+  entries: number,
+  expired: number,
+): void {
+  if (loaded.entries.length > 0 || loaded.replayed > 0) {
+    logger?.info(
+      { path: log.path, entries, expired, replayed: loaded.replayed },
+      'revocations loaded from disk',
+    );
+  }
+  if (loaded.skipped > 0) {
+    logger?.warn(
+      { path: log.path, skipped: loaded.skipped },
+      'malformed revocation entries on disk were skipped',
+    );
+  }
+  if (loaded.truncatedBytes > 0) {
+    logger?.warn(
+      { path: log.journalPath, bytes: loaded.truncatedBytes },
+      'an unfinished last journal record (never acknowledged) was cut off',
+    );
+  }
+}
+
 export function createMemoryRevocationStore(options: MemoryStoreOptions): RevocationStore {
-  const { index, snapshot, logger } = options;
+  const { index, log, logger } = options;
   let sweeper: NodeJS.Timeout | undefined;
   let lastWriteError: string | undefined;
   let started = false;
 
-  const state = () => ({ entries: index.entries() });
-
-  async function persist(): Promise<void> {
+  async function persist(record: LogRecord): Promise<void> {
     try {
-      await snapshot.save(state);
+      await log.append([record]);
       lastWriteError = undefined;
     } catch (err) {
       lastWriteError = (err as Error).message;
       throw new RevocationStoreError(
         'store_unavailable',
-        `cannot write the revocation snapshot ${snapshot.path}`,
+        `cannot write the revocation journal ${log.journalPath}`,
         { cause: err },
       );
     }
   }
 
-  function sweep(): number {
-    const removed = index.sweep();
-    // Expired entries are harmless in the file (load skips nothing live); rewriting just keeps it small.
-    if (removed > 0) persist().catch(() => {});
-    return removed;
-  }
+  // Expired entries need no journal record: load and compaction drop them.
+  const sweep = (): number => index.sweep();
 
   return {
     driver: 'memory',
@@ -55,7 +78,7 @@ export function createMemoryRevocationStore(options: MemoryStoreOptions): Revoca
       const previous = index.get(entry.id);
       index.add(entry);
       try {
-        await persist();
+        await persist({ op: 'add', entry });
       } catch (err) {
         // Not durable means not stored: the admin gets an error and the index stays as it was.
         if (previous) index.add(previous);
@@ -69,7 +92,7 @@ export function createMemoryRevocationStore(options: MemoryStoreOptions): Revoca
       if (entry === undefined) return undefined;
       index.remove(id);
       try {
-        await persist();
+        await persist({ op: 'del', id });
       } catch (err) {
         index.add(entry);
         throw err;
@@ -83,21 +106,10 @@ export function createMemoryRevocationStore(options: MemoryStoreOptions): Revoca
     sweep,
 
     async start() {
-      const loaded = await snapshot.load();
-      if (loaded) {
-        index.replaceAll(loaded.entries);
-        const expired = index.sweep();
-        logger?.info(
-          { path: snapshot.path, entries: index.size(), expired, skipped: loaded.skipped },
-          'revocations loaded from the snapshot',
-        );
-        if (loaded.skipped > 0) {
-          logger?.warn(
-            { path: snapshot.path, skipped: loaded.skipped },
-            'malformed revocation entries in the snapshot were skipped',
-          );
-        }
-      }
+      const loaded = await log.load();
+      index.replaceAll(loaded.entries);
+      const expired = index.sweep();
+      logLoaded(logger, log, loaded, index.size(), expired);
       started = true;
       sweeper = setInterval(sweep, options.sweepIntervalMs);
       sweeper.unref();
@@ -107,11 +119,11 @@ export function createMemoryRevocationStore(options: MemoryStoreOptions): Revoca
       if (sweeper) clearInterval(sweeper);
       sweeper = undefined;
       // Let a write still in flight land before the process goes.
-      await snapshot.save(state).catch(() => {});
+      await log.close().catch(() => {});
     },
 
     status(): ComponentStatus {
-      const detail = { driver: 'memory', entries: index.size(), path: snapshot.path };
+      const detail = { driver: 'memory', entries: index.size(), path: log.path };
       if (!started) return { state: 'NOT_READY', message: 'revocations not loaded yet', detail };
       if (lastWriteError !== undefined) {
         return {

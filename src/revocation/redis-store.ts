@@ -10,9 +10,9 @@ import {
   type ChangeMessage,
 } from './codec.js';
 import { RevocationStoreError } from './errors.js';
-import type { StoreLogger } from './memory-store.js';
+import { logLoaded, type StoreLogger } from './memory-store.js';
 import type { RevocationIndex } from './revocation-index.js';
-import type { SnapshotFile } from './snapshot-file.js';
+import type { LogRecord, RevocationLog } from './revocation-log.js';
 import type { RevocationEntry, RevocationStore } from './types.js';
 
 export interface RedisStoreOptions {
@@ -30,16 +30,19 @@ export interface RedisStoreOptions {
   readonly retryMaxDelayMs: number;
   readonly sweepIntervalMs: number;
   readonly index: RevocationIndex;
-  /** The last synced state, served when Redis is down at start. */
-  readonly snapshot: SnapshotFile;
+  /**
+   * The durable local copy (snapshot plus journal): every change this sidecar acknowledges is in it
+   * before the answer, changes learned from Redis shortly after; served when Redis is down at start.
+   */
+  readonly log: RevocationLog;
   readonly now?: () => number;
   readonly logger?: StoreLogger;
 }
 
 /** Keys per SCAN step and per MGET / pipeline batch during a resync. */
 const BATCH = 1000;
-/** Snapshot writes after changes are coalesced over this window, ms: it is only a fallback for starts without Redis. */
-const SNAPSHOT_DELAY_MS = 5000;
+/** Changes learned from other sidecars are journaled in batches gathered over this window, ms. */
+const LEARN_DELAY_MS = 20;
 
 /** host:port of a Redis URL, for logs: never the password. */
 function redisAddress(url: string): string {
@@ -52,7 +55,7 @@ function redisAddress(url: string): string {
 }
 
 export function createRedisRevocationStore(options: RedisStoreOptions): RevocationStore {
-  const { index, snapshot, logger, keyPrefix } = options;
+  const { index, log, logger, keyPrefix } = options;
   const now = options.now ?? Date.now;
   const entryKey = (id: string) => `${keyPrefix}e:${id}`;
   const epochKey = `${keyPrefix}epoch`;
@@ -76,41 +79,50 @@ export function createRedisRevocationStore(options: RedisStoreOptions): Revocati
   let retryDelay = 100;
   let resyncTimer: NodeJS.Timeout | undefined;
   let sweeper: NodeJS.Timeout | undefined;
-  let snapshotTimer: NodeJS.Timeout | undefined;
+  let learnTimer: NodeJS.Timeout | undefined;
+  /** Changes made by other sidecars, applied to the index and waiting to be journaled. */
+  let learned: LogRecord[] = [];
   let firstSync: { resolve: () => void } | undefined;
   let errorLogged = false;
 
-  function scheduleSnapshot(): void {
-    if (snapshotTimer || stopped) return;
-    snapshotTimer = setTimeout(() => {
-      snapshotTimer = undefined;
-      saveSnapshot();
-    }, SNAPSHOT_DELAY_MS);
-    snapshotTimer.unref();
-  }
-
-  function saveSnapshot(): Promise<void> {
-    return snapshot
-      .save(() => ({
-        entries: index.entries(),
-        ...(knownEpoch !== undefined ? { epoch: knownEpoch } : {}),
-      }))
+  function flushLearned(): Promise<void> {
+    if (learnTimer) clearTimeout(learnTimer);
+    learnTimer = undefined;
+    const batch = learned;
+    learned = [];
+    return log
+      .append(batch)
       .catch((err: unknown) =>
         logger?.warn(
-          { path: snapshot.path, err: (err as Error).message },
-          'cannot write the revocation snapshot',
+          { path: log.journalPath, err: (err as Error).message, changes: batch.length },
+          'cannot journal revocation changes learned from redis',
         ),
       );
   }
 
-  function apply(change: ChangeMessage): void {
+  /** Journals changes heard from Redis off the request path, a batch at a time. */
+  function learn(records: readonly LogRecord[]): void {
+    if (records.length === 0) return;
+    for (const r of records) learned.push(r);
+    if (learnTimer) return;
+    learnTimer = setTimeout(() => void flushLearned(), LEARN_DELAY_MS);
+    learnTimer.unref();
+  }
+
+  /** Applies a change to the index; true when it changed what is enforced. */
+  function apply(change: ChangeMessage): boolean {
     if (change.op === 'add') {
       const e = change.entry;
+      if (index.get(e.id) !== undefined) return false;
       if (e.expiresAtMs === undefined || e.expiresAtMs > now()) index.add(e);
-    } else {
-      index.remove(change.id);
+      return true;
     }
-    scheduleSnapshot();
+    return index.remove(change.id) !== undefined;
+  }
+
+  /** A change another sidecar (or this one) made: enforced now, journaled soon when it is new here. */
+  function applyLearned(change: ChangeMessage): void {
+    if (apply(change)) learn([change]);
   }
 
   function onMessage(ch: string, text: string): void {
@@ -121,7 +133,7 @@ export function createRedisRevocationStore(options: RedisStoreOptions): Revocati
       return;
     }
     if (buffered) buffered.push(change);
-    else apply(change);
+    else applyLearned(change);
   }
 
   function ttlOf(entry: RevocationEntry): number | undefined {
@@ -209,8 +221,16 @@ export function createRedisRevocationStore(options: RedisStoreOptions): Revocati
     const nowMs = now();
     // SCAN order is arbitrary; lists are oldest first.
     loaded.sort((a, b) => a.createdAtMs - b.createdAtMs || (a.id < b.id ? -1 : 1));
-    index.replaceAll(loaded.filter((e) => e.expiresAtMs === undefined || e.expiresAtMs > nowMs));
+    const fresh = loaded.filter((e) => e.expiresAtMs === undefined || e.expiresAtMs > nowMs);
+    const before = new Set(index.entries().map((e) => e.id));
+    index.replaceAll(fresh);
+    // Only the difference goes to the journal (entries are immutable by id): a resync that changes nothing writes nothing.
+    const diff: LogRecord[] = [];
+    for (const e of fresh) if (!before.delete(e.id)) diff.push({ op: 'add', entry: e });
+    for (const id of before) diff.push({ op: 'del', id });
+    if (epoch !== knownEpoch) diff.push({ op: 'epoch', epoch });
     knownEpoch = epoch;
+    learn(diff);
   }
 
   async function resync(): Promise<void> {
@@ -227,18 +247,17 @@ export function createRedisRevocationStore(options: RedisStoreOptions): Revocati
       await resyncOnce(client);
       const changes = buffered;
       buffered = undefined;
-      for (const change of changes) apply(change);
+      for (const change of changes) applyLearned(change);
       syncedOnce = true;
       inSync = true;
       downSince = undefined;
       retryDelay = 100;
-      saveSnapshot();
       firstSync?.resolve();
       logger?.info({ redis: address, entries: index.size() }, 'revocations synced with redis');
     } catch (err) {
       const changes = buffered ?? [];
       buffered = undefined;
-      for (const change of changes) apply(change);
+      for (const change of changes) applyLearned(change);
       logger?.warn(
         { redis: address, err: (err as Error).message },
         'revocation resync failed; retrying',
@@ -339,6 +358,17 @@ export function createRedisRevocationStore(options: RedisStoreOptions): Revocati
       });
       // Applied here at once too: this sidecar denies before its own message comes back.
       apply({ op: 'add', entry });
+      // Acknowledged only once it is on this sidecar's disk too: a Redis without persistence and
+      // this sidecar may both crash, and the restarted sidecar puts it back into Redis.
+      try {
+        await log.append([{ op: 'add', entry }]);
+      } catch (err) {
+        throw new RevocationStoreError(
+          'store_unavailable',
+          `stored in redis but cannot write the revocation journal ${log.journalPath}`,
+          { cause: err },
+        );
+      }
     },
 
     async remove(id) {
@@ -360,6 +390,15 @@ export function createRedisRevocationStore(options: RedisStoreOptions): Revocati
         }
       }
       apply({ op: 'del', id });
+      // A delete the journal misses only keeps an entry after a restart without Redis: failing closed.
+      await log
+        .append([{ op: 'del', id }])
+        .catch((err: unknown) =>
+          logger?.warn(
+            { path: log.journalPath, err: (err as Error).message },
+            'cannot journal a revocation delete',
+          ),
+        );
       entry ??= local;
       return entry !== undefined && (entry.expiresAtMs === undefined || entry.expiresAtMs > now())
         ? entry
@@ -372,15 +411,13 @@ export function createRedisRevocationStore(options: RedisStoreOptions): Revocati
     sweep: () => index.sweep(),
 
     async start() {
-      const loaded = await snapshot.load();
-      if (loaded) {
-        index.replaceAll(loaded.entries);
-        index.sweep();
-        knownEpoch = loaded.epoch;
-      }
-      sweeper = setInterval(() => {
-        if (index.sweep() > 0) scheduleSnapshot();
-      }, options.sweepIntervalMs);
+      const loaded = await log.load();
+      index.replaceAll(loaded.entries);
+      const expired = index.sweep();
+      knownEpoch = loaded.epoch;
+      logLoaded(logger, log, loaded, index.size(), expired);
+      // Expired entries need no journal record: load and compaction drop them.
+      sweeper = setInterval(() => index.sweep(), options.sweepIntervalMs);
       sweeper.unref();
       if (options.resyncIntervalMs > 0) {
         resyncTimer = setInterval(() => void resync(), options.resyncIntervalMs);
@@ -418,18 +455,19 @@ export function createRedisRevocationStore(options: RedisStoreOptions): Revocati
       if (!syncedOnce) {
         downSince ??= now();
         logger?.warn(
-          { redis: address, entries: index.size(), path: snapshot.path },
-          'redis unreachable at start; serving revocations from the snapshot and retrying',
+          { redis: address, entries: index.size(), path: log.path },
+          'redis unreachable at start; serving revocations from disk and retrying',
         );
       }
     },
 
     async stop() {
       stopped = true;
-      for (const t of [retryTimer, snapshotTimer]) if (t) clearTimeout(t);
+      if (retryTimer) clearTimeout(retryTimer);
       for (const t of [resyncTimer, sweeper]) if (t) clearInterval(t);
       firstSync?.resolve();
-      if (syncedOnce) await saveSnapshot();
+      await flushLearned();
+      await log.close().catch(() => {});
       sub?.disconnect();
       cmd?.disconnect();
     },
@@ -452,7 +490,7 @@ export function createRedisRevocationStore(options: RedisStoreOptions): Revocati
       if (!syncedOnce) {
         return {
           state: options.unavailableAtStart === 'degraded' ? 'WARN' : 'NOT_READY',
-          message: `redis ${address} not reached since start; serving ${detail.entries} revocation(s) from the snapshot`,
+          message: `redis ${address} not reached since start; serving ${detail.entries} revocation(s) from disk`,
           detail,
         };
       }

@@ -1,4 +1,4 @@
-// The revocation snapshot on local disk: written whole to a temporary file and renamed, so a crash never leaves half a file.
+// The revocation snapshot on local disk: written whole to a temporary file, fsynced and renamed, so a crash never leaves half a file.
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -25,6 +25,16 @@ export interface SnapshotFile {
    * running share the one write that follows it, so a burst of changes costs two writes, not one each.
    */
   save(current: () => Snapshot): Promise<void>;
+}
+
+/** fsyncs a directory, so names created or renamed in it survive a crash. */
+export async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 export function createSnapshotFile(path: string): SnapshotFile {
@@ -61,6 +71,8 @@ export function createSnapshotFile(path: string): SnapshotFile {
       await rm(tmp, { force: true });
       throw err;
     }
+    // The rename itself is durable only once the directory is.
+    await syncDirectory(dirname(path));
   }
 
   return {
