@@ -3,6 +3,7 @@ import { mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AuditSpoolConfig } from '../config/types.js';
+import { acquireSpoolLock, type SpoolLock } from './spool-lock.js';
 
 /** A run of whole lines read from the oldest segment, ready to upload. */
 export interface SpoolBatch {
@@ -56,7 +57,6 @@ interface Segment {
 
 const SEGMENT = /^(\d{16})\.seg$/;
 const CURSOR = 'cursor.json';
-const LOCK = 'lock';
 const WRITE_RETRY_MS = 1000;
 /** Records wait at most this long in memory before they are written to the open segment. */
 export const COALESCE_MS = 5;
@@ -65,16 +65,6 @@ const TIMESTAMP = /"timestamp":"([^"]+)"/;
 
 function segmentName(seq: number): string {
   return `${String(seq).padStart(16, '0')}.seg`;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists, owned by someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function timeOfLine(line: string): number | undefined {
@@ -113,6 +103,7 @@ export class Spool {
   private cursorDirty = false;
   private inFlightSeq: number | undefined;
   private closed = false;
+  private spoolLock: SpoolLock | undefined;
 
   constructor(
     private readonly config: AuditSpoolConfig,
@@ -122,7 +113,8 @@ export class Spool {
   /** Finds what a previous run left: deletes delivered segments, counts the rest, starts a new segment. */
   async open(): Promise<void> {
     await mkdir(this.config.dir, { recursive: true, mode: 0o700 });
-    await this.lock();
+    // One process per spool: two writers would interleave segments and race on the cursor.
+    this.spoolLock = await acquireSpoolLock(this.config.dir);
     let cursor = { seq: 0, offset: 0 };
     try {
       const parsed = JSON.parse(await readFile(join(this.config.dir, CURSOR), 'utf8')) as unknown;
@@ -173,25 +165,6 @@ export class Spool {
       this.fsyncTimer.unref();
     }
     await this.persistCursor();
-  }
-
-  /**
-   * One process per spool: two writers would interleave segments and race on the cursor. A lock
-   * left by a process that no longer exists (killed) is taken over.
-   */
-  private async lock(): Promise<void> {
-    const path = join(this.config.dir, LOCK);
-    try {
-      await writeFile(path, String(process.pid), { flag: 'wx', mode: 0o600 });
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-    if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
-      throw new Error(`spool ${this.config.dir} is in use by process ${holder}`);
-    }
-    await writeFile(path, String(process.pid), { mode: 0o600 });
   }
 
   /** Counts the complete lines of a segment and where the line at `cursorOffset` starts and when it was written. */
@@ -640,7 +613,7 @@ export class Spool {
     const last = this.segments[this.segments.length - 1];
     if (last && !last.sealed) await this.seal(last).catch(() => {});
     await this.persistCursor();
-    await unlink(join(this.config.dir, LOCK)).catch(() => {});
+    await this.spoolLock?.release();
   }
 
   /** Size of a file, 0 when absent (tests and diagnostics). */
