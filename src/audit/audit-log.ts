@@ -43,6 +43,24 @@ export interface AuditLog extends AuditSink {
   readonly labels: Readonly<Record<string, string>>;
 }
 
+interface Commit {
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+function createCommit(): Commit {
+  let resolve!: () => void;
+  let reject!: (err: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A decision may never wait on it (an error path): no unhandled rejection.
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
 export class AuditSourceError extends Error {
   constructor(message: string) {
     super(message);
@@ -118,6 +136,51 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
   let closed = false;
   let metricsTimer: NodeJS.Timeout | undefined;
 
+  /** answer_after_write: decisions wait for their record's commit (written and fsynced by every sink). */
+  const holdAnswers = config.durability === 'answer_after_write' && !off;
+  /** The commit the records queued since the last drain will be part of. */
+  let nextCommit: Commit | undefined;
+  /** Commits whose records are written, waiting for one sync of every sink. */
+  let toSync: Commit[] = [];
+  let syncing = false;
+  /** The last write() queued its record (committed() has something to wait for). */
+  let lastQueued = false;
+  /** A record of the current drain could not be rendered: its commit must not report it written. */
+  let drainFailed = false;
+
+  /**
+   * Group commit: one sync of every sink covers every drain that completed before it started, so
+   * concurrent decisions share an fsync; drains finishing meanwhile share the next one.
+   */
+  const syncCommits = async () => {
+    syncing = true;
+    while (toSync.length > 0) {
+      const batch = toSync;
+      toSync = [];
+      try {
+        await Promise.all(destinations.map((d) => d.sync()));
+        for (const c of batch) c.resolve();
+      } catch (err) {
+        for (const c of batch) c.reject(err as Error);
+      }
+    }
+    syncing = false;
+  };
+
+  const commitDrained = () => {
+    const c = nextCommit;
+    const failed = drainFailed;
+    drainFailed = false;
+    if (c === undefined) return;
+    nextCommit = undefined;
+    if (failed) {
+      c.reject(new Error('an audit record could not be rendered'));
+      return;
+    }
+    toSync.push(c);
+    if (!syncing) void syncCommits();
+  };
+
   const countAll = (result: AuditRecordResult, n: number) => {
     for (const d of destinations) metrics?.auditRecords.inc({ sink: d.name, result }, n);
   };
@@ -185,10 +248,12 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
       } catch (err) {
         // A record that cannot be rendered (a value JSON cannot hold) is counted, never thrown.
         countAll('dropped', 1);
+        drainFailed = true;
         logger?.warn({ err: (err as Error).message }, 'audit record could not be rendered');
       }
     }
     for (const d of destinations) d.commit();
+    commitDrained();
   };
 
   const flush = async () => {
@@ -211,9 +276,11 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
     write(record) {
       if (off) return;
       if (closed || queue.length >= config.maxQueue) {
+        lastQueued = false;
         countAll('dropped', 1);
         return;
       }
+      lastQueued = true;
       queue.push(record);
       if (!scheduled) {
         scheduled = true;
@@ -223,6 +290,12 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
     admits() {
       for (const d of destinations) if (!d.admits()) return false;
       return true;
+    },
+    committed() {
+      if (!holdAnswers) return undefined;
+      // A record refused (closed log, full queue) has no commit to wait for: it will never be on disk.
+      if (!lastQueued) return Promise.reject(new Error('the audit record was not queued'));
+      return (nextCommit ??= createCommit()).promise;
     },
     async start() {
       await Promise.all(destinations.map((d) => d.start()));

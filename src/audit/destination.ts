@@ -30,6 +30,11 @@ export interface AuditDestination {
   start(): Promise<void>;
   /** Everything committed so far is written (and, for http, spooled). */
   flush(): Promise<void>;
+  /**
+   * Everything committed so far is written and fsynced where the destination is a file (a stdout
+   * pipe is only written). Rejects when it could not be written.
+   */
+  sync(): Promise<void>;
   /** Flush, deliver what can be delivered until `deadline` (epoch ms), release resources. */
   close(deadline: number): Promise<void>;
   status(): ComponentStatus;

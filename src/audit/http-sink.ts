@@ -207,6 +207,8 @@ export function createHttpSink(options: HttpSinkOptions): HttpAuditDestination {
       loopDone = loop();
     },
     flush: () => spool.flush(),
+    // The spool fdatasyncs in flush() unless spool.fsync is never.
+    sync: () => spool.flush(),
     async close(deadline) {
       if (!started) return;
       await spool.flush();

@@ -10,6 +10,8 @@
 import {
   closeSync,
   existsSync,
+  fdatasync,
+  fdatasyncSync,
   mkdirSync,
   openSync,
   renameSync,
@@ -60,6 +62,15 @@ export function createLineSink(options: LineSinkOptions): AuditDestination {
   let retryTimer: NodeJS.Timeout | undefined;
   /** flush() calls waiting for the backlog to be written. */
   let waiting: (() => void)[] = [];
+  /** Records dropped since the last sync(): that sync() must not claim they are on disk. */
+  let droppedSinceSync = 0;
+  /** The file was written since the last sync(), or rotated away unsynced. */
+  let unsynced = false;
+
+  const dropped = (count: number) => {
+    droppedSinceSync += count;
+    options.onRecords?.('dropped', count);
+  };
 
   const fail = (err: unknown, what: string) => {
     const error = err instanceof Error ? err : new Error(String(err));
@@ -91,6 +102,8 @@ export function createLineSink(options: LineSinkOptions): AuditDestination {
     if (!file || fd < 0) return;
     const keep = options.maxFiles ?? 5;
     try {
+      // What the old file holds must be durable before sync() only looks at the new one.
+      if (unsynced) fdatasyncSync(fd);
       closeSync(fd);
     } catch (err) {
       fail(err, 'rotate');
@@ -149,7 +162,7 @@ export function createLineSink(options: LineSinkOptions): AuditDestination {
   /** Writes one drain's text; the number of lines it holds is counted as written or dropped. */
   const write = (text: string, count: number, ascii: boolean) => {
     if (!open()) {
-      options.onRecords?.('dropped', count);
+      dropped(count);
       return;
     }
     if (backlog.length > 0) {
@@ -157,7 +170,7 @@ export function createLineSink(options: LineSinkOptions): AuditDestination {
       const chunk = Buffer.from(text);
       if (backlogBytes + chunk.length > maxBacklog) {
         fail(new Error('the destination is not taking records fast enough'), 'write');
-        options.onRecords?.('dropped', count);
+        dropped(count);
         return;
       }
       keep(chunk);
@@ -174,11 +187,12 @@ export function createLineSink(options: LineSinkOptions): AuditDestination {
         options.onRecords?.('written', count);
       } else {
         fail(err, 'write');
-        options.onRecords?.('dropped', count);
+        dropped(count);
       }
       return;
     }
     lastError = undefined;
+    unsynced = true;
     options.onRecords?.('written', count);
     // A regular file or a blocking pipe takes everything; a short write only happens when the
     // descriptor would have blocked (or hit a limit). Bytes, as max_bytes and the size found at
@@ -205,7 +219,7 @@ export function createLineSink(options: LineSinkOptions): AuditDestination {
     commit() {
       const count = lines.length;
       if (count === 0) return;
-      if (closed) options.onRecords?.('dropped', count);
+      if (closed) dropped(count);
       else write(lines.join(''), count, linesAscii);
       lines = [];
       linesAscii = true;
@@ -215,6 +229,21 @@ export function createLineSink(options: LineSinkOptions): AuditDestination {
     flush() {
       if (backlog.length === 0) return Promise.resolve();
       return new Promise<void>((resolve) => waiting.push(resolve));
+    },
+    async sync() {
+      if (backlog.length > 0) await new Promise<void>((resolve) => waiting.push(resolve));
+      if (droppedSinceSync > 0) {
+        droppedSinceSync = 0;
+        throw new Error(
+          `audit sink ${options.name}: records could not be written (${lastError ?? 'dropped'})`,
+        );
+      }
+      if (!file || fd < 0 || !unsynced) return;
+      unsynced = false;
+      const target = fd;
+      await new Promise<void>((resolve, reject) =>
+        fdatasync(target, (err) => (err ? reject(err) : resolve())),
+      );
     },
     async close(deadline: number) {
       if (closed) return;

@@ -14,6 +14,12 @@ export interface AuditSink {
    * decide() then denies with `audit_unavailable` instead of allowing. O(1). Absent: always true.
    */
   admits?(): boolean;
+  /**
+   * With `audit.durability: answer_after_write`, a promise that resolves once every record written
+   * so far is on disk (rejects when it cannot be): decide() answers after it. Absent, or undefined
+   * (`best_effort`): answers do not wait.
+   */
+  committed?(): Promise<void> | undefined;
 }
 
 export const noopAuditSink: AuditSink = {

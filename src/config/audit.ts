@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { ConfigError } from './errors.js';
 import type { Section } from './reader.js';
+import { AUDIT_DURABILITY } from './types.js';
 import type {
   AuditConfig,
   AuditFormat,
@@ -71,6 +72,7 @@ export function readAuditConfig(
     'labels',
     'max_queue',
     'shutdown_flush_ms',
+    'durability',
   ]);
   let sinks: AuditSinkConfig[];
   if (s.has('sink')) {
@@ -124,6 +126,7 @@ export function readAuditConfig(
     labels,
     maxQueue: s.integer('max_queue', 100_000, 1, 10_000_000),
     shutdownFlushMs: s.integer('shutdown_flush_ms', 3000, 0, 60_000),
+    durability: s.oneOf('durability', AUDIT_DURABILITY, 'best_effort'),
   };
 }
 

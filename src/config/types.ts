@@ -179,7 +179,16 @@ export interface AuditConfig {
   readonly maxQueue: number;
   /** On shutdown, how long delivery to `http` sinks may go on before the rest is left in the spool, ms. Default 3000. */
   readonly shutdownFlushMs: number;
+  /**
+   * `best_effort` (default): an answer leaves at once, its record is written within moments (a
+   * SIGKILL may lose the last milliseconds). `answer_after_write`: an answer leaves only once its
+   * record is written and fsynced by every sink (concurrent decisions share one fsync).
+   */
+  readonly durability?: AuditDurability;
 }
+
+export const AUDIT_DURABILITY = ['best_effort', 'answer_after_write'] as const;
+export type AuditDurability = (typeof AUDIT_DURABILITY)[number];
 
 export interface HttpConfig {
   /** Maximum request body for /v1/check, bytes. Larger bodies get 413. Default 65536. */

@@ -316,7 +316,7 @@ export function createDecider(deps: DeciderDeps): Decider {
     trail: Trail,
     verdictIn: Verdict,
     started: bigint,
-  ): Decision {
+  ): Decision | Promise<Decision> {
     let verdict = verdictIn;
     // Fail closed on audit: an allow the trail cannot record is not given (O(1), no I/O).
     if (verdict.allow && audit.admits !== undefined && !audit.admits()) {
@@ -333,8 +333,12 @@ export function createDecider(deps: DeciderDeps): Decider {
       dpopError: verdict.dpopError,
       latencyUs,
     };
+    let committed: Promise<void> | undefined;
     try {
       audit.write(auditRecordOf(request, decision, trail, verdict));
+      // answer_after_write: the answer leaves once its record is on disk, so the transports,
+      // which answer when this settles, need not know about audit.
+      committed = audit.committed?.();
       metrics.decision(
         decision.allow ? 'allow' : 'deny',
         decision.reasons[0]?.code ?? 'none',
@@ -345,7 +349,15 @@ export function createDecider(deps: DeciderDeps): Decider {
       // Audit and metrics failures never change a decision; they are reported, not thrown.
       deps.onError?.(err, request);
     }
-    return decision;
+    if (committed === undefined) return decision;
+    return committed.then(
+      () => decision,
+      // A record that did not reach the disk cannot back an allow: fail closed, same decision id.
+      (): Decision =>
+        decision.allow
+          ? { ...decision, allow: false, reasons: AUDIT_UNAVAILABLE.reasons }
+          : decision,
+    );
   }
 }
 

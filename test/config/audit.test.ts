@@ -29,6 +29,15 @@ describe('audit config', () => {
     expect(audit.shutdownFlushMs).toBe(3000);
   });
 
+  it('durability: best_effort by default, answer_after_write on request, anything else refused naming the key', () => {
+    expect(parseConfig(minimal).audit.durability).toBe('best_effort');
+    const held = parseConfig(`${minimal}audit: { sink: stdout, durability: answer_after_write }\n`);
+    expect(held.audit.durability).toBe('answer_after_write');
+    expect(keyOf(() => parseConfig(`${minimal}audit: { durability: always }\n`))).toBe(
+      'audit.durability',
+    );
+  });
+
   it('keeps the legacy forms: sink stdout|file|none with path', () => {
     const file = parseConfig(`${minimal}audit: { sink: file, path: logs/a.jsonl }\n`, {
       baseDir: '/srv',
