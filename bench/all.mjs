@@ -12,7 +12,10 @@ const SUITES = [
   ['Envoy ext_authz (gRPC and HTTP)', 'envoy.mjs'],
   ['OPA-Envoy compatibility mode (quick-start JWT policy)', 'envoy-compat.mjs'],
   ['revocation (propagation, 100k entries)', 'revocation.mjs'],
-  ['audit sinks (http vs stdout vs none)', 'audit.mjs'],
+  [
+    'audit sinks (http vs stdout vs file, best effort and answer after write, vs none)',
+    'audit.mjs',
+  ],
   ['token exchange (cache hit/miss, single-flight)', 'exchange.mjs'],
   ['policy scale (1,000 tenants)', 'policy-scale.mjs'],
 ];

@@ -1,4 +1,4 @@
-// Audit bench: HTTP check throughput with the http audit sink vs stdout vs none, and records delivered/s to a local collector.
+// Audit bench: HTTP check throughput with the http audit sink vs stdout vs file (best effort and answer after write) vs none, and records delivered/s to a local collector.
 // Standalone: `npm run build && node bench/audit.mjs [--out results.json]`. Needs wrk on PATH.
 import { Buffer } from 'node:buffer';
 import { spawn, spawnSync } from 'node:child_process';
@@ -23,6 +23,8 @@ const SETTINGS = {
   backlogSeconds: int('BENCH_AUDIT_BACKLOG_SECONDS', 5),
 };
 const TARGET = 0.9;
+/** `file_durable` is `audit.durability: answer_after_write`: its row is the price of that guarantee. */
+const MODES = ['none', 'stdout', 'file', 'file_durable', 'http'];
 const DEADLINE_MS = int('BENCH_DEADLINE_SECONDS', 600) * 1000;
 const BODY = JSON.stringify({
   action: 'tickets.comment',
@@ -111,6 +113,11 @@ function auditYaml(mode, collectorUrl, dir) {
       return 'audit: { sink: none }';
     case 'stdout':
       return 'audit: { sink: stdout }';
+    case 'file':
+      return `audit: { sink: file, path: "${dir}/audit.jsonl" }`;
+    case 'file_durable':
+      // Each answer waits for its record's group commit (write + fdatasync).
+      return `audit: { sink: file, path: "${dir}/audit.jsonl", durability: answer_after_write }`;
     case 'http':
       return `audit:\n  sinks:\n    - { driver: http, url: "${collectorUrl}", spool: { dir: "${dir}/spool" } }`;
   }
@@ -295,7 +302,7 @@ async function main() {
     const rows = [];
     // Rounds interleave the modes so drift in background load hits them alike; best round counts.
     for (let round = 1; round <= SETTINGS.rounds; round++) {
-      for (const mode of ['none', 'stdout', 'http']) {
+      for (const mode of MODES) {
         log(`bench/audit: round ${round}, audit ${mode}`);
         rows.push(await runScenario(mode, ctx));
       }
@@ -314,21 +321,21 @@ async function main() {
         .sort((a, b) => a - b);
       return v[Math.floor(v.length / 2)];
     };
-    const summary = ['none', 'stdout', 'http'].map((mode) => {
+    const summary = MODES.map((mode) => {
       const r = best(mode);
       const cpu = medianCpu(mode);
       return { ...r, ratio: r.rps / none.rps, cpu, cpuRatio: medianCpu('none') / cpu };
     });
-    const http = summary[2];
+    const http = summary.find((r) => r.mode === 'http');
     const pass = http.cpuRatio >= TARGET && http.errors === 0 && http.malformed === 0;
     const fmt = (n) => Math.round(n).toLocaleString('en-US');
     const lines = [
       `mandate audit bench, ${new Date().toISOString()}: wrk -t1 -c${SETTINGS.connections}, ${SETTINGS.seconds} s per run, best of ${SETTINGS.rounds}`,
       '',
-      'audit sink   req/s     p50      p99   vs none   CPU/req  capacity vs none  delivered/s  gzip B/rec',
+      'audit sink     req/s     p50      p99   vs none   CPU/req  capacity vs none  delivered/s  gzip B/rec',
       ...summary.map(
         (r) =>
-          `${r.mode.padEnd(10)} ${fmt(r.rps).padStart(7)} ${`${(r.p50Us / 1000).toFixed(2)}ms`.padStart(8)} ${`${(r.p99Us / 1000).toFixed(2)}ms`.padStart(8)} ${`${(r.ratio * 100).toFixed(0)}%`.padStart(8)}` +
+          `${r.mode.padEnd(12)} ${fmt(r.rps).padStart(7)} ${`${(r.p50Us / 1000).toFixed(2)}ms`.padStart(8)} ${`${(r.p99Us / 1000).toFixed(2)}ms`.padStart(8)} ${`${(r.ratio * 100).toFixed(0)}%`.padStart(8)}` +
           ` ${`${r.cpu.toFixed(0)}us`.padStart(9)} ${`${(r.cpuRatio * 100).toFixed(0)}%`.padStart(17)}` +
           (r.mode === 'http'
             ? ` ${fmt(r.deliveredPerSecond).padStart(12)} ${r.gzipBytesPerRecord.toFixed(0).padStart(11)}`
