@@ -297,4 +297,22 @@ describe('spool ownership', () => {
     log.write(decision(1));
     await collector.waitForEvents(1);
   });
+
+  it('takes over a lock naming its own pid that it does not hold: a same-pid predecessor, as a restarted PID 1', async () => {
+    collector = await startCollector();
+    const dir = spoolDir();
+    writeFileSync(join(dir, 'lock'), String(process.pid));
+    const log = await start(httpConfig(collector.url, dir));
+    log.write(decision(1));
+    await collector.waitForEvents(1);
+  });
+
+  it('takes over a lock naming a live process that started at another time (its pid reused)', async () => {
+    collector = await startCollector();
+    const dir = spoolDir();
+    writeFileSync(join(dir, 'lock'), JSON.stringify({ pid: process.ppid, start: '1' }));
+    const log = await start(httpConfig(collector.url, dir));
+    log.write(decision(1));
+    await collector.waitForEvents(1);
+  });
 });
