@@ -207,8 +207,13 @@ export function createHttpSink(options: HttpSinkOptions): HttpAuditDestination {
       loopDone = loop();
     },
     flush: () => spool.flush(),
-    // The spool fdatasyncs in flush() unless spool.fsync is never.
-    sync: () => spool.flush(),
+    // The spool fdatasyncs in flush() unless spool.fsync is never. flush() also resolves while a
+    // write is failing (it is retried): that is not on disk, so it must not count as written.
+    async sync() {
+      await spool.flush();
+      if (spool.writeFailing())
+        throw new Error(`audit sink ${config.name}: the spool cannot be written`);
+    },
     async close(deadline) {
       if (!started) return;
       await spool.flush();
