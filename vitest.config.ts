@@ -4,7 +4,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    testTimeout: 30_000,
+    // Generous: the suite runs on 2 cores with real opa compiles and sidecar processes in parallel.
+    testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
   },
