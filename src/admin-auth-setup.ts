@@ -1,5 +1,8 @@
 // Composition of admin authentication: the static tokens, plus admin JWTs when `admin.jwt` is configured.
+import type { Logger } from 'pino';
 import type { MandateConfig } from './config/types.js';
+import { createJwksFetchLog } from './token/jwks-log.js';
+import { NOOP_TOKEN_OBSERVER } from './token/observer.js';
 import { createTokenVerifier } from './token/verifier.js';
 import { createStaticAdminAuthenticator, type AdminAuthenticator } from './transport/admin-auth.js';
 import { createAdminAuthenticator } from './transport/admin-jwt-auth.js';
@@ -13,12 +16,22 @@ export interface AdminAuthSetup {
 export async function startAdminAuth(
   config: MandateConfig,
   adminTokens: readonly string[],
+  logger?: Logger,
 ): Promise<AdminAuthSetup> {
   const jwt = config.admin.jwt;
   const staticTokens = createStaticAdminAuthenticator(adminTokens);
   if (jwt === undefined) return { authenticator: staticTokens, stop: async () => {} };
   // Its own verifier: admin keys, audiences and cache are never shared with data-plane tokens.
-  const verifier = createTokenVerifier({ issuers: [jwt.issuer], token: config.token });
+  const verifier = createTokenVerifier({
+    issuers: [jwt.issuer],
+    token: config.token,
+    ...(logger && {
+      observer: {
+        ...NOOP_TOKEN_OBSERVER,
+        jwksFetch: createJwksFetchLog(logger.child({ component: 'admin-keys' })),
+      },
+    }),
+  });
   await verifier.start();
   return {
     authenticator: createAdminAuthenticator(staticTokens, {

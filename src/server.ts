@@ -14,6 +14,7 @@ import type { PolicyEngine } from './policy/types.js';
 import { loadOrCreateDevSigner, type DevSigner } from './token/dev-signer.js';
 import type { TokenVerifier } from './token/types.js';
 import { createTokenVerifier } from './token/verifier.js';
+import { createJwksFetchLog } from './token/jwks-log.js';
 import { buildHttpApp } from './transport/http-app.js';
 import { createGrpcServer } from './transport/grpc-server.js';
 import { buildAdminApp, type AdminRoutes } from './transport/admin-app.js';
@@ -97,6 +98,7 @@ export async function createCore(config: MandateConfig, logger: Logger): Promise
   // First, so a damaged snapshot stops start-up before anything else is running.
   const revocation = await startRevocation(config, metrics, logger);
   const cacheHits = metrics.tokenCache.labels('hit');
+  const logJwksFetch = createJwksFetchLog(logger.child({ component: 'keys' }));
   const cacheMisses = metrics.tokenCache.labels('miss');
   const verifier = createTokenVerifier({
     issuers: config.issuers,
@@ -104,7 +106,10 @@ export async function createCore(config: MandateConfig, logger: Logger): Promise
     observer: {
       cacheHit: () => cacheHits.inc(),
       cacheMiss: () => cacheMisses.inc(),
-      jwksFetch: (issuer, result) => metrics.jwksFetches.inc({ issuer, result }),
+      jwksFetch: (issuer, detail) => {
+        metrics.jwksFetches.inc({ issuer, result: detail.result });
+        logJwksFetch(issuer, detail);
+      },
     },
   });
   // A cached exchange carries the decision that allowed it; new policy must not keep serving it.
@@ -144,7 +149,7 @@ export async function createCore(config: MandateConfig, logger: Logger): Promise
   if (adminTokens.length === 0 && config.admin.jwt === undefined) {
     logger.warn('admin.tokens is empty: every admin API call will be refused');
   }
-  const adminAuth = await startAdminAuth(config, adminTokens);
+  const adminAuth = await startAdminAuth(config, adminTokens, logger);
   return {
     adminTokens,
     adminAuthenticator: adminAuth.authenticator,

@@ -177,6 +177,7 @@ function readIssuer(at: (p: string) => string) {
       'required_claims',
       'jwks_refresh_seconds',
       'jwks_cooldown_seconds',
+      'jwks_refetch_per_minute',
       'jwks_timeout_ms',
       'max_token_lifetime_seconds',
       'sender_constrained',
@@ -189,6 +190,13 @@ function readIssuer(at: (p: string) => string) {
         'exactly one of jwks_uri, jwks_file or secret is required',
       );
     }
+    if (s.has('jwks_cooldown_seconds')) {
+      // One fixed window let a bogus kid every window delay a real rotation; a bucket replaced it.
+      throw new ConfigError(
+        s.key('jwks_cooldown_seconds'),
+        'was replaced by jwks_refetch_per_minute (a token bucket: default 5)',
+      );
+    }
     let keys: KeySource;
     if (s.has('jwks_uri')) {
       const uri = s.string('jwks_uri');
@@ -198,7 +206,7 @@ function readIssuer(at: (p: string) => string) {
         kind: 'jwks_uri',
         uri,
         refreshSeconds: s.integer('jwks_refresh_seconds', 300, 1, 86_400),
-        cooldownSeconds: s.integer('jwks_cooldown_seconds', 30, 0, 3600),
+        refetchPerMinute: s.integer('jwks_refetch_per_minute', 5, 0, 600),
         timeoutMs: s.integer('jwks_timeout_ms', 5000, 100, 60_000),
       };
     } else if (s.has('jwks_file')) {

@@ -46,8 +46,11 @@ export type KeySource =
       readonly uri: string;
       /** Background refresh period, seconds. Default 300. */
       readonly refreshSeconds: number;
-      /** Minimum gap between fetches triggered by an unknown `kid`, seconds. Default 30. */
-      readonly cooldownSeconds: number;
+      /**
+       * Fetches an unknown `kid` may trigger per minute, on average (a token bucket that also
+       * allows a burst of this many). 0: only start-up and the background refresh fetch. Default 5.
+       */
+      readonly refetchPerMinute: number;
       /** Per-fetch timeout, milliseconds. Default 5000. */
       readonly timeoutMs: number;
     }

@@ -10,6 +10,8 @@ export interface KeySet {
   find(kid: string | undefined, alg: string): CryptoKey | undefined;
   /** True when some usable key carries this `kid` (for any algorithm). */
   hasKid(kid: string): boolean;
+  /** The `kid`s of the usable keys (kid-less keys are not listed), for noticing a rotation. */
+  kids(): readonly string[];
   /** Number of JWKs that were imported. */
   readonly size: number;
   /** Number of JWKs that were skipped (wrong `use`, private, unsupported, too weak, failed import). */
@@ -83,6 +85,9 @@ export async function importKeySet(jwks: unknown, algorithms: readonly string[])
     },
     hasKid(kid) {
       return byKid.has(kid);
+    },
+    kids() {
+      return [...byKid.keys()];
     },
     size,
     skipped,

@@ -7,6 +7,7 @@ import {
   type TokenConfig,
 } from '../config/types.js';
 import type { ComponentState, ComponentStatus } from '../lib/lifecycle.js';
+import type { FetchLike } from '../lib/fetch-deadline.js';
 import { checkClaims, dpopKeyOf, type ClaimRules } from './claims.js';
 import { tokenFingerprint } from './fingerprint.js';
 import { decodeCompact } from './decode.js';
@@ -31,7 +32,7 @@ export interface TokenVerifierOptions {
   /** Clock in epoch milliseconds (test seam for expiry, the cache and the JWKS cool-down). Default: Date.now. */
   readonly now?: () => number;
   /** fetch used for remote JWKS. Default: the global fetch. */
-  readonly fetch?: typeof fetch;
+  readonly fetch?: FetchLike;
 }
 
 /** Everything about one issuer that verification needs, prepared once. */
@@ -222,7 +223,7 @@ function createResolver(
         algorithms,
         now,
         ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
-        onFetch: (result) => observer.jwksFetch(config.issuer, result),
+        onFetch: (detail) => observer.jwksFetch(config.issuer, detail),
       });
     case 'jwks_file':
       return createFileKeyResolver({ source, algorithms });

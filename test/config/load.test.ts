@@ -64,7 +64,7 @@ policies: { dir: "./pol" }
     expect(issuer?.tokenTypes).toEqual(['at+jwt']);
     expect(issuer?.keys).toMatchObject({
       kind: 'jwks_uri',
-      cooldownSeconds: 30,
+      refetchPerMinute: 5,
       refreshSeconds: 300,
     });
     expect(issuer?.requiredClaims).toContain('jti');
@@ -118,6 +118,22 @@ policies: { dir: "./pol" }
     ['bad log level', `${minimal}log_level: loud\n`, 'log_level'],
     ['file sink without path', `${minimal}audit: { sink: file }\n`, 'audit.path'],
     ['short secret', minimal.replace(/jwks_uri: .*/, 'secret: short'), 'issuers[0].secret'],
+    [
+      'the replaced jwks_cooldown_seconds',
+      minimal.replace(
+        'audiences: [crm-api]',
+        'audiences: [crm-api]\n    jwks_cooldown_seconds: 30',
+      ),
+      'issuers[0].jwks_cooldown_seconds',
+    ],
+    [
+      'a negative jwks_refetch_per_minute',
+      minimal.replace(
+        'audiences: [crm-api]',
+        'audiences: [crm-api]\n    jwks_refetch_per_minute: -1',
+      ),
+      'issuers[0].jwks_refetch_per_minute',
+    ],
     [
       'an unknown sender_constrained mode',
       minimal.replace(

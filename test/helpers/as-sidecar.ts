@@ -51,7 +51,7 @@ issuers:
     audiences: ["${options.audience}"]
     algorithms: ["ES256", "RS256"]
     token_types: ["at+jwt"]
-    jwks_cooldown_seconds: 0
+    jwks_refetch_per_minute: 600
 policies: { dir: "${POLICIES_DIR}" }
 audit: { sink: file, path: "${auditPath}" }
 admin: { tokens: ["${ADMIN_TOKEN}"] }

@@ -14,6 +14,8 @@ export interface JwksServer {
   setFailure(status: number | undefined): void;
   /** Delays every answer, to make concurrent fetches overlap or to trip a timeout. */
   setDelay(ms: number): void;
+  /** Accepts every request and never answers it (until closed), while on. */
+  setHang(on: boolean): void;
   /** Serves this raw body (instead of the key set) with status 200. */
   setRawBody(body: string | undefined): void;
   close(): Promise<void>;
@@ -24,10 +26,12 @@ export async function startJwksServer(initialKeys: readonly JWK[] = []): Promise
   let failure: number | undefined;
   let delayMs = 0;
   let rawBody: string | undefined;
+  let hang = false;
   let requests = 0;
 
   const server = createServer((_req, res) => {
     requests++;
+    if (hang) return;
     const answer = () => {
       if (failure !== undefined) {
         res.writeHead(failure, { 'content-type': 'text/plain' }).end('failing on purpose');
@@ -56,6 +60,9 @@ export async function startJwksServer(initialKeys: readonly JWK[] = []): Promise
     },
     setDelay(ms) {
       delayMs = ms;
+    },
+    setHang(on) {
+      hang = on;
     },
     setRawBody(body) {
       rawBody = body;

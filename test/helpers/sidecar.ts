@@ -87,7 +87,7 @@ issuers:
     audiences: ["${AUDIENCE}"]
     algorithms: ["ES256", "RS256"]
     token_types: ["at+jwt"]
-    jwks_cooldown_seconds: 0
+    jwks_refetch_per_minute: 600
 policies: { dir: "${options.policiesDir ?? POLICIES_DIR}"${options.policiesYaml ? `, ${options.policiesYaml}` : ''} }
 audit: ${options.audit?.startsWith('{') ? options.audit : `{ sink: file, path: "${auditPath}"${options.audit ? `, ${options.audit}` : ''} }`}
 admin: { tokens: ["${ADMIN_TOKEN}"]${options.adminYaml ? `, ${options.adminYaml}` : ''} }

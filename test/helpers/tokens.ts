@@ -92,7 +92,7 @@ export function remoteSource(
     kind: 'jwks_uri',
     uri,
     refreshSeconds: 300,
-    cooldownSeconds: 30,
+    refetchPerMinute: 5,
     timeoutMs: 2000,
     ...overrides,
   };

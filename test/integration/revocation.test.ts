@@ -22,7 +22,7 @@ beforeAll(async () => {
   adminJwks = await startJwksServer([adminKey.jwk]);
   sidecar = await startSidecar({
     yaml: `revocation: { path: "${REVOCATIONS}" }`,
-    adminYaml: `jwt: { issuer: "${ADMIN_ISSUER}", jwks_uri: "${adminJwks.url}", audiences: ["${ADMIN_AUDIENCE}"], algorithms: ["ES256"], jwks_cooldown_seconds: 0 }`,
+    adminYaml: `jwt: { issuer: "${ADMIN_ISSUER}", jwks_uri: "${adminJwks.url}", audiences: ["${ADMIN_AUDIENCE}"], algorithms: ["ES256"], jwks_refetch_per_minute: 600 }`,
   });
 });
 afterAll(async () => {
