@@ -29,6 +29,37 @@ export default tseslint.config(
     },
   },
   {
+    // Every outbound request goes through fetchWithDeadline: a bare fetch, or a deadline made of
+    // AbortSignal.timeout/any (which can stop firing after a garbage collection on Node 20), can
+    // hang a caller forever.
+    files: ['src/**/*.ts'],
+    ignores: ['src/lib/fetch-deadline.ts', 'src/gen/**'],
+    rules: {
+      'no-restricted-globals': [
+        'error',
+        { name: 'fetch', message: 'Use fetchWithDeadline from src/lib/fetch-deadline.ts.' },
+      ],
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'globalThis',
+          property: 'fetch',
+          message: 'Use fetchWithDeadline from src/lib/fetch-deadline.ts.',
+        },
+        {
+          object: 'AbortSignal',
+          property: 'timeout',
+          message: 'Use fetchWithDeadline (its timer cannot be garbage collected).',
+        },
+        {
+          object: 'AbortSignal',
+          property: 'any',
+          message: 'Use fetchWithDeadline (a composite signal can stop aborting on Node 20).',
+        },
+      ],
+    },
+  },
+  {
     files: ['bench/**/*.mjs', 'scripts/**/*.mjs'],
     languageOptions: {
       globals: {

@@ -2,6 +2,7 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCallback, constants as zlibConstants } from 'node:zlib';
 import type { AuditSinkConfig } from '../config/types.js';
+import { fetchWithDeadline, type FetchLike } from '../lib/fetch-deadline.js';
 import type { ComponentStatus } from '../lib/lifecycle.js';
 import type { AuditDestination, AuditDestinationEvents } from './destination.js';
 import { Spool, type SpoolBatch } from './spool.js';
@@ -15,7 +16,7 @@ export interface HttpSinkOptions extends AuditDestinationEvents {
   /** mandate's version, for the User-Agent. */
   readonly version: string;
   /** Injected for tests of timing; default `fetch`. */
-  readonly fetch?: typeof fetch;
+  readonly fetch?: FetchLike;
 }
 
 /** Extra observability of an http sink, read by the metrics updater and the status. */
@@ -32,7 +33,6 @@ export interface HttpAuditDestination extends AuditDestination {
 
 export function createHttpSink(options: HttpSinkOptions): HttpAuditDestination {
   const { config } = options;
-  const doFetch = options.fetch ?? fetch;
   const spool = new Spool(config.spool, {
     onDropped: (n) => options.onRecords?.('dropped', n),
     onError: (err, what) => options.onError?.(err, what),
@@ -84,32 +84,41 @@ export function createHttpSink(options: HttpSinkOptions): HttpAuditDestination {
     });
     const controller = new AbortController();
     inFlight = controller;
-    const timer = setTimeout(
-      () => controller.abort(new Error('upload timed out')),
-      config.timeoutMs,
-    );
     try {
-      const res = await doFetch(config.url, {
-        method: 'POST',
-        headers: {
-          ...config.headers,
-          'content-type': 'application/json',
-          'content-encoding': 'gzip',
-          'user-agent': `mandate/${options.version}`,
+      const status = await fetchWithDeadline(
+        config.url,
+        {
+          method: 'POST',
+          headers: {
+            ...config.headers,
+            'content-type': 'application/json',
+            'content-encoding': 'gzip',
+            'user-agent': `mandate/${options.version}`,
+          },
+          body,
         },
-        body,
-        signal: controller.signal,
-      });
-      await res.arrayBuffer().catch(() => undefined);
-      if (res.status >= 200 && res.status < 300) return true;
-      lastFailure = `collector answered ${res.status}`;
+        {
+          timeoutMs: config.timeoutMs,
+          signal: controller.signal,
+          ...(options.fetch ? { fetch: options.fetch } : {}),
+        },
+        async (res) => {
+          await res.arrayBuffer().catch(() => undefined);
+          return res.status;
+        },
+      );
+      if (status >= 200 && status < 300) return true;
+      lastFailure = `collector answered ${status}`;
       return false;
     } catch (err) {
+      if ((err as Error).name === 'TimeoutError') {
+        lastFailure = 'upload timed out';
+        return false;
+      }
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       lastFailure = cause?.code ?? cause?.message ?? (err as Error).message;
       return false;
     } finally {
-      clearTimeout(timer);
       inFlight = undefined;
     }
   }

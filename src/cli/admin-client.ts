@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DEV_ADMIN_TOKEN_FILE } from '../lib/dev-admin-token.js';
+import { fetchWithDeadline } from '../lib/fetch-deadline.js';
 import { UsageError } from './usage-error.js';
 
 export const DEFAULT_ADMIN_URL = 'http://127.0.0.1:8182';
@@ -61,26 +62,32 @@ export async function adminCall(
   path: string,
   body?: unknown,
 ): Promise<Record<string, unknown>> {
-  let res: Response;
+  let res: { ok: boolean; status: number; statusText: string };
+  let parsed: Record<string, unknown> = {};
   try {
-    res = await fetch(`${target.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${target.token}`,
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    res = await fetchWithDeadline(
+      `${target.url}${path}`,
+      {
+        method,
+        headers: {
+          authorization: `Bearer ${target.token}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      signal: AbortSignal.timeout(15_000),
-    });
+      { timeoutMs: 15_000 },
+      async (r) => {
+        try {
+          parsed = (await r.json()) as Record<string, unknown>;
+        } catch {
+          parsed = {};
+        }
+        return { ok: r.ok, status: r.status, statusText: r.statusText };
+      },
+    );
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
     throw new AdminApiError(0, `cannot reach the admin API at ${target.url} (${cause})`);
-  }
-  let parsed: Record<string, unknown> = {};
-  try {
-    parsed = (await res.json()) as Record<string, unknown>;
-  } catch {
-    parsed = {};
   }
   if (!res.ok) {
     const message = typeof parsed['message'] === 'string' ? parsed['message'] : res.statusText;

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { fetchWithDeadline } from '../lib/fetch-deadline.js';
 import { UsageError } from './usage-error.js';
 
 export const AUDIT_TAIL_USAGE = `usage: mandate audit tail [--tenant T] [--sub S] [--client-id C] [--agent A] [--action A|prefix*]
@@ -151,12 +152,17 @@ export async function auditTail(args: string[], io: AuditTailIo): Promise<number
   const get = async (extra: Record<string, string>): Promise<Answer> => {
     const params = new URLSearchParams(filters);
     for (const [k, v] of Object.entries(extra)) params.set(k, v);
-    let res: Response;
+    let res: { status: number; body: Answer & { message?: string } };
     try {
-      res = await fetch(`${base}/v1/decisions?${params}`, {
-        headers: { authorization: `Bearer ${token}` },
-        signal: AbortSignal.timeout(10_000),
-      });
+      res = await fetchWithDeadline(
+        `${base}/v1/decisions?${params}`,
+        { headers: { authorization: `Bearer ${token}` } },
+        { timeoutMs: 10_000 },
+        async (r) => ({
+          status: r.status,
+          body: (await r.json().catch(() => ({}))) as Answer & { message?: string },
+        }),
+      );
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause;
       throw new AdminApiError(
@@ -164,7 +170,7 @@ export async function auditTail(args: string[], io: AuditTailIo): Promise<number
         false,
       );
     }
-    const body = (await res.json().catch(() => ({}))) as Answer & { message?: string };
+    const { body } = res;
     if (res.status === 401) throw new AdminApiError('the admin API refused the admin token', false);
     if (res.status === 400) throw new AdminApiError(body.message ?? 'bad request', true);
     if (res.status === 403) {

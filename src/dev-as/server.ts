@@ -10,6 +10,7 @@ import Provider, {
   type Configuration,
 } from 'oidc-provider';
 import { loadOrCreateSigningKeys, publicJwks } from './keys.js';
+import { fetchWithDeadline } from '../lib/fetch-deadline.js';
 import { createDevStorage } from './memory-adapter.js';
 import {
   DEMO_CLIENTS,
@@ -201,15 +202,24 @@ export async function startDevAuthorizationServer(
       const form = new URLSearchParams({ grant_type: 'client_credentials' });
       if (resource !== undefined) form.set('resource', resource);
       if (scope !== undefined) form.set('scope', scope);
-      const res = await fetch(tokenEndpoint, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(client.secret)}`).toString('base64')}`,
+      const res = await fetchWithDeadline(
+        tokenEndpoint,
+        {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(client.secret)}`).toString('base64')}`,
+          },
+          body: form,
         },
-        body: form,
-      });
-      const body = (await res.json()) as { access_token?: string; error?: string };
+        { timeoutMs: 10_000 },
+        async (r) => ({
+          ok: r.ok,
+          status: r.status,
+          body: (await r.json()) as { access_token?: string; error?: string },
+        }),
+      );
+      const { body } = res;
       if (!res.ok || body.access_token === undefined) {
         throw new Error(
           `dev-as: client_credentials for ${clientId} failed: ${body.error ?? res.status}`,

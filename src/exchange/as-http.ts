@@ -1,4 +1,5 @@
 // Talks HTTP to the authorization server with a deadline per attempt and a bounded number of retries.
+import { fetchWithDeadline, readTextLimited, type FetchLike } from '../lib/fetch-deadline.js';
 import type { AsFailure } from './errors.js';
 
 export interface AsHttpOptions {
@@ -9,7 +10,7 @@ export interface AsHttpOptions {
   /** Pause before the first retry, milliseconds; doubled for each further one. */
   readonly retryBackoffMs: number;
   /** Seam for tests and custom agents. Default: the global fetch. */
-  readonly fetch?: typeof fetch;
+  readonly fetch?: FetchLike;
 }
 
 /** The AS answered: any status, its body parsed as JSON when it was JSON. */
@@ -39,42 +40,48 @@ export interface AsHttp {
 }
 
 export function createAsHttp(options: AsHttpOptions): AsHttp {
-  const doFetch = options.fetch ?? fetch;
-
   async function once(url: string, init: RequestInit): Promise<AsHttpResult> {
-    let response: Response;
+    let answer: { status: number; contentType: string; text: string | undefined };
     try {
-      response = await doFetch(url, {
-        ...init,
-        redirect: 'error',
-        signal: AbortSignal.timeout(options.timeoutMs),
-      });
+      // Headers and body within one deadline: an AS that stalls mid-body is a timeout too.
+      answer = await fetchWithDeadline(
+        url,
+        { ...init, redirect: 'error' },
+        { timeoutMs: options.timeoutMs, ...(options.fetch ? { fetch: options.fetch } : {}) },
+        async (response) => {
+          try {
+            return {
+              status: response.status,
+              contentType: response.headers.get('content-type') ?? '',
+              text: await readTextLimited(response, MAX_RESPONSE_BYTES),
+            };
+          } catch (err) {
+            throw new BodyError(err, response.status);
+          }
+        },
+      );
     } catch (err) {
+      if (err instanceof BodyError) return failureOf(err.cause, url, options.timeoutMs, err.status);
       return failureOf(err, url, options.timeoutMs);
     }
-    let text: string | undefined;
-    try {
-      text = await readBounded(response);
-    } catch (err) {
-      return failureOf(err, url, options.timeoutMs, response.status);
-    }
+    const { status, contentType, text } = answer;
     if (text === undefined) {
       return {
         ok: false,
         code: 'as_invalid_response',
         message: `the authorization server sent more than ${MAX_RESPONSE_BYTES} bytes`,
-        asStatus: response.status,
+        asStatus: status,
       };
     }
     let body: unknown = undefined;
-    if (text.length > 0 && /json/i.test(response.headers.get('content-type') ?? '')) {
+    if (text.length > 0 && /json/i.test(contentType)) {
       try {
         body = JSON.parse(text);
       } catch {
         body = undefined;
       }
     }
-    return { ok: true, status: response.status, body };
+    return { ok: true, status, body };
   }
 
   async function withRetries(url: string, init: () => Promise<RequestInit>): Promise<AsHttpResult> {
@@ -166,23 +173,14 @@ function safeOrigin(url: string): string {
   }
 }
 
-/** The body as text, or undefined when it is larger than {@link MAX_RESPONSE_BYTES}. */
-async function readBounded(response: Response): Promise<string | undefined> {
-  const length = Number(response.headers.get('content-length') ?? '0');
-  if (length > MAX_RESPONSE_BYTES) {
-    await response.body?.cancel();
-    return undefined;
+/** A failure while reading the body: the status had arrived and is worth reporting. */
+class BodyError extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly status: number,
+  ) {
+    super('body read failed');
   }
-  if (!response.body) return '';
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-    total += chunk.byteLength;
-    // Leaving the loop cancels the stream, so the rest is never read.
-    if (total > MAX_RESPONSE_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,4 +1,5 @@
 // The on-behalf-of hop: decide whether an exchange is allowed, then serve it from the cache or the authorization server, and audit it.
+import type { FetchLike } from '../lib/fetch-deadline.js';
 import { createHash, randomUUID } from 'node:crypto';
 import type { ExchangeAuditRecord, ExchangeOutcome } from '../audit/record.js';
 import { AUDIT_SCHEMA_VERSION } from '../audit/record.js';
@@ -87,7 +88,7 @@ export interface TokenExchangerDeps {
   /** Period of that sweep, milliseconds. Default 10000. */
   readonly sweepIntervalMs?: number;
   /** Seams for tests. */
-  readonly fetch?: typeof fetch;
+  readonly fetch?: FetchLike;
   readonly now?: () => number;
 }
 

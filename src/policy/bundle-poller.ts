@@ -7,6 +7,8 @@
 // next request is sent at once, the server holding it until something changes. An answer without
 // that type turns long polling off for good and periodic polling takes over, as in OPA.
 
+import { fetchWithDeadline, type FetchLike } from '../lib/fetch-deadline.js';
+
 /** OPA's content type that tells a client the server supports long polling. */
 export const LONG_POLL_CONTENT_TYPE = 'application/vnd.openpolicyagent.bundles';
 
@@ -29,7 +31,7 @@ export interface BundlePollerOptions {
   /** Told about every poll's outcome. */
   onResult?(result: PollResult): void;
   /** Test seams. */
-  readonly fetch?: typeof fetch;
+  readonly fetch?: FetchLike;
   readonly random?: () => number;
 }
 
@@ -76,7 +78,6 @@ class DownloadError extends Error {
 }
 
 export function createBundlePoller(options: BundlePollerOptions): BundlePoller {
-  const doFetch = options.fetch ?? fetch;
   const random = options.random ?? Math.random;
   let etag = options.etag;
   let longPolling = options.longPollingTimeoutSeconds !== undefined;
@@ -97,32 +98,40 @@ export function createBundlePoller(options: BundlePollerOptions): BundlePoller {
       headers['prefer'] = `wait=${options.longPollingTimeoutSeconds}`;
     }
     const waitMs = longPolling ? (options.longPollingTimeoutSeconds ?? 0) * 1000 : 0;
-    const timeout = AbortSignal.timeout(options.timeoutMs + waitMs);
     lastRequestAt = Date.now();
-    let response: Response;
     try {
-      response = await doFetch(options.url, {
-        headers,
-        signal: AbortSignal.any([signal, timeout]),
-      });
+      return await fetchWithDeadline(
+        options.url,
+        { headers },
+        {
+          // The whole download, body included, within the timeout (plus a long poll's wait).
+          timeoutMs: options.timeoutMs + waitMs,
+          signal,
+          ...(options.fetch ? { fetch: options.fetch } : {}),
+        },
+        readAnswer,
+      );
     } catch (cause) {
+      if (cause instanceof DownloadError) throw cause;
       throw new DownloadError(`request failed: ${(cause as Error).message}`, { cause });
     }
+  }
+
+  async function readAnswer(
+    response: Response,
+  ): Promise<{ bytes?: Uint8Array; etag?: string; longPoll: boolean }> {
     const longPoll = response.headers.get('content-type') === LONG_POLL_CONTENT_TYPE;
     if (response.status === 304) {
-      await response.body?.cancel();
       const tag = response.headers.get('etag') ?? etag;
       return { ...(tag !== undefined && { etag: tag }), longPoll };
     }
     if (response.status !== 200) {
-      await response.body?.cancel();
       if (response.status === 404) throw new DownloadError('server replied with not found');
       if (response.status === 401) throw new DownloadError('server replied with not authorized');
       throw new DownloadError(`server replied with HTTP ${response.status}`);
     }
     const length = Number(response.headers.get('content-length') ?? 0);
     if (length > MAX_DOWNLOAD_BYTES) {
-      await response.body?.cancel();
       throw new DownloadError(`bundle of ${length} bytes exceeds ${MAX_DOWNLOAD_BYTES}`);
     }
     const bytes = new Uint8Array(await response.arrayBuffer());

@@ -5,6 +5,7 @@
 // synchronous, so a decision sees one version of each layer from start to end, and there is never
 // a moment without one. A failed load leaves the entry as it was and is reported (status, metrics,
 // log with file:line). All loads run one after another through one queue.
+import type { FetchLike } from '../lib/fetch-deadline.js';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
@@ -75,7 +76,7 @@ export interface PolicyEngineOptions {
   /** Compiles at once (each is an `opa build` process). Default: 2, or 1 on a single core. */
   readonly compileConcurrency?: number;
   /** HTTP client for bundle servers (tests). Default: global fetch. */
-  readonly fetch?: typeof fetch;
+  readonly fetch?: FetchLike;
 }
 
 type TenantEntry =
