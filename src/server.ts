@@ -280,6 +280,9 @@ export async function startServer(config: MandateConfig, logger: Logger): Promis
       stopping ??= (async () => {
         core.readiness.drain();
         grpc.setServing(false);
+        // Key fetches end first: a check waiting on a hanging JWKS endpoint would otherwise hold
+        // its listener open until the fetch deadline. Verification goes on with the keys it has.
+        await core.verifier.stop();
         await Promise.all([app.close(), admin.close(), grpc.stop(graceMs)]);
         await core.stop();
       })();

@@ -195,8 +195,11 @@ function sameKids(a: KeySet | undefined, b: KeySet): boolean {
 function describe(error: unknown, timeoutMs: number): string {
   if (error instanceof Error) {
     if (error.name === 'TimeoutError') return `timed out after ${timeoutMs} ms`;
-    const code = (error.cause as { code?: unknown } | undefined)?.code;
-    if (typeof code === 'string') return `${error.message} (${code})`;
+    const cause = error.cause as { code?: unknown; message?: unknown } | undefined;
+    if (typeof cause?.code === 'string') return `${error.message} (${cause.code})`;
+    if (typeof cause?.message === 'string' && cause.message !== '') {
+      return `${error.message} (${cause.message})`;
+    }
     return error.message;
   }
   return String(error);
