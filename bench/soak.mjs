@@ -5,7 +5,7 @@
 // denies (wrong tenant, unknown kid, revoked), Envoy gRPC ext_authz and mandate gRPC checks, plus a
 // revocation added every SOAK_REVOKE_EVERY seconds (default 5). Every 10 s the sidecar's /metrics
 // (prom-client default metrics) gives RSS, heap and event-loop delay. Passes when RSS after the
-// warm-up (SOAK_WARMUP_SECONDS, default 60) grows by less than 5 % and no request failed.
+// warm-up (SOAK_WARMUP_SECONDS, default 120) grows by less than 5 % and no request failed.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -31,7 +31,12 @@ const { fetch, AbortSignal } = globalThis;
 const int = (name, fallback) => Number(process.env[name] ?? fallback);
 const SECONDS = int('SOAK_SECONDS', 600);
 const RATE = int('SOAK_RATE', 100);
-const WARMUP_SECONDS = int('SOAK_WARMUP_SECONDS', Math.min(60, Math.floor(SECONDS / 5)));
+const WARMUP_SECONDS = int('SOAK_WARMUP_SECONDS', Math.min(120, Math.floor(SECONDS / 5)));
+/**
+ * Bound of the token cache, decision cache and audit ring. Small on purpose: the unique tokens
+ * fill them during the warm-up, so growth after it is a leak, not a bounded cache filling up.
+ */
+const CACHE_ENTRIES = int('SOAK_CACHE_ENTRIES', 500);
 const REVOKE_EVERY_SECONDS = int('SOAK_REVOKE_EVERY', 5);
 const SAMPLE_SECONDS = 10;
 const MAX_RSS_GROWTH = 0.05;
@@ -52,6 +57,8 @@ const MIX = [
 const log = (text) => process.stderr.write(`${text}\n`);
 
 let stateDir;
+/** Set once the harness itself sends SIGTERM. */
+let stopping = false;
 process.on('exit', () => {
   killAll();
   if (stateDir) spawnSync('rm', ['-rf', stateDir]);
@@ -101,16 +108,22 @@ function startSidecar(configPath) {
     spawn(process.execPath, ['dist/cli/main.js', 'serve', '--config', configPath], {
       cwd: ROOT,
       stdio: ['ignore', 'ignore', 'pipe'],
+      // Its own process group: a signal meant for the terminal's group must not end the run early.
+      detached: true,
     }),
   );
   const warnings = [];
+  let tail = '';
   return new Promise((resolve, reject) => {
     let buffered = '';
     let ready = false;
-    child.once('exit', (code) => {
-      if (!ready) reject(new Error(`mandate exited before it was ready (${code})`));
+    child.once('exit', (code, signal) => {
+      if (!ready) reject(new Error(`mandate exited before it was ready (${code})\n${tail}`));
+      else if (!stopping)
+        log(`soak: the sidecar exited during the run (${signal ?? code})\n${tail}`);
     });
     child.stderr.setEncoding('utf8').on('data', (chunk) => {
+      tail = `${tail}${chunk}`.slice(-4000);
       buffered += chunk;
       let nl;
       while ((nl = buffered.indexOf('\n')) >= 0) {
@@ -233,8 +246,9 @@ issuers:
     audiences: ["${SOAK_AUDIENCE}", "${DEV_AUDIENCE}"]
     algorithms: [ES256]
     jwks_refresh_seconds: 5
-policies: { dir: "${ROOT}policies" }
-audit: { sink: stdout }
+token: { cache_max_entries: ${CACHE_ENTRIES} }
+policies: { dir: "${ROOT}policies", decision_cache_size: ${CACHE_ENTRIES} }
+audit: { sink: stdout, ring_size: ${CACHE_ENTRIES} }
 envoy:
   tenant_header: x-tenant
   routes:
@@ -373,7 +387,12 @@ envoy:
   log(header);
   for (let t = SAMPLE_SECONDS; t <= SECONDS; t += SAMPLE_SECONDS) {
     await new Promise((r) => setTimeout(r, t0 + t * 1000 - performance.now()));
-    const m = await sampleMetrics(sidecar);
+    let m;
+    try {
+      m = await sampleMetrics(sidecar);
+    } catch (err) {
+      throw new Error(`cannot scrape the sidecar's /metrics: ${err.cause?.code ?? err.message}`);
+    }
     const lat = window.latencies.sort((a, b) => a - b);
     const row = {
       t,
@@ -410,6 +429,7 @@ envoy:
 
   // SIGTERM must end the sidecar cleanly and promptly, even after a long run.
   const stopStarted = Date.now();
+  stopping = true;
   const exit = await new Promise((resolve) => {
     const timer = setTimeout(() => sidecar.child.kill('SIGKILL'), 20_000);
     sidecar.child.once('exit', (code, signal) => {
