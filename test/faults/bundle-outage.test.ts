@@ -12,7 +12,7 @@ import { POLICIES_DIR } from '../helpers/sidecar.js';
 
 afterAll(() => killChildSidecars());
 
-describe('a hanging bundle server', { timeout: 180_000 }, () => {
+describe('a hanging bundle server', { timeout: 300_000 }, () => {
   it('start-up does not wait on it, other tenants are served, polls go on at their deadline, SIGTERM exits 0', async () => {
     const bundles = await startFaultyServer((_req, res) => res.writeHead(404).end(), {
       kind: 'hang',

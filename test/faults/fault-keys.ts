@@ -15,8 +15,7 @@ export async function createJwksServerFor(): Promise<FaultKeys> {
   const server = await startJwksServer([key.jwk]);
   return {
     issuerYaml: `{ issuer: "${ISSUER}", jwks_uri: "${server.url}", audiences: ["${AUDIENCE}"], algorithms: [ES256] }`,
-    token: (tenant) =>
-      signToken(key, { claims: { tenant, scope: 'contacts.read tickets.write' } }),
+    token: (tenant) => signToken(key, { claims: { tenant, scope: 'contacts.read tickets.write' } }),
     close: () => server.close(),
   };
 }

@@ -62,7 +62,7 @@ const tokenOf = (key: TestKey) =>
 const warnings = (sidecar: ChildSidecar) =>
   sidecar.logs().filter((r) => r['level'] === 40 && String(r['msg']).startsWith('JWKS fetch'));
 
-describe('JWKS outages', { timeout: 120_000 }, () => {
+describe('JWKS outages', { timeout: 240_000 }, () => {
   it('a start-time outage: serving at once, not ready, WARN naming the issuer; ready within seconds of recovery', async () => {
     published = [k1];
     jwks = await startFaultyServer(serveJwks, { kind: 'status', status: 503 });

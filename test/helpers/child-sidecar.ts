@@ -19,10 +19,11 @@ export interface ChildSidecar {
 }
 
 /**
- * Compiled policies shared by every child of this test process: only the first start pays for
- * `opa build` (seconds on a busy machine). Pass it as `policies.cache_dir`.
+ * Compiled policies shared by every child (the cache is keyed by content hash): only the first
+ * start pays for `opa build`, which takes many seconds on a busy machine. Pass it as
+ * `policies.cache_dir`.
  */
-export const POLICY_CACHE_DIR = mkdtempSync(join(tmpdir(), 'mandate-fault-cache-'));
+export const POLICY_CACHE_DIR = join(tmpdir(), 'mandate-fault-policy-cache');
 
 const running = new Set<ChildProcess>();
 
@@ -57,7 +58,7 @@ ${yaml}`,
   const records: Record<string, unknown>[] = [];
   let tail = '';
   const serving = new Promise<Record<string, unknown>>((resolveReady, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not serving within 60 s\n${tail}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`not serving within 120 s\n${tail}`)), 120_000);
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
       reject(new Error(`sidecar exited (${signal ?? code}) before serving\n${tail}`));
