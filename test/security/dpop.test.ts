@@ -38,7 +38,7 @@ beforeAll(async () => {
   adminJwks = await startJwksServer([adminKey.jwk]);
   sidecar = await startSidecar({
     yaml: ROUTES_YAML,
-    adminYaml: `jwt: { issuer: "${ADMIN_ISSUER}", jwks_uri: "${adminJwks.url}", audiences: ["${ADMIN_AUDIENCE}"], algorithms: ["ES256"], jwks_cooldown_seconds: 0 }`,
+    adminYaml: `jwt: { issuer: "${ADMIN_ISSUER}", jwks_uri: "${adminJwks.url}", audiences: ["${ADMIN_AUDIENCE}"], algorithms: ["ES256"], jwks_refetch_per_minute: 600 }`,
   });
   grpc = envoyClient(sidecar.grpcTarget);
   client = await createDpopClient();
