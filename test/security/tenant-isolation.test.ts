@@ -39,7 +39,7 @@ envoy:
     - { method: GET, path: /v1/contacts, action: contacts.read }
     - { method: GET, path: "/v1/orgs/{org}/contacts", action: contacts.read, tenant: "{org}" }
 `,
-    adminYaml: `jwt: { issuer: "${ADMIN_ISSUER}", jwks_uri: "${adminJwks.url}", audiences: ["${ADMIN_AUDIENCE}"], algorithms: ["ES256"], jwks_cooldown_seconds: 0 }`,
+    adminYaml: `jwt: { issuer: "${ADMIN_ISSUER}", jwks_uri: "${adminJwks.url}", audiences: ["${ADMIN_AUDIENCE}"], algorithms: ["ES256"], jwks_refetch_per_minute: 600 }`,
   });
   grpc = new AuthorizerClient(sidecar.grpcTarget, credentials.createInsecure());
   for (const tenant of [A, B]) {
