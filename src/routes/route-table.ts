@@ -16,8 +16,9 @@ export interface RouteMatch {
 export interface RouteTable {
   /**
    * The route for `method` and `path` (query and fragment ignored), or undefined. Paths with `.` or
-   * `..` segments or undecodable escapes never match: a proxy should normalise them first, and a
-   * mapping must not be reachable through a spelling the upstream reads differently.
+   * `..` segments (also as `..;x`), encoded slashes, backslashes (raw or encoded), control
+   * characters, double-encoded escapes or undecodable escapes never match: a proxy should normalise
+   * them first, and a mapping must not be reachable through a spelling the upstream reads differently.
    */
   match(method: string, path: string): RouteMatch | undefined;
 }
@@ -155,7 +156,41 @@ function trimSlash(path: string): string {
   return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
 }
 
-/** Path → decoded segments; undefined for dot segments and bad escapes. `/` is no segment at all. */
+/**
+ * Whether a decoded segment holds a character no segment may: `/` or `\\` (Envoy and many servers
+ * read a backslash as a slash), or a control such as NUL (C-based upstreams end the path there).
+ */
+function hasSeparatorOrControl(decoded: string): boolean {
+  for (let i = 0; i < decoded.length; i++) {
+    const c = decoded.charCodeAt(i);
+    if (c === 0x2f || c === 0x5c || c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
+/** An escape still left after decoding once: an upstream that decodes twice reads another path. */
+const ESCAPE_LEFT = /%[0-9A-Fa-f]{2}/;
+
+/**
+ * Whether a decoded segment could be read as something else by a server behind the proxy: a dot
+ * segment (also with `;parameters`, which some servers strip before resolving dots), a separator,
+ * a control character, or a second layer of percent-encoding.
+ */
+function ambiguousSegment(decoded: string): boolean {
+  const semicolon = decoded.indexOf(';');
+  const bare = semicolon === -1 ? decoded : decoded.slice(0, semicolon);
+  return (
+    bare === '.' ||
+    bare === '..' ||
+    hasSeparatorOrControl(decoded) ||
+    (decoded.includes('%') && ESCAPE_LEFT.test(decoded))
+  );
+}
+
+/**
+ * Path → decoded segments; undefined for segments a server could read differently (see
+ * {@link ambiguousSegment}) and bad escapes. `/` is no segment at all.
+ */
 export function splitPath(rawPath: string): string[] | undefined {
   let end = rawPath.length;
   const q = rawPath.indexOf('?');
@@ -174,8 +209,8 @@ export function splitPath(rawPath: string): string[] | undefined {
     } catch {
       return undefined;
     }
-    // An encoded slash or a dot segment would let one spelling reach another route's resource.
-    if (decoded === '.' || decoded === '..' || decoded.includes('/')) return undefined;
+    // An encoded slash, a backslash or a dot segment would let one spelling reach another route's resource.
+    if (ambiguousSegment(decoded)) return undefined;
     out.push(decoded);
   }
   return out;

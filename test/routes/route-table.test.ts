@@ -67,6 +67,36 @@ describe('route table', () => {
     expect(table.match('GET', 'v1/contacts')).toBeUndefined();
   });
 
+  it('never matches a spelling a server behind the proxy could read as another path', () => {
+    const ambiguous = [
+      // Backslashes, raw and encoded: Envoy and many servers read them as slashes.
+      '/v1/contacts/..%5C..%5Cadmin',
+      '/v1/contacts/..%5c..%5cadmin',
+      '/v1/contacts/..\\..\\admin',
+      '/v1/contacts/a%5Cb',
+      '/v1/contacts/a\\b',
+      // Dot segments with path parameters, which some servers strip before resolving dots.
+      '/v1/contacts/..;/admin',
+      '/v1/contacts/..;x=1',
+      '/v1/contacts/.;x',
+      // Double encoding: a server decoding twice sees a dot segment, a slash or a backslash.
+      '/v1/contacts/%252e%252e',
+      '/v1/contacts/a%252Fb',
+      '/v1/contacts/a%255Cb',
+      // Control characters, NUL first.
+      '/v1/contacts/c_1%00.json',
+      '/v1/contacts/c_1%0d%0aX-Injected:%201',
+      '/v1/contacts/c_1%7f',
+    ];
+    for (const path of ambiguous) {
+      expect(table.match('GET', path), path).toBeUndefined();
+      expect(table.match('PATCH', path), path).toBeUndefined();
+    }
+    // Still fine: a semicolon or a percent sign that is not an escape, in an ordinary segment.
+    expect(table.match('GET', '/v1/contacts/a;b')?.params).toEqual({ id: 'a;b' });
+    expect(table.match('GET', '/v1/contacts/100%25%20done')?.params).toEqual({ id: '100% done' });
+  });
+
   it('splits paths into decoded segments', () => {
     expect(splitPath('/a/b/')).toEqual(['a', 'b']);
     expect(splitPath('/')).toEqual([]);
