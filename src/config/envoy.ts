@@ -48,6 +48,12 @@ export interface EnvoyConfig {
    * token needs, with its proof in the `dpop` header). Default `[authorization]`.
    */
   readonly tokenHeaders: readonly string[];
+  /**
+   * Headers naming the method a server behind the proxy runs instead of the request line's (e.g.
+   * `x-http-method-override`): a request carrying one is decided for the method it names, and
+   * refused (`request_invalid`) when it names several or no valid method. Default the three usual.
+   */
+  readonly methodOverrideHeaders: readonly string[];
   /** Request header naming the tenant the caller acts in (checked against the token). Default none. */
   readonly tenantHeader?: string;
   /** Headers mandate sets for the upstream on allow; incoming copies are always removed. */
@@ -76,6 +82,12 @@ export interface EnvoyConfig {
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE'];
 const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
+/** The method-override headers frameworks commonly honour. */
+const DEFAULT_METHOD_OVERRIDE_HEADERS = [
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+];
 
 function headerName(s: Section, name: string, fallback: string): string {
   const value = s.string(name, fallback).toLowerCase();
@@ -166,6 +178,7 @@ export function readEnvoySection(
     'http_prefix',
     'http_body_limit_bytes',
     'token_headers',
+    'method_override_headers',
     'tenant_header',
     'identity_headers',
     'routes',
@@ -185,6 +198,15 @@ export function readEnvoySection(
     return lower;
   });
   const tenantHeader = s.has('tenant_header') ? headerName(s, 'tenant_header', '') : undefined;
+  const methodOverrideHeaders = s
+    .stringList('method_override_headers', DEFAULT_METHOD_OVERRIDE_HEADERS)
+    .map((h, i) => {
+      const lower = h.toLowerCase();
+      const key = `${s.key('method_override_headers')}[${i}]`;
+      if (!HEADER_NAME.test(lower)) throw new ConfigError(key, 'must be an HTTP header name');
+      if (tokenHeaders.includes(lower)) throw new ConfigError(key, `${h} is also a token header`);
+      return lower;
+    });
 
   const ih = s
     .section('identity_headers')
@@ -205,6 +227,14 @@ export function readEnvoySection(
       throw new ConfigError(s.key('token_headers'), `${h} is also an identity header`);
     }
   }
+  methodOverrideHeaders.forEach((h, i) => {
+    if (names.includes(h)) {
+      throw new ConfigError(
+        `${s.key('method_override_headers')}[${i}]`,
+        `${h} is also an identity header`,
+      );
+    }
+  });
 
   const compatSection = s.section('compat').only(['enabled', 'dir', 'entrypoint', 'parse_body']);
   const entrypoint = compatSection.string('entrypoint', 'envoy/authz/allow');
@@ -228,6 +258,7 @@ export function readEnvoySection(
     httpPrefix: prefix,
     httpBodyLimitBytes: s.integer('http_body_limit_bytes', 1_048_576, 1024, 16_777_216),
     tokenHeaders,
+    methodOverrideHeaders,
     ...(tenantHeader !== undefined ? { tenantHeader } : {}),
     identityHeaders,
     routes: s.list('routes').map(readRoute),

@@ -6,8 +6,8 @@ import type { Reason } from '../core/reasons.js';
 import { isDryRun, type AuthzRequest } from '../core/request.js';
 import type { RouteTable } from '../routes/route-table.js';
 import type { DpopEvidence } from '../token/dpop.js';
-import { bearerTokenOf, dpopTokenOf } from './bearer.js';
 import { compatDocumentOf, type EnvoyCall } from './envoy-input.js';
+import { decidedMethodOf, presentedTokenOf, type PresentedToken } from './envoy-request-headers.js';
 import { presentDenial } from './envoy-status.js';
 
 /** One header (or query parameter) to set. */
@@ -64,20 +64,13 @@ export interface EnvoyAuthorizerDeps {
 
 const JSON_TYPE: HeaderPair = { name: 'content-type', value: 'application/json', overwrite: true };
 
-/** The token from the configured headers and how it came: `Bearer <token>` or `DPoP <token>`. */
+/** The token from the configured headers and how it came; undefined when none, or when ambiguous. */
 export function presentedToken(
   headers: Readonly<Record<string, string>>,
   names: readonly string[],
-): { readonly token: string; readonly scheme: 'bearer' | 'dpop' } | undefined {
-  for (const name of names) {
-    const value = headers[name];
-    if (value === undefined) continue;
-    const bearer = bearerTokenOf(value);
-    if (bearer !== undefined) return { token: bearer, scheme: 'bearer' };
-    const dpop = dpopTokenOf(value);
-    if (dpop !== undefined) return { token: dpop, scheme: 'dpop' };
-  }
-  return undefined;
+): PresentedToken | undefined {
+  const reading = presentedTokenOf(headers, names);
+  return reading.ok ? reading.presented : undefined;
 }
 
 /** The token from the configured headers (either scheme). */
@@ -120,22 +113,27 @@ export function createEnvoyAuthorizer(deps: EnvoyAuthorizerDeps): EnvoyAuthorize
   const dryRunTenants = new Set(config.dryRun.tenants);
 
   function toRequest(call: EnvoyCall): AuthzRequest {
-    const match = routes.match(call.method, call.path);
+    // Headers that could make the upstream read the request otherwise than mandate decides it.
+    const decided = decidedMethodOf(call.method, call.headers, config.methodOverrideHeaders);
+    const credential = presentedTokenOf(call.headers, config.tokenHeaders);
+    let denial: Reason | undefined = !decided.ok
+      ? { code: 'request_invalid', message: decided.message }
+      : !credential.ok
+        ? { code: 'request_invalid', message: credential.message }
+        : undefined;
+    const method = decided.ok ? decided.method : call.method.toUpperCase();
+    const match = routes.match(method, call.path);
     const pathOnly = call.path.split(/[?#]/, 1)[0] ?? call.path;
-    let denial: Reason | undefined;
     let action: string;
     let resource: AuthzRequest['resource'];
     if (match) {
       action = match.action;
       resource = match.resource;
     } else {
-      action = `http.${call.method.toLowerCase()}`;
+      action = `http.${method.toLowerCase()}`;
       resource = { type: 'http_path', id: pathOnly };
       if (config.unmapped === 'deny') {
-        denial = {
-          code: 'route_unmapped',
-          message: `no route maps ${call.method.toUpperCase()} ${pathOnly}`,
-        };
+        denial ??= { code: 'route_unmapped', message: `no route maps ${method} ${pathOnly}` };
       }
     }
     let compatInput: Readonly<Record<string, unknown>> | undefined;
@@ -148,9 +146,10 @@ export function createEnvoyAuthorizer(deps: EnvoyAuthorizerDeps): EnvoyAuthorize
       match?.tenant ??
       (config.tenantHeader !== undefined ? call.headers[config.tenantHeader] : undefined);
     const dryRun = call.transport === 'envoy_grpc' ? config.dryRun.grpc : config.dryRun.http;
-    const presented = presentedToken(call.headers, config.tokenHeaders);
+    const presented = credential.ok ? credential.presented : undefined;
     // What a DPoP proof must match (RFC 9449): the parts as seen, each validated by the verifier,
-    // never glued into one URL (a host could then carry a path, query or userinfo).
+    // never glued into one URL (a host could then carry a path, query or userinfo). Its htm is the
+    // request line's method, which the client signed, whatever an override says.
     const dpop: DpopEvidence | undefined = presented && {
       scheme: presented.scheme,
       proof: call.headers['dpop'],
@@ -168,7 +167,7 @@ export function createEnvoyAuthorizer(deps: EnvoyAuthorizerDeps): EnvoyAuthorize
       ...(resource ? { resource } : {}),
       ...(tenant !== undefined && tenant !== '' ? { tenant } : {}),
       context: {
-        http: { method: call.method.toUpperCase(), path: pathOnly, host: call.host },
+        http: { method, path: pathOnly, host: call.host },
         ...(match ? { route: match.template, params: match.params } : {}),
       },
       transport: call.transport,

@@ -11,6 +11,7 @@ describe('envoy config', () => {
     expect(envoy).toMatchObject({
       httpPrefix: '/envoy/authz',
       tokenHeaders: ['authorization'],
+      methodOverrideHeaders: ['x-http-method-override', 'x-http-method', 'x-method-override'],
       unmapped: 'deny',
       onError: 'deny',
       dryRun: { grpc: false, http: false, tenants: [] },
@@ -39,6 +40,13 @@ envoy:
     });
   });
 
+  it('reads method-override headers in lower case; an empty list turns overrides off', () => {
+    expect(
+      load('envoy: { method_override_headers: [X-Verb] }').envoy.methodOverrideHeaders,
+    ).toEqual(['x-verb']);
+    expect(load('envoy: { method_override_headers: [] }').envoy.methodOverrideHeaders).toEqual([]);
+  });
+
   it.each([
     ['envoy: { unknown: 1 }', 'config: envoy.unknown: unknown key'],
     ['envoy: { routes: [{ method: FETCH, path: /a, action: a }] }', 'envoy.routes[0].method'],
@@ -51,6 +59,16 @@ envoy:
     ['envoy: { identity_headers: { tenant: x-mandate-subject } }', 'must differ'],
     ['envoy: { token_headers: [x-mandate-subject] }', 'is also an identity header'],
     ['envoy: { http_prefix: "/a?b" }', 'envoy.http_prefix'],
+    ['envoy: { method_override_headers: ["x a"] }', 'envoy.method_override_headers[0]: must be'],
+    ['envoy: { method_override_headers: x-m }', 'envoy.method_override_headers'],
+    [
+      'envoy: { method_override_headers: [x-m, Authorization] }',
+      'envoy.method_override_headers[1]: Authorization is also a token header',
+    ],
+    [
+      'envoy: { method_override_headers: [x-mandate-tenant] }',
+      'envoy.method_override_headers[0]: x-mandate-tenant is also an identity header',
+    ],
     ['envoy: { compat: { entrypoint: "data.envoy.allow" } }', 'envoy.compat.entrypoint'],
   ])('rejects %s', (yaml, message) => {
     expect(() => load(yaml)).toThrow(message);

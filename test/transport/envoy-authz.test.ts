@@ -98,6 +98,76 @@ describe('Envoy adapter failure handling', () => {
   });
 });
 
+describe('headers the upstream could read otherwise than mandate decides', () => {
+  const ROUTES = `
+envoy:
+  routes:
+    - { method: GET, path: "/v1/contacts/{id}", action: contacts.read }
+    - { method: DELETE, path: "/v1/contacts/{id}", action: contacts.delete }
+`;
+  const allowAll = () => scripted(() => ({ ...internal, allow: true, reasons: [] }));
+  const ask = async (headers: Record<string, string>, yaml = ROUTES) => {
+    const { decider, seen } = allowAll();
+    await authorizer(decider, yaml).authorize(
+      envoyCallOf(checkRequest({ method: 'GET', path: '/v1/contacts/c_1', headers })),
+    );
+    return seen[0];
+  };
+
+  it('decides a request carrying a method override for the method it names', async () => {
+    for (const name of ['x-http-method-override', 'x-http-method', 'x-method-override']) {
+      const request = await ask({ [name]: 'delete' });
+      expect(request, name).toMatchObject({ action: 'contacts.delete' });
+      expect(request?.denial, name).toBeUndefined();
+      expect(request?.context?.['http']).toMatchObject({ method: 'DELETE' });
+    }
+    // Two override headers that agree are one method.
+    expect(
+      await ask({ 'x-http-method-override': 'DELETE', 'x-method-override': 'delete' }),
+    ).toMatchObject({ action: 'contacts.delete' });
+    // Configured names replace the defaults.
+    const custom = `${ROUTES}  method_override_headers: [x-verb]\n`;
+    expect(await ask({ 'x-verb': 'DELETE' }, custom)).toMatchObject({ action: 'contacts.delete' });
+    expect(await ask({ 'x-http-method-override': 'DELETE' }, custom)).toMatchObject({
+      action: 'contacts.read',
+    });
+  });
+
+  it('refuses a malformed or ambiguous override with request_invalid', async () => {
+    for (const headers of <Record<string, string>[]>[
+      { 'x-http-method-override': 'DELETE,GET' },
+      { 'x-http-method-override': 'DE LETE' },
+      { 'x-http-method-override': '' },
+      { 'x-http-method-override': 'DELETE', 'x-http-method': 'GET' },
+    ]) {
+      const request = await ask(headers);
+      expect(request?.denial, JSON.stringify(headers)).toMatchObject({ code: 'request_invalid' });
+    }
+  });
+
+  it('refuses two credentials with request_invalid; one of another scheme among them is ignored', async () => {
+    for (const authorization of [
+      'Bearer a,Bearer b',
+      'Bearer a, Bearer a',
+      'Basic eA==,Bearer a',
+    ]) {
+      expect((await ask({ authorization }))?.denial, authorization).toMatchObject({
+        code: 'request_invalid',
+      });
+    }
+    const two = `${ROUTES}  token_headers: [authorization, x-token]\n`;
+    expect(
+      (await ask({ authorization: 'Bearer a', 'x-token': 'Bearer b' }, two))?.denial,
+    ).toMatchObject({ code: 'request_invalid', message: expect.stringContaining('x-token') });
+    expect(await ask({ authorization: 'Bearer a', 'x-token': 'Bearer a' }, two)).toMatchObject({
+      token: 'a',
+    });
+    const digest = await ask({ authorization: 'Digest username="u", realm="r"' });
+    expect(digest?.denial).toBeUndefined();
+    expect(digest?.token).toBeUndefined();
+  });
+});
+
 describe('the OPA-Envoy input document', () => {
   it('renders attributes as OPA-Envoy maps them and parses path and query like OPA-Envoy', () => {
     const doc = compatDocumentOf(call, true);
