@@ -70,7 +70,7 @@ export function presentedToken(
   names: readonly string[],
 ): PresentedToken | undefined {
   const reading = presentedTokenOf(headers, names);
-  return reading.ok ? reading.presented : undefined;
+  return reading.ambiguity === undefined ? reading.presented : undefined;
 }
 
 /** The token from the configured headers (either scheme). */
@@ -118,8 +118,8 @@ export function createEnvoyAuthorizer(deps: EnvoyAuthorizerDeps): EnvoyAuthorize
     const credential = presentedTokenOf(call.headers, config.tokenHeaders);
     let denial: Reason | undefined = !decided.ok
       ? { code: 'request_invalid', message: decided.message }
-      : !credential.ok
-        ? { code: 'request_invalid', message: credential.message }
+      : credential.ambiguity !== undefined
+        ? { code: 'request_invalid', message: credential.ambiguity }
         : undefined;
     const method = decided.ok ? decided.method : call.method.toUpperCase();
     const match = routes.match(method, call.path);
@@ -146,7 +146,8 @@ export function createEnvoyAuthorizer(deps: EnvoyAuthorizerDeps): EnvoyAuthorize
       match?.tenant ??
       (config.tenantHeader !== undefined ? call.headers[config.tenantHeader] : undefined);
     const dryRun = call.transport === 'envoy_grpc' ? config.dryRun.grpc : config.dryRun.http;
-    const presented = credential.ok ? credential.presented : undefined;
+    // Verified even when ambiguous: the pipeline answers a bad token before the adapter's denial.
+    const presented = credential.presented;
     // What a DPoP proof must match (RFC 9449): the parts as seen, each validated by the verifier,
     // never glued into one URL (a host could then carry a path, query or userinfo). Its htm is the
     // request line's method, which the client signed, whatever an override says.

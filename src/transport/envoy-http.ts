@@ -14,11 +14,20 @@ export interface EnvoyHttpOptions {
 /** Headers of the authorization request that describe Envoy's call to us, not the client's request. */
 const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade']);
 
+/**
+ * The request's headers with repeated ones joined by `,`, as Envoy's gRPC attributes carry them.
+ * Read from the raw list: Node keeps only the first of some repeated headers (`authorization`
+ * among them), which would hide a second credential the upstream might read.
+ */
 function headersOf(req: FastifyRequest): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || HOP_HEADERS.has(name)) continue;
-    out[name] = Array.isArray(value) ? value.join(',') : value;
+  const raw = req.raw.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    if (HOP_HEADERS.has(name)) continue;
+    const value = raw[i + 1] as string;
+    const seen = out[name];
+    out[name] = seen === undefined ? value : `${seen},${value}`;
   }
   return out;
 }

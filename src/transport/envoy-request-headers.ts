@@ -56,38 +56,46 @@ function credentialOf(value: string): PresentedToken | undefined {
   return dpop === undefined ? undefined : { token: dpop, scheme: 'dpop' };
 }
 
+/** The credential the headers present, and why they are unusable when they are. */
+export interface CredentialReading {
+  /** The first credential found: still verified, so a bad one is answered as such. */
+  readonly presented: PresentedToken | undefined;
+  /** Set when the headers hold several credentials (a `request_invalid` denial). */
+  readonly ambiguity?: string;
+}
+
 /**
- * The token from the configured headers, in order. Unusable when a header holds a credential
+ * The token from the configured headers, in order. Ambiguous when a header holds a credential
  * among several values (a repeated header, joined with `,`: no token contains a comma) or when two
  * headers hold different credentials: mandate would check one and the upstream might read the other.
  */
 export function presentedTokenOf(
   headers: Readonly<Record<string, string>>,
   names: readonly string[],
-): HeaderReading<{ readonly presented: PresentedToken | undefined }> {
+): CredentialReading {
   let presented: PresentedToken | undefined;
   let presentedBy: string | undefined;
   for (const name of names) {
     const value = headers[name];
     if (value === undefined) continue;
-    let found: PresentedToken | undefined;
     if (value.includes(',')) {
       // `Digest a="1", b="2"` is one credential of another scheme; only a Bearer or DPoP one counts.
-      if (value.split(',').some((part) => credentialOf(part.trim()) !== undefined)) {
-        return { ok: false, message: `${name}: more than one credential` };
-      }
-    } else {
-      found = credentialOf(value);
-    }
-    if (found === undefined) continue;
-    if (presented !== undefined) {
-      if (found.token !== presented.token || found.scheme !== presented.scheme) {
-        return { ok: false, message: `${presentedBy} and ${name} carry different credentials` };
+      for (const part of value.split(',')) {
+        const found = credentialOf(part.trim());
+        if (found !== undefined) {
+          return { presented: presented ?? found, ambiguity: `${name}: more than one credential` };
+        }
       }
       continue;
     }
-    presented = found;
-    presentedBy = name;
+    const found = credentialOf(value);
+    if (found === undefined) continue;
+    if (presented === undefined) {
+      presented = found;
+      presentedBy = name;
+    } else if (found.token !== presented.token || found.scheme !== presented.scheme) {
+      return { presented, ambiguity: `${presentedBy} and ${name} carry different credentials` };
+    }
   }
-  return { ok: true, presented };
+  return { presented };
 }

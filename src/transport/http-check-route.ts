@@ -129,6 +129,19 @@ function peerOf(socket: {
   return peer;
 }
 
+/**
+ * Whether the `authorization` header came more than once. Node keeps only the first, but a server
+ * behind could read another: a credential given twice is refused, like one in body and header.
+ */
+function repeatedAuthorization(rawHeaders: readonly string[]): boolean {
+  let seen = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length === 13 && name.toLowerCase() === 'authorization' && ++seen > 1) return true;
+  }
+  return false;
+}
+
 export function registerCheckRoute(app: FastifyInstance, decider: Decider): void {
   app.post<{ Body: CheckBody }>(
     '/v1/check',
@@ -141,6 +154,13 @@ export function registerCheckRoute(app: FastifyInstance, decider: Decider): void
         void reply.code(400).send({
           error: 'invalid_request',
           message: 'token: send the token in the body or the Authorization header, not both',
+        });
+        return undefined;
+      }
+      if (header !== undefined && repeatedAuthorization(req.raw.rawHeaders)) {
+        void reply.code(400).send({
+          error: 'invalid_request',
+          message: 'authorization: send one Authorization header',
         });
         return undefined;
       }

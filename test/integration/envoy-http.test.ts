@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDpopClient } from '../helpers/dpop.js';
 import { envoyHttp } from '../helpers/envoy.js';
+import { rawHttp } from '../helpers/raw-http.js';
 import { startSidecar, type Sidecar } from '../helpers/sidecar.js';
 import { COMPAT_YAML, ERROR_MODE_YAML, ROUTES_YAML } from './envoy-config.js';
 
@@ -158,6 +159,18 @@ describe('route mapping mode over HTTP', () => {
           ? /^Bearer error="invalid_token"/
           : /^DPoP error="invalid_dpop_proof"/,
       );
+    }
+  });
+
+  it('refuses two Authorization headers with 400 request_invalid (Node keeps only the first)', async () => {
+    const token = await sidecar.token({ claims: { scope: 'contacts.read' } });
+    for (const second of [`Bearer ${token}`, 'Bearer forged']) {
+      const res = await rawHttp(sidecar.httpUrl, 'GET', '/envoy/authz/v1/contacts', [
+        ['authorization', `Bearer ${token}`],
+        ['authorization', second],
+      ]);
+      expect(res.status).toBe(400);
+      expect(JSON.parse(res.text).reasons[0].code).toBe('request_invalid');
     }
   });
 

@@ -3,6 +3,7 @@ import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { exportSPKI } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestKey, encodeSegment, signToken, ISSUER } from '../helpers/tokens.js';
+import { rawHttp } from '../helpers/raw-http.js';
 import { postCheck, startSidecar, type Sidecar } from '../helpers/sidecar.js';
 
 let sidecar: Sidecar;
@@ -210,6 +211,34 @@ describe('POST /v1/check', () => {
       });
     },
   );
+
+  it('answers two Authorization headers with 400: the first would win, a server behind could read the other', async () => {
+    const token = await sidecar.token({ claims: { scope: 'contacts.read' } });
+    const body = JSON.stringify({ action: 'contacts.read' });
+    const json = ['content-type', 'application/json'] as const;
+    for (const second of [`Bearer ${token}`, 'Bearer other', 'Basic eDp5']) {
+      const res = await rawHttp(
+        sidecar.httpUrl,
+        'POST',
+        '/v1/check',
+        [json, ['authorization', `Bearer ${token}`], ['Authorization', second]],
+        body,
+      );
+      expect(res.status, second).toBe(400);
+      expect(JSON.parse(res.text)).toMatchObject({
+        error: 'invalid_request',
+        message: expect.stringMatching(/^authorization:/),
+      });
+    }
+    const one = await rawHttp(
+      sidecar.httpUrl,
+      'POST',
+      '/v1/check',
+      [json, ['authorization', `Bearer ${token}`]],
+      body,
+    );
+    expect(JSON.parse(one.text)).toMatchObject({ allow: true });
+  });
 
   it.each([
     ['malformed JSON', '{"action": "contacts.read",', 'body: is not valid JSON'],
