@@ -217,6 +217,8 @@ export async function startServer(config: MandateConfig, logger: Logger): Promis
         options: {
           prefix: config.envoy.httpPrefix,
           bodyLimitBytes: config.envoy.httpBodyLimitBytes,
+          onError: config.envoy.onError,
+          onFailure: (err) => logger.error({ err }, 'envoy http ext_authz failed unexpectedly'),
         },
       },
     },
@@ -301,6 +303,7 @@ function egressHttp(config: MandateConfig, exchanger: TokenExchanger | undefined
       options: {
         prefix: config.exchange.egressHttpPrefix,
         bodyLimitBytes: config.envoy.httpBodyLimitBytes,
+        onError: config.envoy.onError,
       },
     },
   };

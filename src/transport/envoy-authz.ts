@@ -8,6 +8,7 @@ import type { RouteTable } from '../routes/route-table.js';
 import type { DpopEvidence } from '../token/dpop.js';
 import { compatDocumentOf, type EnvoyCall } from './envoy-input.js';
 import { decidedMethodOf, presentedTokenOf, type PresentedToken } from './envoy-request-headers.js';
+import { isFieldName, isFieldValue, unsendableHeader } from './envoy-header-values.js';
 import { presentDenial } from './envoy-status.js';
 
 /** One header (or query parameter) to set. */
@@ -298,10 +299,10 @@ export function createEnvoyAuthorizer(deps: EnvoyAuthorizerDeps): EnvoyAuthorize
     };
   }
 
-  function failed(err: unknown): EnvoyVerdict {
+  function failed(err: unknown, message = 'authorization failed unexpectedly'): EnvoyVerdict {
     deps.onError?.(err);
     const decisionId = randomUUID();
-    const reasons = [{ code: 'internal_error', message: 'authorization failed unexpectedly' }];
+    const reasons = [{ code: 'internal_error', message }];
     if (config.onError === 'error_response') {
       return { kind: 'error', decisionId, message: `internal_error (decision ${decisionId})` };
     }
@@ -315,14 +316,44 @@ export function createEnvoyAuthorizer(deps: EnvoyAuthorizerDeps): EnvoyAuthorize
     };
   }
 
+  /**
+   * A verdict whose headers Envoy can pass on. An allow that would carry a line break or another
+   * control character (a claim or a policy header such as `a\r\nx-admin: 1`) fails closed instead:
+   * Envoy may forward it unchecked to an HTTP/1 upstream. A denial just drops such headers.
+   */
+  function sendable(verdict: EnvoyVerdict): EnvoyVerdict {
+    if (verdict.kind === 'allow') {
+      const bad =
+        unsendableHeader(verdict.upstreamHeaders) ??
+        unsendableHeader(verdict.responseHeaders) ??
+        verdict.removeHeaders.find((name) => !isFieldName(name));
+      if (bad === undefined) return verdict;
+      const name = typeof bad === 'string' ? bad : bad.name;
+      return failed(
+        new Error(`allow for decision ${verdict.decisionId} carried an unsendable header`),
+        `header ${JSON.stringify(name)}: not a valid header (control characters) for decision ${verdict.decisionId}`,
+      );
+    }
+    if (verdict.kind === 'deny' && unsendableHeader(verdict.headers) !== undefined) {
+      return {
+        ...verdict,
+        headers: verdict.headers.filter((h) => isFieldName(h.name) && isFieldValue(h.value)),
+      };
+    }
+    return verdict;
+  }
+
   return {
     async authorize(call) {
       try {
         const request = toRequest(call);
         const decision = await decider.decide(request);
         const shadowed = isDryRun(request, decision.subject?.tenant);
-        if (decision.allow || shadowed) return allowVerdict(decision, shadowed && !decision.allow);
-        return denyVerdict(decision, request);
+        if (decision.allow || shadowed) {
+          const verdict = allowVerdict(decision, shadowed && !decision.allow);
+          return sendable(verdict);
+        }
+        return sendable(denyVerdict(decision, request));
       } catch (err) {
         return failed(err);
       }

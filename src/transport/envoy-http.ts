@@ -1,14 +1,33 @@
 // Envoy's http_service ext_authz under a path prefix: the original method, path and headers in, 200 or a denial out.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
 import type { EnvoyAuthorizer, HeaderPair } from './envoy-authz.js';
 import { httpModeAttributes } from './envoy-http-attributes.js';
+import { latin1Wire } from './envoy-header-values.js';
 import type { EnvoyCall } from './envoy-input.js';
+import { clientErrorOf } from './http-errors.js';
 
 export interface EnvoyHttpOptions {
   /** Path prefix Envoy's `http_service.path_prefix` points at, e.g. `/envoy/authz`. */
   readonly prefix: string;
   /** Largest body accepted, bytes; larger requests get 413 (a clean denial Envoy passes on). */
   readonly bodyLimitBytes: number;
+  /**
+   * `envoy.on_error`: only `error_response` may answer a 5xx (Envoy's http_service counts every
+   * 5xx as an authorization-service failure, which `failure_mode_allow` lets through). Default `deny`.
+   */
+  readonly onError?: 'deny' | 'error_response';
+  /** Receives unexpected errors of the route (logged by the caller). */
+  readonly onFailure?: (err: unknown) => void;
+}
+
+/**
+ * The status a denial goes out with. Envoy's http_service reads exactly 200 as an allow and any
+ * 5xx as its own failure (let through under `failure_mode_allow`); a denial keeps a 3xx or 4xx
+ * status (a policy's redirect, 401, 413) and is otherwise a 403, whatever mandate or a policy said.
+ */
+export function httpDenialStatus(status: number): number {
+  return Number.isInteger(status) && status >= 300 && status <= 499 ? status : 403;
 }
 
 /** Headers of the authorization request that describe Envoy's call to us, not the client's request. */
@@ -39,8 +58,10 @@ function setHeaders(reply: FastifyReply, pairs: readonly HeaderPair[]): void {
     if (list === undefined || h.overwrite) grouped.set(h.name, [h.value]);
     else list.push(h.value);
   }
-  for (const [name, values] of grouped)
-    reply.header(name, values.length === 1 ? values[0] : values);
+  for (const [name, values] of grouped) {
+    const wire = values.map(latin1Wire);
+    reply.header(name, wire.length === 1 ? wire[0] : wire);
+  }
 }
 
 /**
@@ -93,7 +114,7 @@ export function registerEnvoyHttpRoutes(
           return reply.code(200).send();
         case 'deny':
           setHeaders(reply, verdict.headers);
-          return reply.code(verdict.status).send(verdict.body);
+          return reply.code(httpDenialStatus(verdict.status)).send(verdict.body);
         case 'error':
           // A 5xx is an authorization-service failure to Envoy: failure_mode_allow and status_on_error apply.
           return reply
@@ -102,6 +123,25 @@ export function registerEnvoyHttpRoutes(
             .send(JSON.stringify({ error: 'unavailable', message: verdict.message }));
       }
     };
+    // Anything thrown here (a bug, a header Node refuses) would be the app's 500, which Envoy
+    // counts as a failure of the authorization service: it is a 403 denial unless on_error says
+    // error_response. Client errors (a body over the limit) keep their 4xx.
+    scope.setErrorHandler((err, _req, reply) => {
+      const clientError = clientErrorOf(err);
+      if (clientError) return reply.code(clientError.statusCode).send(clientError.body);
+      options.onFailure?.(err);
+      const decisionId = randomUUID();
+      const failure = options.onError === 'error_response';
+      return reply
+        .code(failure ? 503 : 403)
+        .header('content-type', 'application/json')
+        .send(
+          JSON.stringify({
+            decision_id: decisionId,
+            reasons: [{ code: 'internal_error', message: 'authorization failed unexpectedly' }],
+          }),
+        );
+    });
     scope.all(prefix, handler);
     scope.all(`${prefix}/*`, handler);
   });

@@ -6,7 +6,11 @@ import type { Decider, Decision } from '../../src/core/decision.js';
 import type { AuthzRequest } from '../../src/core/request.js';
 import { CheckRequest } from '../../src/gen/envoy/service/auth/v3/external_auth.js';
 import { createRouteTable } from '../../src/routes/route-table.js';
-import { createEnvoyAuthorizer, tokenOf } from '../../src/transport/envoy-authz.js';
+import {
+  createEnvoyAuthorizer,
+  tokenOf,
+  type EnvoyAuthorizer,
+} from '../../src/transport/envoy-authz.js';
 import { envoyCallOf } from '../../src/transport/envoy-grpc.js';
 import { registerEnvoyHttpRoutes } from '../../src/transport/envoy-http.js';
 import { compatDocumentOf } from '../../src/transport/envoy-input.js';
@@ -95,6 +99,144 @@ describe('Envoy adapter failure handling', () => {
     expect(seen[0]?.denial).toBeUndefined();
     expect(seen[0]?.compatInput).toMatchObject({ parsed_path: ['a', 'b'] });
     expect(tokenOf({ authorization: 'Basic abc' }, ['authorization'])).toBeUndefined();
+  });
+});
+
+/** Envoy's HTTP ext_authz call through the real route registration, in process. */
+async function overHttp(
+  decider: Decider,
+  yaml = '',
+  headers: Record<string, string> = {},
+  onError: 'deny' | 'error_response' = 'deny',
+) {
+  const app = Fastify();
+  registerEnvoyHttpRoutes(app, authorizer(decider, yaml), {
+    prefix: '/envoy/authz',
+    bodyLimitBytes: 1024 * 1024,
+    onError,
+  });
+  const res = await app.inject({ method: 'GET', url: '/envoy/authz/v1/x', headers });
+  await app.close();
+  return res;
+}
+
+const subject = { sub: 'user-1', tenant: 'acme_inc', clientId: 'agent-1', scopes: [], act: [] };
+const allowing = (s: Partial<typeof subject> = {}): Decision => ({
+  allow: true,
+  decisionId: 'd-2',
+  reasons: [],
+  subject: { ...subject, ...s },
+  latencyUs: 1,
+});
+
+describe('HTTP ext_authz never answers a denial with a status Envoy reads as allow or as its own failure', () => {
+  it('answers an internal failure with 403 and the reason under on_error: deny', async () => {
+    for (const decider of [
+      scripted(() => internal).decider,
+      scripted(() => {
+        throw new Error('bug');
+      }).decider,
+    ]) {
+      const res = await overHttp(decider);
+      expect(res.statusCode).toBe(403);
+      expect(res.json().reasons[0].code).toBe('internal_error');
+    }
+    // Over gRPC a denied 503 is still a denial (denied_response), so it keeps saying 503.
+    expect(await authorizer(scripted(() => internal).decider).authorize(call)).toMatchObject({
+      kind: 'deny',
+      status: 503,
+    });
+  });
+
+  it("answers a compatibility policy's 5xx or 200 denial with 403, keeping its 3xx and 4xx", async () => {
+    const compatDenial = (httpStatus: number) =>
+      scripted(() => ({
+        allow: false,
+        decisionId: 'd-3',
+        reasons: [{ code: 'policy_denied', message: 'no' }],
+        decidedBy: 'compat',
+        policyResult: { allowed: false, http_status: httpStatus, body: 'nope' },
+        latencyUs: 1,
+      })).decider;
+    for (const [asked, sent] of [
+      [500, 403],
+      [503, 403],
+      [599, 403],
+      [200, 403],
+      [204, 403],
+      [302, 302],
+      [402, 402],
+      [429, 429],
+    ] as const) {
+      const res = await overHttp(compatDenial(asked));
+      expect(res.statusCode, String(asked)).toBe(sent);
+      expect(res.body).toBe('nope');
+    }
+  });
+
+  it('answers a failure thrown inside the route with 403 (503 only under error_response), never a 500', async () => {
+    const throwing: EnvoyAuthorizer = {
+      authorize: () => Promise.reject(new Error('bug')),
+    };
+    for (const [onError, status] of [
+      ['deny', 403],
+      ['error_response', 503],
+    ] as const) {
+      const app = Fastify();
+      registerEnvoyHttpRoutes(app, throwing, { prefix: '/e', bodyLimitBytes: 1024, onError });
+      const res = await app.inject({ method: 'POST', url: '/e/x' });
+      expect(res.statusCode, onError).toBe(status);
+      expect(res.json().reasons[0].code).toBe('internal_error');
+      // A client error keeps its 4xx.
+      const big = await app.inject({ method: 'POST', url: '/e/x', payload: 'x'.repeat(4096) });
+      expect(big.statusCode).toBe(413);
+      await app.close();
+    }
+  });
+});
+
+describe('headers with line breaks or controls never reach Envoy', () => {
+  it('fails an allow closed when a claim would put a CR, LF or NUL into an identity header', async () => {
+    for (const sub of ['a\r\nx-admin: 1', 'a\nb', 'a\u0000b', 'a\u007fb']) {
+      const decider = scripted(() => allowing({ sub })).decider;
+      const verdict = await authorizer(decider).authorize(call);
+      expect(verdict, JSON.stringify(sub)).toMatchObject({ kind: 'deny', status: 503 });
+      const res = await overHttp(decider);
+      expect(res.statusCode).toBe(403);
+      expect(res.json().reasons[0].code).toBe('internal_error');
+      expect(res.headers['x-admin']).toBeUndefined();
+    }
+  });
+
+  it('fails an allow closed on a policy header with a line break; drops one from a denial', async () => {
+    const shaped = (allowed: boolean) =>
+      scripted(() => ({
+        ...allowing(),
+        allow: allowed,
+        reasons: allowed ? [] : [{ code: 'policy_denied' as const, message: 'no' }],
+        decidedBy: 'compat',
+        policyResult: { allowed, headers: { 'x-ok': 'fine', 'x-bad': 'v\r\nset-cookie: s=1' } },
+      })).decider;
+    expect(await authorizer(shaped(true)).authorize(call)).toMatchObject({
+      kind: 'deny',
+      status: 503,
+    });
+    const denied = await authorizer(shaped(false)).authorize(call);
+    if (denied.kind !== 'deny') throw new Error('expected a deny');
+    expect(denied.headers.map((h) => h.name)).toContain('x-ok');
+    expect(denied.headers.map((h) => h.name)).not.toContain('x-bad');
+    const res = await overHttp(shaped(false));
+    expect(res.statusCode).toBe(403);
+    expect(res.headers['x-ok']).toBe('fine');
+    expect(res.headers['set-cookie']).toBeUndefined();
+  });
+
+  it('sends a UTF-8 subject over HTTP as the same bytes gRPC carries, not a 500', async () => {
+    const res = await overHttp(scripted(() => allowing({ sub: '用户-é' })).decider);
+    expect(res.statusCode).toBe(200);
+    expect(Buffer.from(res.headers['x-mandate-subject'] as string, 'latin1').toString('utf8')).toBe(
+      '用户-é',
+    );
   });
 });
 
