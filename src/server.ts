@@ -231,7 +231,11 @@ export async function startServer(config: MandateConfig, logger: Logger): Promis
       ...(core.exchanger ? { exchanger: core.exchanger } : {}),
       logger: logger.child({ component: 'grpc' }),
     },
-    { host: config.listen.grpc.host, port: config.listen.grpc.port },
+    {
+      host: config.listen.grpc.host,
+      port: config.listen.grpc.port,
+      envoyMaxRequestBytes: config.envoy.grpcMaxRequestBytes,
+    },
   );
   const admin = buildAdminApp({
     authenticator: core.adminAuthenticator,

@@ -44,6 +44,11 @@ export interface EnvoyConfig {
   /** Largest request (body) the HTTP ext_authz route accepts, bytes; larger gets 413. Default 1 MiB. */
   readonly httpBodyLimitBytes: number;
   /**
+   * Largest gRPC CheckRequest decided, bytes; a larger one is denied 413 (`request_invalid`), up to
+   * four times this, beyond which the transport refuses it. Default 1 MiB.
+   */
+  readonly grpcMaxRequestBytes: number;
+  /**
    * Headers searched, in order, for `Bearer <token>` or `DPoP <token>` (the scheme a DPoP-bound
    * token needs, with its proof in the `dpop` header). Default `[authorization]`.
    */
@@ -177,6 +182,7 @@ export function readEnvoySection(
   s.only([
     'http_prefix',
     'http_body_limit_bytes',
+    'grpc_max_request_bytes',
     'token_headers',
     'method_override_headers',
     'tenant_header',
@@ -257,6 +263,7 @@ export function readEnvoySection(
   return {
     httpPrefix: prefix,
     httpBodyLimitBytes: s.integer('http_body_limit_bytes', 1_048_576, 1024, 16_777_216),
+    grpcMaxRequestBytes: s.integer('grpc_max_request_bytes', 1_048_576, 1024, 16_777_216),
     tokenHeaders,
     methodOverrideHeaders,
     ...(tenantHeader !== undefined ? { tenantHeader } : {}),

@@ -1,4 +1,5 @@
 // envoy.service.auth.v3.Authorization/Check: Envoy's CheckRequest → EnvoyCall → verdict → CheckResponse.
+import { randomUUID } from 'node:crypto';
 import { status as grpcStatus, type handleUnaryCall } from '@grpc/grpc-js';
 import {
   HeaderValueOption_HeaderAppendAction as AppendAction,
@@ -9,6 +10,7 @@ import { StatusCode } from '../gen/envoy/type/v3/http_status.js';
 import type { EnvoyAuthorizer, EnvoyVerdict, HeaderPair } from './envoy-authz.js';
 import type { EnvoyCall } from './envoy-input.js';
 import { attributesJson } from './envoy-protojson.js';
+import { isOversized, type OversizedRequest } from './grpc-size-guard.js';
 
 /** Fully-qualified name of Envoy's authorization service, for health checks and reflection. */
 export const ENVOY_AUTHORIZATION_SERVICE_NAME = 'envoy.service.auth.v3.Authorization';
@@ -93,12 +95,45 @@ export function checkResponseOf(verdict: Exclude<EnvoyVerdict, { kind: 'error' }
   };
 }
 
-/** The unary handler. A denial is an OK RPC; only `on_error: error_response` failures are RPC errors. */
+/**
+ * The denial of a CheckRequest over `envoy.grpc_max_request_bytes`: 413, `request_invalid`. An RPC
+ * error (RESOURCE_EXHAUSTED) would be a transport failure to Envoy, let through under
+ * `failure_mode_allow`.
+ */
+export function oversizedVerdict(
+  request: OversizedRequest,
+): Exclude<EnvoyVerdict, { kind: 'error' }> {
+  const decisionId = randomUUID();
+  const reasons = [
+    {
+      code: 'request_invalid',
+      message: `request: ${request.oversizedBytes} bytes, over envoy.grpc_max_request_bytes (${request.limitBytes})`,
+    },
+  ];
+  return {
+    kind: 'deny',
+    decisionId,
+    status: 413,
+    headers: [{ name: 'content-type', value: 'application/json', overwrite: true }],
+    body: JSON.stringify({ decision_id: decisionId, reasons }),
+    dynamicMetadata: { decision_id: decisionId, reasons: ['request_invalid'] },
+  };
+}
+
+/**
+ * The unary handler. A denial is an OK RPC; only `on_error: error_response` failures are RPC
+ * errors. Requests come through {@link sizeGuarded}: one over the limit is answered with a denial.
+ */
 export function createEnvoyCheckHandler(
   authorizer: EnvoyAuthorizer,
-): handleUnaryCall<CheckRequest, CheckResponse> {
+): handleUnaryCall<CheckRequest | OversizedRequest, CheckResponse> {
   return (call, callback) => {
-    void authorizer.authorize(envoyCallOf(call.request)).then((verdict) => {
+    const request = call.request;
+    if (isOversized(request)) {
+      callback(null, checkResponseOf(oversizedVerdict(request)));
+      return;
+    }
+    void authorizer.authorize(envoyCallOf(request)).then((verdict) => {
       if (verdict.kind === 'error') {
         // UNAVAILABLE is an authorization-service failure to Envoy: failure_mode_allow and
         // status_on_error decide, and the details still say why.

@@ -14,6 +14,13 @@ import { AuthorizationService } from '../gen/envoy/service/auth/v3/external_auth
 import type { EnvoyAuthorizer } from './envoy-authz.js';
 import { ENVOY_AUTHORIZATION_SERVICE_NAME, createEnvoyCheckHandler } from './envoy-grpc.js';
 import { loadReflectionFiles } from './reflection-descriptors.js';
+import { refusingOversized, sizeGuarded } from './grpc-size-guard.js';
+
+/**
+ * How many times `envoyMaxRequestBytes` the transport still reads, to answer an oversized Envoy
+ * request with a denial (413) rather than fail the call, which Envoy would count as its failure.
+ */
+export const ENVOY_RECEIVE_FACTOR = 4;
 
 /** Fully-qualified name of the Check API service, as health checks and reflection name it. */
 export const AUTHORIZER_SERVICE_NAME = 'mandate.v1.Authorizer';
@@ -54,10 +61,17 @@ export interface GrpcServerOptions {
   /** Grace period for stop() when none is passed, milliseconds. Default 10000. */
   readonly shutdownGraceMs?: number;
   /**
-   * Largest request message accepted, bytes. Default 1 MiB: a Check request is a token plus a few
-   * small objects, and a low ceiling bounds what one call can make the decoder allocate.
+   * Largest request message of mandate's own services, bytes. Default 1 MiB: a Check request is a
+   * token plus a few small objects, and a low ceiling bounds what one call can make the decoder
+   * allocate.
    */
   readonly maxReceiveMessageBytes?: number;
+  /**
+   * Largest Envoy CheckRequest decided, bytes (`envoy.grpc_max_request_bytes`). Default 1 MiB.
+   * Larger ones up to {@link ENVOY_RECEIVE_FACTOR} times this are still received and answered with
+   * a 413 denial; only beyond that does the transport refuse them.
+   */
+  readonly envoyMaxRequestBytes?: number;
   /** Where `mandate/v1/authorizer.proto` lives, for reflection. Default {@link DEFAULT_PROTO_DIR}. */
   readonly protoDir?: string;
 }
@@ -89,8 +103,15 @@ export function createGrpcServer(deps: GrpcServerDeps, options: GrpcServerOption
   const { logger } = deps;
   const graceDefaultMs = options.shutdownGraceMs ?? 10_000;
   const health = deps.health ?? new HealthImplementation();
+  const ownLimit = options.maxReceiveMessageBytes ?? 1024 * 1024;
+  const envoyLimit = options.envoyMaxRequestBytes ?? 1024 * 1024;
+  // The transport's limit is one per server: high enough to read an oversized Envoy request and
+  // deny it; each service then holds its own limit (sizeGuarded).
+  const receiveLimit = deps.envoy
+    ? Math.max(ownLimit, envoyLimit * ENVOY_RECEIVE_FACTOR)
+    : ownLimit;
   const serverOptions: ServerOptions = {
-    'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? 1024 * 1024,
+    'grpc.max_receive_message_length': receiveLimit,
     // channelz stays on although nothing exposes it: in grpc-js 1.14 forceShutdown() only finds
     // open sessions through channelz's bookkeeping, so without it stop() could not cancel calls
     // (or health Watch streams) that outlive the grace period. Measured cost: within noise.
@@ -98,19 +119,46 @@ export function createGrpcServer(deps: GrpcServerDeps, options: GrpcServerOption
   const server = new Server(serverOptions);
 
   // Check's answers may arrive already encoded (a cached token's allow): its serializer passes them.
+  const guarded = receiveLimit > ownLimit;
   const authorizer = {
     ...AuthorizerService,
-    check: { ...AuthorizerService.check, responseSerialize: serializeCheckResponse },
+    check: {
+      ...AuthorizerService.check,
+      responseSerialize: serializeCheckResponse,
+      ...(guarded
+        ? { requestDeserialize: sizeGuarded(AuthorizerService.check.requestDeserialize, ownLimit) }
+        : {}),
+    },
+    exchange: {
+      ...AuthorizerService.exchange,
+      ...(guarded
+        ? {
+            requestDeserialize: sizeGuarded(
+              AuthorizerService.exchange.requestDeserialize,
+              ownLimit,
+            ),
+          }
+        : {}),
+    },
   };
+  const check = createCheckHandler(deps);
+  const exchange = createExchangeHandler({
+    ...(deps.exchanger ? { exchanger: deps.exchanger } : {}),
+    logger: deps.logger,
+  });
   server.addService(authorizer, {
-    check: createCheckHandler(deps),
-    exchange: createExchangeHandler({
-      ...(deps.exchanger ? { exchanger: deps.exchanger } : {}),
-      logger: deps.logger,
-    }),
+    check: guarded ? refusingOversized(check) : check,
+    exchange: guarded ? refusingOversized(exchange) : exchange,
   });
   if (deps.envoy) {
-    server.addService(AuthorizationService, { check: createEnvoyCheckHandler(deps.envoy) });
+    const envoyService = {
+      ...AuthorizationService,
+      check: {
+        ...AuthorizationService.check,
+        requestDeserialize: sizeGuarded(AuthorizationService.check.requestDeserialize, envoyLimit),
+      },
+    };
+    server.addService(envoyService, { check: createEnvoyCheckHandler(deps.envoy) });
   }
   health.addToServer(server);
   // Health is described too, so `grpcurl ... grpc.health.v1.Health/Check` works without proto files.

@@ -12,6 +12,7 @@ describe('envoy config', () => {
       httpPrefix: '/envoy/authz',
       tokenHeaders: ['authorization'],
       methodOverrideHeaders: ['x-http-method-override', 'x-http-method', 'x-method-override'],
+      grpcMaxRequestBytes: 1_048_576,
       unmapped: 'deny',
       onError: 'deny',
       dryRun: { grpc: false, http: false, tenants: [] },
@@ -59,6 +60,8 @@ envoy:
     ['envoy: { identity_headers: { tenant: x-mandate-subject } }', 'must differ'],
     ['envoy: { token_headers: [x-mandate-subject] }', 'is also an identity header'],
     ['envoy: { http_prefix: "/a?b" }', 'envoy.http_prefix'],
+    ['envoy: { grpc_max_request_bytes: 10 }', 'envoy.grpc_max_request_bytes'],
+    ['envoy: { grpc_max_request_bytes: "1MiB" }', 'envoy.grpc_max_request_bytes'],
     ['envoy: { method_override_headers: ["x a"] }', 'envoy.method_override_headers[0]: must be'],
     ['envoy: { method_override_headers: x-m }', 'envoy.method_override_headers'],
     [

@@ -3,6 +3,7 @@ import { Client, credentials, status } from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthorizationClient } from '../../src/gen/envoy/service/auth/v3/external_auth.js';
+import { AuthorizerClient, CheckRequest } from '../../src/gen/mandate/v1/authorizer.js';
 import { HeaderValueOption_HeaderAppendAction as AppendAction } from '../../src/gen/envoy/config/core/v3/base.js';
 import { createDpopClient } from '../helpers/dpop.js';
 import { checkRequest, envoyCheck, envoyClient, headerMap } from '../helpers/envoy.js';
@@ -259,20 +260,44 @@ describe('route mapping mode', () => {
     expect(enforcedRecord?.['dry_run']).toBeUndefined();
   });
 
-  it('handles ~20 realistic headers with an 8 KiB value, and rejects a 4 MiB body cleanly', async () => {
+  it('handles ~20 realistic headers with an 8 KiB value; denies a 2 MiB request with 413, refuses a 5 MiB one', async () => {
     const token = await sidecar.token({ claims: { scope: 'contacts.read' } });
     const headers: Record<string, string> = { ...auth(token), 'x-big': 'v'.repeat(8192) };
     for (let i = 0; i < 18; i++) headers[`x-header-${i}`] = `value-${i}`;
     const res = await envoyCheck(client, { method: 'GET', path: '/v1/contacts', headers });
     expect(res.status?.code).toBe(0);
 
+    // Over envoy.grpc_max_request_bytes (1 MiB): a denial, not an RPC error Envoy would count as
+    // its own failure (and let through under failure_mode_allow).
+    const large = await envoyCheck(client, {
+      method: 'GET',
+      path: '/v1/contacts',
+      headers: auth(token),
+      body: 'x'.repeat(2 * 1024 * 1024),
+    });
+    expect(large.status?.code).toBe(7);
+    expect(large.deniedResponse?.status?.code).toBe(413);
+    expect(JSON.parse(large.deniedResponse?.body ?? '{}').reasons[0]).toMatchObject({
+      code: 'request_invalid',
+      message: expect.stringContaining('envoy.grpc_max_request_bytes'),
+    });
+    // Beyond four times the limit the transport refuses it.
     const huge = envoyCheck(client, {
       method: 'GET',
       path: '/v1/contacts',
       headers: auth(token),
-      body: 'x'.repeat(4 * 1024 * 1024),
+      body: 'x'.repeat(5 * 1024 * 1024),
     });
     await expect(huge).rejects.toMatchObject({ code: status.RESOURCE_EXHAUSTED });
+    // mandate's own Check keeps its 1 MiB limit on the same listener.
+    const own = new AuthorizerClient(sidecar.grpcTarget, credentials.createInsecure());
+    const ownCheck = new Promise((resolve, reject) =>
+      own.check(
+        CheckRequest.fromPartial({ token: 'x'.repeat(2 * 1024 * 1024), action: 'a' }),
+        (err, r) => (err ? reject(err) : resolve(r)),
+      ),
+    ).finally(() => own.close());
+    await expect(ownCheck).rejects.toMatchObject({ code: status.RESOURCE_EXHAUSTED });
     // The listener keeps serving.
     expect(
       (await envoyCheck(client, { method: 'GET', path: '/v1/contacts', headers })).status?.code,
