@@ -15,10 +15,10 @@ export interface RouteMatch {
 
 export interface RouteTable {
   /**
-   * The route for `method` and `path` (query and fragment ignored), or undefined. Paths with `.` or
-   * `..` segments (also as `..;x`), encoded slashes, backslashes (raw or encoded), control
-   * characters, double-encoded escapes or undecodable escapes never match: a proxy should normalise
-   * them first, and a mapping must not be reachable through a spelling the upstream reads differently.
+   * The route for `method` and `path` (query ignored), or undefined. Paths with `.` or `..`
+   * segments (also as `..;x`), encoded slashes, backslashes (raw or encoded), control characters,
+   * double-encoded escapes, a `#` or undecodable escapes never match: a proxy should normalise them
+   * first, and a mapping must not be reachable through a spelling the upstream reads differently.
    */
   match(method: string, path: string): RouteMatch | undefined;
 }
@@ -195,8 +195,10 @@ export function splitPath(rawPath: string): string[] | undefined {
   let end = rawPath.length;
   const q = rawPath.indexOf('?');
   if (q !== -1) end = q;
+  // A request target has no fragment (RFC 9112 §3.2) and Envoy strips one; a `#` left in the
+  // path is a spelling a server behind might resolve (`/a#/../b`), so the path never matches.
   const h = rawPath.indexOf('#');
-  if (h !== -1 && h < end) end = h;
+  if (h !== -1 && h < end) return undefined;
   const path = trimSlash(rawPath.slice(0, end));
   if (!path.startsWith('/')) return undefined;
   if (path === '/') return [];
