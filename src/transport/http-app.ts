@@ -37,7 +37,11 @@ export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions): Fastif
     // (audit records cover decisions); the one place that logs uses the operational logger.
     logger: false,
     bodyLimit: options.bodyLimitBytes,
-    return503OnClosing: true,
+    // While closing, a request still arriving on an open connection is answered as usual (the
+    // pipeline stays up until the listener has closed), with `Connection: close`. A 503 there
+    // would be, to Envoy's http_service, a failure of the authorization service, which
+    // failure_mode_allow lets through.
+    return503OnClosing: false,
     // Type coercion would turn `"action": 123` into "123"; a wrong type must be a 400 instead.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
