@@ -125,6 +125,7 @@ export async function createCore(config: MandateConfig, logger: Logger): Promise
     audit,
     tenancy: config.tenancy,
     metrics,
+    maxNestingDepth: config.limits.maxNestingDepth,
     ...(compat ? { compat } : {}),
     revocation: revocation.store,
     onError: (err) => logger.error({ err }, 'decision failed with an internal error'),
@@ -202,6 +203,7 @@ export async function startServer(config: MandateConfig, logger: Logger): Promis
     config: config.envoy,
     routes: createRouteTable(config.envoy.routes),
     compat: config.envoy.compat.enabled,
+    maxNestingDepth: config.limits.maxNestingDepth,
     onError: (err) => logger.error({ err }, 'envoy ext_authz failed with an internal error'),
   });
   const app = buildHttpApp(
@@ -222,7 +224,7 @@ export async function startServer(config: MandateConfig, logger: Logger): Promis
         },
       },
     },
-    { bodyLimitBytes: config.http.bodyLimitBytes },
+    { bodyLimitBytes: config.http.bodyLimitBytes, maxNestingDepth: config.limits.maxNestingDepth },
   );
   const grpc = createGrpcServer(
     {
@@ -235,6 +237,7 @@ export async function startServer(config: MandateConfig, logger: Logger): Promis
       host: config.listen.grpc.host,
       port: config.listen.grpc.port,
       envoyMaxRequestBytes: config.envoy.grpcMaxRequestBytes,
+      maxNestingDepth: config.limits.maxNestingDepth,
     },
   );
   const admin = buildAdminApp({

@@ -132,7 +132,13 @@ export async function checkCommand(
   try {
     await engine.start();
     await verifier.start();
-    const decider = createDecider({ verifier, policy: engine, audit, tenancy: config.tenancy });
+    const decider = createDecider({
+      verifier,
+      policy: engine,
+      audit,
+      tenancy: config.tenancy,
+      maxNestingDepth: config.limits.maxNestingDepth,
+    });
     const resource = parseResource(values.resource);
     const decision: Decision = await decider.decide({
       token: values.token,

@@ -10,6 +10,7 @@ import { Section } from './reader.js';
 import { readAdminJwt } from './admin-jwt.js';
 import { readPoliciesSection } from './policies.js';
 import { readRevocationSection } from './revocation.js';
+import { DEFAULT_MAX_NESTING_DEPTH } from '../core/nesting.js';
 import {
   ASYMMETRIC_ALGORITHMS,
   SYMMETRIC_ALGORITHMS,
@@ -96,6 +97,7 @@ function buildConfig(doc: unknown, options: LoadOptions): MandateConfig {
     'envoy',
     'exchange',
     'revocation',
+    'limits',
     'log_level',
   ]);
   const baseDir = options.baseDir ?? process.cwd();
@@ -126,6 +128,7 @@ function buildConfig(doc: unknown, options: LoadOptions): MandateConfig {
   const tenancy = root.section('tenancy').only(['claim']);
   const policies = readPoliciesSection(root.section('policies'), at, dev.stateDir, dev.enabled);
   const http = root.section('http').only(['body_limit_bytes']);
+  const limits = root.section('limits').only(['max_nesting_depth']);
   const admin = root.section('admin').only(['tokens', 'jwt']);
   const adminTokens = admin.stringList('tokens', []);
   adminTokens.forEach((t, i) => {
@@ -153,6 +156,9 @@ function buildConfig(doc: unknown, options: LoadOptions): MandateConfig {
     policies,
     audit: readAuditConfig(root.section('audit'), at, dev.stateDir),
     http: { bodyLimitBytes: http.integer('body_limit_bytes', 65_536, 1024, 16_777_216) },
+    limits: {
+      maxNestingDepth: limits.integer('max_nesting_depth', DEFAULT_MAX_NESTING_DEPTH, 1, 1000),
+    },
     admin: { tokens: adminTokens, ...(adminJwt ? { jwt: adminJwt } : {}) },
     dev,
     revocation: readRevocationSection(root.section('revocation'), at, dev.stateDir),

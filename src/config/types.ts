@@ -198,6 +198,15 @@ export interface HttpConfig {
   readonly bodyLimitBytes: number;
 }
 
+/** Bounds every transport applies to what a request may hold. */
+export interface LimitsConfig {
+  /**
+   * Deepest nesting of objects and arrays accepted in `resource.attributes`, `context` and parsed
+   * Envoy bodies; deeper requests are refused naming the field. Default 64.
+   */
+  readonly maxNestingDepth: number;
+}
+
 export interface AdminConfig {
   /**
    * Static bearer tokens accepted on the admin listener (each ≥ 32 characters), compared in
@@ -227,6 +236,7 @@ export interface MandateConfig {
   readonly policies: PolicyConfig;
   readonly audit: AuditConfig;
   readonly http: HttpConfig;
+  readonly limits: LimitsConfig;
   readonly admin: AdminConfig;
   readonly dev: DevConfig;
   /** Grant-level revocation: the store and entry lifetimes (see src/config/revocation.ts). */

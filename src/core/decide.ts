@@ -18,6 +18,7 @@ import { createDecisionMetrics } from './decision-metrics.js';
 import { policyInputOf } from './policy-input.js';
 import { policyReasonCode, type Reason } from './reasons.js';
 import { isDryRun, type AuthzRequest } from './request.js';
+import { DEFAULT_MAX_NESTING_DEPTH, nestingMessage, nestsDeeperThan } from './nesting.js';
 import { subjectOf } from './subject.js';
 
 export interface DeciderDeps {
@@ -37,6 +38,11 @@ export interface DeciderDeps {
   readonly onError?: (err: unknown, request: AuthzRequest) => void;
   /** Checks DPoP proofs for DPoP-bound tokens. Default: one with RFC 9449's usual windows. */
   readonly dpop?: DpopVerifier;
+  /**
+   * Deepest nesting accepted in `resource.attributes`, `context` and a compatibility document;
+   * deeper requests are denied with `request_invalid` before anything walks them. Default 64.
+   */
+  readonly maxNestingDepth?: number;
 }
 
 /** What one run of the pipeline learned, kept for the audit record. */
@@ -149,6 +155,7 @@ export function createDecider(deps: DeciderDeps): Decider {
   const { verifier, policy, audit, tenancy } = deps;
   const dpop = deps.dpop ?? createDpopVerifier();
   const metrics = createDecisionMetrics(deps.metrics);
+  const maxNestingDepth = deps.maxNestingDepth ?? DEFAULT_MAX_NESTING_DEPTH;
 
   // Claims of a cached token are one frozen object for every hit, so its subject is worked out once.
   const subjects = new WeakMap<object, Subject>();
@@ -291,7 +298,16 @@ export function createDecider(deps: DeciderDeps): Decider {
       const trail: Trail = {};
       let verdict: Verdict | Promise<Verdict>;
       try {
-        verdict = run(request, trail);
+        // Adapters bound nesting themselves (naming the field in their own error shape); this is
+        // the guard for every caller, before the cache key, the policy input or audit recurse.
+        const tooDeep = nestingFailure(request, maxNestingDepth);
+        if (tooDeep !== undefined) {
+          trail.input = shallowInputOf(request);
+          if (request.token) trail.tokenHash = tokenFingerprint(request.token);
+          verdict = deny('request_invalid', tooDeep);
+        } else {
+          verdict = run(request, trail);
+        }
       } catch (err) {
         verdict = failed(err, request);
       }
@@ -512,6 +528,28 @@ function cacheKeyFor(request: AuthzRequest, owner: object): string | undefined {
     });
   }
   return key;
+}
+
+/** The first of the request's free-form documents nested past `max`, named as callers know it. */
+function nestingFailure(request: AuthzRequest, max: number): string | undefined {
+  // Checked one by one, with nothing allocated: this runs on every decision.
+  if (nestsDeeperThan(request.resource?.attributes, max)) {
+    return nestingMessage('resource.attributes', max);
+  }
+  if (nestsDeeperThan(request.context, max)) return nestingMessage('context', max);
+  if (nestsDeeperThan(request.compatInput, max)) return nestingMessage('input', max);
+  return undefined;
+}
+
+/** The audit `input` of a request refused for its nesting: what was asked, without the documents. */
+function shallowInputOf(request: AuthzRequest): object {
+  const { resource } = request;
+  return {
+    action: request.action,
+    ...(resource ? { resource: { type: resource.type, id: resource.id } } : {}),
+    ...(request.tenant !== undefined ? { tenant: request.tenant } : {}),
+    transport: request.transport,
+  };
 }
 
 /**

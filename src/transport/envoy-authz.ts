@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EnvoyConfig } from '../config/envoy.js';
 import type { Decider, Decision } from '../core/decision.js';
+import { DEFAULT_MAX_NESTING_DEPTH } from '../core/nesting.js';
 import type { Reason } from '../core/reasons.js';
 import { isDryRun, type AuthzRequest } from '../core/request.js';
 import type { RouteTable } from '../routes/route-table.js';
@@ -60,6 +61,8 @@ export interface EnvoyAuthorizerDeps {
   readonly routes: RouteTable;
   /** Evaluate the OPA-Envoy compatibility policy instead of base AND tenant. */
   readonly compat: boolean;
+  /** Deepest nesting accepted in a parsed body; deeper is denied with `request_invalid`. Default 64. */
+  readonly maxNestingDepth?: number;
   readonly onError?: (err: unknown) => void;
 }
 
@@ -139,7 +142,11 @@ export function createEnvoyAuthorizer(deps: EnvoyAuthorizerDeps): EnvoyAuthorize
     }
     let compatInput: Readonly<Record<string, unknown>> | undefined;
     if (deps.compat) {
-      const doc = compatDocumentOf(call, config.compat.parseBody);
+      const doc = compatDocumentOf(
+        call,
+        config.compat.parseBody,
+        deps.maxNestingDepth ?? DEFAULT_MAX_NESTING_DEPTH,
+      );
       if (doc.ok) compatInput = doc.input;
       else denial ??= { code: 'request_invalid', message: doc.message };
     }

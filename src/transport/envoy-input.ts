@@ -1,4 +1,5 @@
 // The request as both Envoy adapters see it, and the OPA-Envoy input document built from it.
+import { DEFAULT_MAX_NESTING_DEPTH, nestingMessage, nestsDeeperThan } from '../core/nesting.js';
 import { goParseQuery, goUnescape, UrlDecodeError } from './go-url.js';
 import { JsonBodyError, parseJsonExactly } from './json-exact.js';
 import { MultipartError, parseMediaType, parseMultipartForm } from './multipart-form.js';
@@ -139,7 +140,11 @@ function parsedBody(
  * `source_principal` when the source peer has one. A path, query or body OPA-Envoy cannot read
  * gives its reason instead: such a request is refused without evaluating the policy.
  */
-export function compatDocumentOf(call: EnvoyCall, parseBody: boolean): CompatDocument {
+export function compatDocumentOf(
+  call: EnvoyCall,
+  parseBody: boolean,
+  maxNestingDepth: number = DEFAULT_MAX_NESTING_DEPTH,
+): CompatDocument {
   const http = objectAt(objectAt(call.attributes, 'request'), 'http');
   const input: Record<string, unknown> = { attributes: call.attributes, version: VERSION };
   try {
@@ -148,6 +153,10 @@ export function compatDocumentOf(call: EnvoyCall, parseBody: boolean): CompatDoc
     input['parsed_query'] = parsedQuery;
     if (parseBody) {
       const body = parsedBody(objectAt(http, 'headers') ?? {}, call.body);
+      // JSON.parse itself does not recurse on the call stack; what walks the document later does.
+      if (nestsDeeperThan(body.parsed, maxNestingDepth)) {
+        return { ok: false, message: nestingMessage('body', maxNestingDepth) };
+      }
       input['parsed_body'] = body.parsed;
       input['truncated_body'] = body.truncated;
     }

@@ -4,7 +4,9 @@ import { status, type handleUnaryCall, type Metadata } from '@grpc/grpc-js';
 import type { Decider, Decision } from '../core/decision.js';
 import type { AuthzRequest, ResourceRef } from '../core/request.js';
 import type { CheckRequest, CheckResponse } from '../gen/mandate/v1/authorizer.js';
+import { DEFAULT_MAX_NESTING_DEPTH, nestingFailureOf } from '../core/nesting.js';
 import { bearerTokenOf, dpopTokenOf } from './bearer.js';
+import { refusalOf } from './grpc-check-decode.js';
 import { encodedAllowOf, type EncodedCheckResponse } from './grpc-check-encoding.js';
 
 /** Longest accepted `action`, `tenant`, `resource.type` and request id, in UTF-16 code units. */
@@ -21,6 +23,8 @@ export interface CheckHandlerDeps {
   readonly decider: Decider;
   /** Receives decide() failures; the caller only ever sees `internal_error`. */
   readonly logger: CheckLogger;
+  /** Deepest nesting accepted in `context` and `resource.attributes`. Default 64. */
+  readonly maxNestingDepth?: number;
 }
 
 /**
@@ -34,6 +38,7 @@ export function createCheckHandler(
   deps: CheckHandlerDeps,
 ): handleUnaryCall<CheckRequest, CheckResponse | EncodedCheckResponse> {
   const { decider, logger } = deps;
+  const maxNestingDepth = deps.maxNestingDepth ?? DEFAULT_MAX_NESTING_DEPTH;
 
   function fail(err: unknown, request: AuthzRequest): CheckResponse {
     const decisionId = randomUUID();
@@ -43,7 +48,9 @@ export function createCheckHandler(
   }
 
   return (call, callback) => {
-    const request = toAuthzRequest(call.request, call.metadata, call.getPeer());
+    const request =
+      refusalOf(call.request) ??
+      toAuthzRequest(call.request, call.metadata, call.getPeer(), maxNestingDepth);
     if (typeof request === 'string') {
       callback({ code: status.INVALID_ARGUMENT, details: request });
       return;
@@ -81,6 +88,7 @@ export function toAuthzRequest(
   message: CheckRequest,
   metadata: Metadata,
   peer?: string,
+  maxNestingDepth: number = DEFAULT_MAX_NESTING_DEPTH,
 ): AuthzRequest | string {
   const { action, tenant } = message;
   if (action === '') return 'action is required';
@@ -112,6 +120,15 @@ export function toAuthzRequest(
     }
     resource = { type, id: id === '' ? undefined : id, attributes };
   }
+
+  const tooDeep = nestingFailureOf(
+    [
+      ['resource.attributes', resource?.attributes],
+      ['context', message.context],
+    ],
+    maxNestingDepth,
+  );
+  if (tooDeep !== undefined) return tooDeep;
 
   const header = firstString(metadata, 'authorization');
   if (message.token !== '' && header !== undefined) {

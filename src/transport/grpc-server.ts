@@ -6,7 +6,9 @@ import { HealthImplementation } from 'grpc-health-check';
 import type { Decider } from '../core/decision.js';
 import type { ComponentStatus } from '../lib/lifecycle.js';
 import { AuthorizerService } from '../gen/mandate/v1/authorizer.js';
+import { DEFAULT_MAX_NESTING_DEPTH } from '../core/nesting.js';
 import { createCheckHandler } from './grpc-check.js';
+import { createCheckRequestDecoder } from './grpc-check-decode.js';
 import { serializeCheckResponse } from './grpc-check-encoding.js';
 import type { TokenExchanger } from '../exchange/exchanger.js';
 import { createExchangeHandler } from './grpc-exchange.js';
@@ -74,6 +76,11 @@ export interface GrpcServerOptions {
   readonly envoyMaxRequestBytes?: number;
   /** Where `mandate/v1/authorizer.proto` lives, for reflection. Default {@link DEFAULT_PROTO_DIR}. */
   readonly protoDir?: string;
+  /**
+   * Deepest nesting accepted in Check's `context` and `resource.attributes` (further capped by what
+   * the protobuf decoder takes); deeper requests fail with INVALID_ARGUMENT. Default 64.
+   */
+  readonly maxNestingDepth?: number;
 }
 
 /**
@@ -118,16 +125,17 @@ export function createGrpcServer(deps: GrpcServerDeps, options: GrpcServerOption
   };
   const server = new Server(serverOptions);
 
+  const maxNestingDepth = options.maxNestingDepth ?? DEFAULT_MAX_NESTING_DEPTH;
   // Check's answers may arrive already encoded (a cached token's allow): its serializer passes them.
   const guarded = receiveLimit > ownLimit;
+  // Its requests are decoded with their nesting bounded, so a deep one is a named refusal.
+  const checkDecoder = createCheckRequestDecoder(maxNestingDepth);
   const authorizer = {
     ...AuthorizerService,
     check: {
       ...AuthorizerService.check,
       responseSerialize: serializeCheckResponse,
-      ...(guarded
-        ? { requestDeserialize: sizeGuarded(AuthorizerService.check.requestDeserialize, ownLimit) }
-        : {}),
+      requestDeserialize: guarded ? sizeGuarded(checkDecoder, ownLimit) : checkDecoder,
     },
     exchange: {
       ...AuthorizerService.exchange,
@@ -141,7 +149,7 @@ export function createGrpcServer(deps: GrpcServerDeps, options: GrpcServerOption
         : {}),
     },
   };
-  const check = createCheckHandler(deps);
+  const check = createCheckHandler({ ...deps, maxNestingDepth });
   const exchange = createExchangeHandler({
     ...(deps.exchanger ? { exchanger: deps.exchanger } : {}),
     logger: deps.logger,

@@ -27,6 +27,8 @@ export interface HttpAppDeps {
 export interface HttpAppOptions {
   /** Maximum request body, bytes; larger bodies get 413. */
   readonly bodyLimitBytes: number;
+  /** Deepest nesting of `resource.attributes` and `context` on /v1/check; deeper gets 400. Default 64. */
+  readonly maxNestingDepth?: number;
 }
 
 export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions): FastifyInstance {
@@ -62,7 +64,7 @@ export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions): Fastif
       .send({ error: 'not_found', message: `no route for ${req.method} ${req.url.split('?')[0]}` }),
   );
 
-  registerCheckRoute(app, deps.decider);
+  registerCheckRoute(app, deps.decider, options.maxNestingDepth);
   registerExchangeRoute(app, deps.exchanger);
   if (deps.egress) registerEnvoyHttpRoutes(app, deps.egress.authorizer, deps.egress.options);
   if (deps.envoy) registerEnvoyHttpRoutes(app, deps.envoy.authorizer, deps.envoy.options);

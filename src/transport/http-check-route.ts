@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Decider, Decision } from '../core/decision.js';
 import type { AuthzRequest, ResourceRef } from '../core/request.js';
+import { DEFAULT_MAX_NESTING_DEPTH, nestingFailureOf } from '../core/nesting.js';
 import { bearerTokenOf, dpopTokenOf } from './bearer.js';
 import { cachedAllowParts } from './cached-allow.js';
 
@@ -142,7 +143,11 @@ function repeatedAuthorization(rawHeaders: readonly string[]): boolean {
   return false;
 }
 
-export function registerCheckRoute(app: FastifyInstance, decider: Decider): void {
+export function registerCheckRoute(
+  app: FastifyInstance,
+  decider: Decider,
+  maxNestingDepth: number = DEFAULT_MAX_NESTING_DEPTH,
+): void {
   app.post<{ Body: CheckBody }>(
     '/v1/check',
     { schema: { body: checkBodySchema, response: { 200: checkResponseSchema } } },
@@ -162,6 +167,21 @@ export function registerCheckRoute(app: FastifyInstance, decider: Decider): void
           error: 'invalid_request',
           message: 'authorization: send one Authorization header',
         });
+        return undefined;
+      }
+      // Bounded here, before anything recurses into them, so the answer names the field.
+      const tooDeep =
+        body.context === undefined && body.resource?.attributes === undefined
+          ? undefined
+          : nestingFailureOf(
+              [
+                ['resource.attributes', body.resource?.attributes],
+                ['context', body.context],
+              ],
+              maxNestingDepth,
+            );
+      if (tooDeep !== undefined) {
+        void reply.code(400).send({ error: 'invalid_request', message: tooDeep });
         return undefined;
       }
       let token = body.token ?? bearerTokenOf(header);
