@@ -12,7 +12,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Decodes `header.payload.signature`. Returns undefined for anything that is not three
- * base64url segments whose first two are JSON objects. The signature may be empty here so that an
+ * canonical base64url segments whose first two are JSON objects. The signature may be empty here so that an
  * unsigned (`alg: none`) token is reported as a refused algorithm rather than as garbage.
  */
 export function decodeCompact(token: string): DecodedToken | undefined {
@@ -41,8 +41,24 @@ function decodeSegment(segment: string): Record<string, unknown> | undefined {
     : undefined;
 }
 
-/** Node's base64url decoder skips bad characters; checking first makes decoding unambiguous. */
-function isBase64url(segment: string): boolean {
+/** Value of each base64url character, for the unused low bits of a segment's last character. */
+const SEXTET = new Map(
+  [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'].map((c, i) => [c, i]),
+);
+
+/**
+ * True only for canonical base64url (RFC 7515 §2, RFC 4648 §3.5): the URL-safe alphabet, no
+ * padding, and zero bits after the last byte. Node's decoder skips bad characters and ignores
+ * padding and trailing bits, so without this one signed token would have many spellings (with
+ * `=`, `+`, `/`, or another last character of the signature) that verify alike but hash apart,
+ * and audit correlation and look-ups by token hash could be sidestepped.
+ */
+export function isBase64url(segment: string): boolean {
+  const rest = segment.length % 4;
   // A length of 1 mod 4 cannot come from any byte string.
-  return segment.length % 4 !== 1 && BASE64URL.test(segment);
+  if (rest === 1 || !BASE64URL.test(segment)) return false;
+  if (rest === 0) return true;
+  const last = SEXTET.get(segment[segment.length - 1] as string) as number;
+  // Two characters carry one byte (4 bits spare), three carry two (2 bits spare).
+  return (last & (rest === 2 ? 0x0f : 0x03)) === 0;
 }
