@@ -69,6 +69,8 @@ export interface SidecarOptions {
   readonly adminYaml?: string;
   /** Extra flow-style keys inside the `policies:` mapping, e.g. `watch: true`. */
   readonly policiesYaml?: string;
+  /** The issuer's `jwks_refetch_per_minute`; default 600, so tests that rotate keys see them at once. */
+  readonly jwksRefetchPerMinute?: number;
 }
 
 export async function startSidecar(options: SidecarOptions = {}): Promise<Sidecar> {
@@ -87,7 +89,7 @@ issuers:
     audiences: ["${AUDIENCE}"]
     algorithms: ["ES256", "RS256"]
     token_types: ["at+jwt"]
-    jwks_refetch_per_minute: 600
+    jwks_refetch_per_minute: ${options.jwksRefetchPerMinute ?? 600}
 policies: { dir: "${options.policiesDir ?? POLICIES_DIR}"${options.policiesYaml ? `, ${options.policiesYaml}` : ''} }
 audit: ${options.audit?.startsWith('{') ? options.audit : `{ sink: file, path: "${auditPath}"${options.audit ? `, ${options.audit}` : ''} }`}
 admin: { tokens: ["${ADMIN_TOKEN}"]${options.adminYaml ? `, ${options.adminYaml}` : ''} }
