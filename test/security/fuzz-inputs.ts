@@ -346,7 +346,7 @@ export function envoyInputArbitrary(pool: TokenPool): fc.Arbitrary<EnvoyInput> {
   return fc.record(
     {
       token: tokenArbitrary(pool),
-      scheme: fc.constantFrom('Bearer ', 'Bearer ', 'bearer ', 'Basic ', ''),
+      scheme: fc.constantFrom('Bearer ', 'Bearer ', 'bearer ', 'DPoP ', 'Basic ', ''),
       method: fc.constantFrom(
         'GET',
         'get',
