@@ -163,7 +163,7 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
   const byToken = new Map(valid.map((v) => [v.token, v]));
   const pool: TokenPool = {
     valid: valid.map((v) => v.token),
-    tokensAsKeys: process.env['FUZZ_TOKEN_KEYS'] === '1',
+    tokensAsKeys: process.env['FUZZ_TOKEN_KEYS'] !== '0',
   };
   const grpc = new AuthorizerClient(sidecar.grpcTarget, credentials.createInsecure());
   const envoy: AuthorizationClient = envoyClient(sidecar.grpcTarget);

@@ -2,7 +2,7 @@
 //
 // Environment: FUZZ_RUNS (inputs, default 20000; `npm run fuzz` 1000000), FUZZ_SECONDS (stop after
 // this long and report what ran), FUZZ_SEED, FUZZ_ONLY (one transport: http, grpc, envoy_grpc,
-// envoy_http), FUZZ_TOKEN_KEYS=1 (valid tokens as object keys in documents, too).
+// envoy_http), FUZZ_TOKEN_KEYS=0 (no valid tokens as object keys in documents).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFuzzTarget, type FuzzTarget } from './fuzz-harness.js';
 
