@@ -16,7 +16,7 @@ beforeAll(async () => {
   adminKey = await createTestKey('ES256');
   adminJwks = await startJwksServer([adminKey.jwk]);
   sidecar = await startSidecar({
-    adminYaml: `jwt: { issuer: "${ADMIN_ISSUER}", jwks_uri: "${adminJwks.url}", audiences: ["${ADMIN_AUDIENCE}"], algorithms: ["ES256"], jwks_cooldown_seconds: 0 }`,
+    adminYaml: `jwt: { issuer: "${ADMIN_ISSUER}", jwks_uri: "${adminJwks.url}", audiences: ["${ADMIN_AUDIENCE}"], algorithms: ["ES256"], jwks_refetch_per_minute: 600 }`,
   });
 });
 afterAll(async () => {
