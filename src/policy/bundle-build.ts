@@ -34,7 +34,10 @@ export async function buildUnitBundle(
       ? undefined
       : await signBundle(bundleFiles(contents), options.signer);
   return {
-    bytes: writePolicyBundle({ ...contents, ...(signatures !== undefined && { signatures }) }),
+    bytes: await writePolicyBundle({
+      ...contents,
+      ...(signatures !== undefined && { signatures }),
+    }),
     revision,
   };
 }

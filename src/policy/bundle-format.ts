@@ -43,14 +43,14 @@ export const SIGNATURES_FILE = '.signatures.json';
  * `bundle_invalid` naming what is wrong (not gzip/tar, no manifest entry or module for the
  * entrypoint, data not an object or using the reserved key).
  */
-export function readPolicyBundle(
+export async function readPolicyBundle(
   gzipped: Uint8Array,
   unit: string,
   entrypoint: string,
-): PolicyBundle {
+): Promise<PolicyBundle> {
   let files: TarFile[];
   try {
-    files = readTar(gunzipSync(gzipped, { maxOutputLength: MAX_BUNDLE_UNPACKED_BYTES }));
+    files = await readTar(gunzipSync(gzipped, { maxOutputLength: MAX_BUNDLE_UNPACKED_BYTES }));
   } catch (cause) {
     throw new PolicyError('bundle_invalid', `${unit}: the bundle is not a gzipped tar archive`, {
       unit,
@@ -138,10 +138,12 @@ export function bundleFiles(contents: Omit<BundleContents, 'signatures'>): TarFi
 }
 
 /** Packs a unit's bundle (gzipped tar, paths with a leading `/` like `opa build`). */
-export function writePolicyBundle(contents: BundleContents): Uint8Array {
+export async function writePolicyBundle(contents: BundleContents): Promise<Uint8Array> {
   const files = bundleFiles(contents);
   if (contents.signatures !== undefined) {
     files.push({ path: SIGNATURES_FILE, data: new TextEncoder().encode(contents.signatures) });
   }
-  return gzipSync(writeTar(files.map((file) => ({ path: `/${file.path}`, data: file.data }))));
+  return gzipSync(
+    await writeTar(files.map((file) => ({ path: `/${file.path}`, data: file.data }))),
+  );
 }

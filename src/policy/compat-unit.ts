@@ -125,7 +125,7 @@ export function createCompatPolicy(options: CompatPolicyOptions): CompatPolicy {
     } catch (thrown) {
       throw refusedBuiltins(thrown, capabilities.excluded);
     }
-    const bundle = readWasmBundle(gzipped, UNIT);
+    const bundle = await readWasmBundle(gzipped, UNIT);
     let policy: LoadedPolicy;
     try {
       policy = await loadPolicy(bundle.wasm, undefined, { ...builtins });

@@ -667,7 +667,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
   ) {
     const { config: source, id } = state;
     const kind = source.tenant === undefined ? 'base' : 'tenant';
-    const bundle = readPolicyBundle(bytes, id, UNIT_ENTRYPOINT[kind]);
+    const bundle = await readPolicyBundle(bytes, id, UNIT_ENTRYPOINT[kind]);
     if (source.signing !== undefined) {
       await verifyBundleSignature(id, bundle.files, bundle.signatures, {
         keys: config.keys ?? {},

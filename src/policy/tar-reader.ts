@@ -1,108 +1,77 @@
-// A minimal reader for (uncompressed) ustar archives: enough for the bundles `opa build` writes.
-// Handles regular files, PAX (`x`) and GNU (`L`) long names; skips everything else.
+// Reads the regular files of an (uncompressed) tar archive with tar-stream, refusing what a bundle must not hold.
+// Bundles arrive from the network: links, `..` paths, duplicate paths and damaged or truncated archives are errors.
+import { extract } from 'tar-stream';
 
-const BLOCK = 512;
-
-/** One regular file in an archive. `data` is a view into the archive buffer, not a copy. */
+/** One regular file in an archive. */
 export interface TarFile {
   /** Path as stored, with any leading `/` or `./` removed (`/policy.wasm` → `policy.wasm`). */
   readonly path: string;
   readonly data: Uint8Array;
 }
 
-/** A malformed archive; the caller wraps it into its own error. */
+/** A malformed or refused archive; the caller wraps it into its own error. */
 export class TarFormatError extends Error {
   override readonly name = 'TarFormatError';
 }
 
-const latin1 = new TextDecoder('latin1');
-const utf8 = new TextDecoder('utf-8');
+/** Entry types that carry nothing a bundle needs and nothing that could point outside it. */
+const SKIPPED = new Set<string | null>(['directory']);
+const REGULAR = new Set<string | null>(['file', 'contiguous-file']);
 
-function text(block: Uint8Array, start: number, length: number): string {
-  const field = block.subarray(start, start + length);
-  const end = field.indexOf(0);
-  return utf8.decode(end === -1 ? field : field.subarray(0, end));
-}
-
-/** Numeric fields are octal text; sizes over 8 GiB use GNU base-256 (high bit set). */
-function number(block: Uint8Array, start: number, length: number): number {
-  const field = block.subarray(start, start + length);
-  if ((field[0]! & 0x80) !== 0) {
-    let value = field[0]! & 0x7f;
-    for (let i = 1; i < field.length; i++) value = value * 256 + field[i]!;
-    return value;
+/**
+ * A bundle path is relative to the bundle root: OPA writes `/policy.wasm`, so leading `/` and `./`
+ * are dropped, but a `..` segment (either separator) could only be meant to escape the root.
+ */
+function bundlePath(stored: string): string {
+  const path = stored.replace(/^(\.?\/)+/, '');
+  if (path.split(/[/\\]/).includes('..')) {
+    throw new TarFormatError(`entry ${JSON.stringify(stored)} has a ".." path segment`);
   }
-  const digits = latin1.decode(field).replace(/\0.*$/s, '').trim();
-  if (digits === '') return 0;
-  if (!/^[0-7]+$/.test(digits))
-    throw new TarFormatError(`bad numeric field: ${JSON.stringify(digits)}`);
-  return parseInt(digits, 8);
-}
-
-function checksumMatches(block: Uint8Array): boolean {
-  const stored = number(block, 148, 8);
-  let sum = 0;
-  // The checksum field itself counts as eight spaces.
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i]!;
-  return sum === stored;
-}
-
-/** PAX records are `"<len> <key>=<value>\n"`; only `path` matters to us. */
-function paxPath(data: Uint8Array): string | undefined {
-  const records = utf8.decode(data);
-  let path: string | undefined;
-  let at = 0;
-  while (at < records.length) {
-    const space = records.indexOf(' ', at);
-    if (space === -1) break;
-    const length = parseInt(records.slice(at, space), 10);
-    if (!Number.isFinite(length) || length <= 0) throw new TarFormatError('bad PAX record');
-    const record = records.slice(space + 1, at + length - 1);
-    const eq = record.indexOf('=');
-    if (eq !== -1 && record.slice(0, eq) === 'path') path = record.slice(eq + 1);
-    at += length;
-  }
+  if (path.includes('\0')) throw new TarFormatError(`entry ${JSON.stringify(stored)} has a NUL`);
   return path;
 }
 
-function normalise(path: string): string {
-  return path.replace(/^(\.?\/)+/, '');
+function describe(cause: unknown): string {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  // tar-stream reports a stream that stops inside a header or an entry's data this way.
+  return message === 'Unexpected end of data' ? 'archive is truncated' : message;
 }
 
-/** Lists the regular files of a ustar archive, in archive order. Throws {@link TarFormatError}. */
-export function readTar(archive: Uint8Array): TarFile[] {
+/**
+ * Lists the regular files of a tar archive (ustar, PAX and GNU long names), in archive order.
+ * Directories are skipped; links, devices, `..` paths and duplicate paths are refused. Entry data
+ * is read from `archive` only, so a declared size larger than the archive is a truncation error,
+ * never an allocation. Throws {@link TarFormatError}.
+ */
+export async function readTar(archive: Uint8Array): Promise<TarFile[]> {
   const files: TarFile[] = [];
-  let longName: string | undefined;
-  let offset = 0;
-  while (offset + BLOCK <= archive.length) {
-    const header = archive.subarray(offset, offset + BLOCK);
-    // The archive ends with zero blocks.
-    if (header.every((byte) => byte === 0)) break;
-    if (!checksumMatches(header)) throw new TarFormatError(`bad header checksum at byte ${offset}`);
-
-    const size = number(header, 124, 12);
-    const type = String.fromCharCode(header[156]!);
-    const dataStart = offset + BLOCK;
-    const dataEnd = dataStart + size;
-    if (dataEnd > archive.length) throw new TarFormatError('archive is truncated');
-    const data = archive.subarray(dataStart, dataEnd);
-
-    if (type === 'x') {
-      longName = paxPath(data) ?? longName;
-    } else if (type === 'L') {
-      longName = text(data, 0, data.length);
-    } else {
-      if (type === '0' || type === '\0' || type === '7') {
-        const magic = latin1.decode(header.subarray(257, 262));
-        const prefix = magic === 'ustar' ? text(header, 345, 155) : '';
-        const name = text(header, 0, 100);
-        const path = longName ?? (prefix === '' ? name : `${prefix}/${name}`);
-        files.push({ path: normalise(path), data });
+  const seen = new Set<string>();
+  const parser = extract();
+  parser.end(Buffer.from(archive.buffer, archive.byteOffset, archive.byteLength));
+  try {
+    for await (const entry of parser) {
+      // tar-stream reports typeflags it does not know as null.
+      const { name, type } = entry.header as { name: string; type: string | null };
+      if (!REGULAR.has(type)) {
+        if (!SKIPPED.has(type)) {
+          throw new TarFormatError(
+            `entry ${JSON.stringify(name)} is a ${type ?? 'unknown entry'}; a bundle holds regular files only`,
+          );
+        }
+        entry.resume();
+        continue;
       }
-      // Directories, links, global PAX headers and the like carry nothing we need.
-      longName = undefined;
+      const path = bundlePath(name);
+      if (seen.has(path)) throw new TarFormatError(`entry ${JSON.stringify(path)} appears twice`);
+      seen.add(path);
+      const chunks: Buffer[] = [];
+      for await (const chunk of entry) chunks.push(chunk as Buffer);
+      files.push({ path, data: new Uint8Array(Buffer.concat(chunks)) });
     }
-    offset = dataStart + Math.ceil(size / BLOCK) * BLOCK;
+  } catch (cause) {
+    parser.destroy();
+    if (cause instanceof TarFormatError) throw cause;
+    throw new TarFormatError(describe(cause), { cause });
   }
   return files;
 }

@@ -147,7 +147,7 @@ export async function createUnitCompiler(options: CompilerOptions = {}): Promise
           capabilitiesPath: capabilities.path,
           unit: label,
         });
-        wasm = readWasmBundle(gzipped, label).wasm;
+        wasm = (await readWasmBundle(gzipped, label)).wasm;
       } finally {
         await rm(stage, { recursive: true, force: true });
       }

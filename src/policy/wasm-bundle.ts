@@ -15,10 +15,10 @@ export interface WasmBundle {
 const MAX_UNPACKED_BYTES = 256 * 1024 * 1024;
 
 /** Reads `/policy.wasm` and `/data.json` from a bundle. Throws {@link PolicyError} `bundle_invalid`. */
-export function readWasmBundle(gzipped: Uint8Array, unit: string): WasmBundle {
+export async function readWasmBundle(gzipped: Uint8Array, unit: string): Promise<WasmBundle> {
   let files;
   try {
-    files = readTar(gunzipSync(gzipped, { maxOutputLength: MAX_UNPACKED_BYTES }));
+    files = await readTar(gunzipSync(gzipped, { maxOutputLength: MAX_UNPACKED_BYTES }));
   } catch (cause) {
     throw new PolicyError('bundle_invalid', `${unit}: cannot unpack the bundle opa wrote`, {
       unit,

@@ -170,7 +170,7 @@ describe('mandate policy build and mandate check', () => {
     for (const unit of ['base', 'tenants/acme_inc', 'tenants/initech']) {
       expect(existsSync(join(out, `${unit}.tar.gz`))).toBe(true);
     }
-    const files = readTar(gunzipSync(await readFile(join(out, 'tenants/acme_inc.tar.gz'))));
+    const files = await readTar(gunzipSync(await readFile(join(out, 'tenants/acme_inc.tar.gz'))));
     expect(files.map((f) => f.path).sort()).toEqual([
       '.manifest',
       '.signatures.json',

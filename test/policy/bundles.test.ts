@@ -147,13 +147,13 @@ describe('a bundle server', () => {
     expect(versionOf(engine)).toBe('good');
 
     // Same signature, different data: the data.json digest no longer matches.
-    const files = readTar((await import('node:zlib')).gunzipSync(await bundleOf('good')));
+    const files = await readTar((await import('node:zlib')).gunzipSync(await bundleOf('good')));
     const tampered = files.map((file) =>
       file.path === 'data.json'
         ? { path: '/data.json', data: new TextEncoder().encode('{"version":"evil","denied":[]}') }
         : { path: `/${file.path}`, data: file.data },
     );
-    server.publish('/bundles/base.tar.gz', gzipSync(writeTar(tampered)));
+    server.publish('/bundles/base.tar.gz', gzipSync(await writeTar(tampered)));
     await until(() => engine.units()[0]?.error !== undefined);
     expect(versionOf(engine)).toBe('good');
     expect(engine.units()[0]).toMatchObject({
@@ -368,7 +368,7 @@ describe('signatures, interoperable with opa', () => {
       ],
       { cwd: dir },
     );
-    const files = readTar(
+    const files = await readTar(
       (await import('node:zlib')).gunzipSync(await readFile(join(out, 'b.tar.gz'))),
     );
     const signatures = new TextDecoder().decode(

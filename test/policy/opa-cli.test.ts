@@ -30,11 +30,11 @@ describe('opa CLI', () => {
       entrypoint: 'mandate/base/decision',
       unit: 'base',
     });
-    const paths = readTar(gunzipSync(gzipped)).map((file) => file.path);
+    const paths = (await readTar(gunzipSync(gzipped))).map((file) => file.path);
     expect(paths).toContain('policy.wasm');
     expect(paths.some((path) => path.endsWith('_test.rego'))).toBe(false);
 
-    const bundle = readWasmBundle(gzipped, 'base');
+    const bundle = await readWasmBundle(gzipped, 'base');
     expect(Array.from(bundle.wasm.subarray(0, 4))).toEqual([0x00, 0x61, 0x73, 0x6d]);
     expect(bundle.data).toHaveProperty('scope_grants');
   });

@@ -64,7 +64,7 @@ export async function runBoth(
     };
     const fromOpa = doc.result[0]!.expressions[0]!.value;
 
-    const bundle = readWasmBundle(
+    const bundle = await readWasmBundle(
       await opa.build({
         cwd: dir,
         paths: ['diff.rego'],
