@@ -21,6 +21,9 @@ export type ExchangeEndpoint =
   | { readonly kind: 'token_endpoint'; readonly url: string }
   | { readonly kind: 'discovery'; readonly issuer: string };
 
+/** Where Envoy HTTP ext_authz for egress is served unless `egress_http_prefix` says otherwise. */
+export const DEFAULT_EGRESS_HTTP_PREFIX = '/envoy/egress';
+
 export interface ExchangeActorConfig {
   /**
    * `client_credentials`: mandate gets its own access token with the client credentials grant
@@ -170,7 +173,7 @@ export function readExchange(s: Section, at: (p: string) => string): ExchangeCon
     cacheMaxEntries: s.integer('cache_max_entries', 10_000, 0, 10_000_000),
     cacheSkewSeconds: s.integer('cache_skew_seconds', 30, 0, 3600),
     egress: readEgress(s.section('egress')),
-    egressHttpPrefix: readPrefix(s, 'egress_http_prefix', '/envoy/egress'),
+    egressHttpPrefix: readPrefix(s, 'egress_http_prefix', DEFAULT_EGRESS_HTTP_PREFIX),
   };
 }
 

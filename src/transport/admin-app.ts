@@ -10,6 +10,7 @@ import type { PolicyEngine } from '../policy/types.js';
 import type { AdminAuthenticator, AdminPrincipal } from './admin-auth.js';
 import { bearerTokenOf } from './bearer.js';
 import { clientErrorOf } from './http-errors.js';
+import { registerOpenApi } from './openapi.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -85,16 +86,25 @@ export function buildAdminApp(deps: AdminAppDeps): FastifyInstance {
       .send({ error: 'not_found', message: `no route for ${req.method} ${req.url.split('?')[0]}` }),
   );
 
-  app.get('/v1/status', async (req) => {
-    const report = deps.readiness.report();
-    return {
-      ready: report.ready,
-      components: report.components,
-      policies: deps.policy.revisions(),
-      principal: adminPrincipalOf(req).id,
-    };
+  // Behind the same admin token as every other route here: one rule with no exemption to get wrong,
+  // and the description is public anyway (docs/openapi-admin.json in the repository).
+  registerOpenApi(app, {
+    title: 'mandate admin API',
+    description: 'Revocations, policy status and reloads, recent decisions, sidecar status.',
   });
+  // Routes go in a scope registered after the OpenAPI plugin, so its onRoute hook sees every one.
+  void app.register(async (routes) => {
+    routes.get('/v1/status', async (req) => {
+      const report = deps.readiness.report();
+      return {
+        ready: report.ready,
+        components: report.components,
+        policies: deps.policy.revisions(),
+        principal: adminPrincipalOf(req).id,
+      };
+    });
 
-  for (const register of deps.routes ?? []) register(app);
+    for (const register of deps.routes ?? []) register(routes);
+  });
   return app;
 }

@@ -9,6 +9,7 @@ import { registerExchangeRoute } from './http-exchange-route.js';
 import type { EnvoyAuthorizer } from './envoy-authz.js';
 import { registerEnvoyHttpRoutes, type EnvoyHttpOptions } from './envoy-http.js';
 import { clientErrorOf } from './http-errors.js';
+import { registerOpenApi } from './openapi.js';
 
 export interface HttpAppDeps {
   readonly decider: Decider;
@@ -64,24 +65,32 @@ export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions): Fastif
       .send({ error: 'not_found', message: `no route for ${req.method} ${req.url.split('?')[0]}` }),
   );
 
-  registerCheckRoute(app, deps.decider, options.maxNestingDepth);
-  registerExchangeRoute(app, deps.exchanger);
-  if (deps.egress) registerEnvoyHttpRoutes(app, deps.egress.authorizer, deps.egress.options);
-  if (deps.envoy) registerEnvoyHttpRoutes(app, deps.envoy.authorizer, deps.envoy.options);
-
-  app.get('/health', async () => ({ status: 'ok' }));
-  app.get('/ready', async (_req, reply) => {
-    const report = deps.readiness.report();
-    return reply.code(report.ready ? 200 : 503).send({
-      status: report.ready ? 'ready' : report.draining ? 'draining' : 'not_ready',
-      components: report.components,
-    });
+  registerOpenApi(app, {
+    title: 'mandate HTTP API',
+    description:
+      'The Check API, token exchange, Envoy HTTP ext_authz, health, readiness and metrics.',
   });
-  if (deps.metrics) {
-    const registry = deps.metrics.registry;
-    app.get('/metrics', async (_req, reply) =>
-      reply.header('content-type', registry.contentType).send(await registry.metrics()),
-    );
-  }
+  // Routes go in a scope registered after the OpenAPI plugin, so its onRoute hook sees every one.
+  void app.register(async (routes) => {
+    registerCheckRoute(routes, deps.decider, options.maxNestingDepth);
+    registerExchangeRoute(routes, deps.exchanger);
+    if (deps.egress) registerEnvoyHttpRoutes(routes, deps.egress.authorizer, deps.egress.options);
+    if (deps.envoy) registerEnvoyHttpRoutes(routes, deps.envoy.authorizer, deps.envoy.options);
+
+    routes.get('/health', async () => ({ status: 'ok' }));
+    routes.get('/ready', async (_req, reply) => {
+      const report = deps.readiness.report();
+      return reply.code(report.ready ? 200 : 503).send({
+        status: report.ready ? 'ready' : report.draining ? 'draining' : 'not_ready',
+        components: report.components,
+      });
+    });
+    if (deps.metrics) {
+      const registry = deps.metrics.registry;
+      routes.get('/metrics', async (_req, reply) =>
+        reply.header('content-type', registry.contentType).send(await registry.metrics()),
+      );
+    }
+  });
   return app;
 }
