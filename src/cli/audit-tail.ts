@@ -1,7 +1,6 @@
 // `mandate audit tail`: recent audit records from a running sidecar's admin API, optionally followed as they come.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { fetchWithDeadline } from '../lib/fetch-deadline.js';
 import { UsageError } from './usage-error.js';
 
@@ -114,21 +113,19 @@ export function formatRecord(r: Record<string, unknown>): string {
   return parts.join(' ');
 }
 
-export async function auditTail(args: string[], io: AuditTailIo): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      ...Object.fromEntries(Object.keys(FILTERS).map((k) => [k, { type: 'string' as const }])),
-      limit: { type: 'string' },
-      follow: { type: 'boolean', short: 'f' },
-      interval: { type: 'string' },
-      json: { type: 'boolean' },
-      'admin-url': { type: 'string' },
-      'admin-token': { type: 'string' },
-      'admin-token-file': { type: 'string' },
-    },
-    strict: true,
-  });
+/** `mandate audit tail`'s flags, as declared in program.ts: the filters, paging and admin target. */
+export type AuditTailFlags = Readonly<Partial<Record<keyof typeof FILTERS, string>>> & {
+  readonly limit?: string;
+  readonly follow?: boolean;
+  readonly interval?: string;
+  readonly json?: boolean;
+  readonly 'admin-url'?: string;
+  readonly 'admin-token'?: string;
+  readonly 'admin-token-file'?: string;
+};
+
+/** Prints the matching records (and, with --follow, new ones until the signal); returns the exit code. */
+export async function auditTail(values: AuditTailFlags, io: AuditTailIo): Promise<number> {
   const base = (
     (values['admin-url'] as string | undefined) ??
     io.env['MANDATE_ADMIN_URL'] ??

@@ -1,7 +1,6 @@
 // `mandate check`: one decision through the real pipeline, locally, against a policy directory or built bundles.
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { AuditRecord, DecisionAuditRecord } from '../audit/record.js';
 import type { AuditSink } from '../audit/sink.js';
 import type { BundleSourceConfig } from '../config/policies.js';
@@ -64,28 +63,25 @@ function layerLines(name: string, layer: PolicyOutcome['base'] | undefined): str
   ];
 }
 
+/** `mandate check`'s flags, as declared in program.ts. */
+export interface CheckFlags {
+  readonly token?: string;
+  readonly action?: string;
+  readonly resource?: string;
+  readonly tenant?: string;
+  readonly context?: string;
+  readonly policies?: string;
+  readonly bundles?: string;
+  readonly explain?: boolean;
+  readonly json?: boolean;
+}
+
 /** Runs the check; returns the exit code. `config` is the resolved configuration. */
 export async function checkCommand(
-  args: readonly string[],
+  values: CheckFlags,
   config: MandateConfig,
   io: CheckIo,
 ): Promise<number> {
-  const { values } = parseArgs({
-    args: [...args],
-    options: {
-      token: { type: 'string' },
-      action: { type: 'string' },
-      resource: { type: 'string' },
-      tenant: { type: 'string' },
-      context: { type: 'string' },
-      policies: { type: 'string' },
-      bundles: { type: 'string' },
-      explain: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      config: { type: 'string' },
-    },
-    strict: true,
-  });
   if (values.token === undefined || values.action === undefined) {
     throw new UsageError(`--token and --action are required\n\n${CHECK_USAGE}`);
   }

@@ -1,7 +1,6 @@
 // `mandate dev-as`: run the development authorization server (oidc-provider) with the demo clients, and say how to use it. Never for production.
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { startDevAuthorizationServer, type DevAuthorizationServer } from '../dev-as/server.js';
 import { indicatorOf } from '../dev-as/options.js';
 import { UsageError } from './usage-error.js';
@@ -17,21 +16,19 @@ export interface DevAsCommandOptions {
   readonly err: (text: string) => void;
 }
 
-/** Parses the flags, starts the server, prints the banner; resolves with the running server. */
+/** `mandate dev-as`'s flags, as declared in program.ts. */
+export interface DevAsFlags {
+  readonly host?: string;
+  readonly port?: string;
+  readonly issuer?: string;
+  readonly 'state-dir'?: string;
+}
+
+/** Reads the flags, starts the server, prints the banner; resolves with the running server. */
 export async function devAs(
-  args: readonly string[],
+  values: DevAsFlags,
   options: DevAsCommandOptions,
 ): Promise<DevAuthorizationServer> {
-  const { values } = parseArgs({
-    args: [...args],
-    options: {
-      host: { type: 'string' },
-      port: { type: 'string' },
-      issuer: { type: 'string' },
-      'state-dir': { type: 'string' },
-    },
-    strict: true,
-  });
   const port = Number(values.port ?? options.env['MANDATE_DEV_AS_PORT'] ?? 9400);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
     throw new UsageError(

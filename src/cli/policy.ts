@@ -1,7 +1,6 @@
 // `mandate policy test|check|fmt|build`: the policy author's loop, with the real opa and the runtime's own builtins.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { buildUnitBundle } from '../policy/bundle-build.js';
 import type { BundleSigner } from '../policy/bundle-signing.js';
 import { TENANTS_DIR } from '../policy/conventions.js';
@@ -37,10 +36,21 @@ interface Unit {
   readonly path: string;
 }
 
-function policyDir(positionals: readonly string[], env: NodeJS.ProcessEnv): string {
-  if (positionals.length > 1)
-    throw new UsageError(`one policy directory at most\n\n${POLICY_USAGE}`);
-  return resolve(positionals[0] ?? env['MANDATE_POLICIES_DIR'] ?? 'policies');
+function policyDir(dir: string | undefined, env: NodeJS.ProcessEnv): string {
+  return resolve(dir ?? env['MANDATE_POLICIES_DIR'] ?? 'policies');
+}
+
+/** The flags of `mandate policy test|check|fmt|build`, as declared in program.ts. */
+export interface PolicyFlags {
+  readonly tenant?: string;
+  readonly 'write-capabilities'?: string;
+  readonly check?: boolean;
+  readonly out?: string;
+  readonly revision?: string;
+  readonly 'signing-key'?: string;
+  readonly 'signing-alg'?: string;
+  readonly 'signing-keyid'?: string;
+  readonly scope?: string;
 }
 
 async function unitsOf(dir: string, tenant: string | undefined): Promise<Unit[]> {
@@ -66,14 +76,12 @@ interface OpaTestResult {
   readonly skip?: boolean;
 }
 
-async function test(args: string[], io: PolicyIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    options: { tenant: { type: 'string' } },
-    allowPositionals: true,
-    strict: true,
-  });
-  const dir = policyDir(positionals, io.env);
+async function test(
+  values: PolicyFlags,
+  positional: string | undefined,
+  io: PolicyIo,
+): Promise<number> {
+  const dir = policyDir(positional, io.env);
   const units = await unitsOf(dir, values.tenant);
   const opa = createOpaCli(
     io.env['MANDATE_OPA_PATH'] ? { opaPath: io.env['MANDATE_OPA_PATH'] } : {},
@@ -158,14 +166,12 @@ async function snapshotOrFail(
   }
 }
 
-async function check(args: string[], io: PolicyIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    options: { tenant: { type: 'string' }, 'write-capabilities': { type: 'string' } },
-    allowPositionals: true,
-    strict: true,
-  });
-  const dir = policyDir(positionals, io.env);
+async function check(
+  values: PolicyFlags,
+  positional: string | undefined,
+  io: PolicyIo,
+): Promise<number> {
+  const dir = policyDir(positional, io.env);
   const units = await unitsOf(dir, values.tenant);
   const compiler = await createUnitCompiler(
     io.env['MANDATE_OPA_PATH'] ? { opaPath: io.env['MANDATE_OPA_PATH'] } : {},
@@ -218,14 +224,12 @@ async function check(args: string[], io: PolicyIo): Promise<number> {
   return failures === 0 ? 0 : 1;
 }
 
-async function fmt(args: string[], io: PolicyIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    options: { check: { type: 'boolean', default: false } },
-    allowPositionals: true,
-    strict: true,
-  });
-  const dir = policyDir(positionals, io.env);
+async function fmt(
+  values: PolicyFlags,
+  positional: string | undefined,
+  io: PolicyIo,
+): Promise<number> {
+  const dir = policyDir(positional, io.env);
   const opa = createOpaCli(
     io.env['MANDATE_OPA_PATH'] ? { opaPath: io.env['MANDATE_OPA_PATH'] } : {},
   );
@@ -252,28 +256,19 @@ async function fmt(args: string[], io: PolicyIo): Promise<number> {
   return 0;
 }
 
-async function build(args: string[], io: PolicyIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    options: {
-      out: { type: 'string', short: 'o' },
-      tenant: { type: 'string' },
-      revision: { type: 'string' },
-      'signing-key': { type: 'string' },
-      'signing-alg': { type: 'string', default: 'RS256' },
-      'signing-keyid': { type: 'string', default: 'default' },
-      scope: { type: 'string' },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
+async function build(
+  values: PolicyFlags,
+  positional: string | undefined,
+  io: PolicyIo,
+): Promise<number> {
   if (values.out === undefined) throw new UsageError(`-o OUT is required\n\n${POLICY_USAGE}`);
-  const dir = policyDir(positionals, io.env);
+  const dir = policyDir(positional, io.env);
   const out = resolve(values.out);
   const units = await unitsOf(dir, values.tenant);
   let signer: BundleSigner | undefined;
   if (values['signing-key'] !== undefined) {
-    const algorithm = values['signing-alg'];
+    // Never undefined: program.ts declares the default.
+    const algorithm = values['signing-alg'] as string;
     const key = algorithm.startsWith('HS')
       ? values['signing-key']
       : await readFile(resolve(values['signing-key']), 'utf8').catch(() => {
@@ -282,7 +277,7 @@ async function build(args: string[], io: PolicyIo): Promise<number> {
     signer = {
       key,
       algorithm,
-      keyId: values['signing-keyid'],
+      keyId: values['signing-keyid'] as string,
       ...(values.scope !== undefined && { scope: values.scope }),
     };
   }
@@ -316,18 +311,12 @@ async function build(args: string[], io: PolicyIo): Promise<number> {
 }
 
 /** Runs `mandate policy <sub> ...`; returns the exit code. */
-export async function policyCommand(args: readonly string[], io: PolicyIo): Promise<number> {
-  const [sub, ...rest] = args;
-  switch (sub) {
-    case 'test':
-      return test(rest, io);
-    case 'check':
-      return check(rest, io);
-    case 'fmt':
-      return fmt(rest, io);
-    case 'build':
-      return build(rest, io);
-    default:
-      throw new UsageError(POLICY_USAGE);
-  }
+export async function policyCommand(
+  sub: 'test' | 'check' | 'fmt' | 'build',
+  dir: string | undefined,
+  values: PolicyFlags,
+  io: PolicyIo,
+): Promise<number> {
+  const run = { test, check, fmt, build }[sub];
+  return run(values, dir, io);
 }

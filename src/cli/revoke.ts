@@ -1,13 +1,7 @@
 // `mandate revoke ...` and `mandate revocations list|delete`: the revocation admin API from a terminal.
-import { parseArgs } from 'node:util';
 import { adminCall, adminTarget } from './admin-client.js';
 import { UsageError } from './usage-error.js';
 
-const TARGET_OPTIONS = {
-  'admin-url': { type: 'string' },
-  'admin-token': { type: 'string' },
-  'admin-token-file': { type: 'string' },
-} as const;
 const TARGET_USAGE = '[--admin-url URL] [--admin-token TOKEN | --admin-token-file FILE]';
 
 export const REVOKE_USAGE = `usage: mandate revoke (--jti J | --grant G | --tenant T --sub S | --tenant T --client C
@@ -39,24 +33,37 @@ function beforeOf(text: string): string | number {
   return /^\d+$/.test(text) ? Number(text) : text;
 }
 
-export async function revoke(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      ...TARGET_OPTIONS,
-      tenant: { type: 'string' },
-      jti: { type: 'string' },
-      grant: { type: 'string' },
-      sub: { type: 'string' },
-      client: { type: 'string' },
-      actor: { type: 'string' },
-      'whole-tenant': { type: 'boolean' },
-      absolute: { type: 'boolean' },
-      before: { type: 'string' },
-      reason: { type: 'string' },
-    },
-    strict: true,
-  });
+/** The admin-API flags every revocation command takes. */
+type AdminTargetFlags = {
+  readonly 'admin-url'?: string;
+  readonly 'admin-token'?: string;
+  readonly 'admin-token-file'?: string;
+};
+
+/** `mandate revoke`'s flags, as declared in program.ts. */
+export type RevokeFlags = AdminTargetFlags & {
+  readonly tenant?: string;
+  readonly jti?: string;
+  readonly grant?: string;
+  readonly sub?: string;
+  readonly client?: string;
+  readonly actor?: string;
+  readonly 'whole-tenant'?: boolean;
+  readonly absolute?: boolean;
+  readonly before?: string;
+  readonly reason?: string;
+};
+
+/** `mandate revocations list|delete`'s flags, as declared in program.ts. */
+export type RevocationFlags = AdminTargetFlags & {
+  readonly tenant?: string;
+  readonly kind?: string;
+  readonly limit?: string;
+  readonly json?: boolean;
+};
+
+/** Creates the revocation the flags describe; returns the API's answer as JSON text. */
+export async function revoke(values: RevokeFlags, env: NodeJS.ProcessEnv): Promise<string> {
   const { kind, field, value } = kindOf(values);
   const body = {
     kind,
@@ -85,20 +92,14 @@ function describeEntry(e: Record<string, unknown>): string {
   return `${String(e['id'])}  ${String(e['kind'])}  ${[scope, ...what].join(' ')}  ${when}  by ${String(e['created_by'])}${reason}`;
 }
 
-export async function revocations(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  const [sub, ...rest] = args;
+/** `revocations list` or `revocations delete ID`; returns what to print. */
+export async function revocations(
+  sub: 'list' | 'delete',
+  positionals: readonly string[],
+  values: RevocationFlags,
+  env: NodeJS.ProcessEnv,
+): Promise<string> {
   if (sub === 'list') {
-    const { values } = parseArgs({
-      args: rest,
-      options: {
-        ...TARGET_OPTIONS,
-        tenant: { type: 'string' },
-        kind: { type: 'string' },
-        limit: { type: 'string' },
-        json: { type: 'boolean' },
-      },
-      strict: true,
-    });
     const query = new URLSearchParams();
     if (values.tenant !== undefined) query.set('tenant', values.tenant);
     if (values.kind !== undefined) query.set('kind', values.kind);
@@ -117,12 +118,6 @@ export async function revocations(args: string[], env: NodeJS.ProcessEnv): Promi
     return lines.join('\n');
   }
   if (sub === 'delete') {
-    const { values, positionals } = parseArgs({
-      args: rest,
-      options: TARGET_OPTIONS,
-      strict: true,
-      allowPositionals: true,
-    });
     if (positionals.length !== 1) {
       throw new UsageError(`usage: mandate revocations delete ID ${TARGET_USAGE}`);
     }

@@ -1,24 +1,22 @@
 // `mandate token mint`: prints an access token signed by the dev issuer, for trying checks by hand.
-import { parseArgs } from 'node:util';
 import type { MandateConfig } from '../config/types.js';
 import { parseDuration } from '../lib/duration.js';
 import { loadOrCreateDevSigner } from '../token/dev-signer.js';
 import { UsageError } from './usage-error.js';
 
-export async function tokenMint(config: MandateConfig, args: string[]): Promise<string> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      sub: { type: 'string' },
-      tenant: { type: 'string' },
-      scope: { type: 'string', default: '' },
-      client: { type: 'string' },
-      ttl: { type: 'string', default: '10m' },
-      act: { type: 'string', multiple: true },
-      audience: { type: 'string' },
-    },
-    strict: true,
-  });
+/** `mandate token mint`'s flags, as declared in program.ts. */
+export interface TokenMintFlags {
+  readonly client?: string;
+  readonly sub?: string;
+  readonly tenant?: string;
+  readonly scope: string;
+  readonly ttl: string;
+  readonly act?: string[];
+  readonly audience?: string;
+}
+
+/** Mints the token the flags describe with the dev signer of `config`. */
+export async function tokenMint(config: MandateConfig, values: TokenMintFlags): Promise<string> {
   if (!values.client)
     throw new UsageError('--client is required (the OAuth client_id, e.g. agent-1)');
   let ttlSeconds: number;

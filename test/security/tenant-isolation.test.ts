@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Metadata, credentials, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditTail } from '../../src/cli/audit-tail.js';
+import { createProgram } from '../../src/cli/program.js';
 import {
   AuthorizerClient,
   CheckRequest,
@@ -202,12 +202,22 @@ describe('mandate audit tail with a tenant-scoped admin token', () => {
   async function tail(args: string[], token: string, signal?: AbortSignal) {
     const out: string[] = [];
     const err: string[] = [];
-    const run = auditTail(['--admin-url', sidecar.adminUrl, '--json', ...args], {
-      env: { MANDATE_ADMIN_TOKEN: token },
-      out: (t) => out.push(t),
-      err: (t) => err.push(t),
-      ...(signal ? { signal } : {}),
-    });
+    // Through the CLI's own command tree, as `mandate audit tail ...` parses it.
+    const result = { code: 0 };
+    const program = createProgram(
+      {
+        env: { MANDATE_ADMIN_TOKEN: token },
+        out: (t) => void out.push(t),
+        err: (t) => void err.push(t),
+        ...(signal ? { signal } : {}),
+      },
+      result,
+    );
+    const run = program
+      .parseAsync(['audit', 'tail', '--admin-url', sidecar.adminUrl, '--json', ...args], {
+        from: 'user',
+      })
+      .then(() => result.code);
     return { run, out, err };
   }
 
