@@ -7,6 +7,7 @@ import type { BundleSourceConfig } from '../config/policies.js';
 import type { MandateConfig } from '../config/types.js';
 import { createDecider } from '../core/decide.js';
 import type { Decision } from '../core/decision.js';
+import { subjectToWire } from '../core/subject-wire.js';
 import { createPolicyEngine } from '../policy/engine.js';
 import type { PolicyOutcome } from '../policy/types.js';
 import { loadOrCreateDevSigner } from '../token/dev-signer.js';
@@ -74,6 +75,28 @@ export interface CheckFlags {
   readonly bundles?: string;
   readonly explain?: boolean;
   readonly json?: boolean;
+}
+
+/** The --explain layers in JSON: snake_case like the rest of the answer. */
+function layersToWire(layers: PolicyOutcome | undefined) {
+  if (layers === undefined) return undefined;
+  const wire = (layer: PolicyOutcome['base'] | undefined) =>
+    layer === undefined
+      ? undefined
+      : {
+          allow: layer.allow,
+          reasons: layer.reasons,
+          revision: layer.revision,
+          eval_ns: layer.evalNs,
+          ...(layer.failed && { failed: true }),
+        };
+  return {
+    allow: layers.allow,
+    decided_by: layers.decidedBy,
+    reasons: layers.reasons,
+    base: wire(layers.base),
+    tenant: wire(layers.tenant),
+  };
 }
 
 /** Runs the check; returns the exit code. `config` is the resolved configuration. */
@@ -155,9 +178,9 @@ export async function checkCommand(
             allow: decision.allow,
             reasons: decision.reasons,
             ...(decision.decidedBy !== undefined && { decided_by: decision.decidedBy }),
-            ...(decision.subject !== undefined && { subject: decision.subject }),
+            ...(decision.subject !== undefined && { subject: subjectToWire(decision.subject) }),
             ...(record?.policy !== undefined && { policy: record.policy }),
-            ...(values.explain && { input: record?.input, layers }),
+            ...(values.explain && { input: record?.input, layers: layersToWire(layers) }),
           },
           null,
           2,

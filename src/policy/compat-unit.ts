@@ -219,7 +219,11 @@ export function createCompatPolicy(options: CompatPolicyOptions): CompatPolicy {
       return {
         state: 'OK',
         message: `compat ${loaded.revision} (${options.entrypoint})`,
-        detail: { revision: loaded.revision, entrypoint: options.entrypoint, evalErrors },
+        detail: {
+          revision: loaded.revision,
+          entrypoint: options.entrypoint,
+          eval_errors: evalErrors,
+        },
       };
     },
   };

@@ -906,15 +906,17 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       ...(source.source === 'file' ? { path: source.path } : { url: source.url }),
       signed: source.signing !== undefined,
       ...(state.etag !== undefined && { etag: state.etag }),
-      ...(poll !== undefined && { longPolling: poll.longPolling, retries: poll.retries }),
-      ...(iso(poll?.lastRequestAt) && { lastRequest: iso(poll?.lastRequestAt) }),
+      ...(poll !== undefined && { long_polling: poll.longPolling, retries: poll.retries }),
+      ...(iso(poll?.lastRequestAt) && { last_request: iso(poll?.lastRequestAt) }),
       ...(iso(poll?.lastSuccessfulRequestAt) && {
-        lastSuccessfulRequest: iso(poll?.lastSuccessfulRequestAt),
+        last_successful_request: iso(poll?.lastSuccessfulRequestAt),
       }),
-      ...(iso(state.lastDownloadAt) && { lastSuccessfulDownload: iso(state.lastDownloadAt) }),
-      ...(iso(state.lastActivationAt) && { lastSuccessfulActivation: iso(state.lastActivationAt) }),
-      ...(state.fromPersisted && { servingPersisted: true }),
-      ...(state.lastError !== undefined && { lastError: errorOf(state.lastError) }),
+      ...(iso(state.lastDownloadAt) && { last_successful_download: iso(state.lastDownloadAt) }),
+      ...(iso(state.lastActivationAt) && {
+        last_successful_activation: iso(state.lastActivationAt),
+      }),
+      ...(state.fromPersisted && { serving_persisted: true }),
+      ...(state.lastError !== undefined && { last_error: errorOf(state.lastError) }),
     };
   }
 
@@ -923,8 +925,8 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     const common = (unit: ActiveUnit) => ({
       revision: unit.revision,
       module: unit.group,
-      activatedAt: new Date(unit.activatedAt).toISOString(),
-      ...(evalErrors.has(id) && { evalErrors: evalErrors.get(id) }),
+      activated_at: new Date(unit.activatedAt).toISOString(),
+      ...(evalErrors.has(id) && { eval_errors: evalErrors.get(id) }),
     });
     if (id === 'base') {
       if (base === undefined) return undefined;
@@ -1164,7 +1166,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
             error: status.error.message,
           }),
           ...(status.removed && { removed: true }),
-          ...(status.evalErrors !== undefined && { evalErrors: status.evalErrors }),
+          ...(status.eval_errors !== undefined && { eval_errors: status.eval_errors }),
         };
       }
       const baseStatus = unitStatus('base')!;
@@ -1175,13 +1177,13 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
         base: {
           state: baseStatus.state,
           revision: baseStatus.revision,
-          ...(baseStatus.evalErrors !== undefined && { evalErrors: baseStatus.evalErrors }),
+          ...(baseStatus.eval_errors !== undefined && { eval_errors: baseStatus.eval_errors }),
           ...(baseStatus.error !== undefined && {
             code: baseStatus.error.code,
             error: baseStatus.error.message,
           }),
         },
-        tenantCount: tenants.size,
+        tenant_count: tenants.size,
         modules: groups.size,
         tenants: detailTenants,
       };

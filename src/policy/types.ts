@@ -38,7 +38,7 @@ export interface PolicyOutcome {
   readonly cached?: true;
 }
 
-/** One unit as the admin API and `/ready` show it. */
+/** One unit as the admin API and `/ready` show it: wire names, snake_case like every JSON mandate answers. */
 export interface PolicyUnitStatus {
   /** `base` or `tenant:<id>`. */
   readonly unit: string;
@@ -51,7 +51,7 @@ export interface PolicyUnitStatus {
   /** The module instance serving it (`pack:<n>`, `solo:<unit>`, `bundle:<hash>`). */
   readonly module?: string;
   /** When the active version was activated (RFC 3339). */
-  readonly activatedAt?: string;
+  readonly activated_at?: string;
   /** Removed from the policy directory while running (and denied per `on_tenant_removed`). */
   readonly removed?: boolean;
   /** The last failure to load a newer version (or the first, when none is active). */
@@ -64,7 +64,7 @@ export interface PolicyUnitStatus {
   /** For bundles: where from, and how the last downloads went. */
   readonly bundle?: Readonly<Record<string, unknown>>;
   /** Evaluation errors (Rego runtime errors) since it was loaded. */
-  readonly evalErrors?: number;
+  readonly eval_errors?: number;
 }
 
 export interface PolicyEngine {

@@ -4,6 +4,7 @@ import type { Decider, Decision } from '../core/decision.js';
 import type { AuthzRequest, ResourceRef } from '../core/request.js';
 import { DEFAULT_MAX_NESTING_DEPTH, nestingFailureOf } from '../core/nesting.js';
 import { bearerTokenOf, dpopTokenOf } from './bearer.js';
+import { subjectToWire } from '../core/subject-wire.js';
 import { cachedAllowParts } from './cached-allow.js';
 
 const MAX_NAME = 256;
@@ -73,10 +74,7 @@ export function checkResponseOf(decision: Decision) {
     reasons: decision.reasons,
     // undefined properties are left out by the response serializer and by JSON.
     decided_by: decision.decidedBy,
-    subject:
-      s === undefined
-        ? undefined
-        : { sub: s.sub, tenant: s.tenant, client_id: s.clientId, scopes: s.scopes, act: s.act },
+    subject: s === undefined ? undefined : subjectToWire(s),
   };
 }
 
@@ -85,13 +83,7 @@ export function checkResponseOf(decision: Decision) {
  * deciding layer: written once, so an answer is one concatenation.
  */
 const allowTailOf = cachedAllowParts((s, decidedBy) => {
-  const subject = {
-    sub: s.sub,
-    tenant: s.tenant,
-    client_id: s.clientId,
-    scopes: s.scopes,
-    act: s.act,
-  };
+  const subject = subjectToWire(s);
   const by = decidedBy === undefined ? '' : `,"decided_by":${JSON.stringify(decidedBy)}`;
   return `","reasons":[]${by},"subject":${JSON.stringify(subject)}}`;
 });

@@ -254,12 +254,22 @@ describe('mandate policy build and mandate check', () => {
       '--policies',
       SHIPPED,
       '--json',
+      '--explain',
     ]);
-    expect(JSON.parse(json.stdout)).toMatchObject({
+    const answer = JSON.parse(json.stdout) as Record<string, unknown>;
+    expect(answer).toMatchObject({
       allow: false,
       decided_by: 'tenant',
       reasons: [{ code: 'policy_denied' }],
+      subject: { client_id: expect.any(String) },
+      layers: { decided_by: 'tenant', base: { eval_ns: expect.any(Number) } },
     });
+    // snake_case throughout, as the Check API answers (the policy input is the policy's own).
+    const keys = (v: unknown): string[] =>
+      typeof v !== 'object' || v === null
+        ? []
+        : Object.entries(v).flatMap(([k, x]) => (Array.isArray(v) ? [] : [k]).concat(keys(x)));
+    for (const key of keys({ ...answer, input: undefined })) expect(key).toMatch(/^[a-z0-9_]+$/);
   });
 
   it('exits 2 on usage mistakes and 3 on a refused token', async () => {

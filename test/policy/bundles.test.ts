@@ -133,8 +133,12 @@ describe('a bundle server', () => {
     expect(unit?.bundle).toMatchObject({
       source: 'url',
       signed: true,
-      lastSuccessfulActivation: expect.any(String),
+      last_successful_activation: expect.any(String),
     });
+    // The admin API shows these objects as they are: snake_case like every JSON mandate answers.
+    for (const key of [...Object.keys(unit ?? {}), ...Object.keys(unit?.bundle ?? {})]) {
+      expect(key).toMatch(/^[a-z][a-z0-9_]*$/);
+    }
   });
 
   it('rejects a tampered bundle and keeps serving the old one, visible in status', async () => {
@@ -193,7 +197,7 @@ describe('a bundle server', () => {
       const logger = recordingLogger();
       const engine = await startWith({ bundles: [urlSource(server)], persistDir }, logger);
       expect(versionOf(engine)).toBe('persisted');
-      expect(engine.units()[0]?.bundle).toMatchObject({ servingPersisted: true });
+      expect(engine.units()[0]?.bundle).toMatchObject({ serving_persisted: true });
       expect(logger.lines.some((line) => line.message === 'serving the persisted bundle')).toBe(
         true,
       );

@@ -248,7 +248,7 @@ describe('undefined or malformed decisions deny', () => {
         (line) => line.level === 'error' && line.message?.includes('evaluation failed'),
       ),
     ).toBe(true);
-    expect(engine.status().detail).toMatchObject({ base: { evalErrors: 1 } });
+    expect(engine.status().detail).toMatchObject({ base: { eval_errors: 1 } });
     // The module is still usable after an abort.
     expect(engine.evaluate(undefined, { action: 'contacts.read' }).allow).toBe(true);
   });

@@ -352,6 +352,6 @@ describe('packing many tenants into few modules', () => {
     // base + whole + at most 3 packs for 10 tenants.
     expect(modules.size).toBeLessThanOrEqual(5);
     expect(units.filter((u) => u.module?.startsWith('pack:')).length).toBe(10);
-    expect(engine.status().detail).toMatchObject({ tenantCount: 11 });
+    expect(engine.status().detail).toMatchObject({ tenant_count: 11 });
   });
 });
