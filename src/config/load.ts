@@ -45,6 +45,16 @@ export const ENV_OVERRIDES = {
   MANDATE_REDIS_URL: 'revocation.redis.url',
 } as const;
 
+/**
+ * Overrides whose value is a path: they resolve against the current directory, as a shell user
+ * expects (and as `mandate policy` resolves MANDATE_POLICIES_DIR), not against the config file's folder.
+ */
+const PATH_OVERRIDES: ReadonlySet<string> = new Set([
+  'MANDATE_POLICIES_DIR',
+  'MANDATE_OPA_PATH',
+  'MANDATE_STATE_DIR',
+]);
+
 /** Overrides whose value is a comma-separated list. */
 const LIST_OVERRIDES: ReadonlySet<string> = new Set(['MANDATE_ADMIN_TOKENS']);
 
@@ -295,7 +305,9 @@ function applyEnv(doc: unknown, env: Readonly<Record<string, string | undefined>
     }
     cur[parts[parts.length - 1] as string] = LIST_OVERRIDES.has(name)
       ? value.split(',').map((v) => v.trim())
-      : value;
+      : PATH_OVERRIDES.has(name)
+        ? resolve(value)
+        : value;
   }
   return out;
 }

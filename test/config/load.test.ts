@@ -1,7 +1,7 @@
 // Config validation: defaults, env overrides, and errors that name the offending key.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/errors.js';
 import { DEV_ISSUER, defaultConfig, loadConfigFile, parseConfig } from '../../src/config/load.js';
@@ -181,5 +181,24 @@ policies: { dir: "./pol" }
     expect(loadConfigFile(join(dir, 'mandate.yaml')).policies.dir).toBe(join(dir, 'p'));
     expect(errorOf(() => loadConfigFile(join(dir, 'missing.yaml'))).key).toBe('MANDATE_CONFIG');
     expect(errorOf(() => parseConfig('a: [')).message).toMatch(/not valid YAML/);
+  });
+});
+
+describe('relative paths', () => {
+  it("resolve against the config file's folder in the file, against the current directory in env overrides", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mandate-paths-'));
+    const path = join(dir, 'mandate.yaml');
+    writeFileSync(
+      path,
+      `${minimal}policies:\n  dir: file-policies\ndev:\n  state_dir: file-state\n`,
+    );
+    const fromFile = loadConfigFile(path);
+    expect(fromFile.policies.dir).toBe(join(dir, 'file-policies'));
+    expect(fromFile.dev.stateDir).toBe(join(dir, 'file-state'));
+    const fromEnv = loadConfigFile(path, {
+      env: { MANDATE_POLICIES_DIR: 'env-policies', MANDATE_STATE_DIR: 'env-state' },
+    });
+    expect(fromEnv.policies.dir).toBe(resolve('env-policies'));
+    expect(fromEnv.dev.stateDir).toBe(resolve('env-state'));
   });
 });
