@@ -58,7 +58,8 @@ async function startDevSidecar(): Promise<DevSidecar> {
   const ports = { '8181': await freePort(), '9191': await freePort(), '8182': await freePort() };
   const env = {
     ...(process.env as Record<string, string>),
-    PATH: `${bin}:${process.env['PATH']}`,
+    // The pinned opa CLI (.tools/opa) for examples that call it, after the mandate shim.
+    PATH: `${bin}:${join(ROOT, '.tools')}:${process.env['PATH']}`,
     MANDATE_STATE_DIR: join(dir, '.mandate'),
     MANDATE_HTTP_LISTEN: `127.0.0.1:${ports['8181']}`,
     MANDATE_GRPC_LISTEN: `127.0.0.1:${ports['9191']}`,
