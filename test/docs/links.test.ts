@@ -1,4 +1,4 @@
-// Every relative link in README.md and docs/ points at a file that exists, and at a heading that exists in it.
+// Every relative link in README.md, SECURITY.md and docs/ points at a file and heading that exist, and every test file they name exists.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -31,5 +31,13 @@ describe.each(files)('links in %s', (file) => {
       }
     }
     expect(broken).toEqual([]);
+  });
+});
+
+describe.each(files)('test files named in %s', (file) => {
+  it('exist, so each promise that names its test keeps one', () => {
+    const text = readFileSync(join(ROOT, file), 'utf8');
+    const named = [...text.matchAll(/\btest\/[\w./-]+\.test\.ts\b/g)].map((m) => m[0]);
+    expect(named.filter((path) => !existsSync(join(ROOT, path)))).toEqual([]);
   });
 });
