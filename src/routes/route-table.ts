@@ -16,7 +16,7 @@ export interface RouteMatch {
 export interface RouteTable {
   /**
    * The route for `method` and `path` (query ignored), or undefined. Paths with `.` or `..`
-   * segments (also as `..;x`), encoded slashes, backslashes (raw or encoded), control characters,
+   * segments (also as `..;x`), empty segments, encoded slashes, backslashes (raw or encoded), control characters,
    * double-encoded escapes, a `#` or undecodable escapes never match: a proxy should normalise them
    * first, and a mapping must not be reachable through a spelling the upstream reads differently.
    */
@@ -189,7 +189,7 @@ function ambiguousSegment(decoded: string): boolean {
 
 /**
  * Path → decoded segments; undefined for segments a server could read differently (see
- * {@link ambiguousSegment}) and bad escapes. `/` is no segment at all.
+ * {@link ambiguousSegment}), empty segments and bad escapes. `/` is no segment at all.
  */
 export function splitPath(rawPath: string): string[] | undefined {
   let end = rawPath.length;
@@ -205,6 +205,9 @@ export function splitPath(rawPath: string): string[] | undefined {
   const parts = path.slice(1).split('/');
   const out: string[] = [];
   for (const part of parts) {
+    // An empty segment (`//`): servers that merge slashes read `/a//b` as `/a/b`, and a capture
+    // would take the empty string (an empty id or tenant).
+    if (part === '') return undefined;
     let decoded: string;
     try {
       decoded = part.includes('%') ? decodeURIComponent(part) : part;

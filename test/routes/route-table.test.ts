@@ -90,6 +90,11 @@ describe('route table', () => {
       // A fragment left in the path: a server that does not strip it could resolve the dots.
       '/v1/contacts/c_1#/../../admin',
       '/v1/contacts/c_1#',
+      // An empty segment: servers that merge slashes read /a//b as /a/b, another resource.
+      '/v1/contacts//c_1',
+      '//v1/contacts/c_1',
+      '/v1//contacts/c_1',
+      '/v1/orgs//files/a.txt',
     ];
     for (const path of ambiguous) {
       expect(table.match('GET', path), path).toBeUndefined();
@@ -103,7 +108,8 @@ describe('route table', () => {
   it('splits paths into decoded segments', () => {
     expect(splitPath('/a/b/')).toEqual(['a', 'b']);
     expect(splitPath('/')).toEqual([]);
-    expect(splitPath('/a//b')).toEqual(['a', '', 'b']);
+    expect(splitPath('/a//b')).toBeUndefined();
+    expect(splitPath('/a/b//')).toBeUndefined();
   });
 
   it('matches in time linear in segments, not in routes', () => {
