@@ -24,6 +24,13 @@ import {
   type TokenPool,
 } from './fuzz-inputs.js';
 
+/** The method-override headers mandate decides by (its default `envoy.method_override_headers`). */
+const OVERRIDE_HEADERS: ReadonlySet<string> = new Set([
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+]);
+
 /** Envoy routes of the fuzz target: no shadow mode, so every Envoy allow is a real allow. */
 const FUZZ_YAML = `
 envoy:
@@ -269,13 +276,16 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
 
   function envoyMayAllow(input: EnvoyInput, headers: Record<string, string>): boolean {
     const effective = bearerOf(headers['authorization'] ?? '');
-    const action = routeAction(input.method, input.path);
-    // A method override names another method: the request is decided for it, and no route maps
-    // an overridden method here.
-    const override = Object.entries(headers).find(
-      ([k]) => k.toLowerCase() === 'x-http-method-override',
+    // With method-override headers the request is decided for the method they name (all must
+    // agree and be one method token); otherwise for the request line's.
+    const named = new Set(
+      Object.entries(headers)
+        .filter(([k]) => OVERRIDE_HEADERS.has(k.toLowerCase()))
+        .map(([, v]) => v.trim().toUpperCase()),
     );
-    if (override && override[1].toUpperCase() !== input.method.toUpperCase()) return false;
+    if ([...named].some((m) => !/^[A-Z]+$/.test(m)) || named.size > 1) return false;
+    const method = named.size === 1 ? [...named][0]! : input.method;
+    const action = routeAction(method, input.path);
     return action !== undefined && mayAllow(effective, action, undefined);
   }
 

@@ -367,6 +367,9 @@ export function envoyInputArbitrary(pool: TokenPool): fc.Arbitrary<EnvoyInput> {
             'content-type',
             'x-tenant',
             'dpop',
+            'x-http-method-override',
+            'x-http-method',
+            'x-method-override',
           ),
           fc.string({
             unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz-'),
@@ -375,7 +378,7 @@ export function envoyInputArbitrary(pool: TokenPool): fc.Arbitrary<EnvoyInput> {
           }),
         ),
         fc.oneof(
-          fc.constantFrom('admin', 'GET', 'application/json', 'globex'),
+          fc.constantFrom('admin', 'GET', 'POST', 'DELETE', 'get', 'application/json', 'globex'),
           fc.string({
             unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789 ;=/-'),
             maxLength: 20,
