@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { parseConfig } from '../../src/config/load.js';
+import { DEMO_CLIENTS } from '../../src/dev-as/options.js';
 import type { DevAuthorizationServer } from '../../src/dev-as/server.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import {
@@ -15,6 +16,19 @@ import {
   recordCredential,
 } from './credential-scan.js';
 import { ADMIN_TOKEN, POLICIES_DIR } from './sidecar.js';
+
+/** The dev AS's demo clients plus `pinned-bot`, whose tokens only billing-service may exchange. */
+export const EXCHANGE_TEST_CLIENTS = [
+  ...DEMO_CLIENTS,
+  {
+    clientId: 'pinned-bot',
+    secret: 'pinned-bot-dev-secret',
+    grantTypes: ['authorization_code'],
+    redirectUris: ['http://127.0.0.1:8400/callback'],
+    agent: true,
+    mayAct: 'billing-service',
+  },
+];
 
 export interface AsSidecar {
   readonly server: RunningServer;

@@ -7,9 +7,14 @@ import {
   startDevAuthorizationServer,
   type DevAuthorizationServer,
 } from '../../src/dev-as/server.js';
-import { DEMO_CLIENTS } from '../../src/dev-as/options.js';
 import { AuthorizerClient, type ExchangeResponse } from '../../src/gen/mandate/v1/authorizer.js';
-import { exchangeYaml, postJson, startAsSidecar, type AsSidecar } from '../helpers/as-sidecar.js';
+import {
+  EXCHANGE_TEST_CLIENTS,
+  exchangeYaml,
+  postJson,
+  startAsSidecar,
+  type AsSidecar,
+} from '../helpers/as-sidecar.js';
 import { loginAsUser } from '../helpers/dev-as-login.js';
 import { ADMIN_TOKEN } from '../helpers/sidecar.js';
 
@@ -23,18 +28,7 @@ let userToken: string; // user_8421 → finance-bot, for crm-api
 beforeAll(async () => {
   as = await startDevAuthorizationServer({
     port: 0,
-    clients: [
-      ...DEMO_CLIENTS,
-      // Tokens granted to this agent may only be exchanged by billing-service.
-      {
-        clientId: 'pinned-bot',
-        secret: 'pinned-bot-dev-secret',
-        grantTypes: ['authorization_code'],
-        redirectUris: ['http://127.0.0.1:8400/callback'],
-        agent: true,
-        mayAct: 'billing-service',
-      },
-    ],
+    clients: EXCHANGE_TEST_CLIENTS,
   });
   crm = await startAsSidecar(as, {
     audience: 'crm-api',
