@@ -6,7 +6,7 @@ import { setImmediate } from 'node:timers';
 import { join } from 'node:path';
 import pino from 'pino';
 import { defaultConfig, DEV_AUDIENCE, DEV_ISSUER } from '../dist/config/load.js';
-import { createCore } from '../dist/server.js';
+import { createCore } from '../dist/compose/server.js';
 import { loadOrCreateDevSigner } from '../dist/token/dev-signer.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);

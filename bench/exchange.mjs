@@ -8,7 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import pino from 'pino';
 import { parseConfig } from '../dist/config/load.js';
 import { startDevAuthorizationServer } from '../dist/dev-as/server.js';
-import { createCore } from '../dist/server.js';
+import { createCore } from '../dist/compose/server.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const int = (name, fallback) => Number(process.env[name] ?? fallback);

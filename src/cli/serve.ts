@@ -1,7 +1,7 @@
 // `mandate serve`: start the sidecar, print where it listens (and a working curl in dev mode), stop on SIGTERM/SIGINT.
 import pino from 'pino';
 import type { MandateConfig } from '../config/types.js';
-import { startServer, type RunningServer } from '../server.js';
+import { startServer, type RunningServer } from '../compose/server.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 

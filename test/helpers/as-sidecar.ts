@@ -7,7 +7,7 @@ import pino from 'pino';
 import { parseConfig } from '../../src/config/load.js';
 import { DEMO_CLIENTS } from '../../src/dev-as/options.js';
 import type { DevAuthorizationServer } from '../../src/dev-as/server.js';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startServer, type RunningServer } from '../../src/compose/server.js';
 import {
   assertNoCredentials,
   fileSinkOutputs,

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IssuerConfig } from '../../src/config/types.js';
 import type { TokenVerifier } from '../../src/token/types.js';
 import { createTokenVerifier } from '../../src/token/verifier.js';
-import { createStaticAdminAuthenticator } from '../../src/transport/admin-auth.js';
-import { createAdminAuthenticator } from '../../src/transport/admin-jwt-auth.js';
+import { createStaticAdminAuthenticator } from '../../src/transport/admin/auth.js';
+import { createAdminAuthenticator } from '../../src/transport/admin/jwt-auth.js';
 import { startJwksServer, type JwksServer } from '../helpers/jwks-server.js';
 import {
   TOKEN_CONFIG,

@@ -5,15 +5,15 @@ import { parseConfig } from '../../src/config/load.js';
 import type { Decider, Decision } from '../../src/core/decision.js';
 import type { AuthzRequest } from '../../src/core/request.js';
 import { CheckRequest } from '../../src/gen/envoy/service/auth/v3/external_auth.js';
-import { createRouteTable } from '../../src/routes/route-table.js';
+import { createRouteTable } from '../../src/transport/route-table.js';
 import {
   createEnvoyAuthorizer,
   tokenOf,
   type EnvoyAuthorizer,
-} from '../../src/transport/envoy-authz.js';
-import { envoyCallOf } from '../../src/transport/envoy-grpc.js';
-import { registerEnvoyHttpRoutes } from '../../src/transport/envoy-http.js';
-import { compatDocumentOf } from '../../src/transport/envoy-input.js';
+} from '../../src/transport/envoy/authz.js';
+import { envoyCallOf } from '../../src/transport/envoy/grpc.js';
+import { registerEnvoyHttpRoutes } from '../../src/transport/envoy/http.js';
+import { compatDocumentOf } from '../../src/transport/envoy/input.js';
 import { checkRequest } from '../helpers/envoy.js';
 
 function scripted(answer: (r: AuthzRequest) => Decision | Promise<Decision>) {

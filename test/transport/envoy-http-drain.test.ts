@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import type { Decider, Decision } from '../../src/core/decision.js';
 import { createReadiness } from '../../src/lib/readiness.js';
-import { createRouteTable } from '../../src/routes/route-table.js';
-import { createEnvoyAuthorizer } from '../../src/transport/envoy-authz.js';
-import { buildHttpApp } from '../../src/transport/http-app.js';
+import { createRouteTable } from '../../src/transport/route-table.js';
+import { createEnvoyAuthorizer } from '../../src/transport/envoy/authz.js';
+import { buildHttpApp } from '../../src/transport/http/app.js';
 
 const denied: Decision = {
   allow: false,

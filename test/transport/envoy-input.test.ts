@@ -2,9 +2,9 @@
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { CheckRequest } from '../../src/gen/envoy/service/auth/v3/external_auth.js';
-import { envoyCallOf } from '../../src/transport/envoy-grpc.js';
-import { registerEnvoyHttpRoutes } from '../../src/transport/envoy-http.js';
-import { compatDocumentOf, type EnvoyCall } from '../../src/transport/envoy-input.js';
+import { envoyCallOf } from '../../src/transport/envoy/grpc.js';
+import { registerEnvoyHttpRoutes } from '../../src/transport/envoy/http.js';
+import { compatDocumentOf, type EnvoyCall } from '../../src/transport/envoy/input.js';
 
 // Each expectation below was produced by opa-envoy-plugin v1.19.1's RequestToInput for the same
 // request (then ast.InterfaceToValue, i.e. the value a policy sees), and written here as data.

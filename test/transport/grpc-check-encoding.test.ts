@@ -7,8 +7,8 @@ import {
   encodedAllowOf,
   EncodedCheckResponse,
   serializeCheckResponse,
-} from '../../src/transport/grpc-check-encoding.js';
-import { toCheckResponse } from '../../src/transport/grpc-check.js';
+} from '../../src/transport/grpc/check-encoding.js';
+import { toCheckResponse } from '../../src/transport/grpc/check.js';
 
 function frozenSubject(subject: Subject): Subject {
   Object.freeze(subject.scopes);

@@ -29,7 +29,7 @@ import {
   createGrpcServer,
   type GrpcLogger,
   type GrpcServer,
-} from '../../src/transport/grpc-server.js';
+} from '../../src/transport/grpc/server.js';
 
 type Decide = Decider['decide'];
 

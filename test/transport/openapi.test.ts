@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createStaticAdminAuthenticator } from '../../src/transport/admin-auth.js';
-import { buildAdminApp } from '../../src/transport/admin-app.js';
-import { buildHttpApp } from '../../src/transport/http-app.js';
+import { createStaticAdminAuthenticator } from '../../src/transport/admin/auth.js';
+import { buildAdminApp } from '../../src/transport/admin/app.js';
+import { buildHttpApp } from '../../src/transport/http/app.js';
 import {
   OPENAPI_FILES,
   buildDescribedApps,

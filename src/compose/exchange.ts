@@ -1,15 +1,15 @@
 // Composition of token exchange: the exchanger built from `exchange:`, its metrics, and its link to revocation.
 import type { Logger } from 'pino';
-import type { AuditSink } from './audit/sink.js';
-import type { MandateConfig } from './config/types.js';
-import type { Decider } from './core/decision.js';
-import { createTokenExchanger, type TokenExchanger } from './exchange/exchanger.js';
-import { createExchangeMetrics } from './exchange/metrics.js';
-import type { Metrics } from './metrics/registry.js';
-import type { RevocationChecker } from './revocation/types.js';
-import type { TokenVerifier } from './token/types.js';
-import type { EnvoyAuthorizer } from './transport/envoy-authz.js';
-import { createEgressAuthorizer, routeByMode } from './transport/envoy-egress.js';
+import type { AuditSink } from '../audit/sink.js';
+import type { MandateConfig } from '../config/types.js';
+import type { Decider } from '../core/decision.js';
+import { createTokenExchanger, type TokenExchanger } from '../exchange/exchanger.js';
+import { createExchangeMetrics } from '../exchange/metrics.js';
+import type { Metrics } from '../metrics/registry.js';
+import type { RevocationChecker } from '../revocation/types.js';
+import type { TokenVerifier } from '../token/types.js';
+import type { EnvoyAuthorizer } from '../transport/envoy/authz.js';
+import { createEgressAuthorizer, routeByMode } from '../transport/envoy/egress.js';
 
 export interface ExchangeSetupDeps {
   readonly decider: Decider;

@@ -1,8 +1,8 @@
 // POST /v1/exchange: the HTTP adapter of token exchange — JSON in, one ExchangeRequest, a token or an error out.
 import type { FastifyInstance } from 'fastify';
-import type { TokenExchanger } from '../exchange/exchanger.js';
-import { bearerTokenOf } from './bearer.js';
-import { presentExchangeFailure } from './exchange-status.js';
+import type { TokenExchanger } from '../../exchange/exchanger.js';
+import { bearerTokenOf } from '../bearer.js';
+import { presentExchangeFailure } from '../exchange-status.js';
 
 const exchangeBodySchema = {
   type: 'object',

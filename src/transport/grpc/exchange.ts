@@ -1,12 +1,12 @@
 // The mandate.v1.Authorizer/Exchange adapter: ExchangeRequest + metadata → ExchangeRequest → exchanger → ExchangeResponse or a status.
 import { Metadata, status, type handleUnaryCall } from '@grpc/grpc-js';
-import type { ExchangeRequest, TokenExchanger } from '../exchange/exchanger.js';
+import type { ExchangeRequest, TokenExchanger } from '../../exchange/exchanger.js';
 import type {
   ExchangeRequest as ExchangeMessage,
   ExchangeResponse,
-} from '../gen/mandate/v1/authorizer.js';
-import { bearerTokenOf } from './bearer.js';
-import { presentExchangeFailure } from './exchange-status.js';
+} from '../../gen/mandate/v1/authorizer.js';
+import { bearerTokenOf } from '../bearer.js';
+import { presentExchangeFailure } from '../exchange-status.js';
 
 const MAX_NAME = 256;
 const MAX_SCOPE = 2048;

@@ -1,11 +1,11 @@
 // POST /v1/check: the HTTP adapter of the Check API — JSON in, one AuthzRequest, one Decision, JSON out.
 import type { FastifyInstance } from 'fastify';
-import type { Decider, Decision } from '../core/decision.js';
-import type { AuthzRequest, ResourceRef } from '../core/request.js';
-import { DEFAULT_MAX_NESTING_DEPTH, nestingFailureOf } from '../core/nesting.js';
-import { bearerTokenOf, dpopTokenOf } from './bearer.js';
-import { subjectToWire } from '../core/subject-wire.js';
-import { cachedAllowParts } from './cached-allow.js';
+import type { Decider, Decision } from '../../core/decision.js';
+import type { AuthzRequest, ResourceRef } from '../../core/request.js';
+import { DEFAULT_MAX_NESTING_DEPTH, nestingFailureOf } from '../../core/nesting.js';
+import { bearerTokenOf, dpopTokenOf } from '../bearer.js';
+import { subjectToWire } from '../../core/subject-wire.js';
+import { cachedAllowParts } from '../cached-allow.js';
 
 const MAX_NAME = 256;
 

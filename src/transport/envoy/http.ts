@@ -1,11 +1,11 @@
 // Envoy's http_service ext_authz under a path prefix: the original method, path and headers in, 200 or a denial out.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import type { EnvoyAuthorizer, HeaderPair } from './envoy-authz.js';
-import { httpModeAttributes } from './envoy-http-attributes.js';
-import { latin1Wire } from './envoy-header-values.js';
-import type { EnvoyCall } from './envoy-input.js';
-import { clientErrorOf } from './http-errors.js';
+import type { EnvoyAuthorizer, HeaderPair } from './authz.js';
+import { httpModeAttributes } from './http-attributes.js';
+import { latin1Wire } from './header-values.js';
+import type { EnvoyCall } from './input.js';
+import { clientErrorOf } from '../http/errors.js';
 
 export interface EnvoyHttpOptions {
   /** Path prefix Envoy's `http_service.path_prefix` points at, e.g. `/envoy/authz`. */

@@ -5,12 +5,12 @@ import Fastify, {
   type FastifyInstance,
   type FastifyRequest,
 } from 'fastify';
-import type { Readiness } from '../lib/readiness.js';
-import type { PolicyEngine } from '../policy/types.js';
-import type { AdminAuthenticator, AdminPrincipal } from './admin-auth.js';
-import { bearerTokenOf } from './bearer.js';
-import { clientErrorOf } from './http-errors.js';
-import { registerOpenApi } from './openapi.js';
+import type { Readiness } from '../../lib/readiness.js';
+import type { PolicyEngine } from '../../policy/types.js';
+import type { AdminAuthenticator, AdminPrincipal } from './auth.js';
+import { bearerTokenOf } from '../bearer.js';
+import { clientErrorOf } from '../http/errors.js';
+import { registerOpenApi } from '../openapi.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -4,13 +4,13 @@ import { status as grpcStatus, type handleUnaryCall } from '@grpc/grpc-js';
 import {
   HeaderValueOption_HeaderAppendAction as AppendAction,
   type HeaderValueOption,
-} from '../gen/envoy/config/core/v3/base.js';
-import type { CheckRequest, CheckResponse } from '../gen/envoy/service/auth/v3/external_auth.js';
-import { StatusCode } from '../gen/envoy/type/v3/http_status.js';
-import type { EnvoyAuthorizer, EnvoyVerdict, HeaderPair } from './envoy-authz.js';
-import type { EnvoyCall } from './envoy-input.js';
-import { attributesJson } from './envoy-protojson.js';
-import { isOversized, type OversizedRequest } from './grpc-size-guard.js';
+} from '../../gen/envoy/config/core/v3/base.js';
+import type { CheckRequest, CheckResponse } from '../../gen/envoy/service/auth/v3/external_auth.js';
+import { StatusCode } from '../../gen/envoy/type/v3/http_status.js';
+import type { EnvoyAuthorizer, EnvoyVerdict, HeaderPair } from './authz.js';
+import type { EnvoyCall } from './input.js';
+import { attributesJson } from './protojson.js';
+import { isOversized, type OversizedRequest } from '../grpc/size-guard.js';
 
 /** Fully-qualified name of Envoy's authorization service, for health checks and reflection. */
 export const ENVOY_AUTHORIZATION_SERVICE_NAME = 'envoy.service.auth.v3.Authorization';

@@ -1,16 +1,16 @@
 // The Envoy adapter shared by gRPC and HTTP ext_authz: EnvoyCall → AuthzRequest → decide() → a transport-neutral verdict.
 import { randomUUID } from 'node:crypto';
-import type { EnvoyConfig } from '../config/envoy.js';
-import type { Decider, Decision } from '../core/decision.js';
-import { DEFAULT_MAX_NESTING_DEPTH } from '../core/nesting.js';
-import type { Reason } from '../core/reasons.js';
-import { isDryRun, type AuthzRequest } from '../core/request.js';
-import type { RouteTable } from '../routes/route-table.js';
-import type { DpopEvidence } from '../token/dpop.js';
-import { compatDocumentOf, type EnvoyCall } from './envoy-input.js';
-import { decidedMethodOf, presentedTokenOf, type PresentedToken } from './envoy-request-headers.js';
-import { isFieldName, isFieldValue, unsendableHeader } from './envoy-header-values.js';
-import { presentDenial } from './envoy-status.js';
+import type { EnvoyConfig } from '../../config/envoy.js';
+import type { Decider, Decision } from '../../core/decision.js';
+import { DEFAULT_MAX_NESTING_DEPTH } from '../../core/nesting.js';
+import type { Reason } from '../../core/reasons.js';
+import { isDryRun, type AuthzRequest } from '../../core/request.js';
+import type { RouteTable } from '../route-table.js';
+import type { DpopEvidence } from '../../token/dpop.js';
+import { compatDocumentOf, type EnvoyCall } from './input.js';
+import { decidedMethodOf, presentedTokenOf, type PresentedToken } from './request-headers.js';
+import { isFieldName, isFieldValue, unsendableHeader } from './header-values.js';
+import { presentDenial } from './status.js';
 
 /** One header (or query parameter) to set. */
 export interface HeaderPair {

@@ -1,20 +1,20 @@
 // Admin routes for revocations: POST / GET / DELETE /v1/revocations, tenant-scoped admins confined to their tenant, every action audited.
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AdminAuditRecord } from '../audit/record.js';
-import { AUDIT_SCHEMA_VERSION } from '../audit/record.js';
-import type { AuditSink } from '../audit/sink.js';
-import { RevocationStoreError } from '../revocation/errors.js';
-import { expiryOf, type LifetimeRules } from '../revocation/lifetime.js';
+import type { AdminAuditRecord } from '../../audit/record.js';
+import { AUDIT_SCHEMA_VERSION } from '../../audit/record.js';
+import type { AuditSink } from '../../audit/sink.js';
+import { RevocationStoreError } from '../../revocation/errors.js';
+import { expiryOf, type LifetimeRules } from '../../revocation/lifetime.js';
 import {
   REVOCATION_KINDS,
   type RevocationEntry,
   type RevocationKind,
   type RevocationStore,
-} from '../revocation/types.js';
-import { adminPrincipalOf, type AdminRoutes } from './admin-app.js';
-import type { AdminPrincipal } from './admin-auth.js';
-import { clientErrorOf } from './http-errors.js';
+} from '../../revocation/types.js';
+import { adminPrincipalOf, type AdminRoutes } from './app.js';
+import type { AdminPrincipal } from './auth.js';
+import { clientErrorOf } from '../http/errors.js';
 
 export interface RevocationRoutesDeps {
   readonly store: RevocationStore;

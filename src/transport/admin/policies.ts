@@ -1,6 +1,6 @@
 // Admin routes for policy units: GET /v1/policies (every unit's revision, origin, errors, bundle status), POST /v1/policies/reload.
-import type { PolicyEngine } from '../policy/types.js';
-import { adminPrincipalOf, type AdminRoutes } from './admin-app.js';
+import type { PolicyEngine } from '../../policy/types.js';
+import { adminPrincipalOf, type AdminRoutes } from './app.js';
 
 /**
  * `GET /v1/policies[?unit=tenant:acme_inc][&state=ERROR]`: the units, base first. A tenant-scoped

@@ -1,13 +1,13 @@
 // The mandate.v1.Authorizer/Check adapter: CheckRequest + metadata → AuthzRequest → decide() → CheckResponse.
 import { randomUUID } from 'node:crypto';
 import { status, type handleUnaryCall, type Metadata } from '@grpc/grpc-js';
-import type { Decider, Decision } from '../core/decision.js';
-import type { AuthzRequest, ResourceRef } from '../core/request.js';
-import type { CheckRequest, CheckResponse } from '../gen/mandate/v1/authorizer.js';
-import { DEFAULT_MAX_NESTING_DEPTH, nestingFailureOf } from '../core/nesting.js';
-import { bearerTokenOf, dpopTokenOf } from './bearer.js';
-import { refusalOf } from './grpc-check-decode.js';
-import { encodedAllowOf, type EncodedCheckResponse } from './grpc-check-encoding.js';
+import type { Decider, Decision } from '../../core/decision.js';
+import type { AuthzRequest, ResourceRef } from '../../core/request.js';
+import type { CheckRequest, CheckResponse } from '../../gen/mandate/v1/authorizer.js';
+import { DEFAULT_MAX_NESTING_DEPTH, nestingFailureOf } from '../../core/nesting.js';
+import { bearerTokenOf, dpopTokenOf } from '../bearer.js';
+import { refusalOf } from './check-decode.js';
+import { encodedAllowOf, type EncodedCheckResponse } from './check-encoding.js';
 
 /** Longest accepted `action`, `tenant`, `resource.type` and request id, in UTF-16 code units. */
 export const MAX_NAME_LENGTH = 256;

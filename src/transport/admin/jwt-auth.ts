@@ -1,7 +1,7 @@
 // Admin authentication: static tokens first, then admin JWTs from the configured admin issuer with a required scope.
-import { scopesOf } from '../core/subject.js';
-import type { TokenVerifier } from '../token/types.js';
-import type { AdminAuthenticator, AdminAuthResult } from './admin-auth.js';
+import { scopesOf } from '../../core/subject.js';
+import type { TokenVerifier } from '../../token/types.js';
+import type { AdminAuthenticator, AdminAuthResult } from './auth.js';
 
 export interface JwtAdminOptions {
   /** A verifier trusting only the admin issuer (its own keys, audiences and algorithms). */

@@ -1,5 +1,5 @@
 // The request headers that must mean one thing before a decision: a method override and the credential.
-import { bearerTokenOf, dpopTokenOf } from './bearer.js';
+import { bearerTokenOf, dpopTokenOf } from '../bearer.js';
 
 /** A header value read, or why the request is unusable (a `request_invalid` denial). */
 export type HeaderReading<T> =

@@ -3,20 +3,20 @@ import { fileURLToPath } from 'node:url';
 import { Server, ServerCredentials, type ServerOptions } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
-import type { Decider } from '../core/decision.js';
-import type { ComponentStatus } from '../lib/lifecycle.js';
-import { AuthorizerService } from '../gen/mandate/v1/authorizer.js';
-import { DEFAULT_MAX_NESTING_DEPTH } from '../core/nesting.js';
-import { createCheckHandler } from './grpc-check.js';
-import { createCheckRequestDecoder } from './grpc-check-decode.js';
-import { serializeCheckResponse } from './grpc-check-encoding.js';
-import type { TokenExchanger } from '../exchange/exchanger.js';
-import { createExchangeHandler } from './grpc-exchange.js';
-import { AuthorizationService } from '../gen/envoy/service/auth/v3/external_auth.js';
-import type { EnvoyAuthorizer } from './envoy-authz.js';
-import { ENVOY_AUTHORIZATION_SERVICE_NAME, createEnvoyCheckHandler } from './envoy-grpc.js';
+import type { Decider } from '../../core/decision.js';
+import type { ComponentStatus } from '../../lib/lifecycle.js';
+import { AuthorizerService } from '../../gen/mandate/v1/authorizer.js';
+import { DEFAULT_MAX_NESTING_DEPTH } from '../../core/nesting.js';
+import { createCheckHandler } from './check.js';
+import { createCheckRequestDecoder } from './check-decode.js';
+import { serializeCheckResponse } from './check-encoding.js';
+import type { TokenExchanger } from '../../exchange/exchanger.js';
+import { createExchangeHandler } from './exchange.js';
+import { AuthorizationService } from '../../gen/envoy/service/auth/v3/external_auth.js';
+import type { EnvoyAuthorizer } from '../envoy/authz.js';
+import { ENVOY_AUTHORIZATION_SERVICE_NAME, createEnvoyCheckHandler } from '../envoy/grpc.js';
 import { loadReflectionFiles } from './reflection-descriptors.js';
-import { refusingOversized, sizeGuarded } from './grpc-size-guard.js';
+import { refusingOversized, sizeGuarded } from './size-guard.js';
 
 /**
  * How many times `envoyMaxRequestBytes` the transport still reads, to answer an oversized Envoy
@@ -31,7 +31,7 @@ export const AUTHORIZER_SERVICE_NAME = 'mandate.v1.Authorizer';
  * The `proto/` directory shipped with mandate. Resolved from this module's URL so it holds both
  * from sources (src/transport/) and from the build (dist/transport/): both sit two levels deep.
  */
-export const DEFAULT_PROTO_DIR = fileURLToPath(new URL('../../proto', import.meta.url));
+export const DEFAULT_PROTO_DIR = fileURLToPath(new URL('../../../proto', import.meta.url));
 
 /** A pino-compatible logger; only these three levels are used. */
 export interface GrpcLogger {

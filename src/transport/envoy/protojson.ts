@@ -1,12 +1,12 @@
 // Renders a decoded AttributeContext the way OPA-Envoy puts it in `input.attributes` (its protobuf-to-map walk, not protojson).
-import type { Address } from '../gen/envoy/config/core/v3/address.js';
-import type { HeaderMap, Metadata } from '../gen/envoy/config/core/v3/base.js';
+import type { Address } from '../../gen/envoy/config/core/v3/address.js';
+import type { HeaderMap, Metadata } from '../../gen/envoy/config/core/v3/base.js';
 import type {
   AttributeContext,
   AttributeContext_HttpRequest,
   AttributeContext_Peer,
-} from '../gen/envoy/service/auth/v3/attribute_context.js';
-import type { Timestamp } from '../gen/google/protobuf/timestamp.js';
+} from '../../gen/envoy/service/auth/v3/attribute_context.js';
+import type { Timestamp } from '../../gen/google/protobuf/timestamp.js';
 
 // OPA-Envoy walks the populated fields of the message, so:
 // - a scalar at its default (empty string, 0, false) and an empty map or list are left out, but a

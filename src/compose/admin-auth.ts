@@ -1,11 +1,14 @@
 // Composition of admin authentication: the static tokens, plus admin JWTs when `admin.jwt` is configured.
 import type { Logger } from 'pino';
-import type { MandateConfig } from './config/types.js';
-import { createJwksFetchLog } from './token/jwks-log.js';
-import { NOOP_TOKEN_OBSERVER } from './token/observer.js';
-import { createTokenVerifier } from './token/verifier.js';
-import { createStaticAdminAuthenticator, type AdminAuthenticator } from './transport/admin-auth.js';
-import { createAdminAuthenticator } from './transport/admin-jwt-auth.js';
+import type { MandateConfig } from '../config/types.js';
+import { createJwksFetchLog } from '../token/jwks-log.js';
+import { NOOP_TOKEN_OBSERVER } from '../token/observer.js';
+import { createTokenVerifier } from '../token/verifier.js';
+import {
+  createStaticAdminAuthenticator,
+  type AdminAuthenticator,
+} from '../transport/admin/auth.js';
+import { createAdminAuthenticator } from '../transport/admin/jwt-auth.js';
 
 export interface AdminAuthSetup {
   readonly authenticator: AdminAuthenticator;

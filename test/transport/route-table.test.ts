@@ -1,7 +1,7 @@
 // The route trie: literal over capture over rest, methods, template filling, and paths that must never match.
 import { describe, expect, it } from 'vitest';
 import type { EnvoyRouteConfig } from '../../src/config/envoy.js';
-import { createRouteTable, splitPath } from '../../src/routes/route-table.js';
+import { createRouteTable, splitPath } from '../../src/transport/route-table.js';
 
 const route = (
   methods: string[],

@@ -1,15 +1,15 @@
 // Builds the fastify app for the HTTP listener (Check API + health, readiness, metrics); it never listens by itself.
 import Fastify, { type FastifyInstance, type FastifyBaseLogger } from 'fastify';
-import type { Decider } from '../core/decision.js';
-import type { Readiness } from '../lib/readiness.js';
-import type { Metrics } from '../metrics/registry.js';
-import { registerCheckRoute } from './http-check-route.js';
-import type { TokenExchanger } from '../exchange/exchanger.js';
-import { registerExchangeRoute } from './http-exchange-route.js';
-import type { EnvoyAuthorizer } from './envoy-authz.js';
-import { registerEnvoyHttpRoutes, type EnvoyHttpOptions } from './envoy-http.js';
-import { clientErrorOf } from './http-errors.js';
-import { registerOpenApi } from './openapi.js';
+import type { Decider } from '../../core/decision.js';
+import type { Readiness } from '../../lib/readiness.js';
+import type { Metrics } from '../../metrics/registry.js';
+import { registerCheckRoute } from './check-route.js';
+import type { TokenExchanger } from '../../exchange/exchanger.js';
+import { registerExchangeRoute } from './exchange-route.js';
+import type { EnvoyAuthorizer } from '../envoy/authz.js';
+import { registerEnvoyHttpRoutes, type EnvoyHttpOptions } from '../envoy/http.js';
+import { clientErrorOf } from './errors.js';
+import { registerOpenApi } from '../openapi.js';
 
 export interface HttpAppDeps {
   readonly decider: Decider;

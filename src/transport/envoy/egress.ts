@@ -1,15 +1,10 @@
 // Envoy egress mode: an outbound request's destination host names an audience; its token is exchanged and the upstream `authorization` replaced.
 import { randomUUID } from 'node:crypto';
-import type { EgressRoute } from '../config/exchange.js';
-import type { TokenExchanger } from '../exchange/exchanger.js';
-import {
-  tokenOf,
-  type EnvoyAuthorizer,
-  type EnvoyVerdict,
-  type HeaderPair,
-} from './envoy-authz.js';
-import type { EnvoyCall } from './envoy-input.js';
-import { presentExchangeFailure } from './exchange-status.js';
+import type { EgressRoute } from '../../config/exchange.js';
+import type { TokenExchanger } from '../../exchange/exchanger.js';
+import { tokenOf, type EnvoyAuthorizer, type EnvoyVerdict, type HeaderPair } from './authz.js';
+import type { EnvoyCall } from './input.js';
+import { presentExchangeFailure } from '../exchange-status.js';
 
 /**
  * The ext_authz `context_extensions` entry that marks a call as egress. Envoy sets it in its

@@ -5,9 +5,9 @@
 // gRPC handling, so the allow is kept as bytes per frozen Subject and deciding layer, and only
 // the id field is written per answer. The bytes are exactly ts-proto's (fields in number order,
 // defaults left out), which a test compares.
-import type { Decision } from '../core/decision.js';
-import { CheckResponse } from '../gen/mandate/v1/authorizer.js';
-import { cachedAllowParts } from './cached-allow.js';
+import type { Decision } from '../../core/decision.js';
+import { CheckResponse } from '../../gen/mandate/v1/authorizer.js';
+import { cachedAllowParts } from '../cached-allow.js';
 
 /** A response already on the wire form, handed through the service's serializer untouched. */
 export class EncodedCheckResponse {

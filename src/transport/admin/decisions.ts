@@ -1,8 +1,8 @@
 // GET /v1/decisions on the admin listener: recent audit records by tenant, subject, agent, action, outcome and time.
-import { adminPrincipalOf, type AdminRoutes } from '../transport/admin-app.js';
-import type { AdminPrincipal } from '../transport/admin-auth.js';
-import { AuditSourceError, type AuditLog, type AuditQuerySource } from './audit-log.js';
-import { AuditQueryError, parseAuditQuery, type AuditQuery } from './query.js';
+import { adminPrincipalOf, type AdminRoutes } from './app.js';
+import type { AdminPrincipal } from './auth.js';
+import { AuditSourceError, type AuditLog, type AuditQuerySource } from '../../audit/audit-log.js';
+import { AuditQueryError, parseAuditQuery, type AuditQuery } from '../../audit/query.js';
 
 const SOURCES: readonly AuditQuerySource[] = ['auto', 'ring', 'file'];
 

@@ -1,13 +1,13 @@
 // Composition of grant-level revocation: the configured store started, its metrics, and its admin routes.
 import type { Logger } from 'pino';
-import type { AuditSink } from './audit/sink.js';
-import type { MandateConfig } from './config/types.js';
-import type { Metrics } from './metrics/registry.js';
-import { createRevocationStore } from './revocation/create-store.js';
-import { registerRevocationMetrics } from './revocation/metrics.js';
-import type { RevocationStore } from './revocation/types.js';
-import type { AdminRoutes } from './transport/admin-app.js';
-import { revocationAdminRoutes } from './transport/admin-revocations.js';
+import type { AuditSink } from '../audit/sink.js';
+import type { MandateConfig } from '../config/types.js';
+import type { Metrics } from '../metrics/registry.js';
+import { createRevocationStore } from '../revocation/create-store.js';
+import { registerRevocationMetrics } from '../revocation/metrics.js';
+import type { RevocationStore } from '../revocation/types.js';
+import type { AdminRoutes } from '../transport/admin/app.js';
+import { revocationAdminRoutes } from '../transport/admin/revocations.js';
 
 export interface RevocationSetup {
   readonly store: RevocationStore;

@@ -1,11 +1,11 @@
 // Composition of the policy engine: built from `policies:`, its metrics wired, started, and its admin routes.
 import type { Logger } from 'pino';
-import type { MandateConfig } from './config/types.js';
-import type { Metrics } from './metrics/registry.js';
-import { createPolicyEngine, type PolicyObserver } from './policy/engine.js';
-import type { PolicyEngine } from './policy/types.js';
-import type { AdminRoutes } from './transport/admin-app.js';
-import { policyAdminRoutes } from './transport/admin-policies.js';
+import type { MandateConfig } from '../config/types.js';
+import type { Metrics } from '../metrics/registry.js';
+import { createPolicyEngine, type PolicyObserver } from '../policy/engine.js';
+import type { PolicyEngine } from '../policy/types.js';
+import type { AdminRoutes } from '../transport/admin/app.js';
+import { policyAdminRoutes } from '../transport/admin/policies.js';
 
 export interface PolicySetup {
   readonly engine: PolicyEngine;
