@@ -6,11 +6,8 @@ import type { Decider, Decision } from '../../src/core/decision.js';
 import type { AuthzRequest } from '../../src/core/request.js';
 import { CheckRequest } from '../../src/gen/envoy/service/auth/v3/external_auth.js';
 import { createRouteTable } from '../../src/transport/route-table.js';
-import {
-  createEnvoyAuthorizer,
-  tokenOf,
-  type EnvoyAuthorizer,
-} from '../../src/transport/envoy/authz.js';
+import { createEnvoyAuthorizer, type EnvoyAuthorizer } from '../../src/transport/envoy/authz.js';
+import { tokenOf } from '../../src/transport/envoy/request.js';
 import { envoyCallOf } from '../../src/transport/envoy/grpc.js';
 import { registerEnvoyHttpRoutes } from '../../src/transport/envoy/http.js';
 import { compatDocumentOf } from '../../src/transport/envoy/input.js';

@@ -2,7 +2,9 @@
 import { randomUUID } from 'node:crypto';
 import type { EgressRoute } from '../../config/exchange.js';
 import type { TokenExchanger } from '../../exchange/exchanger.js';
-import { tokenOf, type EnvoyAuthorizer, type EnvoyVerdict, type HeaderPair } from './authz.js';
+import type { EnvoyAuthorizer } from './authz.js';
+import { tokenOf } from './request.js';
+import type { EnvoyVerdict, HeaderPair } from './response.js';
 import type { EnvoyCall } from './input.js';
 import { presentExchangeFailure } from '../exchange-status.js';
 

@@ -7,7 +7,8 @@ import {
 } from '../../gen/envoy/config/core/v3/base.js';
 import type { CheckRequest, CheckResponse } from '../../gen/envoy/service/auth/v3/external_auth.js';
 import { StatusCode } from '../../gen/envoy/type/v3/http_status.js';
-import type { EnvoyAuthorizer, EnvoyVerdict, HeaderPair } from './authz.js';
+import type { EnvoyAuthorizer } from './authz.js';
+import type { EnvoyVerdict, HeaderPair } from './response.js';
 import type { EnvoyCall } from './input.js';
 import { attributesJson } from './protojson.js';
 import { isOversized, type OversizedRequest } from '../grpc/size-guard.js';

@@ -1,5 +1,5 @@
 // Which headers mandate may hand Envoy: a field-name token and a value without line breaks or other controls.
-import type { HeaderPair } from './authz.js';
+import type { HeaderPair } from './response.js';
 
 /** RFC 9110 §5.1 field name (lower-case, as mandate writes them). */
 const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;

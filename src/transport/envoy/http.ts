@@ -1,7 +1,8 @@
 // Envoy's http_service ext_authz under a path prefix: the original method, path and headers in, 200 or a denial out.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import type { EnvoyAuthorizer, HeaderPair } from './authz.js';
+import type { EnvoyAuthorizer } from './authz.js';
+import type { HeaderPair } from './response.js';
 import { httpModeAttributes } from './http-attributes.js';
 import { latin1Wire } from './header-values.js';
 import type { EnvoyCall } from './input.js';

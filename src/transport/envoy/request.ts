@@ -1,0 +1,118 @@
+// Envoy request mapping: an EnvoyCall (from a gRPC CheckRequest or an HTTP ext_authz call) → the transport-agnostic AuthzRequest.
+import type { EnvoyConfig } from '../../config/envoy.js';
+import { DEFAULT_MAX_NESTING_DEPTH } from '../../core/nesting.js';
+import type { Reason } from '../../core/reasons.js';
+import type { AuthzRequest } from '../../core/request.js';
+import type { DpopEvidence } from '../../token/dpop.js';
+import type { RouteTable } from '../route-table.js';
+import { compatDocumentOf, type EnvoyCall } from './input.js';
+import { decidedMethodOf, presentedTokenOf, type PresentedToken } from './request-headers.js';
+
+/** What the mapping needs to know, fixed when the adapter is built. */
+export interface EnvoyRequestOptions {
+  readonly config: EnvoyConfig;
+  readonly routes: RouteTable;
+  /** Attach the OPA-Envoy input document (the compatibility policy is evaluated). */
+  readonly compat: boolean;
+  /** Deepest nesting accepted in a parsed body; deeper is denied with `request_invalid`. Default 64. */
+  readonly maxNestingDepth?: number;
+}
+
+/** Maps one Envoy call to the request decide() answers. Never throws on input. */
+export type EnvoyRequestMapper = (call: EnvoyCall) => AuthzRequest;
+
+/** The token from the configured headers and how it came; undefined when none, or when ambiguous. */
+export function presentedToken(
+  headers: Readonly<Record<string, string>>,
+  names: readonly string[],
+): PresentedToken | undefined {
+  const reading = presentedTokenOf(headers, names);
+  return reading.ambiguity === undefined ? reading.presented : undefined;
+}
+
+/** The token from the configured headers (either scheme). */
+export function tokenOf(
+  headers: Readonly<Record<string, string>>,
+  names: readonly string[],
+): string | undefined {
+  return presentedToken(headers, names)?.token;
+}
+
+/**
+ * The mapper for one adapter: method (and override), route → action and resource, tenant, the
+ * credential and its DPoP evidence, dry-run settings, the OPA-Envoy document in compat mode, and
+ * the adapter's own denial (`request_invalid`, `route_unmapped`) for the pipeline to report.
+ */
+export function createEnvoyRequestMapper(options: EnvoyRequestOptions): EnvoyRequestMapper {
+  const { config, routes } = options;
+  const dryRunTenants = new Set(config.dryRun.tenants);
+  const maxNestingDepth = options.maxNestingDepth ?? DEFAULT_MAX_NESTING_DEPTH;
+
+  return (call) => {
+    // Headers that could make the upstream read the request otherwise than mandate decides it.
+    const decided = decidedMethodOf(call.method, call.headers, config.methodOverrideHeaders);
+    const credential = presentedTokenOf(call.headers, config.tokenHeaders);
+    let denial: Reason | undefined = !decided.ok
+      ? { code: 'request_invalid', message: decided.message }
+      : credential.ambiguity !== undefined
+        ? { code: 'request_invalid', message: credential.ambiguity }
+        : undefined;
+    const method = decided.ok ? decided.method : call.method.toUpperCase();
+    const match = routes.match(method, call.path);
+    const pathOnly = call.path.split(/[?#]/, 1)[0] ?? call.path;
+    let action: string;
+    let resource: AuthzRequest['resource'];
+    if (match) {
+      action = match.action;
+      resource = match.resource;
+    } else {
+      action = `http.${method.toLowerCase()}`;
+      resource = { type: 'http_path', id: pathOnly };
+      if (config.unmapped === 'deny') {
+        denial ??= { code: 'route_unmapped', message: `no route maps ${method} ${pathOnly}` };
+      }
+    }
+    let compatInput: Readonly<Record<string, unknown>> | undefined;
+    if (options.compat) {
+      const doc = compatDocumentOf(call, config.compat.parseBody, maxNestingDepth);
+      if (doc.ok) compatInput = doc.input;
+      else denial ??= { code: 'request_invalid', message: doc.message };
+    }
+    const tenant =
+      match?.tenant ??
+      (config.tenantHeader !== undefined ? call.headers[config.tenantHeader] : undefined);
+    const dryRun = call.transport === 'envoy_grpc' ? config.dryRun.grpc : config.dryRun.http;
+    // Verified even when ambiguous: the pipeline answers a bad token before the adapter's denial.
+    const presented = credential.presented;
+    // What a DPoP proof must match (RFC 9449): the parts as seen, each validated by the verifier,
+    // never glued into one URL (a host could then carry a path, query or userinfo). Its htm is the
+    // request line's method, which the client signed, whatever an override says.
+    const dpop: DpopEvidence | undefined = presented && {
+      scheme: presented.scheme,
+      proof: call.headers['dpop'],
+      request: {
+        method: call.method.toUpperCase(),
+        scheme: call.scheme,
+        authority: call.host,
+        path: pathOnly,
+      },
+    };
+    return {
+      token: presented?.token,
+      ...(dpop ? { dpop } : {}),
+      action,
+      ...(resource ? { resource } : {}),
+      ...(tenant !== undefined && tenant !== '' ? { tenant } : {}),
+      context: {
+        http: { method, path: pathOnly, host: call.host },
+        ...(match ? { route: match.template, params: match.params } : {}),
+      },
+      transport: call.transport,
+      ...(call.requestId !== '' ? { requestId: call.requestId } : {}),
+      ...(dryRun ? { dryRun } : {}),
+      ...(dryRunTenants.size > 0 ? { dryRunTenants } : {}),
+      ...(denial ? { denial } : {}),
+      ...(compatInput ? { compatInput } : {}),
+    };
+  };
+}
