@@ -1,11 +1,15 @@
 // Admin routes for revocations: POST / GET / DELETE /v1/revocations, tenant-scoped admins confined to their tenant, every action audited.
 import { randomUUID } from 'node:crypto';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AdminAuditRecord } from '../../audit/record.js';
 import { AUDIT_SCHEMA_VERSION } from '../../audit/record.js';
 import type { AuditSink } from '../../audit/sink.js';
 import { RevocationStoreError } from '../../revocation/errors.js';
-import { expiryOf, type LifetimeRules } from '../../revocation/lifetime.js';
+import {
+  REVOCATION_VALUE_FIELD,
+  validateRevocationEntry,
+} from '../../revocation/entry-validation.js';
+import type { LifetimeRules } from '../../revocation/lifetime.js';
 import {
   REVOCATION_KINDS,
   type RevocationEntry,
@@ -32,22 +36,6 @@ const MAX_NAME = 256;
 const MAX_REASON = 1024;
 const MAX_LIST = 1000;
 
-/** The body field that names what a kind revokes (`tenant` needs none). */
-const VALUE_FIELD: Readonly<Record<RevocationKind, string | undefined>> = {
-  token: 'jti',
-  grant: 'grant_id',
-  subject: 'sub',
-  client: 'client_id',
-  tenant: undefined,
-  actor: 'actor',
-};
-const VALUE_FIELDS = ['jti', 'grant_id', 'sub', 'client_id', 'actor'] as const;
-
-/** Kinds whose entries may be absolute (no `issued_before`): grant ids and compromised actors do not come back. */
-const MAY_BE_ABSOLUTE: ReadonlySet<RevocationKind> = new Set(['grant', 'actor']);
-/** Kinds that only make sense within one tenant. */
-const NEEDS_TENANT: ReadonlySet<RevocationKind> = new Set(['subject', 'client', 'tenant']);
-
 const name = { type: 'string', minLength: 1, maxLength: MAX_NAME } as const;
 
 const createSchema = {
@@ -62,7 +50,7 @@ const createSchema = {
     sub: name,
     client_id: name,
     actor: name,
-    // A string (RFC 3339) or an integer (epoch seconds): checked by instantOf, which names the field.
+    // A string (RFC 3339) or an integer (epoch seconds): checked by the entry rules, which name the field.
     issued_before: {},
     absolute: { type: 'boolean' },
     reason: { type: 'string', maxLength: MAX_REASON },
@@ -114,33 +102,9 @@ const OUTCOME = {
   503: 'unavailable',
 } as const;
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
-
-/** `issued_before` as epoch ms: an RFC 3339 time, or epoch seconds like `iat`. */
-function instantOf(value: unknown): number {
-  if (typeof value !== 'string' && typeof value !== 'number') {
-    throw new Refusal(400, 'invalid_request', 'issued_before: must be a string or an integer');
-  }
-  if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value) || value < 0) {
-      throw new Refusal(400, 'invalid_request', 'issued_before: must be a non-negative integer');
-    }
-    return value * 1000;
-  }
-  const ms = RFC3339.test(value) ? Date.parse(value) : Number.NaN;
-  if (!Number.isFinite(ms)) {
-    throw new Refusal(
-      400,
-      'invalid_request',
-      'issued_before: must be an RFC 3339 time (2026-01-31T12:00:00Z) or epoch seconds',
-    );
-  }
-  return ms;
-}
-
 /** The API form of an entry: the kind's own field name for its value, times in RFC 3339. */
 export function revocationJson(e: RevocationEntry): Record<string, unknown> {
-  const field = VALUE_FIELD[e.kind];
+  const field = REVOCATION_VALUE_FIELD[e.kind];
   return {
     id: e.id,
     kind: e.kind,
@@ -245,77 +209,25 @@ export function revocationAdminRoutes(deps: RevocationRoutesDeps): AdminRoutes {
   }
 
   function entryOf(body: CreateBody, principal: AdminPrincipal): RevocationEntry {
-    const kind = body.kind;
-    const field = VALUE_FIELD[kind];
-    for (const other of VALUE_FIELDS) {
-      if (other !== field && body[other] !== undefined) {
-        throw new Refusal(400, 'invalid_request', `${other}: is not allowed for kind ${kind}`);
-      }
-    }
-    const value = field === undefined ? undefined : body[field as (typeof VALUE_FIELDS)[number]];
-    if (field !== undefined && value === undefined) {
-      throw new Refusal(400, 'invalid_request', `${field}: is required for kind ${kind}`);
-    }
+    // Confinement first: a tenant-scoped admin learns nothing about another tenant's requests.
     const tenant = scopedTenant(principal, body.tenant);
-    if (NEEDS_TENANT.has(kind) && tenant === undefined) {
-      throw new Refusal(400, 'invalid_request', `tenant: is required for kind ${kind}`);
-    }
-    if (body.absolute === true && !MAY_BE_ABSOLUTE.has(kind)) {
-      throw new Refusal(
-        400,
-        'invalid_request',
-        `absolute: is only allowed for kinds grant and actor`,
-      );
-    }
-    if (body.issued_before !== undefined && (kind === 'token' || body.absolute === true)) {
-      throw new Refusal(
-        400,
-        'invalid_request',
-        kind === 'token'
-          ? 'issued_before: is not allowed for kind token (a jti names one token)'
-          : 'issued_before: is not allowed with absolute: true',
-      );
-    }
-    const createdAtMs = now();
-    let issuedBeforeMs: number | undefined;
-    if (kind !== 'token' && body.absolute !== true) {
-      issuedBeforeMs =
-        body.issued_before === undefined ? createdAtMs : instantOf(body.issued_before);
-      if (issuedBeforeMs > createdAtMs + deps.clockSkewSeconds * 1000) {
-        throw new Refusal(
-          400,
-          'invalid_request',
-          `issued_before: must not be in the future (more than ${deps.clockSkewSeconds} s ahead)`,
-        );
-      }
-    }
-    const shape = {
-      kind,
-      createdAtMs,
-      ...(issuedBeforeMs !== undefined ? { issuedBeforeMs } : {}),
-    };
-    const expiresAtMs = expiryOf(shape, deps.lifetime.horizonMs);
-    if (expiresAtMs !== undefined && expiresAtMs <= createdAtMs) {
-      throw new Refusal(
-        400,
-        'invalid_request',
-        'issued_before: is so long ago that no token issued before it can still be valid',
-      );
-    }
-    return Object.freeze({
-      id: `rv_${randomUUID()}`,
-      kind,
-      ...(tenant !== undefined ? { tenant } : {}),
-      ...(value !== undefined ? { value } : {}),
-      ...(issuedBeforeMs !== undefined ? { issuedBeforeMs } : {}),
-      reason: body.reason ?? '',
-      createdBy: principal.id,
-      createdAtMs,
-      ...(expiresAtMs !== undefined ? { expiresAtMs } : {}),
-    });
+    // Unscoped, the tenant is the one asked for (or none): overriding it changes nothing then.
+    const result = validateRevocationEntry(
+      { ...body, ...(tenant !== undefined ? { tenant } : {}) },
+      {
+        id: `rv_${randomUUID()}`,
+        createdBy: principal.id,
+        nowMs: now(),
+        clockSkewSeconds: deps.clockSkewSeconds,
+        horizonMs: deps.lifetime.horizonMs,
+      },
+    );
+    if (!result.ok) throw new Refusal(400, 'invalid_request', result.message);
+    return result.entry;
   }
 
-  return (app) => {
+  /** POST /v1/revocations: validate, confine to the admin's tenant, store, audit. */
+  function registerCreate(app: FastifyInstance): void {
     app.post<{ Body: CreateBody }>(
       '/v1/revocations',
       {
@@ -326,7 +238,7 @@ export function revocationAdminRoutes(deps: RevocationRoutesDeps): AdminRoutes {
       (req, reply) => {
         const body = (req.body ?? {}) as Partial<CreateBody>;
         const asked = () => {
-          const field = body.kind !== undefined ? VALUE_FIELD[body.kind] : undefined;
+          const field = body.kind !== undefined ? REVOCATION_VALUE_FIELD[body.kind] : undefined;
           return {
             ...(typeof body.kind === 'string' ? { kind: body.kind } : {}),
             ...(typeof body.tenant === 'string' ? { tenant: body.tenant } : {}),
@@ -347,7 +259,10 @@ export function revocationAdminRoutes(deps: RevocationRoutesDeps): AdminRoutes {
         });
       },
     );
+  }
 
+  /** GET /v1/revocations: the entries in the admin's reach, up to `limit`. */
+  function registerList(app: FastifyInstance): void {
     app.get<{ Querystring: { tenant?: string; kind?: RevocationKind; limit?: string } }>(
       '/v1/revocations',
       { schema: { querystring: listSchema }, attachValidation: true },
@@ -375,7 +290,10 @@ export function revocationAdminRoutes(deps: RevocationRoutesDeps): AdminRoutes {
         });
       },
     );
+  }
 
+  /** GET and DELETE /v1/revocations/{id}: another tenant's entry looks missing (404). */
+  function registerById(app: FastifyInstance): void {
     /** An entry a tenant-scoped admin may see; others look like missing ones (404). */
     const visible = (principal: AdminPrincipal, e: RevocationEntry | undefined) =>
       e !== undefined && (principal.tenant === undefined || e.tenant === principal.tenant)
@@ -425,5 +343,11 @@ export function revocationAdminRoutes(deps: RevocationRoutesDeps): AdminRoutes {
           },
         ),
     );
+  }
+
+  return (app) => {
+    registerCreate(app);
+    registerList(app);
+    registerById(app);
   };
 }
