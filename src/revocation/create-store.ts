@@ -2,11 +2,12 @@
 import type { RevocationConfig } from '../config/revocation.js';
 import type { IssuerConfig } from '../config/types.js';
 import { createLifetimeRules, type LifetimeRules } from './lifetime.js';
-import { createMemoryRevocationStore, type StoreLogger } from './memory-store.js';
-import { createRedisRevocationStore } from './redis-store.js';
+import { createMemoryRevocationStore } from './memory/store.js';
+import { createRedisRevocationStore } from './redis/store.js';
 import { createRevocationIndex } from './revocation-index.js';
 import { createRevocationLog } from './revocation-log.js';
 import { createSnapshotFile } from './snapshot-file.js';
+import type { StoreLogger } from './store-logger.js';
 import type { RevocationStore } from './types.js';
 
 export interface RevocationStoreDeps {

@@ -1,14 +1,10 @@
 // The built-in revocation store: the in-memory index, each change journaled to disk before it is acknowledged so a restart forgets nothing.
-import type { ComponentStatus } from '../lib/lifecycle.js';
-import { RevocationStoreError } from './errors.js';
-import type { RevocationIndex } from './revocation-index.js';
-import type { LoadedLog, LogRecord, RevocationLog } from './revocation-log.js';
-import type { RevocationStore } from './types.js';
-
-export interface StoreLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-}
+import type { ComponentStatus } from '../../lib/lifecycle.js';
+import { RevocationStoreError } from '../errors.js';
+import type { RevocationIndex } from '../revocation-index.js';
+import type { LogRecord, RevocationLog } from '../revocation-log.js';
+import { logLoaded, type StoreLogger } from '../store-logger.js';
+import type { RevocationStore } from '../types.js';
 
 export interface MemoryStoreOptions {
   readonly index: RevocationIndex;
@@ -19,34 +15,7 @@ export interface MemoryStoreOptions {
   readonly logger?: StoreLogger;
 }
 
-/** Logs what a store loaded from its durable copy, and anything it had to skip or cut. */
-export function logLoaded(
-  logger: StoreLogger | undefined,
-  log: RevocationLog,
-  loaded: LoadedLog,
-  entries: number,
-  expired: number,
-): void {
-  if (loaded.entries.length > 0 || loaded.replayed > 0) {
-    logger?.info(
-      { path: log.path, entries, expired, replayed: loaded.replayed },
-      'revocations loaded from disk',
-    );
-  }
-  if (loaded.skipped > 0) {
-    logger?.warn(
-      { path: log.path, skipped: loaded.skipped },
-      'malformed revocation entries on disk were skipped',
-    );
-  }
-  if (loaded.truncatedBytes > 0) {
-    logger?.warn(
-      { path: log.journalPath, bytes: loaded.truncatedBytes },
-      'an unfinished last journal record (never acknowledged) was cut off',
-    );
-  }
-}
-
+/** The memory store: one process's index, journaled to disk before each change is acknowledged. */
 export function createMemoryRevocationStore(options: MemoryStoreOptions): RevocationStore {
   const { index, log, logger } = options;
   let sweeper: NodeJS.Timeout | undefined;
