@@ -5,7 +5,7 @@ import type { AuditSinkConfig } from '../config/types.js';
 import { fetchWithDeadline, type FetchLike } from '../lib/fetch-deadline.js';
 import type { ComponentStatus } from '../lib/lifecycle.js';
 import type { AuditDestination, AuditDestinationEvents } from './destination.js';
-import { Spool, type SpoolBatch } from './spool.js';
+import { createSpool, type SpoolBatch } from './spool/index.js';
 
 const gzip = promisify(gzipCallback);
 
@@ -33,7 +33,7 @@ export interface HttpAuditDestination extends AuditDestination {
 
 export function createHttpSink(options: HttpSinkOptions): HttpAuditDestination {
   const { config } = options;
-  const spool = new Spool(config.spool, {
+  const spool = createSpool(config.spool, {
     onDropped: (n) => options.onRecords?.('dropped', n),
     onError: (err, what) => options.onError?.(err, what),
     // Only a loop waiting for a first record or a full batch needs waking; otherwise its timer

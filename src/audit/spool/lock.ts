@@ -24,7 +24,10 @@ interface Holder {
   readonly boot?: string;
 }
 
-/** Folders this process holds: a second open in the same process is refused, not taken over. */
+/**
+ * Folders this process holds: a second open in the same process is refused, not taken over.
+ * Module state on purpose: a lock belongs to the process, whichever spool instance took it.
+ */
 const heldHere = new Set<string>();
 
 function readProc(path: string): string | undefined {
