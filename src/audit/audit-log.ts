@@ -6,8 +6,8 @@ import type { ComponentStatus } from '../lib/lifecycle.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { AuditDestination, AuditRecordResult } from './destination.js';
 import { rotatedFiles, scanAuditFiles } from './file-scan.js';
-import { createHttpSink, type HttpAuditDestination } from './http-sink.js';
-import { createLineSink } from './line-sink.js';
+import { createHttpDestination, type HttpAuditDestination } from './http-destination.js';
+import { createLineDestination } from './line-destination.js';
 import { createMasker, mayHoldCredential } from './mask.js';
 import { toOpaEvent } from './opa-event.js';
 import { recordJson } from './record-json.js';
@@ -109,9 +109,14 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
     };
     switch (sink.driver) {
       case 'stdout':
-        return createLineSink({ ...events, name: sink.name, format: sink.format, destination: 1 });
+        return createLineDestination({
+          ...events,
+          name: sink.name,
+          format: sink.format,
+          destination: 1,
+        });
       case 'file':
-        return createLineSink({
+        return createLineDestination({
           ...events,
           name: sink.name,
           format: sink.format,
@@ -120,7 +125,7 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
           maxFiles: sink.maxFiles,
         });
       case 'http':
-        return createHttpSink({ ...events, config: sink, version });
+        return createHttpDestination({ ...events, config: sink, version });
     }
   });
   const httpSinks = destinations.filter((d): d is HttpAuditDestination => d.driver === 'http');

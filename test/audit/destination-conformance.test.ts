@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAuditLog } from '../../src/audit/audit-log.js';
 import type { AuditDestination, AuditRecordResult } from '../../src/audit/destination.js';
-import { createHttpSink } from '../../src/audit/http-sink.js';
-import { createLineSink } from '../../src/audit/line-sink.js';
+import { createHttpDestination } from '../../src/audit/http-destination.js';
+import { createLineDestination } from '../../src/audit/line-destination.js';
 import type { AuditRecord } from '../../src/audit/record.js';
 import { startCollector, type Collector } from '../helpers/collector.js';
 
@@ -81,7 +81,7 @@ const descriptor: Driver = {
   async make(dir, reports) {
     const { reader, writer } = fifo(dir);
     const got: Buffer[] = [];
-    const destination = createLineSink({
+    const destination = createLineDestination({
       ...listen(reports),
       name: 'stdout',
       format: 'mandate',
@@ -103,7 +103,7 @@ const descriptor: Driver = {
     // A descriptor nobody reads any more: every write fails with EPIPE.
     const { reader, writer } = fifo(dir);
     closeSync(reader);
-    const destination = createLineSink({
+    const destination = createLineDestination({
       ...listen(reports),
       name: 'stdout',
       format: 'mandate',
@@ -123,7 +123,7 @@ const file: Driver = {
   name: 'file',
   async make(dir, reports) {
     const path = join(dir, 'audit', 'audit.jsonl');
-    const destination = createLineSink({
+    const destination = createLineDestination({
       ...listen(reports),
       name: 'file',
       format: 'mandate',
@@ -141,7 +141,7 @@ const file: Driver = {
     // A folder where a file is: the path can never be opened.
     const blocker = join(dir, 'not-a-folder');
     await writeFile(blocker, '');
-    const destination = createLineSink({
+    const destination = createLineDestination({
       ...listen(reports),
       name: 'file',
       format: 'mandate',
@@ -152,7 +152,7 @@ const file: Driver = {
 };
 
 function httpDestination(url: string, dir: string, reports: Reports): AuditDestination {
-  return createHttpSink({
+  return createHttpDestination({
     ...listen(reports),
     version: 'test',
     config: {

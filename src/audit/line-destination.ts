@@ -1,4 +1,4 @@
-// stdout and file sinks: each drain's JSON lines written in one system call, the file rotated by size.
+// The stdout and file destinations: each drain's JSON lines written in one system call, the file rotated by size.
 //
 // Writes are synchronous, one per drain of the audit queue (which runs after the decisions it
 // holds were answered). An asynchronous write goes through libuv's thread pool: a copy of the
@@ -23,7 +23,7 @@ import type { AuditFormat } from '../config/types.js';
 import type { ComponentStatus } from '../lib/lifecycle.js';
 import type { AuditDestination, AuditDestinationEvents } from './destination.js';
 
-export interface LineSinkOptions extends AuditDestinationEvents {
+export interface LineDestinationOptions extends AuditDestinationEvents {
   readonly name: string;
   readonly format: AuditFormat;
   /** An open file descriptor (1: stdout; never closed here) or a file path (its folder is created). */
@@ -45,7 +45,8 @@ function isWouldBlock(err: unknown): boolean {
   return code === 'EAGAIN' || code === 'EWOULDBLOCK';
 }
 
-export function createLineSink(options: LineSinkOptions): AuditDestination {
+/** The `stdout` and `file` drivers of a `sinks` entry: lines written synchronously, one write per drain. */
+export function createLineDestination(options: LineDestinationOptions): AuditDestination {
   const file = typeof options.destination === 'string' ? options.destination : undefined;
   const maxBacklog = options.maxBacklogBytes ?? DEFAULT_MAX_BACKLOG;
   let fd = -1;

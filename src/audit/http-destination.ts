@@ -1,4 +1,4 @@
-// The http sink: records go through the on-disk spool, then to the collector as gzip JSON arrays (OPA's upload protocol), with back-off.
+// The http destination: records go through the on-disk spool, then to the collector as gzip JSON arrays (OPA's upload protocol), with back-off.
 import { promisify } from 'node:util';
 import { gzip as gzipCallback, constants as zlibConstants } from 'node:zlib';
 import type { AuditSinkConfig } from '../config/types.js';
@@ -9,18 +9,18 @@ import { createSpool, type SpoolBatch } from './spool/index.js';
 
 const gzip = promisify(gzipCallback);
 
-type HttpSinkConfig = Extract<AuditSinkConfig, { driver: 'http' }>;
+type HttpDestinationConfig = Extract<AuditSinkConfig, { driver: 'http' }>;
 
-export interface HttpSinkOptions extends AuditDestinationEvents {
-  readonly config: HttpSinkConfig;
+export interface HttpDestinationOptions extends AuditDestinationEvents {
+  readonly config: HttpDestinationConfig;
   /** mandate's version, for the User-Agent. */
   readonly version: string;
   /** Injected for tests of timing; default `fetch`. */
   readonly fetch?: FetchLike;
 }
 
-/** Extra observability of an http sink, read by the metrics updater and the status. */
-export interface HttpSinkStats {
+/** Extra observability of an http destination, read by the metrics updater and the status. */
+export interface HttpDestinationStats {
   readonly spoolBytes: number;
   readonly spoolRecords: number;
   readonly oldestUndeliveredSeconds: number;
@@ -28,10 +28,11 @@ export interface HttpSinkStats {
 }
 
 export interface HttpAuditDestination extends AuditDestination {
-  stats(): HttpSinkStats;
+  stats(): HttpDestinationStats;
 }
 
-export function createHttpSink(options: HttpSinkOptions): HttpAuditDestination {
+/** The `http` driver of a `sinks` entry: spooled on disk, then uploaded. */
+export function createHttpDestination(options: HttpDestinationOptions): HttpAuditDestination {
   const { config } = options;
   const spool = createSpool(config.spool, {
     onDropped: (n) => options.onRecords?.('dropped', n),

@@ -1,11 +1,11 @@
-// The line sinks: every committed line lands once, byte for byte, in order; the file rotates by bytes; a descriptor that would block is not waited on.
+// The line destinations (stdout, file): every committed line lands once, byte for byte, in order; the file rotates by bytes; a descriptor that would block is not waited on.
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, existsSync, openSync, readSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createLineSink } from '../../src/audit/line-sink.js';
+import { createLineDestination } from '../../src/audit/line-destination.js';
 import type { AuditRecord } from '../../src/audit/record.js';
 
 let dir: string;
@@ -21,7 +21,7 @@ const record = {} as AuditRecord;
 describe('file line sink', () => {
   it('writes each line once, flushed or closed', async () => {
     const path = join(dir, 'audit.jsonl');
-    const sink = createLineSink({ name: 'file', format: 'mandate', destination: path });
+    const sink = createLineDestination({ name: 'file', format: 'mandate', destination: path });
     sink.add(record, '{"n":1}\n');
     sink.commit();
     await sink.flush();
@@ -34,7 +34,7 @@ describe('file line sink', () => {
 
   it('has written every committed line once a flush resolves, big and small batches alike', async () => {
     const path = join(dir, 'audit.jsonl');
-    const sink = createLineSink({ name: 'file', format: 'mandate', destination: path });
+    const sink = createLineDestination({ name: 'file', format: 'mandate', destination: path });
     await sink.flush();
     const expected: string[] = [];
     for (let round = 0; round < 20; round++) {
@@ -54,7 +54,7 @@ describe('file line sink', () => {
 
   it('rotates under load and closes with every line once', async () => {
     const path = join(dir, 'audit.jsonl');
-    const sink = createLineSink({
+    const sink = createLineDestination({
       name: 'file',
       format: 'mandate',
       destination: path,
@@ -80,7 +80,7 @@ describe('file line sink', () => {
 
   it('writes UTF-8 as given and counts bytes, not characters, towards max_bytes', async () => {
     const path = join(dir, 'audit.jsonl');
-    const sink = createLineSink({
+    const sink = createLineDestination({
       name: 'file',
       format: 'mandate',
       destination: path,
@@ -101,7 +101,7 @@ describe('file line sink', () => {
 describe('lines said to be ASCII', () => {
   it('are written byte for byte, in a batch of their own or beside lines that are not', async () => {
     const path = join(dir, 'audit.jsonl');
-    const sink = createLineSink({ name: 'file', format: 'mandate', destination: path });
+    const sink = createLineDestination({ name: 'file', format: 'mandate', destination: path });
     const ascii = ['{"n":1,"s":"plain"}\n', '{"n":2,"s":"also plain"}\n'];
     for (const line of ascii) sink.add(record, line, true);
     sink.commit();
@@ -145,7 +145,7 @@ describe('descriptor line sink', () => {
   it('keeps what a descriptor that would block did not take and writes it later, in order', async () => {
     const { reader, writer } = nonBlockingFifo();
     const counted = { written: 0, dropped: 0 };
-    const sink = createLineSink({
+    const sink = createLineDestination({
       name: 'stdout',
       format: 'mandate',
       destination: writer,
@@ -185,7 +185,7 @@ describe('descriptor line sink', () => {
     const { reader, writer } = nonBlockingFifo();
     const counted = { written: 0, dropped: 0 };
     const errors: string[] = [];
-    const sink = createLineSink({
+    const sink = createLineDestination({
       name: 'stdout',
       format: 'mandate',
       destination: writer,

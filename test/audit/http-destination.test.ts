@@ -1,4 +1,4 @@
-// The http sink against a real local collector: gzip JSON batches, outages, restarts from the spool, and both bounds.
+// The http destination against a real local collector: gzip JSON batches, outages, restarts from the spool, and both bounds.
 import { mkdtempSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
