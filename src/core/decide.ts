@@ -17,7 +17,8 @@ import type { Decider, Decision, Subject } from './decision.js';
 import { createDecisionMetrics } from './decision-metrics.js';
 import { policyInputOf } from './policy-input.js';
 import { policyReasonCode, type Reason } from './reasons.js';
-import { isDryRun, type AuthzRequest } from './request.js';
+import type { AuthzRequest } from './request.js';
+import { isDryRun, type DecideTerms } from './terms.js';
 import { DEFAULT_MAX_NESTING_DEPTH, nestingMessage, nestsDeeperThan } from './nesting.js';
 import { subjectOf } from './subject.js';
 
@@ -27,7 +28,7 @@ export interface DeciderDeps {
   readonly audit: AuditSink;
   readonly tenancy: TenancyConfig;
   readonly metrics?: Metrics;
-  /** Evaluated instead of base AND tenant for requests that carry `compatInput` (OPA-Envoy mode). */
+  /** Evaluated instead of base AND tenant for decisions given a `compatDocument` (OPA-Envoy mode). */
   readonly compat?: CompatPolicy;
   /**
    * Revocations, checked on every decision right after verification — also for tokens served from
@@ -67,6 +68,9 @@ interface Verdict {
   /** Set on a DPoP proof or binding failure (see Decision.dpopError). */
   readonly dpopError?: DpopError;
 }
+
+/** decide(): nothing settled by the adapter. */
+const NO_TERMS: DecideTerms = Object.freeze({});
 
 const ALLOW: Verdict = Object.freeze({ allow: true, reasons: Object.freeze([]) });
 
@@ -174,6 +178,7 @@ export function createDecider(deps: DeciderDeps): Decider {
   /** The compatibility policy over the adapter's document plus what the pipeline verified. */
   function runCompat(
     request: AuthzRequest,
+    document: Readonly<Record<string, unknown>>,
     subject: Subject,
     verified: VerifiedToken,
     trail: Trail,
@@ -184,7 +189,7 @@ export function createDecider(deps: DeciderDeps): Decider {
     }
     const base = policyInputOf(request, subject, verified.claims);
     const input = {
-      ...request.compatInput,
+      ...document,
       action: base.action,
       ...(base.tenant !== undefined ? { tenant: base.tenant } : {}),
       subject: base.subject,
@@ -201,18 +206,25 @@ export function createDecider(deps: DeciderDeps): Decider {
    * The verdict: at once when the token's answer is already known (the verified-token cache), else
    * once verification ends. Synchronous throws and rejections both reach decide()'s fail-closed path.
    */
-  function run(request: AuthzRequest, trail: Trail): Verdict | Promise<Verdict> {
+  function run(
+    request: AuthzRequest,
+    terms: DecideTerms,
+    trail: Trail,
+  ): Verdict | Promise<Verdict> {
     const token = request.token;
     if (token === undefined || token.length === 0) {
       return deny('token_missing', 'no access token was presented');
     }
     const known = verifier.peek(token);
-    if (known !== undefined) return afterVerify(request, token, known, trail);
-    return verifier.verify(token).then((verified) => afterVerify(request, token, verified, trail));
+    if (known !== undefined) return afterVerify(request, terms, token, known, trail);
+    return verifier
+      .verify(token)
+      .then((verified) => afterVerify(request, terms, token, verified, trail));
   }
 
   function afterVerify(
     request: AuthzRequest,
+    terms: DecideTerms,
     token: string,
     verified: VerifyResult,
     trail: Trail,
@@ -237,7 +249,7 @@ export function createDecider(deps: DeciderDeps): Decider {
       );
     }
     // Not bound, or bound and its issuer accepts bound tokens as bearer tokens.
-    if (jkt === undefined) return afterBinding(request, verified, trail);
+    if (jkt === undefined) return afterBinding(request, terms, verified, trail);
     if (evidence === undefined) {
       return deny(
         'token_binding_unverified',
@@ -248,12 +260,17 @@ export function createDecider(deps: DeciderDeps): Decider {
       .verify(evidence, token, jkt)
       .then((failure) =>
         failure === undefined
-          ? afterBinding(request, verified, trail)
+          ? afterBinding(request, terms, verified, trail)
           : denyBinding(failure.error, failure.message),
       );
   }
 
-  function afterBinding(request: AuthzRequest, verified: VerifiedToken, trail: Trail): Verdict {
+  function afterBinding(
+    request: AuthzRequest,
+    terms: DecideTerms,
+    verified: VerifiedToken,
+    trail: Trail,
+  ): Verdict {
     const rawTenant = verified.claims[tenancy.claim];
     if (rawTenant !== undefined && typeof rawTenant !== 'string') {
       return deny('claim_missing', `the ${tenancy.claim} claim must be a string`);
@@ -270,8 +287,10 @@ export function createDecider(deps: DeciderDeps): Decider {
     if (request.tenant !== undefined && request.tenant !== subject.tenant) {
       return deny('tenant_mismatch', 'the requested tenant is not the token tenant');
     }
-    if (request.denial !== undefined) return { allow: false, reasons: [request.denial] };
-    if (request.compatInput !== undefined) return runCompat(request, subject, verified, trail);
+    if (terms.refusal !== undefined) return { allow: false, reasons: [terms.refusal] };
+    if (terms.compatDocument !== undefined) {
+      return runCompat(request, terms.compatDocument, subject, verified, trail);
+    }
 
     const input = policyInputOf(request, subject, verified.claims);
     trail.input = input;
@@ -293,33 +312,36 @@ export function createDecider(deps: DeciderDeps): Decider {
   }
 
   return {
-    decide(request) {
-      const started = process.hrtime.bigint();
-      const trail: Trail = {};
-      let verdict: Verdict | Promise<Verdict>;
-      try {
-        // Adapters bound nesting themselves (naming the field in their own error shape); this is
-        // the guard for every caller, before the cache key, the policy input or audit recurse.
-        const tooDeep = nestingFailure(request, maxNestingDepth);
-        if (tooDeep !== undefined) {
-          trail.input = shallowInputOf(request);
-          if (request.token) trail.tokenHash = tokenFingerprint(request.token);
-          verdict = deny('request_invalid', tooDeep);
-        } else {
-          verdict = run(request, trail);
-        }
-      } catch (err) {
-        verdict = failed(err, request);
-      }
-      // A cached token is decided in this call, with no promise to wait for: one less turn of the
-      // event loop's microtask queue per check (and the caller may answer synchronously).
-      if (!(verdict instanceof Promise)) return finish(request, trail, verdict, started);
-      return verdict.then(
-        (v) => finish(request, trail, v, started),
-        (err: unknown) => finish(request, trail, failed(err, request), started),
-      );
-    },
+    decide: (request) => decideWith(request, NO_TERMS),
+    decideWith,
   };
+
+  function decideWith(request: AuthzRequest, terms: DecideTerms): Decision | Promise<Decision> {
+    const started = process.hrtime.bigint();
+    const trail: Trail = {};
+    let verdict: Verdict | Promise<Verdict>;
+    try {
+      // Adapters bound nesting themselves (naming the field in their own error shape); this is
+      // the guard for every caller, before the cache key, the policy input or audit recurse.
+      const tooDeep = nestingFailure(request, terms, maxNestingDepth);
+      if (tooDeep !== undefined) {
+        trail.input = shallowInputOf(request);
+        if (request.token) trail.tokenHash = tokenFingerprint(request.token);
+        verdict = deny('request_invalid', tooDeep);
+      } else {
+        verdict = run(request, terms, trail);
+      }
+    } catch (err) {
+      verdict = failed(err, request);
+    }
+    // A cached token is decided in this call, with no promise to wait for: one less turn of the
+    // event loop's microtask queue per check (and the caller may answer synchronously).
+    if (!(verdict instanceof Promise)) return finish(request, terms, trail, verdict, started);
+    return verdict.then(
+      (v) => finish(request, terms, trail, v, started),
+      (err: unknown) => finish(request, terms, trail, failed(err, request), started),
+    );
+  }
 
   function failed(err: unknown, request: AuthzRequest): Verdict {
     deps.onError?.(err, request);
@@ -329,6 +351,7 @@ export function createDecider(deps: DeciderDeps): Decider {
   /** The decision, its audit record and its metrics; never throws. */
   function finish(
     request: AuthzRequest,
+    terms: DecideTerms,
     trail: Trail,
     verdictIn: Verdict,
     started: bigint,
@@ -339,6 +362,7 @@ export function createDecider(deps: DeciderDeps): Decider {
       verdict = AUDIT_UNAVAILABLE;
     }
     const latencyUs = Number(process.hrtime.bigint() - started) / 1000;
+    const dryRun = isDryRun(terms.dryRun, trail.subject?.tenant);
     const decision: Decision = {
       allow: verdict.allow,
       decisionId: randomUuid(),
@@ -347,6 +371,7 @@ export function createDecider(deps: DeciderDeps): Decider {
       decidedBy: trail.compat ? 'compat' : trail.outcome?.decidedBy,
       policyResult: trail.compat?.result,
       dpopError: verdict.dpopError,
+      dryRun: dryRun ? true : undefined,
       latencyUs,
     };
     let committed: Promise<void> | undefined;
@@ -401,7 +426,7 @@ function auditRecordOf(
   // Plain properties, not conditional spreads (several times cheaper on this per-decision path):
   // JSON leaves `undefined` out, so the written record has exactly the fields that are known.
   const resource = request.resource;
-  const dryRun = isDryRun(request, subject?.tenant);
+  const dryRun = decision.dryRun === true;
   // Only while the verdict is the cached outcome's own (an audit refusal replaces it).
   const shape =
     trail.outcome?.cached === true && verdict === trail.cachedVerdict
@@ -531,13 +556,17 @@ function cacheKeyFor(request: AuthzRequest, owner: object): string | undefined {
 }
 
 /** The first of the request's free-form documents nested past `max`, named as callers know it. */
-function nestingFailure(request: AuthzRequest, max: number): string | undefined {
+function nestingFailure(
+  request: AuthzRequest,
+  terms: DecideTerms,
+  max: number,
+): string | undefined {
   // Checked one by one, with nothing allocated: this runs on every decision.
   if (nestsDeeperThan(request.resource?.attributes, max)) {
     return nestingMessage('resource.attributes', max);
   }
   if (nestsDeeperThan(request.context, max)) return nestingMessage('context', max);
-  if (nestsDeeperThan(request.compatInput, max)) return nestingMessage('input', max);
+  if (nestsDeeperThan(terms.compatDocument, max)) return nestingMessage('input', max);
   return undefined;
 }
 

@@ -2,6 +2,7 @@
 import type { DpopError } from '../token/dpop.js';
 import type { Reason } from './reasons.js';
 import type { AuthzRequest } from './request.js';
+import type { DecideTerms } from './terms.js';
 
 /** The normalised identity behind a token, as policies and callers see it. */
 export interface Subject {
@@ -22,7 +23,7 @@ export interface Decision {
   readonly reasons: readonly Reason[];
   /** Present once the token verified. */
   readonly subject?: Subject;
-  /** Which policy layer decided, when policy ran (`compat` for a request with `compatInput`). */
+  /** Which policy layer decided, when policy ran (`compat` when a compatibility document was evaluated). */
   readonly decidedBy?: 'base' | 'tenant' | 'compat';
   /**
    * The compatibility policy's result as it answered (a boolean or an object such as OPA-Envoy's
@@ -34,6 +35,8 @@ export interface Decision {
    * adapters answering a token sent with the DPoP scheme put it in their `DPoP` challenge.
    */
   readonly dpopError?: DpopError;
+  /** Shadow mode (see DryRunRule): the adapter lets the request through whatever `allow` says. */
+  readonly dryRun?: true;
   /** Wall time of decide() in microseconds. */
   readonly latencyUs: number;
 }
@@ -44,4 +47,6 @@ export interface Decider {
    * needs nothing asynchronous (a cached token) comes back as is, not wrapped in a promise.
    */
   decide(request: AuthzRequest): Decision | Promise<Decision>;
+  /** decide() under what the request's adapter settled itself (see {@link DecideTerms}). */
+  decideWith(request: AuthzRequest, terms: DecideTerms): Decision | Promise<Decision>;
 }

@@ -1,6 +1,5 @@
 // The one transport-agnostic request every adapter builds before calling decide().
 import type { DpopEvidence } from '../token/dpop.js';
-import type { Reason } from './reasons.js';
 
 /** Which adapter a request came through; recorded in audit and metrics. */
 export type Transport = 'http' | 'grpc' | 'envoy_grpc' | 'envoy_http' | 'cli';
@@ -33,32 +32,4 @@ export interface AuthzRequest {
    * (`token_binding_unverified`).
    */
   readonly dpop?: DpopEvidence;
-  /**
-   * Shadow mode: the pipeline decides and audits as usual (the record says `dry_run: true`) and the
-   * adapter then lets the request through whatever the decision. Default false.
-   */
-  readonly dryRun?: boolean;
-  /**
-   * Shadow mode for these tenants only: applies when the token verified and its tenant is listed
-   * (never on an unverified claim, so a forged token cannot pick a shadowed tenant).
-   */
-  readonly dryRunTenants?: ReadonlySet<string>;
-  /**
-   * A denial the adapter already knows of (an unmapped route, a body that does not parse). The
-   * pipeline still verifies the token first (a missing or bad token is the answer then) and audits,
-   * but never allows.
-   */
-  readonly denial?: Reason;
-  /**
-   * Adapters that speak another authorizer's policy format (OPA-Envoy) set this: the compatibility
-   * policy is evaluated over this document, plus the pipeline's verified `token`, `subject`, `tenant`
-   * and `action`, instead of base AND tenant.
-   */
-  readonly compatInput?: Readonly<Record<string, unknown>>;
-}
-
-/** Whether a request is in shadow mode, given the verified token's tenant (undefined when it did not verify). */
-export function isDryRun(request: AuthzRequest, verifiedTenant: string | undefined): boolean {
-  if (request.dryRun === true) return true;
-  return verifiedTenant !== undefined && request.dryRunTenants?.has(verifiedTenant) === true;
 }

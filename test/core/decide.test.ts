@@ -11,6 +11,7 @@ import {
   type ReasonCode,
 } from '../../src/core/reasons.js';
 import type { AuthzRequest } from '../../src/core/request.js';
+import type { DecideTerms } from '../../src/core/terms.js';
 import type { CompatPolicy, CompatResult } from '../../src/policy/compat-types.js';
 import type { PolicyEngine, PolicyOutcome, PolicyReason } from '../../src/policy/types.js';
 import type { RevocationChecker, RevocationEntry } from '../../src/revocation/types.js';
@@ -230,6 +231,7 @@ function deny(code: ReasonCode, message = 'no'): PolicyOutcome {
 interface Scenario {
   readonly setup: Setup;
   readonly request: AuthzRequest;
+  readonly terms?: DecideTerms;
 }
 
 const SCENARIOS: Record<ReasonCode, () => Scenario> = {
@@ -267,7 +269,8 @@ const SCENARIOS: Record<ReasonCode, () => Scenario> = {
   }),
   route_unmapped: () => ({
     setup: {},
-    request: ask({ denial: { code: 'route_unmapped', message: 'no route maps GET /x' } }),
+    request: ask(),
+    terms: { refusal: { code: 'route_unmapped', message: 'no route maps GET /x' } },
   }),
   request_invalid: () => ({
     setup: { maxNestingDepth: 2 },
@@ -313,7 +316,9 @@ describe('decide(): every reason code', () => {
       const scenario = SCENARIOS[code]();
       const { decider, audit } = setup(scenario.setup);
       if (code === 'audit_unavailable') audit.admitting = false;
-      const decision = await decider.decide(scenario.request);
+      const decision = await (scenario.terms
+        ? decider.decideWith(scenario.request, scenario.terms)
+        : decider.decide(scenario.request));
       expect(decision.allow).toBe(false);
       expect(decision.reasons[0]?.code).toBe(code);
       expect(classifyReason(code)).toBe(EXPECTED_CLASS[code]);
@@ -385,21 +390,25 @@ describe('decide(): the steps and their order', () => {
   });
 
   it('answers a bad token before an adapter denial, and the denial before policy', async () => {
-    const denial = { code: 'route_unmapped' as const, message: 'no route' };
+    const refusal = { code: 'route_unmapped' as const, message: 'no route' };
     const bad = setup({ tokens: { bad: tokenFailure('token_invalid_signature') } });
-    const first = await bad.decider.decide(ask({ token: 'bad', denial }));
+    const first = await bad.decider.decideWith(ask({ token: 'bad' }), { refusal });
     expect(first.reasons[0]?.code).toBe('token_invalid_signature');
-    const missing = await bad.decider.decide(ask({ token: undefined, denial }));
+    const missing = await bad.decider.decideWith(ask({ token: undefined }), { refusal });
     expect(missing.reasons[0]?.code).toBe('token_missing');
 
     const good = setup({ revoked: REVOCATION });
-    const revoked = await good.decider.decide(ask({ denial }));
+    const revoked = await good.decider.decideWith(ask(), { refusal });
     expect(revoked.reasons[0]?.code).toBe('revoked');
 
+    const mismatch = setup();
+    const other = await mismatch.decider.decideWith(ask({ tenant: 'globex' }), { refusal });
+    expect(other.reasons[0]?.code).toBe('tenant_mismatch');
+
     const plain = setup();
-    const refused = await plain.decider.decide(ask({ denial }));
+    const refused = await plain.decider.decideWith(ask(), { refusal });
     expect(refused.allow).toBe(false);
-    expect(refused.reasons).toEqual([denial]);
+    expect(refused.reasons).toEqual([refusal]);
     expect(plain.calls).not.toContain('policy');
     expect(plain.audit.records).toHaveLength(1);
   });
@@ -499,13 +508,13 @@ describe('decide(): fail closed', () => {
           ? { tokens: { good: verified({ dpopJkt: 'j', claims: { cnf: { jkt: 'j' } } }) } }
           : {}),
       });
-      const request = ask({
-        ...(name.includes('DPoP')
-          ? { dpop: { scheme: 'dpop', proof: 'p', request: undefined } }
-          : {}),
-        ...(name.includes('compat') ? { compatInput: { attributes: {} } } : {}),
-      });
-      const decision = await decider.decide(request);
+      const request = ask(
+        name.includes('DPoP') ? { dpop: { scheme: 'dpop', proof: 'p', request: undefined } } : {},
+      );
+      const terms: DecideTerms = name.includes('compat')
+        ? { compatDocument: { attributes: {} } }
+        : {};
+      const decision = await decider.decideWith(request, terms);
       expect(decision).toMatchObject({
         allow: false,
         reasons: [{ code: 'internal_error', message: 'the decision could not be evaluated' }],
@@ -518,7 +527,7 @@ describe('decide(): fail closed', () => {
 
   it('denies a compatibility request when no compatibility policy is configured', async () => {
     const { decider } = setup({ compat: 'none' });
-    const decision = await decider.decide(ask({ compatInput: { attributes: {} } }));
+    const decision = await decider.decideWith(ask(), { compatDocument: { attributes: {} } });
     expect(decision.reasons[0]?.code).toBe('internal_error');
   });
 
@@ -616,9 +625,9 @@ describe('decide(): compatibility policy and dry-run', () => {
       evalNs: 5,
     };
     const { decider, calls, audit } = setup({ compat: result });
-    const decision = await decider.decide(
-      ask({ compatInput: { attributes: { x: 1 }, version: { a: 1 } } }),
-    );
+    const decision = await decider.decideWith(ask(), {
+      compatDocument: { attributes: { x: 1 }, version: { a: 1 } },
+    });
     expect(calls).toContain('compat');
     expect(calls).not.toContain('policy');
     expect(decision).toMatchObject({
@@ -637,14 +646,40 @@ describe('decide(): compatibility policy and dry-run', () => {
     expect(audit.records[0]?.policy).toEqual({ compat: 'rev-compat' });
   });
 
-  it('records dry-run for the request, or for a listed tenant once the token verified', async () => {
+  it('records dry-run under a rule for all, or for a listed tenant once the token verified', async () => {
     const { decider, audit } = setup({
       tokens: { good: verified({}), bad: tokenFailure('token_expired') },
     });
-    await decider.decide(ask({ dryRun: true }));
-    await decider.decide(ask({ dryRunTenants: new Set(['acme']) }));
-    await decider.decide(ask({ dryRunTenants: new Set(['globex']) }));
-    await decider.decide(ask({ token: 'bad', tenant: 'acme', dryRunTenants: new Set(['acme']) }));
-    expect(audit.records.map((r) => r.dry_run)).toEqual([true, true, undefined, undefined]);
+    const all = { all: true, tenants: new Set<string>() };
+    const acme = { all: false, tenants: new Set(['acme']) };
+    const globex = { all: false, tenants: new Set(['globex']) };
+    const decisions = [
+      await decider.decideWith(ask(), { dryRun: all }),
+      await decider.decideWith(ask(), { dryRun: acme }),
+      await decider.decideWith(ask(), { dryRun: globex }),
+      await decider.decideWith(ask({ token: 'bad', tenant: 'acme' }), { dryRun: acme }),
+      await decider.decide(ask()),
+    ];
+    expect(audit.records.map((r) => r.dry_run)).toEqual([
+      true,
+      true,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    expect(decisions.map((d) => d.dryRun)).toEqual([true, true, undefined, undefined, undefined]);
+  });
+
+  it('bounds the nesting of a compatibility document before the token, naming it input', async () => {
+    const { decider, calls } = setup({ maxNestingDepth: 2, compat: 'none' });
+    const decision = await decider.decideWith(ask(), {
+      compatDocument: { a: { b: { c: 1 } } },
+      refusal: { code: 'route_unmapped', message: 'no route' },
+    });
+    expect(decision.reasons[0]).toEqual({
+      code: 'request_invalid',
+      message: 'input: nests deeper than 2 levels',
+    });
+    expect(calls).toEqual(['audit']);
   });
 });

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import type { Decider, Decision } from '../../src/core/decision.js';
 import type { AuthzRequest } from '../../src/core/request.js';
+import type { DecideTerms } from '../../src/core/terms.js';
 import { CheckRequest } from '../../src/gen/envoy/service/auth/v3/external_auth.js';
 import { createRouteTable } from '../../src/transport/route-table.js';
 import { createEnvoyAuthorizer, type EnvoyAuthorizer } from '../../src/transport/envoy/authz.js';
@@ -13,11 +14,18 @@ import { registerEnvoyHttpRoutes } from '../../src/transport/envoy/http.js';
 import { compatDocumentOf } from '../../src/transport/envoy/input.js';
 import { checkRequest } from '../helpers/envoy.js';
 
+/** What the adapter handed the pipeline: the request and the terms it settled itself. */
+type Asked = AuthzRequest & DecideTerms;
+
 function scripted(answer: (r: AuthzRequest) => Decision | Promise<Decision>) {
-  const seen: AuthzRequest[] = [];
+  const seen: Asked[] = [];
   const decider: Decider = {
     async decide(request) {
       seen.push(request);
+      return answer(request);
+    },
+    async decideWith(request, terms) {
+      seen.push({ ...request, ...terms });
       return answer(request);
     },
   };
@@ -93,8 +101,8 @@ describe('Envoy adapter failure handling', () => {
       transport: 'envoy_grpc',
       requestId: 'req-envoy-1',
     });
-    expect(seen[0]?.denial).toBeUndefined();
-    expect(seen[0]?.compatInput).toMatchObject({ parsed_path: ['a', 'b'] });
+    expect(seen[0]?.refusal).toBeUndefined();
+    expect(seen[0]?.compatDocument).toMatchObject({ parsed_path: ['a', 'b'] });
     expect(tokenOf({ authorization: 'Basic abc' }, ['authorization'])).toBeUndefined();
   });
 });
@@ -257,7 +265,7 @@ envoy:
     for (const name of ['x-http-method-override', 'x-http-method', 'x-method-override']) {
       const request = await ask({ [name]: 'delete' });
       expect(request, name).toMatchObject({ action: 'contacts.delete' });
-      expect(request?.denial, name).toBeUndefined();
+      expect(request?.refusal, name).toBeUndefined();
       expect(request?.context?.['http']).toMatchObject({ method: 'DELETE' });
     }
     // Two override headers that agree are one method.
@@ -280,7 +288,7 @@ envoy:
       { 'x-http-method-override': 'DELETE', 'x-http-method': 'GET' },
     ]) {
       const request = await ask(headers);
-      expect(request?.denial, JSON.stringify(headers)).toMatchObject({ code: 'request_invalid' });
+      expect(request?.refusal, JSON.stringify(headers)).toMatchObject({ code: 'request_invalid' });
     }
   });
 
@@ -290,19 +298,19 @@ envoy:
       'Bearer a, Bearer a',
       'Basic eA==,Bearer a',
     ]) {
-      expect((await ask({ authorization }))?.denial, authorization).toMatchObject({
+      expect((await ask({ authorization }))?.refusal, authorization).toMatchObject({
         code: 'request_invalid',
       });
     }
     const two = `${ROUTES}  token_headers: [authorization, x-token]\n`;
     expect(
-      (await ask({ authorization: 'Bearer a', 'x-token': 'Bearer b' }, two))?.denial,
+      (await ask({ authorization: 'Bearer a', 'x-token': 'Bearer b' }, two))?.refusal,
     ).toMatchObject({ code: 'request_invalid', message: expect.stringContaining('x-token') });
     expect(await ask({ authorization: 'Bearer a', 'x-token': 'Bearer a' }, two)).toMatchObject({
       token: 'a',
     });
     const digest = await ask({ authorization: 'Digest username="u", realm="r"' });
-    expect(digest?.denial).toBeUndefined();
+    expect(digest?.refusal).toBeUndefined();
     expect(digest?.token).toBeUndefined();
   });
 });

@@ -24,6 +24,9 @@ describe('HTTP ext_authz during shutdown', () => {
         await gate;
         return denied;
       },
+      decideWith() {
+        return this.decide({ token: undefined, action: 'unused', transport: 'envoy_http' });
+      },
     };
     const config = parseConfig('dev: { enabled: true, state_dir: /tmp/mandate-envoy-drain }\n');
     const authorizer = createEnvoyAuthorizer({

@@ -65,6 +65,9 @@ function createFakeDecider() {
       seen.push(request);
       return impl(request);
     },
+    decideWith(request) {
+      return this.decide(request);
+    },
   };
   return {
     decider,

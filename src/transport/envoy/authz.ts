@@ -1,7 +1,6 @@
-// The Envoy adapter shared by gRPC and HTTP ext_authz: EnvoyCall → AuthzRequest (request.ts) → decide() → verdict (response.ts).
+// The Envoy adapter shared by gRPC and HTTP ext_authz: EnvoyCall → AuthzRequest and its terms (request.ts) → decideWith() → verdict (response.ts).
 import type { EnvoyConfig } from '../../config/envoy.js';
 import type { Decider } from '../../core/decision.js';
-import { isDryRun } from '../../core/request.js';
 import type { RouteTable } from '../route-table.js';
 import type { EnvoyCall } from './input.js';
 import { createEnvoyRequestMapper } from './request.js';
@@ -31,9 +30,9 @@ export function createEnvoyAuthorizer(deps: EnvoyAuthorizerDeps): EnvoyAuthorize
   return {
     async authorize(call) {
       try {
-        const request = toRequest(call);
-        const decision = await decider.decide(request);
-        const shadowed = isDryRun(request, decision.subject?.tenant);
+        const { request, terms } = toRequest(call);
+        const decision = await decider.decideWith(request, terms);
+        const shadowed = decision.dryRun === true;
         return responder.verdictOf(decision, request, shadowed);
       } catch (err) {
         return responder.failed(err);

@@ -3,6 +3,7 @@ import type { EnvoyConfig } from '../../config/envoy.js';
 import { DEFAULT_MAX_NESTING_DEPTH } from '../../core/nesting.js';
 import type { Reason } from '../../core/reasons.js';
 import type { AuthzRequest } from '../../core/request.js';
+import type { DecideTerms, DryRunRule } from '../../core/terms.js';
 import type { DpopEvidence } from '../../token/dpop.js';
 import type { RouteTable } from '../route-table.js';
 import { compatDocumentOf, type EnvoyCall } from './input.js';
@@ -18,8 +19,15 @@ export interface EnvoyRequestOptions {
   readonly maxNestingDepth?: number;
 }
 
-/** Maps one Envoy call to the request decide() answers. Never throws on input. */
-export type EnvoyRequestMapper = (call: EnvoyCall) => AuthzRequest;
+/** One Envoy call as the pipeline takes it: the request, and what the adapter settles itself. */
+export interface EnvoyRequest {
+  readonly request: AuthzRequest;
+  /** The adapter's own denial, the OPA-Envoy document in compat mode, shadow mode. */
+  readonly terms: DecideTerms;
+}
+
+/** Maps one Envoy call to the request and terms decideWith() answers. Never throws on input. */
+export type EnvoyRequestMapper = (call: EnvoyCall) => EnvoyRequest;
 
 /** The token from the configured headers and how it came; undefined when none, or when ambiguous. */
 export function presentedToken(
@@ -46,6 +54,11 @@ export function tokenOf(
 export function createEnvoyRequestMapper(options: EnvoyRequestOptions): EnvoyRequestMapper {
   const { config, routes } = options;
   const dryRunTenants = new Set(config.dryRun.tenants);
+  /** Shadow mode per listener (and per tenant on both); undefined when nothing is shadowed. */
+  const dryRunOf = (all: boolean): DryRunRule | undefined =>
+    all || dryRunTenants.size > 0 ? Object.freeze({ all, tenants: dryRunTenants }) : undefined;
+  const dryRunGrpc = dryRunOf(config.dryRun.grpc);
+  const dryRunHttp = dryRunOf(config.dryRun.http);
   const maxNestingDepth = options.maxNestingDepth ?? DEFAULT_MAX_NESTING_DEPTH;
 
   return (call) => {
@@ -81,7 +94,7 @@ export function createEnvoyRequestMapper(options: EnvoyRequestOptions): EnvoyReq
     const tenant =
       match?.tenant ??
       (config.tenantHeader !== undefined ? call.headers[config.tenantHeader] : undefined);
-    const dryRun = call.transport === 'envoy_grpc' ? config.dryRun.grpc : config.dryRun.http;
+    const dryRun = call.transport === 'envoy_grpc' ? dryRunGrpc : dryRunHttp;
     // Verified even when ambiguous: the pipeline answers a bad token before the adapter's denial.
     const presented = credential.presented;
     // What a DPoP proof must match (RFC 9449): the parts as seen, each validated by the verifier,
@@ -97,7 +110,7 @@ export function createEnvoyRequestMapper(options: EnvoyRequestOptions): EnvoyReq
         path: pathOnly,
       },
     };
-    return {
+    const request: AuthzRequest = {
       token: presented?.token,
       ...(dpop ? { dpop } : {}),
       action,
@@ -109,10 +122,12 @@ export function createEnvoyRequestMapper(options: EnvoyRequestOptions): EnvoyReq
       },
       transport: call.transport,
       ...(call.requestId !== '' ? { requestId: call.requestId } : {}),
-      ...(dryRun ? { dryRun } : {}),
-      ...(dryRunTenants.size > 0 ? { dryRunTenants } : {}),
-      ...(denial ? { denial } : {}),
-      ...(compatInput ? { compatInput } : {}),
     };
+    const terms: DecideTerms = {
+      ...(dryRun ? { dryRun } : {}),
+      ...(denial ? { refusal: denial } : {}),
+      ...(compatInput ? { compatDocument: compatInput } : {}),
+    };
+    return { request, terms };
   };
 }
