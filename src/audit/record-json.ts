@@ -2,8 +2,9 @@
 //
 // JSON.stringify costs several microseconds for a ~1 KB record, a large share of a cached-token
 // check, and the claims and the subject are a third of it, identical for every check of one
-// token. They are frozen (they never change), so their JSON is kept per object, weakly. The record
+// token. They are interned (they never change), so their JSON is kept per object, weakly. The record
 // is serialised with a marker in their place, then the markers are replaced by that text.
+import { isInterned } from '../lib/interned.js';
 import type { AuditRecord } from './record.js';
 
 const fragments = new WeakMap<object, string>();
@@ -23,10 +24,6 @@ function fragmentOf(value: object): string {
   return json;
 }
 
-function isFrozenObject(value: unknown): value is object {
-  return typeof value === 'object' && value !== null && Object.isFrozen(value);
-}
-
 /** `line` with the last `marker` replaced by `text`. */
 function replaceLast(line: string, marker: string, text: string): string {
   const at = line.lastIndexOf(marker);
@@ -35,7 +32,7 @@ function replaceLast(line: string, marker: string, text: string): string {
 
 /**
  * Exactly `JSON.stringify(record)`. The shortcut applies when `input` is the last member of the
- * record and `subject` and `claims` are frozen and followed in `input` only by `transport`: then
+ * record and `subject` and `claims` are interned and followed in `input` only by `transport`: then
  * nothing a caller supplied is written after the markers, so the last occurrence of each is ours
  * even if a caller's string happens to read the same. Anything else is plain JSON.stringify.
  */
@@ -43,8 +40,8 @@ export function recordJson(record: AuditRecord): string {
   const input = (record as { input?: unknown }).input as Record<string, unknown> | undefined;
   if (
     input === undefined ||
-    !isFrozenObject(input['subject']) ||
-    !isFrozenObject(input['claims']) ||
+    !isInterned(input['subject']) ||
+    !isInterned(input['claims']) ||
     typeof input['transport'] !== 'string' ||
     !isLastKeys(record as object, ['input']) ||
     !isLastKeys(input, ['subject', 'claims', 'transport'])

@@ -1,26 +1,34 @@
 // The decision pipeline: verify → tenant guard → policy → decision, with exactly one audit record per decision.
-import { rfc3339NanoNow } from '../audit/clock.js';
 import type { AuditSink } from '../audit/sink.js';
-import type { DecisionAuditRecord } from '../audit/record.js';
-import { AUDIT_SCHEMA_VERSION, RECORD_SHAPE } from '../audit/record.js';
 import type { TenancyConfig } from '../config/types.js';
 import type { Metrics } from '../metrics/registry.js';
-import type { CompatPolicy, CompatResult } from '../policy/compat-types.js';
-import type { PolicyEngine, PolicyOutcome } from '../policy/types.js';
-import type { RevocationChecker, RevocationEntry } from '../revocation/types.js';
+import type { CompatPolicy } from '../policy/compat-types.js';
+import type { PolicyEngine } from '../policy/types.js';
+import type { RevocationChecker } from '../revocation/types.js';
 import { randomUuid } from '../lib/uuid.js';
 import { dpopKeyOf } from '../token/claims.js';
-import { createDpopVerifier, type DpopError, type DpopVerifier } from '../token/dpop.js';
+import { createDpopVerifier, type DpopVerifier } from '../token/dpop.js';
 import { tokenFingerprint } from '../token/fingerprint.js';
 import type { TokenVerifier, VerifiedToken, VerifyResult } from '../token/types.js';
+import { createAuditEntries } from './audit-entry.js';
 import type { Decider, Decision, Subject } from './decision.js';
 import { createDecisionMetrics } from './decision-metrics.js';
-import { policyInputOf } from './policy-input.js';
-import { policyReasonCode, type Reason } from './reasons.js';
-import type { AuthzRequest } from './request.js';
-import { isDryRun, type DecideTerms } from './terms.js';
 import { DEFAULT_MAX_NESTING_DEPTH, nestingMessage, nestsDeeperThan } from './nesting.js';
-import { subjectOf } from './subject.js';
+import { createPolicyInputs } from './policy-input.js';
+import { createQuestionKeys } from './question-key.js';
+import type { AuthzRequest } from './request.js';
+import { createSubjects } from './subject.js';
+import { isDryRun, type DecideTerms } from './terms.js';
+import type { Trail } from './trail.js';
+import {
+  AUDIT_UNAVAILABLE,
+  createOutcomeVerdicts,
+  deny,
+  denyBinding,
+  policyVerdict,
+  REVOKED,
+  type Verdict,
+} from './verdict.js';
 
 export interface DeciderDeps {
   readonly verifier: TokenVerifier;
@@ -46,114 +54,8 @@ export interface DeciderDeps {
   readonly maxNestingDepth?: number;
 }
 
-/** What one run of the pipeline learned, kept for the audit record. */
-interface Trail {
-  token?: VerifiedToken;
-  subject?: Subject;
-  outcome?: PolicyOutcome;
-  compat?: CompatResult;
-  issuer?: string;
-  tokenHash?: string;
-  /** The revocation entry that matched, for the audit record only. */
-  revocation?: RevocationEntry;
-  /** The document the policy was evaluated over: the audit record's `input` (by reference, not copied). */
-  input?: object;
-  /** Set when the verdict is the one a cached outcome always gives (see shapeOf). */
-  cachedVerdict?: Verdict;
-}
-
-interface Verdict {
-  readonly allow: boolean;
-  readonly reasons: readonly Reason[];
-  /** Set on a DPoP proof or binding failure (see Decision.dpopError). */
-  readonly dpopError?: DpopError;
-}
-
 /** decide(): nothing settled by the adapter. */
 const NO_TERMS: DecideTerms = Object.freeze({});
-
-const ALLOW: Verdict = Object.freeze({ allow: true, reasons: Object.freeze([]) });
-
-/** Shared and fixed: which entry matched goes to audit only, never to the caller. */
-const REVOKED: Verdict = Object.freeze({
-  allow: false,
-  reasons: Object.freeze([
-    Object.freeze({ code: 'revoked' as const, message: 'the access token has been revoked' }),
-  ]),
-});
-
-/** A policy's answer in the closed reason set: unknown codes become `policy_denied`, and a deny always has a reason. */
-function policyVerdict(result: {
-  readonly allow: boolean;
-  readonly reasons: readonly { readonly code: unknown; readonly message: unknown }[];
-}): Verdict {
-  if (result.allow) return ALLOW;
-  const reasons = result.reasons.map((r): Reason => ({
-    code: policyReasonCode(r.code),
-    message: typeof r.message === 'string' ? r.message : '',
-  }));
-  return {
-    allow: false,
-    reasons:
-      reasons.length > 0 ? reasons : [{ code: 'policy_denied', message: 'denied by policy' }],
-  };
-}
-
-/**
- * A cached outcome's verdict, made once: a cached outcome is one frozen object for every hit with
- * that token and question, so its verdict (and the reasons callers get) is shared and frozen too.
- */
-const cachedVerdicts = new WeakMap<PolicyOutcome, Verdict>();
-
-function verdictOf(outcome: PolicyOutcome): Verdict {
-  if (outcome.cached !== true) return policyVerdict(outcome);
-  let verdict = cachedVerdicts.get(outcome);
-  if (verdict === undefined) {
-    const made = policyVerdict(outcome);
-    verdict = Object.freeze({ allow: made.allow, reasons: Object.freeze(made.reasons) });
-    cachedVerdicts.set(outcome, verdict);
-  }
-  return verdict;
-}
-
-/**
- * Audit records of one cached outcome are alike but for their per-decision members, given the same
- * verdict and dry-run setting: the outcome stands for one verified token (issuer, hash, claims,
- * subject) and one question (transport, action, resource, context), under the same policy units.
- * Their shape key (RECORD_SHAPE) lets the audit log write them from a template. Kept per outcome,
- * so the keys go when the decision cache drops it.
- */
-const recordShapes = new WeakMap<PolicyOutcome, [object?, object?]>();
-
-function shapeOf(outcome: PolicyOutcome, dryRun: boolean): object {
-  let shapes = recordShapes.get(outcome);
-  if (shapes === undefined) {
-    shapes = [];
-    recordShapes.set(outcome, shapes);
-  }
-  const i = dryRun ? 1 : 0;
-  return (shapes[i] ??= {});
-}
-
-function deny(code: Reason['code'], message: string): Verdict {
-  return { allow: false, reasons: [{ code, message }] };
-}
-
-/** A DPoP proof or key binding that did not check out: `token_binding_unverified`, with RFC 9449's error code. */
-function denyBinding(dpopError: DpopError, message: string): Verdict {
-  return { allow: false, reasons: [{ code: 'token_binding_unverified', message }], dpopError };
-}
-
-/** An allow that no fail-closed audit sink could record becomes this. */
-const AUDIT_UNAVAILABLE: Verdict = Object.freeze({
-  allow: false,
-  reasons: Object.freeze([
-    Object.freeze({
-      code: 'audit_unavailable' as const,
-      message: 'the audit trail cannot record this decision right now, so it is not allowed',
-    }),
-  ]),
-});
 
 export function createDecider(deps: DeciderDeps): Decider {
   const { verifier, policy, audit, tenancy } = deps;
@@ -161,19 +63,12 @@ export function createDecider(deps: DeciderDeps): Decider {
   const metrics = createDecisionMetrics(deps.metrics);
   const maxNestingDepth = deps.maxNestingDepth ?? DEFAULT_MAX_NESTING_DEPTH;
 
-  // Claims of a cached token are one frozen object for every hit, so its subject is worked out once.
-  const subjects = new WeakMap<object, Subject>();
-  function subjectFor(verified: VerifiedToken): Subject {
-    let subject = subjects.get(verified.claims);
-    if (subject === undefined) {
-      subject = subjectOf(verified.claims, tenancy.claim, verified.issuer);
-      Object.freeze(subject.scopes);
-      Object.freeze(subject.act);
-      Object.freeze(subject);
-      subjects.set(verified.claims, subject);
-    }
-    return subject;
-  }
+  // Memo tables of this decider, each kept per interned object (claims, subject, outcome).
+  const subjects = createSubjects(tenancy.claim);
+  const inputs = createPolicyInputs();
+  const questionKeys = createQuestionKeys();
+  const verdicts = createOutcomeVerdicts();
+  const auditEntries = createAuditEntries();
 
   /** The compatibility policy over the adapter's document plus what the pipeline verified. */
   function runCompat(
@@ -187,7 +82,7 @@ export function createDecider(deps: DeciderDeps): Decider {
     if (compat === undefined) {
       return deny('internal_error', 'no compatibility policy is configured for this request');
     }
-    const base = policyInputOf(request, subject, verified.claims);
+    const base = inputs.of(request, subject, verified.claims);
     const input = {
       ...document,
       action: base.action,
@@ -275,7 +170,7 @@ export function createDecider(deps: DeciderDeps): Decider {
     if (rawTenant !== undefined && typeof rawTenant !== 'string') {
       return deny('claim_missing', `the ${tenancy.claim} claim must be a string`);
     }
-    const subject = subjectFor(verified);
+    const subject = subjects.of(verified);
     trail.subject = subject;
     if (deps.revocation !== undefined) {
       const revoked = deps.revocation.match(subject, verified.claims);
@@ -292,9 +187,9 @@ export function createDecider(deps: DeciderDeps): Decider {
       return runCompat(request, terms.compatDocument, subject, verified, trail);
     }
 
-    const input = policyInputOf(request, subject, verified.claims);
+    const input = inputs.of(request, subject, verified.claims);
     trail.input = input;
-    const key = cacheKeyFor(request, verified.claims);
+    const key = questionKeys.keyOf(request, verified.claims);
     const outcome = policy.evaluate(
       subject.tenant,
       input,
@@ -306,7 +201,7 @@ export function createDecider(deps: DeciderDeps): Decider {
       if (outcome.tenant) metrics.policyEval('tenant', outcome.tenant.evalNs);
       return policyVerdict(outcome);
     }
-    const verdict = verdictOf(outcome);
+    const verdict = verdicts.of(outcome);
     trail.cachedVerdict = verdict;
     return verdict;
   }
@@ -376,7 +271,7 @@ export function createDecider(deps: DeciderDeps): Decider {
     };
     let committed: Promise<void> | undefined;
     try {
-      audit.write(auditRecordOf(request, decision, trail, verdict));
+      audit.write(auditEntries.recordOf(request, decision, trail, verdict));
       // answer_after_write: the answer leaves once its record is on disk, so the transports,
       // which answer when this settles, need not know about audit.
       committed = audit.committed?.();
@@ -402,159 +297,6 @@ export function createDecider(deps: DeciderDeps): Decider {
   }
 }
 
-function auditRecordOf(
-  request: AuthzRequest,
-  decision: Decision,
-  trail: Trail,
-  verdict: Verdict,
-): DecisionAuditRecord {
-  const claims = trail.token?.claims;
-  const subject = trail.subject;
-  const jti = claims?.['jti'];
-  const tenant = subject?.tenant ?? request.tenant;
-  const policy = trail.outcome
-    ? { base: trail.outcome.base.revision, tenant: trail.outcome.tenant?.revision }
-    : trail.compat
-      ? { compat: trail.compat.revision }
-      : undefined;
-  const cached = trail.outcome?.cached === true;
-  const evalNs = cached
-    ? undefined
-    : trail.outcome
-      ? trail.outcome.base.evalNs + (trail.outcome.tenant?.evalNs ?? 0)
-      : trail.compat?.evalNs;
-  // Plain properties, not conditional spreads (several times cheaper on this per-decision path):
-  // JSON leaves `undefined` out, so the written record has exactly the fields that are known.
-  const resource = request.resource;
-  const dryRun = decision.dryRun === true;
-  // Only while the verdict is the cached outcome's own (an audit refusal replaces it).
-  const shape =
-    trail.outcome?.cached === true && verdict === trail.cachedVerdict
-      ? shapeOf(trail.outcome, dryRun)
-      : undefined;
-  return {
-    type: 'decision',
-    schema_version: AUDIT_SCHEMA_VERSION,
-    decision_id: decision.decisionId,
-    time: rfc3339NanoNow(),
-    transport: request.transport,
-    allow: decision.allow,
-    reasons: decision.reasons,
-    action: request.action,
-    resource: resource ? { type: resource.type, id: resource.id } : undefined,
-    tenant,
-    sub: subject?.sub,
-    client_id: subject?.clientId,
-    act: subject && subject.act.length > 0 ? subject.act : undefined,
-    scopes: subject?.scopes,
-    iss: trail.issuer,
-    jti: typeof jti === 'string' ? jti : undefined,
-    token_hash: trail.tokenHash,
-    decided_by: decision.decidedBy,
-    policy,
-    policy_cached: cached ? true : undefined,
-    latency_us: Math.round(decision.latencyUs),
-    request_id: request.requestId,
-    dry_run: dryRun ? true : undefined,
-    revocation: trail.revocation
-      ? { id: trail.revocation.id, kind: trail.revocation.kind }
-      : undefined,
-    eval_ns: evalNs !== undefined ? Math.round(evalNs) : undefined,
-    peer: request.peer,
-    input: trail.input ?? requestInputOf(request),
-    // Last: a computed key ends the literal's preset shape, so everything before stays fast to make.
-    [RECORD_SHAPE]: shape,
-  };
-}
-
-/** Questions larger than this are evaluated without the decision cache (a key would cost more than it saves). */
-const MAX_CACHE_KEY = 4096;
-
-/** Separates the parts of a simple key; a part holding it takes the JSON form instead. */
-const SEP = '\u0000';
-
-function isEmpty(object: Readonly<Record<string, unknown>> | undefined): boolean {
-  if (object === undefined) return true;
-  for (const _ in object) return false;
-  return true;
-}
-
-/** No resource attributes and no context: the question is its transport, action and resource. */
-function isSimpleQuestion(request: AuthzRequest): boolean {
-  const { resource } = request;
-  return (resource === undefined || resource.attributes === undefined) && isEmpty(request.context);
-}
-
-function simpleKeyOf(request: AuthzRequest): string | undefined {
-  const { action, resource } = request;
-  const type = resource?.type ?? '';
-  const id = resource?.id;
-  if (action.includes(SEP) || type.includes(SEP) || (id !== undefined && id.includes(SEP))) {
-    return jsonKeyOf(request);
-  }
-  const key = `s${request.transport}${SEP}${action}${SEP}${resource === undefined ? 'n' : 'r'}${SEP}${type}${SEP}${id === undefined ? 'n' : `i${id}`}`;
-  return key.length <= MAX_CACHE_KEY ? key : undefined;
-}
-
-function jsonKeyOf(request: AuthzRequest): string | undefined {
-  const { action, resource } = request;
-  const key = `j${JSON.stringify([request.transport, action, resource ?? null, request.context ?? null])}`;
-  return key.length <= MAX_CACHE_KEY ? key : undefined;
-}
-
-/** The simple question a token last asked, with its decision-cache key. */
-interface LastQuestion {
-  readonly transport: string;
-  readonly action: string;
-  readonly type: string | undefined;
-  readonly id: string | undefined;
-  readonly key: string;
-}
-
-/** Per verified token's claims (one frozen object per cached token); goes with the token. */
-const lastQuestions = new WeakMap<object, LastQuestion>();
-
-/**
- * What, besides the verified claims, the policy input depends on, as an injective string;
- * undefined when too large to be worth caching. The common question (no attributes, no context)
- * is five separator-joined parts (the transport, the action, whether there is a resource, its
- * type, its id) none of which holds the separator; anything else is a JSON array, so no choice of
- * values makes two different questions look alike. An empty context equals none: the input holds
- * `{}` for both. Keys in a different order only make a miss, never a wrong hit.
- *
- * A token asking its last simple question again gets the very key string it got then: comparing
- * four short strings costs less than building, flattening and hashing a new key for the decision
- * cache's look-up (the kept key's hash is already computed).
- */
-function cacheKeyFor(request: AuthzRequest, owner: object): string | undefined {
-  if (!isSimpleQuestion(request)) return jsonKeyOf(request);
-  const { resource } = request;
-  const type = resource?.type;
-  const id = resource?.id;
-  const last = lastQuestions.get(owner);
-  if (
-    last !== undefined &&
-    last.action === request.action &&
-    last.type === type &&
-    last.id === id &&
-    last.transport === request.transport
-  ) {
-    return last.key;
-  }
-  const key = simpleKeyOf(request);
-  if (key !== undefined) {
-    key.charCodeAt(0); // flattened once, here, rather than by every look-up
-    lastQuestions.set(owner, {
-      transport: request.transport,
-      action: request.action,
-      type,
-      id,
-      key,
-    });
-  }
-  return key;
-}
-
 /** The first of the request's free-form documents nested past `max`, named as callers know it. */
 function nestingFailure(
   request: AuthzRequest,
@@ -577,20 +319,6 @@ function shallowInputOf(request: AuthzRequest): object {
     action: request.action,
     ...(resource ? { resource: { type: resource.type, id: resource.id } } : {}),
     ...(request.tenant !== undefined ? { tenant: request.tenant } : {}),
-    transport: request.transport,
-  };
-}
-
-/**
- * The audit `input` when no policy ran (a refused token, a tenant mismatch): what was asked, never
- * the token. Built field by field so nothing of the request is referenced by accident.
- */
-function requestInputOf(request: AuthzRequest): object {
-  return {
-    action: request.action,
-    ...(request.resource ? { resource: request.resource } : {}),
-    ...(request.tenant !== undefined ? { tenant: request.tenant } : {}),
-    context: request.context ?? {},
     transport: request.transport,
   };
 }

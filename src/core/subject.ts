@@ -1,5 +1,7 @@
 // Normalises verified JWT claims into the subject policies and callers see: scopes as a list, `act` as a chain.
+import { intern } from '../lib/interned.js';
 import { MAX_ACT_DEPTH } from '../token/claims.js';
+import type { VerifiedToken } from '../token/types.js';
 import type { Subject } from './decision.js';
 
 /** `scope` is a space-delimited string (RFC 9068 / RFC 8693); some issuers send `scp` as an array. */
@@ -47,5 +49,28 @@ export function subjectOf(
     scopes: scopesOf(claims),
     act: actChainOf(claims),
     issuer,
+  };
+}
+
+export interface Subjects {
+  /** The subject of a verified token, interned: one Subject per claims object, so a cached token's every hit shares it. */
+  of(verified: VerifiedToken): Subject;
+}
+
+/** Subjects kept per claims object (interned by the verifier), so a cached token's subject is worked out once. */
+export function createSubjects(tenantClaim: string): Subjects {
+  const subjects = new WeakMap<object, Subject>();
+  return {
+    of(verified) {
+      let subject = subjects.get(verified.claims);
+      if (subject === undefined) {
+        subject = subjectOf(verified.claims, tenantClaim, verified.issuer);
+        intern(subject.scopes);
+        intern(subject.act);
+        intern(subject);
+        subjects.set(verified.claims, subject);
+      }
+      return subject;
+    },
   };
 }

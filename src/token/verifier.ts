@@ -20,6 +20,7 @@ import { createSecretKeyResolver } from './secret-key.js';
 import { createTokenCache } from './token-cache.js';
 import { translateJoseError } from './translate.js';
 import type { TokenVerifier, VerifiedToken, VerifyResult } from './types.js';
+import { internTree } from '../lib/interned.js';
 
 export type { TokenObserver } from './observer.js';
 
@@ -128,7 +129,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
 
     const result: VerifiedToken = {
       ok: true,
-      claims: deepFreeze(payload),
+      // Shared by every later hit on the cached entry, so nobody downstream may mutate them.
+      claims: internTree(payload),
       header: Object.freeze(verifiedHeader(alg, kid, typ)),
       issuer: iss,
       expiresAtMs: (payload.exp as number) * 1000,
@@ -245,22 +247,6 @@ function verifiedHeader(
 ): VerifiedToken['header'] {
   if (kid === undefined) return typeof typ === 'string' ? { alg, typ } : { alg };
   return typeof typ === 'string' ? { alg, kid, typ } : { alg, kid };
-}
-
-/**
- * Claims are shared by every later hit on the cached entry, so nobody downstream may mutate them.
- * Freezing a freshly parsed JSON tree is cheap (tokens hold a few dozen values); iterative, so a
- * pathologically nested claim cannot overflow the stack.
- */
-function deepFreeze<T extends object>(root: T): T {
-  const pending: object[] = [root];
-  for (let value = pending.pop(); value !== undefined; value = pending.pop()) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) {
-      if (typeof child === 'object' && child !== null) pending.push(child as object);
-    }
-  }
-  return root;
 }
 
 const SEVERITY: Readonly<Record<ComponentState, number>> = {

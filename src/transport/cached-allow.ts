@@ -1,8 +1,9 @@
 // What a cached token's plain allow answer holds besides its decision id, made once per subject and deciding layer.
 import type { Decision, Subject } from '../core/decision.js';
+import { isInterned } from '../lib/interned.js';
 
 /**
- * Returns a look-up that gives, for an allow with no reasons whose subject is frozen (one Subject
+ * Returns a look-up that gives, for an allow with no reasons whose subject is interned (one Subject
  * per cached token), `make(subject, decidedBy)` made on first use and kept while the subject
  * lives; undefined for any other decision, which the adapter answers the general way.
  */
@@ -12,7 +13,7 @@ export function cachedAllowParts<T>(
   const bySubject = new WeakMap<Subject, Map<string | undefined, T>>();
   return (decision) => {
     const s = decision.subject;
-    if (!decision.allow || decision.reasons.length > 0 || s === undefined || !Object.isFrozen(s)) {
+    if (!decision.allow || decision.reasons.length > 0 || s === undefined || !isInterned(s)) {
       return undefined;
     }
     let byLayer = bySubject.get(s);

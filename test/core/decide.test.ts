@@ -587,6 +587,15 @@ describe('decide(): cached tokens', () => {
     expect(a.decisionId).not.toBe(b.decisionId);
   });
 
+  it('keeps its memo tables per decider, not per module', () => {
+    const claims = Object.freeze({ sub: 'user_1', tenant: 'acme' });
+    const token = { ...verified({ cached: true }), claims };
+    const a = setup({ tokens: { cached: token } }).decider.decide(ask({ token: 'cached' }));
+    const b = setup({ tokens: { cached: token } }).decider.decide(ask({ token: 'cached' }));
+    expect((a as Decision).subject).toEqual((b as Decision).subject);
+    expect((a as Decision).subject).not.toBe((b as Decision).subject);
+  });
+
   it('hands the policy a cache key that tells questions apart', () => {
     const keys: (string | undefined)[] = [];
     const calls: string[] = [];
