@@ -12,18 +12,26 @@ import { createAdminAuthenticator } from '../transport/admin/jwt-auth.js';
 
 export interface AdminAuthSetup {
   readonly authenticator: AdminAuthenticator;
+  /** Starts the admin issuer's key refresh. */
+  start(): Promise<void>;
   /** Stops the admin issuer's key refresh. */
   stop(): Promise<void>;
 }
 
-export async function startAdminAuth(
+/**
+ * Builds the admin authenticator; `start()` fetches the admin issuer's keys when `admin.jwt` is
+ * configured (the composition root starts and stops it like any component).
+ */
+export function createAdminAuth(
   config: MandateConfig,
   adminTokens: readonly string[],
   logger?: Logger,
-): Promise<AdminAuthSetup> {
+): AdminAuthSetup {
   const jwt = config.admin.jwt;
   const staticTokens = createStaticAdminAuthenticator(adminTokens);
-  if (jwt === undefined) return { authenticator: staticTokens, stop: async () => {} };
+  if (jwt === undefined) {
+    return { authenticator: staticTokens, start: async () => {}, stop: async () => {} };
+  }
   // Its own verifier: admin keys, audiences and cache are never shared with data-plane tokens.
   const verifier = createTokenVerifier({
     issuers: [jwt.issuer],
@@ -35,13 +43,13 @@ export async function startAdminAuth(
       },
     }),
   });
-  await verifier.start();
   return {
     authenticator: createAdminAuthenticator(staticTokens, {
       verifier,
       requiredScope: jwt.requiredScope,
       tenantClaim: jwt.tenantClaim,
     }),
+    start: () => verifier.start(),
     stop: () => verifier.stop(),
   };
 }

@@ -1,6 +1,7 @@
 // Composition of token exchange: the exchanger built from `exchange:`, its metrics, and its link to revocation.
 import type { Logger } from 'pino';
 import type { AuditSink } from '../audit/sink.js';
+import type { ExchangeConfig } from '../config/exchange.js';
 import type { MandateConfig } from '../config/types.js';
 import type { Decider } from '../core/decision.js';
 import { createTokenExchanger, type TokenExchanger } from '../exchange/exchanger.js';
@@ -10,6 +11,7 @@ import type { RevocationChecker } from '../revocation/types.js';
 import type { TokenVerifier } from '../token/types.js';
 import type { EnvoyAuthorizer } from '../transport/envoy/authz.js';
 import { createEgressAuthorizer, routeByMode } from '../transport/envoy/egress.js';
+import type { Lifecycle } from './lifecycle.js';
 
 export interface ExchangeSetupDeps {
   readonly decider: Decider;
@@ -18,22 +20,54 @@ export interface ExchangeSetupDeps {
   readonly metrics: Metrics;
   /** Cached exchanges of subjects a revocation matches are dropped (see TokenExchangerDeps.isRevoked). */
   readonly revocations?: RevocationChecker;
+  /** Subscribes to changes of the policies in force; returns the unsubscribe function. */
+  readonly onPolicyChange?: (listener: () => void) => () => void;
 }
 
 /**
- * Builds and starts the exchanger when `exchange:` is configured. A private key that cannot be read
- * rejects (a configuration mistake); an unreachable authorization server does not: exchanges fail
- * with `as_unavailable` and the status says so, while checks go on.
+ * Builds and starts the exchanger as the lifecycle's `exchange` component when `exchange:` is
+ * configured. A private key that cannot be read rejects (a configuration mistake); an unreachable
+ * authorization server does not: exchanges fail with `as_unavailable` and the status says so,
+ * while checks go on.
  */
 export async function startExchange(
   config: MandateConfig,
   deps: ExchangeSetupDeps,
   logger: Logger,
+  lifecycle: Lifecycle,
 ): Promise<TokenExchanger | undefined> {
-  if (config.exchange === undefined) return undefined;
-  const log = logger.child({ component: 'exchange' });
+  const exchange = config.exchange;
+  if (exchange === undefined) return undefined;
+  let exchanger: TokenExchanger | undefined;
+  let unsubscribe = () => {};
+  await lifecycle.start({
+    name: 'exchange',
+    start: async () => {
+      const log = logger.child({ component: 'exchange' });
+      exchanger = await buildExchanger(exchange, deps, log);
+      // A cached exchange carries the decision that allowed it; new policy must not keep serving it.
+      const cache = exchanger.cache;
+      unsubscribe = deps.onPolicyChange?.(() => cache.clear()) ?? unsubscribe;
+      await exchanger.start();
+      const status = exchanger.status();
+      if (status.state !== 'OK') log.warn({ status }, 'token exchange is not ready yet');
+    },
+    stop: async () => {
+      unsubscribe();
+      await exchanger?.stop();
+    },
+  });
+  return exchanger;
+}
+
+/** The exchanger, not started: its private key is read here (a bad key rejects). */
+async function buildExchanger(
+  exchange: ExchangeConfig,
+  deps: ExchangeSetupDeps,
+  log: Logger,
+): Promise<TokenExchanger> {
   const revocations = deps.revocations;
-  const exchanger = await createTokenExchanger(config.exchange, {
+  return createTokenExchanger(exchange, {
     decider: deps.decider,
     verifier: deps.verifier,
     audit: deps.audit,
@@ -43,10 +77,6 @@ export async function startExchange(
       ? { isRevoked: (subject) => revocations.match(subject, subject.claims) !== undefined }
       : {}),
   });
-  await exchanger.start();
-  const status = exchanger.status();
-  if (status.state !== 'OK') log.warn({ status }, 'token exchange is not ready yet');
-  return exchanger;
 }
 
 /**

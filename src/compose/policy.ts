@@ -1,4 +1,4 @@
-// Composition of the policy engine: built from `policies:`, its metrics wired, started, and its admin routes.
+// Composition of the policy engine: built from `policies:`, its metrics wired, and its admin routes (the root starts it).
 import type { Logger } from 'pino';
 import type { MandateConfig } from '../config/types.js';
 import type { Metrics } from '../metrics/registry.js';
@@ -49,16 +49,16 @@ export function policyMetricsObserver(metrics: Metrics): PolicyObserver {
 }
 
 /**
- * Builds and starts the engine. Rejects (naming file and line) when the base policy cannot be
- * loaded; a broken tenant only fails that tenant (closed).
+ * Builds the engine (not started: the composition root starts it, and its start rejects, naming
+ * file and line, when the base policy cannot be loaded; a broken tenant only fails that tenant).
  */
-export async function startPolicies(
+export function createPolicies(
   config: MandateConfig,
   metrics: Metrics,
   logger: Logger,
   /** Called after any change of the units in force (a reload, a bundle, a failure, a removal). */
   onChange: () => void = () => {},
-): Promise<PolicySetup> {
+): PolicySetup {
   const observer = policyMetricsObserver(metrics);
   const engine = createPolicyEngine({
     config: config.policies,
@@ -75,6 +75,5 @@ export async function startPolicies(
       },
     },
   });
-  await engine.start();
   return { engine, adminRoutes: policyAdminRoutes(engine) };
 }

@@ -1,4 +1,4 @@
-// Composition of grant-level revocation: the configured store started, its metrics, and its admin routes.
+// Composition of grant-level revocation: the configured store, its metrics, and its admin routes (the root starts it).
 import type { Logger } from 'pino';
 import type { AuditSink } from '../audit/sink.js';
 import type { MandateConfig } from '../config/types.js';
@@ -11,28 +11,32 @@ import { revocationAdminRoutes } from '../transport/admin/revocations.js';
 
 export interface RevocationSetup {
   readonly store: RevocationStore;
+  /** Starts the store, then publishes its metrics. */
+  start(): Promise<void>;
   /** POST / GET / DELETE /v1/revocations, writing admin records to `audit`. */
   adminRoutes(audit: AuditSink): AdminRoutes;
 }
 
 /**
- * Builds and starts the revocation store. Rejects (naming the file) when the snapshot is damaged:
- * starting with an empty set would silently un-revoke. A Redis that is down does not reject: the
- * snapshot is served and the store's status says so.
+ * Builds the revocation store (not started). Its start rejects (naming the file) when the snapshot
+ * is damaged: starting with an empty set would silently un-revoke. A Redis that is down does not
+ * reject: the snapshot is served and the store's status says so.
  */
-export async function startRevocation(
+export function createRevocation(
   config: MandateConfig,
   metrics: Metrics,
   logger: Logger,
-): Promise<RevocationSetup> {
+): RevocationSetup {
   const { store, lifetime } = createRevocationStore(config.revocation, {
     issuers: config.issuers,
     logger: logger.child({ component: 'revocation' }),
   });
-  await store.start();
-  registerRevocationMetrics(metrics.registry, store);
   return {
     store,
+    async start() {
+      await store.start();
+      registerRevocationMetrics(metrics.registry, store);
+    },
     adminRoutes: (audit) =>
       revocationAdminRoutes({
         store,
