@@ -1,17 +1,15 @@
-// `mandate check`: one decision through the real pipeline, locally, against a policy directory or built bundles.
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+// `mandate check`: one decision through the pipeline `serve` composes, locally, against a policy directory or built bundles.
+import { readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import pino from 'pino';
 import type { AuditRecord, DecisionAuditRecord } from '../audit/record.js';
 import type { AuditSink } from '../audit/sink.js';
 import type { BundleSourceConfig } from '../config/policies.js';
 import type { MandateConfig } from '../config/types.js';
-import { createDecider } from '../core/decide.js';
+import { openDecisionCore } from '../compose/core.js';
 import type { Decision } from '../core/decision.js';
 import { subjectToWire } from '../core/subject-wire.js';
-import { createPolicyEngine } from '../policy/engine.js';
 import type { PolicyOutcome } from '../policy/types.js';
-import { loadOrCreateDevSigner } from '../token/dev-signer.js';
-import { createTokenVerifier } from '../token/verifier.js';
 import { UsageError } from './usage-error.js';
 
 export const CHECK_USAGE = `usage: mandate check --token T --action A [--resource TYPE[:ID]] [--tenant T]
@@ -129,17 +127,6 @@ export async function checkCommand(
     ...(values.policies !== undefined && { dir: resolve(values.policies), bundles: [] }),
     ...(values.bundles !== undefined && { bundles: await bundlesIn(resolve(values.bundles)) }),
   };
-  if (config.dev.enabled) {
-    // As `serve` does: the dev issuer's keys are the dev signer's.
-    const signer = await loadOrCreateDevSigner(config.dev.stateDir);
-    const devIssuer = config.issuers.find((i) => i.issuer === config.dev.issuer);
-    if (devIssuer?.keys.kind === 'jwks_file') {
-      await mkdir(dirname(devIssuer.keys.path), { recursive: true });
-      await writeFile(devIssuer.keys.path, JSON.stringify(signer.publicJwks, null, 2));
-    }
-  }
-  const verifier = createTokenVerifier({ issuers: config.issuers, token: config.token });
-  const engine = createPolicyEngine({ config: policies });
   let record: DecisionAuditRecord | undefined;
   const audit: AuditSink = {
     write(r: AuditRecord) {
@@ -148,16 +135,11 @@ export async function checkCommand(
     flush: async () => {},
     close: async () => {},
   };
+  // The pipeline `serve` runs (revocations from the configured store, the compatibility policy),
+  // without listeners; its operational log stays quiet, the answer is what this command prints.
+  const core = await openDecisionCore({ ...config, policies }, pino({ level: 'silent' }), audit);
+  const { decider, policy: engine } = core;
   try {
-    await engine.start();
-    await verifier.start();
-    const decider = createDecider({
-      verifier,
-      policy: engine,
-      audit,
-      tenancy: config.tenancy,
-      maxNestingDepth: config.limits.maxNestingDepth,
-    });
     const resource = parseResource(values.resource);
     const decision: Decision = await decider.decide({
       token: values.token,
@@ -220,7 +202,6 @@ export async function checkCommand(
     }
     return decision.allow ? 0 : 3;
   } finally {
-    await engine.stop();
-    await verifier.stop();
+    await core.stop();
   }
 }

@@ -15,7 +15,7 @@ import { createJwksFetchLog } from '../token/jwks-log.js';
 import type { TokenVerifier } from '../token/types.js';
 import { createTokenVerifier } from '../token/verifier.js';
 import { createChangeSignal } from './change-signal.js';
-import type { Lifecycle } from './lifecycle.js';
+import { composeInOrder, createLifecycle, type Lifecycle } from './lifecycle.js';
 import { createPolicies, type PolicySetup } from './policy.js';
 import { createRevocation, type RevocationSetup } from './revocation.js';
 
@@ -155,4 +155,30 @@ function createCompat(config: MandateConfig, logger: Logger): CompatPolicy | und
     onError: (error) =>
       log.error({ error }, 'compatibility policy failed or gave no usable result; denied'),
   });
+}
+
+/** A started decision core on its own lifecycle, for in-process use without listeners. */
+export interface OpenDecisionCore<A extends AuditSink> extends DecisionCore<A> {
+  /** Stops its components in reverse start order. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The same pipeline `serve` builds (revocation with the configured store, policies, keys, the
+ * OPA-Envoy compatibility policy), started without listeners: what `mandate check` decides with.
+ * `audit` receives the decision records instead of the configured audit log. A component that
+ * fails to start stops those started before it, and the promise rejects.
+ */
+export async function openDecisionCore<A extends AuditSink>(
+  config: MandateConfig,
+  logger: Logger,
+  audit: A,
+): Promise<OpenDecisionCore<A>> {
+  const lifecycle = createLifecycle((name, err) =>
+    logger.error({ err, component: name }, 'component failed to stop'),
+  );
+  const core = await composeInOrder(lifecycle, (started) =>
+    startDecisionCore(config, logger, started, async () => audit),
+  );
+  return { ...core, stop: () => lifecycle.stop(0) };
 }
