@@ -1,8 +1,9 @@
-// Builds the fastify app for the admin listener: every route requires an authenticated admin.
+// Builds the fastify app for the admin listener from its route plugins: every route requires an authenticated admin.
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
+  type FastifyPluginAsync,
   type FastifyRequest,
 } from 'fastify';
 import type { Readiness } from '../../lib/readiness.js';
@@ -19,8 +20,30 @@ declare module 'fastify' {
   }
 }
 
-/** A group of admin routes contributed by a component (revocations, policy status, decisions, ...). */
+/**
+ * A group of admin routes contributed by a component (revocations, policy status, decisions, ...);
+ * the admin app registers each group as its own encapsulated plugin.
+ */
 export type AdminRoutes = (app: FastifyInstance) => void;
+
+function pluginOf(group: AdminRoutes): FastifyPluginAsync {
+  return async (scope) => group(scope);
+}
+
+/** GET /v1/status: readiness, the policies in force, and who is asking. */
+function statusRoutes(readiness: Readiness, policy: PolicyEngine): FastifyPluginAsync {
+  return async (routes) => {
+    routes.get('/v1/status', async (req) => {
+      const report = readiness.report();
+      return {
+        ready: report.ready,
+        components: report.components,
+        policies: policy.revisions(),
+        principal: adminPrincipalOf(req).id,
+      };
+    });
+  };
+}
 
 export interface AdminAppDeps {
   readonly authenticator: AdminAuthenticator;
@@ -92,19 +115,11 @@ export function buildAdminApp(deps: AdminAppDeps): FastifyInstance {
     title: 'mandate admin API',
     description: 'Revocations, policy status and reloads, recent decisions, sidecar status.',
   });
-  // Routes go in a scope registered after the OpenAPI plugin, so its onRoute hook sees every one.
+  // Routes go in a scope registered after the OpenAPI plugin, so its onRoute hook sees every one;
+  // each group is its own plugin (the authentication hook above covers them all).
   void app.register(async (routes) => {
-    routes.get('/v1/status', async (req) => {
-      const report = deps.readiness.report();
-      return {
-        ready: report.ready,
-        components: report.components,
-        policies: deps.policy.revisions(),
-        principal: adminPrincipalOf(req).id,
-      };
-    });
-
-    for (const register of deps.routes ?? []) register(routes);
+    void routes.register(statusRoutes(deps.readiness, deps.policy));
+    for (const group of deps.routes ?? []) void routes.register(pluginOf(group));
   });
   return app;
 }

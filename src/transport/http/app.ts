@@ -1,11 +1,12 @@
-// Builds the fastify app for the HTTP listener (Check API + health, readiness, metrics); it never listens by itself.
+// Builds the fastify app for the HTTP listener from its route plugins (Check API, exchange, Envoy, health); it never listens by itself.
 import Fastify, { type FastifyInstance, type FastifyBaseLogger } from 'fastify';
 import type { Decider } from '../../core/decision.js';
 import type { Readiness } from '../../lib/readiness.js';
 import type { Metrics } from '../../metrics/registry.js';
-import { registerCheckRoute } from './check-route.js';
+import { checkRoutes } from './check-route.js';
 import type { TokenExchanger } from '../../exchange/exchanger.js';
-import { registerExchangeRoute } from './exchange-route.js';
+import { exchangeRoutes } from './exchange-route.js';
+import { healthRoutes } from './health-routes.js';
 import type { EnvoyAuthorizer } from '../envoy/authz.js';
 import { registerEnvoyHttpRoutes, type EnvoyHttpOptions } from '../envoy/http.js';
 import { clientErrorOf } from './errors.js';
@@ -71,24 +72,20 @@ export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions): Fastif
       'The Check API, token exchange, Envoy HTTP ext_authz, health, readiness and metrics.',
   });
   // Routes go in a scope registered after the OpenAPI plugin, so its onRoute hook sees every one.
+  // Each group is its own plugin, registered in this order (the order of the OpenAPI document).
   void app.register(async (routes) => {
-    registerCheckRoute(routes, deps.decider, options.maxNestingDepth);
-    registerExchangeRoute(routes, deps.exchanger);
-    if (deps.egress) registerEnvoyHttpRoutes(routes, deps.egress.authorizer, deps.egress.options);
-    if (deps.envoy) registerEnvoyHttpRoutes(routes, deps.envoy.authorizer, deps.envoy.options);
-
-    routes.get('/health', async () => ({ status: 'ok' }));
-    routes.get('/ready', async (_req, reply) => {
-      const report = deps.readiness.report();
-      return reply.code(report.ready ? 200 : 503).send({
-        status: report.ready ? 'ready' : report.draining ? 'draining' : 'not_ready',
-        components: report.components,
-      });
-    });
-    if (deps.metrics) {
-      const registry = deps.metrics.registry;
-      routes.get('/metrics', async (_req, reply) =>
-        reply.header('content-type', registry.contentType).send(await registry.metrics()),
+    void routes.register(checkRoutes(deps.decider, options.maxNestingDepth));
+    void routes.register(exchangeRoutes(deps.exchanger));
+    void routes.register(healthRoutes(deps.readiness, deps.metrics));
+    const { egress, envoy } = deps;
+    if (egress) {
+      void routes.register(async (scope) =>
+        registerEnvoyHttpRoutes(scope, egress.authorizer, egress.options),
+      );
+    }
+    if (envoy) {
+      void routes.register(async (scope) =>
+        registerEnvoyHttpRoutes(scope, envoy.authorizer, envoy.options),
       );
     }
   });

@@ -1,5 +1,5 @@
 // POST /v1/check: the HTTP adapter of the Check API — JSON in, one AuthzRequest, one Decision, JSON out.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { Decider, Decision } from '../../core/decision.js';
 import type { AuthzRequest, ResourceRef } from '../../core/request.js';
 import { DEFAULT_MAX_NESTING_DEPTH, nestingFailureOf } from '../../core/nesting.js';
@@ -135,76 +135,78 @@ function repeatedAuthorization(rawHeaders: readonly string[]): boolean {
   return false;
 }
 
-export function registerCheckRoute(
-  app: FastifyInstance,
+/** POST /v1/check as a fastify plugin over `decider`; deeper `resource.attributes` or `context` than `maxNestingDepth` is a 400. */
+export function checkRoutes(
   decider: Decider,
   maxNestingDepth: number = DEFAULT_MAX_NESTING_DEPTH,
-): void {
-  app.post<{ Body: CheckBody }>(
-    '/v1/check',
-    { schema: { body: checkBodySchema, response: { 200: checkResponseSchema } } },
-    // Not async: a cached token's decision is answered in this call, without a promise.
-    (req, reply) => {
-      const body = req.body;
-      const header = req.headers.authorization;
-      if (body.token !== undefined && header !== undefined) {
-        void reply.code(400).send({
-          error: 'invalid_request',
-          message: 'token: send the token in the body or the Authorization header, not both',
-        });
-        return undefined;
-      }
-      if (header !== undefined && repeatedAuthorization(req.raw.rawHeaders)) {
-        void reply.code(400).send({
-          error: 'invalid_request',
-          message: 'authorization: send one Authorization header',
-        });
-        return undefined;
-      }
-      // Bounded here, before anything recurses into them, so the answer names the field.
-      const tooDeep =
-        body.context === undefined && body.resource?.attributes === undefined
-          ? undefined
-          : nestingFailureOf(
-              [
-                ['resource.attributes', body.resource?.attributes],
-                ['context', body.context],
-              ],
-              maxNestingDepth,
-            );
-      if (tooDeep !== undefined) {
-        void reply.code(400).send({ error: 'invalid_request', message: tooDeep });
-        return undefined;
-      }
-      let token = body.token ?? bearerTokenOf(header);
-      // `Authorization: DPoP <token>` (RFC 9449 §7.1) needs a proof for the protected request, which
-      // this API does not see: the token is decided with that said, so it is refused, never taken
-      // as a bearer token (or reported missing).
-      let dpop: AuthzRequest['dpop'];
-      if (token === undefined && header !== undefined) {
-        token = dpopTokenOf(header);
-        if (token !== undefined) dpop = { scheme: 'dpop', proof: undefined, request: undefined };
-      }
-      const requestId = req.headers['x-request-id'];
-      const request: AuthzRequest = {
-        token,
-        dpop,
-        action: body.action,
-        resource: body.resource,
-        tenant: body.tenant,
-        context: body.context,
-        transport: 'http',
-        requestId: typeof requestId === 'string' ? requestId : undefined,
-        peer: peerOf(req.socket),
-      };
-      const answer = (decision: Decision) => {
-        const json = allowJsonOf(decision);
-        if (json === undefined) return checkResponseOf(decision);
-        void reply.type(JSON_TYPE);
-        return json;
-      };
-      const decided = decider.decide(request);
-      return decided instanceof Promise ? decided.then(answer) : answer(decided);
-    },
-  );
+): FastifyPluginAsync {
+  return async (app) => {
+    app.post<{ Body: CheckBody }>(
+      '/v1/check',
+      { schema: { body: checkBodySchema, response: { 200: checkResponseSchema } } },
+      // Not async: a cached token's decision is answered in this call, without a promise.
+      (req, reply) => {
+        const body = req.body;
+        const header = req.headers.authorization;
+        if (body.token !== undefined && header !== undefined) {
+          void reply.code(400).send({
+            error: 'invalid_request',
+            message: 'token: send the token in the body or the Authorization header, not both',
+          });
+          return undefined;
+        }
+        if (header !== undefined && repeatedAuthorization(req.raw.rawHeaders)) {
+          void reply.code(400).send({
+            error: 'invalid_request',
+            message: 'authorization: send one Authorization header',
+          });
+          return undefined;
+        }
+        // Bounded here, before anything recurses into them, so the answer names the field.
+        const tooDeep =
+          body.context === undefined && body.resource?.attributes === undefined
+            ? undefined
+            : nestingFailureOf(
+                [
+                  ['resource.attributes', body.resource?.attributes],
+                  ['context', body.context],
+                ],
+                maxNestingDepth,
+              );
+        if (tooDeep !== undefined) {
+          void reply.code(400).send({ error: 'invalid_request', message: tooDeep });
+          return undefined;
+        }
+        let token = body.token ?? bearerTokenOf(header);
+        // `Authorization: DPoP <token>` (RFC 9449 §7.1) needs a proof for the protected request, which
+        // this API does not see: the token is decided with that said, so it is refused, never taken
+        // as a bearer token (or reported missing).
+        let dpop: AuthzRequest['dpop'];
+        if (token === undefined && header !== undefined) {
+          token = dpopTokenOf(header);
+          if (token !== undefined) dpop = { scheme: 'dpop', proof: undefined, request: undefined };
+        }
+        const requestId = req.headers['x-request-id'];
+        const request: AuthzRequest = {
+          token,
+          dpop,
+          action: body.action,
+          resource: body.resource,
+          tenant: body.tenant,
+          context: body.context,
+          transport: 'http',
+          requestId: typeof requestId === 'string' ? requestId : undefined,
+          peer: peerOf(req.socket),
+        };
+        const answer = (decision: Decision) => {
+          const json = allowJsonOf(decision);
+          if (json === undefined) return checkResponseOf(decision);
+          void reply.type(JSON_TYPE);
+          return json;
+        };
+        const decided = decider.decide(request);
+        return decided instanceof Promise ? decided.then(answer) : answer(decided);
+      },
+    );
+  };
 }
