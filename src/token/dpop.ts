@@ -61,7 +61,10 @@ export interface DpopVerifierOptions {
 }
 
 export interface DpopVerifier {
-  /** Undefined when the proof is good for this token and request; else why it is not. */
+  /**
+   * Undefined when the proof is good for this token and request; else why it is not. The same
+   * evidence object proven before (for the same token and key) is good again: it is one request.
+   */
   verify(
     evidence: DpopEvidence,
     accessToken: string,
@@ -84,9 +87,23 @@ export function createDpopVerifier(options: DpopVerifierOptions = {}): DpopVerif
   const tolerance = options.clockToleranceSeconds ?? 5;
   /** Proof ids seen, per key, with when they stop mattering (their `iat` is then too old). */
   const seen = new ClockCache<string, number>(options.replayCacheEntries ?? 100_000);
+  /**
+   * Evidence objects already proven, with the token and key they were proven for. An adapter that
+   * must decide one request for several actions (a method override: both methods) passes the same
+   * evidence object each time; that is one use of the proof, not a replay. A request that arrives
+   * again is read into a new object, so the jti check still applies to it.
+   */
+  const proven = new WeakMap<
+    DpopEvidence,
+    { readonly accessToken: string; readonly jkt: string }
+  >();
 
   return {
     async verify(evidence, accessToken, jkt) {
+      const earlier = proven.get(evidence);
+      if (earlier !== undefined && earlier.accessToken === accessToken && earlier.jkt === jkt) {
+        return undefined;
+      }
       const proof = evidence.proof;
       if (evidence.scheme !== 'dpop') {
         return bindingFailure('a DPoP-bound token must be sent with the DPoP scheme');
@@ -165,6 +182,7 @@ export function createDpopVerifier(options: DpopVerifierOptions = {}): DpopVerif
         return proofFailure('the DPoP proof was used before (jti)');
       }
       seen.set(replayKey, ((payload.iat as number) + maxAge + tolerance) * 1000);
+      proven.set(evidence, { accessToken, jkt });
       return undefined;
     },
   };

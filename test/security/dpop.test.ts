@@ -264,6 +264,42 @@ describe.each(transports)('%s: the proof', (_name, send) => {
     );
   });
 
+  it('decides a method override for both methods with one proof: the second decision is no replay', async () => {
+    const token = await sidecar.token({
+      claims: { scope: 'files.post files.put', cnf: { jkt: client.jkt } },
+    });
+    const url = `https://${HOST}/v1/files/report`;
+    const override = { 'x-http-method-override': 'PUT' };
+    const proof = await client.proof(token, 'POST', url);
+    const outcome =
+      send === overHttp
+        ? await overHttp({ token, proof, method: 'POST', path: '/v1/files/report' }, override)
+        : outcomeOf(
+            await envoyCheck(grpc, {
+              method: 'POST',
+              path: '/v1/files/report?x=1',
+              host: HOST,
+              scheme: 'https',
+              headers: { authorization: `DPoP ${token}`, dpop: proof, ...override },
+            }),
+          );
+    expect(outcome).toMatchObject({ status: 200 });
+    // The proof is still good once: the same request sent again is a replay.
+    const again =
+      send === overHttp
+        ? await overHttp({ token, proof, method: 'POST', path: '/v1/files/report' }, override)
+        : outcomeOf(
+            await envoyCheck(grpc, {
+              method: 'POST',
+              path: '/v1/files/report?x=1',
+              host: HOST,
+              scheme: 'https',
+              headers: { authorization: `DPoP ${token}`, dpop: proof, ...override },
+            }),
+          );
+    expectProofRefused(again, /jti/);
+  });
+
   it('refuses a stale iat and one from the future', async () => {
     const token = await tokenFor();
     const now = Math.floor(Date.now() / 1000);

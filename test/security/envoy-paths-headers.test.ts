@@ -102,11 +102,13 @@ describe('route mapping: paths and headers', () => {
   let target: Target;
   let reader: string;
   let deleter: string;
+  let readerDeleter: string;
   beforeAll(async () => {
     const sidecar = await startSidecar({ yaml: ROUTES_YAML });
     target = { sidecar, client: envoyClient(sidecar.grpcTarget) };
     reader = await sidecar.token({ claims: { scope: 'contacts.read' } });
     deleter = await sidecar.token({ claims: { scope: 'contacts.purge' } });
+    readerDeleter = await sidecar.token({ claims: { scope: 'contacts.read contacts.purge' } });
   });
   afterAll(async () => {
     target?.client.close();
@@ -198,7 +200,7 @@ describe('route mapping: paths and headers', () => {
 
   for (const transport of TRANSPORTS) {
     it.each(['x-http-method-override', 'x-http-method', 'x-method-override'])(
-      `${transport}: GET with %s: DELETE is decided as a DELETE`,
+      `${transport}: GET with %s: DELETE is decided as a DELETE, and as a GET`,
       async (header) => {
         const refused = await ask(target, transport, {
           path: '/v1/contacts/c_1',
@@ -207,14 +209,60 @@ describe('route mapping: paths and headers', () => {
         expect(refused.status).toBe(403);
         expect(refused.code).toBe('insufficient_scope');
         expect(refused.headers['www-authenticate']).toContain('scope="contacts.purge"');
-        const allowed = await ask(target, transport, {
+        // An upstream that ignores the header runs the GET: it must be allowed too.
+        const lineRefused = await ask(target, transport, {
           path: '/v1/contacts/c_1',
           headers: [bearer(deleter), [header, 'delete']],
+        });
+        expect(lineRefused.status).toBe(403);
+        expect(lineRefused.code).toBe('insufficient_scope');
+        expect(lineRefused.headers['www-authenticate']).toContain('scope="contacts.read"');
+        const allowed = await ask(target, transport, {
+          path: '/v1/contacts/c_1',
+          headers: [bearer(readerDeleter), [header, 'delete']],
         });
         expect(allowed.status).toBe(200);
       },
     );
+
+    it.each(['x-http-method-override', 'x-http-method', 'x-method-override'])(
+      `${transport}: DELETE with %s: GET is decided as a DELETE too (the upstream may ignore the header)`,
+      async (header) => {
+        const refused = await ask(target, transport, {
+          method: 'DELETE',
+          path: '/v1/contacts/c_1',
+          headers: [bearer(reader), [header, 'GET']],
+        });
+        expect(refused.status).toBe(403);
+        expect(refused.code).toBe('insufficient_scope');
+        expect(refused.headers['www-authenticate']).toContain('scope="contacts.purge"');
+        const allowed = await ask(target, transport, {
+          method: 'DELETE',
+          path: '/v1/contacts/c_1',
+          headers: [bearer(readerDeleter), [header, 'get']],
+        });
+        expect(allowed.status).toBe(200);
+        expect(allowed.headers['x-mandate-subject']).toBe('user-1');
+      },
+    );
   }
+
+  it.each(TRANSPORTS)(
+    '%s: an override naming another method is two decisions, both audited',
+    async (transport) => {
+      const contact = `c_override_${transport}_${Date.now()}`;
+      const res = await ask(target, transport, {
+        method: 'DELETE',
+        path: `/v1/contacts/${contact}`,
+        headers: [bearer(readerDeleter), ['x-http-method-override', 'GET']],
+      });
+      expect(res.status).toBe(200);
+      const records = (await target.sidecar.auditRecords()).filter((r) =>
+        JSON.stringify(r).includes(contact),
+      );
+      expect(records.map((r) => r['action']).sort()).toEqual(['contacts.purge', 'contacts.read']);
+    },
+  );
 
   const malformedOverrides: readonly (readonly [string, readonly (readonly [string, string])[]])[] =
     [

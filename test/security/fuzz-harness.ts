@@ -276,17 +276,19 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
 
   function envoyMayAllow(input: EnvoyInput, headers: Record<string, string>): boolean {
     const effective = bearerOf(headers['authorization'] ?? '');
-    // With method-override headers the request is decided for the method they name (all must
-    // agree and be one method token); otherwise for the request line's.
+    // A method-override header (all must agree and be one method token) naming another method
+    // makes the request need both: the upstream may run either.
     const named = new Set(
       Object.entries(headers)
         .filter(([k]) => OVERRIDE_HEADERS.has(k.toLowerCase()))
         .map(([, v]) => v.trim().toUpperCase()),
     );
     if ([...named].some((m) => !/^[A-Z]+$/.test(m)) || named.size > 1) return false;
-    const method = named.size === 1 ? [...named][0]! : input.method;
-    const action = routeAction(method, input.path);
-    return action !== undefined && mayAllow(effective, action, undefined);
+    const methods = new Set([input.method.toUpperCase(), ...named]);
+    return [...methods].every((method) => {
+      const action = routeAction(method, input.path);
+      return action !== undefined && mayAllow(effective, action, undefined);
+    });
   }
 
   function envoyHeaders(input: EnvoyInput): Record<string, string> {

@@ -1,6 +1,7 @@
 // The Envoy adapter shared by gRPC and HTTP ext_authz: EnvoyCall → AuthzRequest and its terms (request.ts) → decideWith() → verdict (response.ts).
 import type { EnvoyConfig } from '../../config/envoy.js';
-import type { Decider } from '../../core/decision.js';
+import type { Decider, Decision } from '../../core/decision.js';
+import type { AuthzRequest } from '../../core/request.js';
 import type { RouteTable } from '../route-table.js';
 import type { EnvoyCall } from './input.js';
 import { createEnvoyRequestMapper } from './request.js';
@@ -22,18 +23,34 @@ export interface EnvoyAuthorizerDeps {
   readonly onError?: (err: unknown) => void;
 }
 
-/** The Envoy ingress authorizer: maps the call, asks the decider once, shapes the answer. */
+/**
+ * The Envoy ingress authorizer: maps the call, asks the decider for each request it maps to (two
+ * under a method override, each audited), and shapes the answer. The first denial is the answer;
+ * when all allow, the first decision (the method an override names) shapes the allow.
+ */
 export function createEnvoyAuthorizer(deps: EnvoyAuthorizerDeps): EnvoyAuthorizer {
   const { decider } = deps;
-  const toRequest = createEnvoyRequestMapper(deps);
+  const toRequests = createEnvoyRequestMapper(deps);
   const responder = createEnvoyResponder(deps);
   return {
     async authorize(call) {
       try {
-        const { request, terms } = toRequest(call);
-        const decision = await decider.decideWith(request, terms);
-        const shadowed = decision.dryRun === true;
-        return responder.verdictOf(decision, request, shadowed);
+        let answer: { decision: Decision; request: AuthzRequest } | undefined;
+        for (const { request, terms } of toRequests(call)) {
+          const decision = await decider.decideWith(request, terms);
+          const shadowed = decision.dryRun === true;
+          if (!decision.allow && !shadowed) return responder.verdictOf(decision, request, false);
+          // A shadowed denial (dry run) is what the answer reports, whatever came before it.
+          if (answer === undefined || (!decision.allow && answer.decision.allow)) {
+            answer = { decision, request };
+          }
+        }
+        if (answer === undefined) throw new Error('the call mapped to no request');
+        return responder.verdictOf(
+          answer.decision,
+          answer.request,
+          answer.decision.dryRun === true,
+        );
       } catch (err) {
         return responder.failed(err);
       }

@@ -26,8 +26,12 @@ export interface EnvoyRequest {
   readonly terms: DecideTerms;
 }
 
-/** Maps one Envoy call to the request and terms decideWith() answers. Never throws on input. */
-export type EnvoyRequestMapper = (call: EnvoyCall) => EnvoyRequest;
+/**
+ * Maps one Envoy call to the requests (with their terms) decideWith() must all allow, in order:
+ * one, or two when a method-override header names another method than the request line's (the
+ * named method first, then the line's). Never throws on input.
+ */
+export type EnvoyRequestMapper = (call: EnvoyCall) => readonly EnvoyRequest[];
 
 /** The token from the configured headers and how it came; undefined when none, or when ambiguous. */
 export function presentedToken(
@@ -62,72 +66,84 @@ export function createEnvoyRequestMapper(options: EnvoyRequestOptions): EnvoyReq
   const maxNestingDepth = options.maxNestingDepth ?? DEFAULT_MAX_NESTING_DEPTH;
 
   return (call) => {
+    const line = call.method.toUpperCase();
     // Headers that could make the upstream read the request otherwise than mandate decides it.
     const decided = decidedMethodOf(call.method, call.headers, config.methodOverrideHeaders);
     const credential = presentedTokenOf(call.headers, config.tokenHeaders);
-    let denial: Reason | undefined = !decided.ok
+    const denial: Reason | undefined = !decided.ok
       ? { code: 'request_invalid', message: decided.message }
       : credential.ambiguity !== undefined
         ? { code: 'request_invalid', message: credential.ambiguity }
         : undefined;
-    const method = decided.ok ? decided.method : call.method.toUpperCase();
-    const match = routes.match(method, call.path);
+    // An upstream that honours the override runs the named method; one that ignores it runs the
+    // request line's. mandate cannot know which, so both must be allowed.
+    const methods = decided.ok && decided.method !== line ? [decided.method, line] : [line];
     const pathOnly = call.path.split(/[?#]/, 1)[0] ?? call.path;
-    let action: string;
-    let resource: AuthzRequest['resource'];
-    if (match) {
-      action = match.action;
-      resource = match.resource;
-    } else {
-      action = `http.${method.toLowerCase()}`;
-      resource = { type: 'http_path', id: pathOnly };
-      if (config.unmapped === 'deny') {
-        denial ??= { code: 'route_unmapped', message: `no route maps ${method} ${pathOnly}` };
-      }
-    }
     let compatInput: Readonly<Record<string, unknown>> | undefined;
+    let compatDenial: Reason | undefined;
     if (options.compat) {
       const doc = compatDocumentOf(call, config.compat.parseBody, maxNestingDepth);
       if (doc.ok) compatInput = doc.input;
-      else denial ??= { code: 'request_invalid', message: doc.message };
+      else compatDenial = { code: 'request_invalid', message: doc.message };
     }
-    const tenant =
-      match?.tenant ??
-      (config.tenantHeader !== undefined ? call.headers[config.tenantHeader] : undefined);
     const dryRun = call.transport === 'envoy_grpc' ? dryRunGrpc : dryRunHttp;
     // Verified even when ambiguous: the pipeline answers a bad token before the adapter's denial.
     const presented = credential.presented;
     // What a DPoP proof must match (RFC 9449): the parts as seen, each validated by the verifier,
     // never glued into one URL (a host could then carry a path, query or userinfo). Its htm is the
-    // request line's method, which the client signed, whatever an override says.
-    const dpop: DpopEvidence | undefined = presented && {
-      scheme: presented.scheme,
-      proof: call.headers['dpop'],
-      request: {
-        method: call.method.toUpperCase(),
-        scheme: call.scheme,
-        authority: call.host,
-        path: pathOnly,
-      },
-    };
-    const request: AuthzRequest = {
-      token: presented?.token,
-      ...(dpop ? { dpop } : {}),
-      action,
-      ...(resource ? { resource } : {}),
-      ...(tenant !== undefined && tenant !== '' ? { tenant } : {}),
-      context: {
-        http: { method, path: pathOnly, host: call.host },
-        ...(match ? { route: match.template, params: match.params } : {}),
-      },
-      transport: call.transport,
-      ...(call.requestId !== '' ? { requestId: call.requestId } : {}),
-    };
-    const terms: DecideTerms = {
-      ...(dryRun ? { dryRun } : {}),
-      ...(denial ? { refusal: denial } : {}),
-      ...(compatInput ? { compatDocument: compatInput } : {}),
-    };
-    return { request, terms };
+    // request line's method, which the client signed, whatever an override says. One frozen object
+    // for every request of this call: the verifier knows it as one use of the proof.
+    const dpop: DpopEvidence | undefined =
+      presented &&
+      Object.freeze({
+        scheme: presented.scheme,
+        proof: call.headers['dpop'],
+        request: Object.freeze({
+          method: line,
+          scheme: call.scheme,
+          authority: call.host,
+          path: pathOnly,
+        }),
+      });
+
+    return methods.map((method): EnvoyRequest => {
+      const match = routes.match(method, call.path);
+      let refusal = denial;
+      let action: string;
+      let resource: AuthzRequest['resource'];
+      if (match) {
+        action = match.action;
+        resource = match.resource;
+      } else {
+        action = `http.${method.toLowerCase()}`;
+        resource = { type: 'http_path', id: pathOnly };
+        if (config.unmapped === 'deny') {
+          refusal ??= { code: 'route_unmapped', message: `no route maps ${method} ${pathOnly}` };
+        }
+      }
+      refusal ??= compatDenial;
+      const tenant =
+        match?.tenant ??
+        (config.tenantHeader !== undefined ? call.headers[config.tenantHeader] : undefined);
+      const request: AuthzRequest = {
+        token: presented?.token,
+        ...(dpop ? { dpop } : {}),
+        action,
+        ...(resource ? { resource } : {}),
+        ...(tenant !== undefined && tenant !== '' ? { tenant } : {}),
+        context: {
+          http: { method, path: pathOnly, host: call.host },
+          ...(match ? { route: match.template, params: match.params } : {}),
+        },
+        transport: call.transport,
+        ...(call.requestId !== '' ? { requestId: call.requestId } : {}),
+      };
+      const terms: DecideTerms = {
+        ...(dryRun ? { dryRun } : {}),
+        ...(refusal ? { refusal } : {}),
+        ...(compatInput ? { compatDocument: compatInput } : {}),
+      };
+      return { request, terms };
+    });
   };
 }
