@@ -25,7 +25,9 @@ export interface CacheLookup {
    * The cache-hit path: the subject token still verifies (the verified-token cache: expiry is
    * checked), the tenant guard holds and no revocation matches. The policy is not run again: it
    * decided this exact input (same token, audience, resource, scopes, actor) when the entry was
-   * made, and that decision travels with the entry. Undefined sends the caller down the full path.
+   * made, and that decision travels with the entry. Undefined sends the caller down the full path,
+   * always for a DPoP-scheme or DPoP-bound token: its proof proves one request, and only the gate's
+   * decision checks it.
    */
   hit(
     subjectToken: string,
@@ -51,6 +53,7 @@ export function createCacheLookup(options: CacheLookupOptions): CacheLookup {
     async hit(subjectToken, key, request, trail) {
       const verified = await verifier.verify(subjectToken);
       if (!verified.ok) return undefined;
+      if (request.dpop?.scheme === 'dpop' || verified.dpopJkt !== undefined) return undefined;
       const found = cache.get(key);
       if (found === undefined) return undefined;
       if (request.tenant !== undefined && request.tenant !== found.subject.tenant) return undefined;

@@ -136,6 +136,9 @@ export async function createTokenExchanger(
     if (!verified.ok) return failure('denied', decision, { message: verified.message });
     const subject = subjectOf(verified, decision);
     trail.subjectTokenHash = verified.tokenHash;
+    // Decided just now (proof and all): an exchange made earlier for this same input still serves.
+    const earlier = key !== undefined ? cache.get(key) : undefined;
+    if (earlier !== undefined) return success(earlier, 'hit', decision, now());
 
     const flightKey = key ?? lookup.keyOf(subjectToken, request, scopes);
     const { value, shared } = await flights.run(flightKey, async () => {

@@ -38,6 +38,7 @@ export function gateRequest(
     context: { actor: actorName },
     transport: request.transport,
     ...(request.requestId !== undefined ? { requestId: request.requestId } : {}),
+    ...(request.dpop !== undefined ? { dpop: request.dpop } : {}),
   };
 }
 

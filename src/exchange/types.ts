@@ -2,6 +2,7 @@
 import type { ExchangeOutcome } from '../audit/record.js';
 import type { Decision } from '../core/decision.js';
 import type { Transport } from '../core/request.js';
+import type { DpopEvidence } from '../token/dpop.js';
 import type { ExchangeFailure } from './errors.js';
 
 export interface ExchangeRequest {
@@ -17,6 +18,12 @@ export interface ExchangeRequest {
   readonly tenant?: string;
   readonly transport: Transport;
   readonly requestId?: string;
+  /**
+   * How the subject token was presented and what its DPoP proof must match, from adapters that see
+   * the outbound HTTP request (Envoy egress). The gate applies the same binding rules as any check
+   * (RFC 9449): a DPoP-bound token needs a good proof, the DPoP scheme needs a bound token.
+   */
+  readonly dpop?: DpopEvidence;
 }
 
 export interface ExchangeSuccess {

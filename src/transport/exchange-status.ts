@@ -1,7 +1,7 @@
 // The one exhaustive map from an exchange failure to its HTTP status, gRPC status and JSON error body.
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { isCallerRejection, type ExchangeFailure } from '../exchange/errors.js';
-import { presentDenial } from './envoy/status.js';
+import { presentDenial, type ChallengeContext } from './envoy/status.js';
 
 export interface ExchangeFailurePresentation {
   readonly httpStatus: number;
@@ -28,7 +28,14 @@ const GRPC_OF_HTTP: Readonly<Record<number, GrpcStatus>> = {
   504: GrpcStatus.DEADLINE_EXCEEDED,
 };
 
-export function presentExchangeFailure(failure: ExchangeFailure): ExchangeFailurePresentation {
+/**
+ * The presentation of a failed exchange. `scheme` is how the subject token came, when the adapter
+ * saw it (Envoy egress): a DPoP-scheme token is answered with a DPoP challenge (RFC 9449 §7.1).
+ */
+export function presentExchangeFailure(
+  failure: ExchangeFailure,
+  scheme?: ChallengeContext['scheme'],
+): ExchangeFailurePresentation {
   const decisionId = failure.decision.decisionId;
   let httpStatus: number;
   let wwwAuthenticate: string | undefined;
@@ -40,7 +47,12 @@ export function presentExchangeFailure(failure: ExchangeFailure): ExchangeFailur
         message: failure.message,
       };
       // The scope an RFC 6750 challenge names: what an exchange needs is the scope it asked for.
-      const shown = presentDenial(first, 'token.exchange');
+      const shown = presentDenial(first, 'token.exchange', {
+        ...(scheme !== undefined ? { scheme } : {}),
+        ...(failure.decision.dpopError !== undefined
+          ? { dpopError: failure.decision.dpopError }
+          : {}),
+      });
       httpStatus = shown.status;
       wwwAuthenticate = shown.wwwAuthenticate;
       error = 'access_denied';

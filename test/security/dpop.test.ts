@@ -14,6 +14,11 @@ import {
   type CheckResponse as MandateCheckResponse,
 } from '../../src/gen/mandate/v1/authorizer.js';
 import { athOf, createDpopClient, type DpopClient } from '../helpers/dpop.js';
+import {
+  startDevAuthorizationServer,
+  type DevAuthorizationServer,
+} from '../../src/dev-as/server.js';
+import { exchangeYaml } from '../helpers/as-sidecar.js';
 import { checkRequest, envoyCheck, envoyClient, envoyHttp, headerMap } from '../helpers/envoy.js';
 import { startJwksServer, type JwksServer } from '../helpers/jwks-server.js';
 import { postCheck, startSidecar, type Sidecar } from '../helpers/sidecar.js';
@@ -404,6 +409,94 @@ describe.each(transports)('%s: the authentication scheme', (_name, send) => {
     });
     expect(outcome).toMatchObject({ status: 401, code: 'token_expired' });
     expect(outcome.challenge).toMatch(BINDING_CHALLENGE);
+  });
+});
+
+describe('Envoy egress: the outbound token obeys the same DPoP rules', () => {
+  const BILLING = 'billing.internal';
+  const BILLING_URL = `https://${BILLING}/invoices`;
+  let as: DevAuthorizationServer;
+  let egress: Sidecar;
+  let egressGrpc: AuthorizationClient;
+  beforeAll(async () => {
+    as = await startDevAuthorizationServer({ port: 0 });
+    egress = await startSidecar({
+      keysFrom: sidecar,
+      yaml: `exchange:
+${exchangeYaml(as, 'crm-service', 'crm-service-dev-secret', `  egress:\n    ${BILLING}: { audience: billing-api }\n`)}`,
+    });
+    egressGrpc = envoyClient(egress.grpcTarget);
+  });
+  afterAll(async () => {
+    egressGrpc?.close();
+    await egress?.stop();
+    await as?.stop();
+  });
+
+  /** An outbound POST as Envoy's egress listener describes it (marked egress by its config). */
+  async function outbound(headers: Record<string, string>): Promise<Outcome> {
+    const request = checkRequest({
+      method: 'POST',
+      path: '/invoices?month=11',
+      host: BILLING,
+      scheme: 'https',
+      headers,
+    });
+    return outcomeOf(
+      await envoyCheck(
+        egressGrpc,
+        CheckRequest.fromPartial({
+          ...request,
+          attributes: { ...request.attributes, contextExtensions: { mandate_mode: 'egress' } },
+        }),
+      ),
+    );
+  }
+
+  it('refuses the DPoP scheme for a token without cnf.jkt, with a DPoP challenge', async () => {
+    const token = await tokenFor(false);
+    const outcome = await outbound({
+      authorization: `DPoP ${token}`,
+      dpop: await client.proof(token, 'POST', BILLING_URL),
+    });
+    expect(outcome).toMatchObject({ status: 401, code: 'token_binding_unverified' });
+    expect(outcome.challenge).toMatch(BINDING_CHALLENGE);
+  });
+
+  it('refuses a bound token without a proof, or with a proof for another method or a replayed one', async () => {
+    const token = await tokenFor();
+    expectProofRefused(await outbound({ authorization: `DPoP ${token}` }), /missing/);
+    expectProofRefused(
+      await outbound({
+        authorization: `DPoP ${token}`,
+        dpop: await client.proof(token, 'GET', BILLING_URL),
+      }),
+      /htm/,
+    );
+    const proof = await client.proof(token, 'POST', BILLING_URL);
+    const first = await outbound({ authorization: `DPoP ${token}`, dpop: proof });
+    expect(first.code).not.toBe('token_binding_unverified');
+    expectProofRefused(await outbound({ authorization: `DPoP ${token}`, dpop: proof }), /jti/);
+  });
+
+  it('takes a bound token with a good proof past the binding check (the AS then answers)', async () => {
+    const token = await tokenFor();
+    const outcome = await outbound({
+      authorization: `DPoP ${token}`,
+      dpop: await client.proof(token, 'POST', BILLING_URL),
+    });
+    expect(outcome.status).not.toBe(401);
+    expect(outcome.code).not.toBe('token_binding_unverified');
+  });
+
+  it('still holds: a bound token under the Bearer scheme is refused with a Bearer challenge', async () => {
+    const token = await tokenFor();
+    const outcome = await outbound({
+      authorization: `Bearer ${token}`,
+      dpop: await client.proof(token, 'POST', BILLING_URL),
+    });
+    expect(outcome).toMatchObject({ status: 401, code: 'token_binding_unverified' });
+    expect(outcome.challenge).toMatch(/^Bearer error="invalid_token"/);
   });
 });
 

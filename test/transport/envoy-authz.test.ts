@@ -8,7 +8,7 @@ import type { DecideTerms } from '../../src/core/terms.js';
 import { CheckRequest } from '../../src/gen/envoy/service/auth/v3/external_auth.js';
 import { createRouteTable } from '../../src/transport/route-table.js';
 import { createEnvoyAuthorizer, type EnvoyAuthorizer } from '../../src/transport/envoy/authz.js';
-import { tokenOf } from '../../src/transport/envoy/request.js';
+import { presentedToken } from '../../src/transport/envoy/request.js';
 import { envoyCallOf } from '../../src/transport/envoy/grpc.js';
 import { registerEnvoyHttpRoutes } from '../../src/transport/envoy/http.js';
 import { compatDocumentOf } from '../../src/transport/envoy/input.js';
@@ -103,7 +103,7 @@ describe('Envoy adapter failure handling', () => {
     });
     expect(seen[0]?.refusal).toBeUndefined();
     expect(seen[0]?.compatDocument).toMatchObject({ parsed_path: ['a', 'b'] });
-    expect(tokenOf({ authorization: 'Basic abc' }, ['authorization'])).toBeUndefined();
+    expect(presentedToken({ authorization: 'Basic abc' }, ['authorization'])).toBeUndefined();
   });
 });
 

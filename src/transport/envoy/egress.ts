@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { EgressRoute } from '../../config/exchange.js';
 import type { TokenExchanger } from '../../exchange/exchanger.js';
 import type { EnvoyAuthorizer } from './authz.js';
-import { tokenOf } from './request.js';
+import { dpopEvidenceOf, presentedToken } from './request.js';
 import type { EnvoyVerdict, HeaderPair } from './response.js';
 import type { EnvoyCall } from './input.js';
 import { presentExchangeFailure } from '../exchange-status.js';
@@ -70,9 +70,12 @@ export function createEgressAuthorizer(deps: EgressAuthorizerDeps): EnvoyAuthori
           decision_id: decisionId,
         });
       }
+      // The same credential reading and DPoP rules as ingress: a proof is checked by the gate.
+      const presented = presentedToken(call.headers, tokenHeaders);
       try {
         const result = await deps.exchanger.exchange({
-          subjectToken: tokenOf(call.headers, tokenHeaders),
+          subjectToken: presented?.token,
+          ...(presented !== undefined ? { dpop: dpopEvidenceOf(call, presented) } : {}),
           audience: route.audience,
           scopes: route.scopes,
           ...(route.resource !== undefined ? { resource: route.resource } : {}),
@@ -80,7 +83,7 @@ export function createEgressAuthorizer(deps: EgressAuthorizerDeps): EnvoyAuthori
           ...(call.requestId !== '' ? { requestId: call.requestId } : {}),
         });
         if (!result.ok) {
-          const shown = presentExchangeFailure(result);
+          const shown = presentExchangeFailure(result, presented?.scheme);
           return deny(
             shown.body.decision_id,
             shown.httpStatus,

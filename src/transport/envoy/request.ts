@@ -42,12 +42,23 @@ export function presentedToken(
   return reading.ambiguity === undefined ? reading.presented : undefined;
 }
 
-/** The token from the configured headers (either scheme). */
-export function tokenOf(
-  headers: Readonly<Record<string, string>>,
-  names: readonly string[],
-): string | undefined {
-  return presentedToken(headers, names)?.token;
+/**
+ * What a DPoP proof must match (RFC 9449) for a credential presented in an Envoy call, ingress or
+ * egress alike: the parts as seen, each validated by the verifier, never glued into one URL (a
+ * host could then carry a path, query or userinfo). Its htm is the request line's method, which the
+ * client signed, whatever an override says. Frozen: the verifier may recognise it as one request.
+ */
+export function dpopEvidenceOf(call: EnvoyCall, presented: PresentedToken): DpopEvidence {
+  return Object.freeze({
+    scheme: presented.scheme,
+    proof: call.headers['dpop'],
+    request: Object.freeze({
+      method: call.method.toUpperCase(),
+      scheme: call.scheme,
+      authority: call.host,
+      path: call.path.split(/[?#]/, 1)[0] ?? call.path,
+    }),
+  });
 }
 
 /**
@@ -89,22 +100,8 @@ export function createEnvoyRequestMapper(options: EnvoyRequestOptions): EnvoyReq
     const dryRun = call.transport === 'envoy_grpc' ? dryRunGrpc : dryRunHttp;
     // Verified even when ambiguous: the pipeline answers a bad token before the adapter's denial.
     const presented = credential.presented;
-    // What a DPoP proof must match (RFC 9449): the parts as seen, each validated by the verifier,
-    // never glued into one URL (a host could then carry a path, query or userinfo). Its htm is the
-    // request line's method, which the client signed, whatever an override says. One frozen object
-    // for every request of this call: the verifier knows it as one use of the proof.
-    const dpop: DpopEvidence | undefined =
-      presented &&
-      Object.freeze({
-        scheme: presented.scheme,
-        proof: call.headers['dpop'],
-        request: Object.freeze({
-          method: line,
-          scheme: call.scheme,
-          authority: call.host,
-          path: pathOnly,
-        }),
-      });
+    // One frozen object for every request of this call: the verifier knows it as one use of the proof.
+    const dpop = presented && dpopEvidenceOf(call, presented);
 
     return methods.map((method): EnvoyRequest => {
       const match = routes.match(method, call.path);
