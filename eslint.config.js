@@ -1,6 +1,180 @@
-// Lint rules: typescript-eslint recommended, plus the room boundary that keeps transports out of the pipeline.
+// Lint rules: typescript-eslint recommended, the room table of docs/architecture.md (one import block per
+// room under src/), no import cycles, size limits, and the fetch deadline rule.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
+
+/**
+ * What each room under src/ may import besides itself (docs/architecture.md, "Rooms"). lib/ and
+ * metrics/ are leaves everyone may import; a room absent from every list (dev-as/, cli/) is imported
+ * by no room but those naming it. `typesOnly` rooms may be imported with `import type` only.
+ * `except` names files of an allowed room that stay off limits (a regex on the path after the room).
+ */
+const ROOMS = {
+  config: { may: [] },
+  token: { may: ['config'] },
+  policy: { may: ['config'] },
+  revocation: { may: ['config'] },
+  // An exchange is gated by a decision: the exchanger owns decide → cache → AS → audit, so it knows
+  // core/'s Decider and Decision shapes, never the pipeline itself.
+  exchange: { may: ['config', 'token'], typesOnly: ['core'] },
+  audit: { may: ['config'] },
+  core: { may: ['token', 'policy', 'revocation', 'audit'] },
+  // Shared adapter parts (bearer parsing, route table, pre-encoded answers) at the root of transport/.
+  transport: { may: ['core', 'exchange', 'gen'] },
+  // The HTTP and gRPC listeners host Envoy's two ext_authz adapters, so http/ and grpc/ may import
+  // envoy/; nothing flows back, and adapters share code through the root of transport/ only.
+  'transport/http': { may: ['transport', 'core', 'exchange', 'gen', 'envoy'] },
+  'transport/grpc': { may: ['transport', 'core', 'exchange', 'gen', 'envoy'] },
+  'transport/envoy': { may: ['transport', 'core', 'exchange', 'gen'] },
+  // The admin listener is the operator's window onto the components it administers: it may use
+  // revocation/ (the store interface, entry validation), policy/ (unit status) and audit/ (the
+  // decision query, the sink) directly; audit records are built by audit/ itself, never here.
+  'transport/admin': {
+    may: ['transport', 'core', 'exchange', 'revocation', 'policy', 'audit'],
+    except: { audit: '^record' },
+  },
+  // The one composition root builds everything but the command line and the development AS.
+  compose: {
+    may: [
+      'config',
+      'token',
+      'policy',
+      'revocation',
+      'exchange',
+      'audit',
+      'core',
+      'transport',
+      'http',
+      'grpc',
+      'envoy',
+      'admin',
+      'gen',
+    ],
+  },
+  // The sidecar and every decision go through compose/ (no second pipeline: core/ and transport/
+  // are off limits); offline commands use their room's tools: config loading, policy build and
+  // signing, the dev token signer, the development AS.
+  cli: { may: ['compose', 'config', 'policy', 'token', 'dev-as'] },
+  // The development AS stands beside the sidecar and shares nothing with it but lib/.
+  'dev-as': { may: [] },
+  lib: { may: [], leaf: true },
+  metrics: { may: [], leaf: true },
+};
+
+/** Every top-level room, and transport/'s adapter folders (reached as ../http/ from a sibling). */
+const TOP = [...Object.keys(ROOMS).filter((r) => !r.includes('/')), 'gen'];
+const SUB = ['http', 'grpc', 'envoy', 'admin'];
+
+/**
+ * Imports that break the table today, each allowed for one file and one import path until the
+ * owning room is reshaped; the rule names the file's room so the entry can be deleted with the fix.
+ */
+const KNOWN_VIOLATIONS = [
+  // core/ builds audit records and reads its own config section: both move out in the core redesign.
+  { file: 'src/core/decide.ts', import: '../config/types.js' },
+  // The policy compat result speaks Envoy's status enum; the Envoy adapter should map it instead.
+  { file: 'src/policy/compat-result.ts', import: '../gen/envoy/type/v3/http_status.js' },
+  // The exchanger builds its own audit record; audit/ is to build it.
+  { file: 'src/exchange/exchanger.ts', import: '../audit/record.js' },
+  // mandate check builds a second pipeline instead of going through compose/.
+  { file: 'src/cli/check.ts', import: '../audit/record.js' },
+  { file: 'src/cli/check.ts', import: '../audit/sink.js' },
+  { file: 'src/cli/check.ts', import: '../core/decide.js' },
+  { file: 'src/cli/check.ts', import: '../core/decision.js' },
+  { file: 'src/cli/check.ts', import: '../core/subject-wire.js' },
+  // transport/ reads config sections and token types directly; they should be passed in as options.
+  { file: 'src/transport/route-table.ts', import: '../config/envoy.js' },
+  { file: 'src/transport/envoy/authz.ts', import: '../../config/envoy.js' },
+  { file: 'src/transport/envoy/authz.ts', import: '../../token/dpop.js' },
+  { file: 'src/transport/envoy/status.ts', import: '../../token/dpop.js' },
+  { file: 'src/transport/envoy/egress.ts', import: '../../config/exchange.js' },
+  { file: 'src/transport/admin/jwt-auth.ts', import: '../../token/types.js' },
+  // The OpenAPI documents are built from the apps (composition, not a shared adapter part).
+  { file: 'src/transport/openapi-documents.ts', import: '../config/exchange.js' },
+  { file: 'src/transport/openapi-documents.ts', import: '../config/load.js' },
+  { file: 'src/transport/openapi-documents.ts', import: './admin/decisions.js' },
+  { file: 'src/transport/openapi-documents.ts', import: './admin/app.js' },
+  { file: 'src/transport/openapi-documents.ts', import: './admin/policies.js' },
+  { file: 'src/transport/openapi-documents.ts', import: './admin/revocations.js' },
+  { file: 'src/transport/openapi-documents.ts', import: './http/app.js' },
+  // Shared adapter parts living in one adapter's folder instead of the root of transport/.
+  { file: 'src/transport/exchange-status.ts', import: './envoy/status.js' },
+  { file: 'src/transport/envoy/grpc.ts', import: '../grpc/size-guard.js' },
+  { file: 'src/transport/envoy/http.ts', import: '../http/errors.js' },
+  { file: 'src/transport/admin/app.ts', import: '../http/errors.js' },
+  { file: 'src/transport/admin/revocations.ts', import: '../http/errors.js' },
+  { file: 'src/exchange/exchanger.ts', import: '../audit/sink.js' },
+  // Admin revocations build their audit record here; audit/ is to build it.
+  { file: 'src/transport/admin/revocations.ts', import: '../../audit/record.js' },
+];
+
+const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** One no-restricted-imports option list for `room`, letting `allowed` specifiers through. */
+function roomPatterns(room, allowed = []) {
+  const rule = ROOMS[room];
+  const self = room.split('/').pop();
+  const names = room.startsWith('transport/') || room === 'transport' ? [...TOP, ...SUB] : TOP;
+  const may = new Set([...rule.may, self, ...(rule.leaf ? [] : ['lib', 'metrics'])]);
+  if (room === 'metrics') may.add('lib');
+  if (room === 'compose') for (const s of SUB) may.add(s);
+  const skip = allowed.map((a) => `(?!${escape(a)}$)`).join('');
+  const patterns = [];
+  const say = `${room}/ may import ${[...may].filter((r) => r !== self).join(', ') || 'nothing of ours'} (docs/architecture.md).`;
+  for (const name of names) {
+    // A path starting with ../ (or ./ at the root of transport/) and naming the room.
+    const at = `^${skip}(\\.\\./)*(\\.\\.|\\.)/${escape(name)}/`;
+    if (may.has(name)) {
+      const except = rule.except?.[name];
+      if (except) patterns.push({ regex: `${at}${except}`, message: say });
+      continue;
+    }
+    if (name === 'transport' && room.startsWith('transport')) continue;
+    const typesOnly = rule.typesOnly?.includes(name);
+    patterns.push({ regex: at, message: say, ...(typesOnly ? { allowTypeImports: true } : {}) });
+  }
+  if (room === 'core') {
+    patterns.push({
+      group: ['fastify', 'fastify/*', '@grpc/*'],
+      message: 'core/ must not know about transports.',
+    });
+  }
+  return patterns;
+}
+
+/** The folder glob of a room. */
+const globOf = (room) => `src/${room}/**/*.ts`;
+/** Files of a room, minus the sub-rooms that have blocks of their own. */
+const ignoresOf = (room) => (room === 'transport' ? SUB.map((s) => `src/transport/${s}/**`) : []);
+const roomOf = (file) =>
+  Object.keys(ROOMS)
+    .filter((r) => file.startsWith(`src/${r}/`))
+    .sort((a, b) => b.length - a.length)[0];
+
+const roomBlocks = Object.keys(ROOMS).map((room) => ({
+  files: [globOf(room)],
+  ignores: ignoresOf(room),
+  rules: {
+    '@typescript-eslint/no-restricted-imports': ['error', { patterns: roomPatterns(room) }],
+  },
+}));
+
+const knownFiles = [...new Set(KNOWN_VIOLATIONS.map((v) => v.file))];
+const knownBlocks = knownFiles.map((file) => ({
+  files: [file],
+  rules: {
+    '@typescript-eslint/no-restricted-imports': [
+      'error',
+      {
+        patterns: roomPatterns(
+          roomOf(file),
+          KNOWN_VIOLATIONS.filter((v) => v.file === file).map((v) => v.import),
+        ),
+      },
+    ],
+  },
+}));
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', '.tools/', '.mandate/', 'src/gen/', 'coverage/'] },
@@ -12,21 +186,19 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  ...roomBlocks,
+  ...knownBlocks,
   {
-    files: ['src/core/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: ['fastify', 'fastify/*', '@grpc/*', '../transport/*', '../cli/*'],
-              message: 'core/ must not know about transports.',
-            },
-          ],
-        },
-      ],
+    // Zero import cycles in src/. Type-only imports are left out: they are erased when compiled, so
+    // they cannot change load order or leave a binding undefined.
+    files: ['src/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/extensions': ['.ts', '.js'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/resolver-next': [createNodeResolver({ extensionAlias: { '.js': ['.ts', '.js'] } })],
     },
+    rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
   },
   {
     // Every outbound request goes through fetchWithDeadline: a bare fetch, or a deadline made of

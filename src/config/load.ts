@@ -10,7 +10,7 @@ import { Section } from './reader.js';
 import { readAdminJwt } from './admin-jwt.js';
 import { readPoliciesSection } from './policies.js';
 import { readRevocationSection } from './revocation.js';
-import { DEFAULT_MAX_NESTING_DEPTH } from '../core/nesting.js';
+import { DEFAULT_MAX_NESTING_DEPTH } from '../lib/nesting.js';
 import {
   ASYMMETRIC_ALGORITHMS,
   SYMMETRIC_ALGORITHMS,

@@ -98,7 +98,7 @@ export interface TenancyConfig {
 }
 
 /** The `policies:` section: directory, watch mode, bundles, keys (see src/config/policies.ts). */
-export type { PolicyConfig } from './policies.js';
+export type { PolicyConfig };
 
 /** How a sink renders a record: mandate's own schema, or an OPA decision-log event. */
 export type AuditFormat = 'mandate' | 'opa';

@@ -13,7 +13,7 @@ import type { TokenVerifier, VerifiedToken, VerifyResult } from '../token/types.
 import { createAuditEntries } from './audit-entry.js';
 import type { Decider, Decision, Subject } from './decision.js';
 import { createDecisionMetrics } from './decision-metrics.js';
-import { DEFAULT_MAX_NESTING_DEPTH, nestingMessage, nestsDeeperThan } from './nesting.js';
+import { DEFAULT_MAX_NESTING_DEPTH, nestingMessage, nestsDeeperThan } from '../lib/nesting.js';
 import { createPolicyInputs } from './policy-input.js';
 import { createQuestionKeys } from './question-key.js';
 import type { AuthzRequest } from './request.js';

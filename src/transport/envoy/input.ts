@@ -1,5 +1,5 @@
 // The request as both Envoy adapters see it, and the OPA-Envoy input document built from it.
-import { DEFAULT_MAX_NESTING_DEPTH, nestingMessage, nestsDeeperThan } from '../../core/nesting.js';
+import { DEFAULT_MAX_NESTING_DEPTH, nestingMessage, nestsDeeperThan } from '../../lib/nesting.js';
 import { goParseQuery, goUnescape, UrlDecodeError } from './go-url.js';
 import { JsonBodyError, parseJsonExactly } from './json-exact.js';
 import { MultipartError, parseMediaType, parseMultipartForm } from './multipart-form.js';

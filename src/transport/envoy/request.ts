@@ -1,6 +1,6 @@
 // Envoy request mapping: an EnvoyCall (from a gRPC CheckRequest or an HTTP ext_authz call) → the transport-agnostic AuthzRequest.
 import type { EnvoyConfig } from '../../config/envoy.js';
-import { DEFAULT_MAX_NESTING_DEPTH } from '../../core/nesting.js';
+import { DEFAULT_MAX_NESTING_DEPTH } from '../../lib/nesting.js';
 import type { Reason } from '../../core/reasons.js';
 import type { AuthzRequest } from '../../core/request.js';
 import type { DecideTerms, DryRunRule } from '../../core/terms.js';

@@ -1,6 +1,6 @@
 // Decodes mandate.v1 CheckRequest bytes with its Struct fields' nesting bounded first, by a scan of the wire format that does not recurse.
 import { CheckRequest } from '../../gen/mandate/v1/authorizer.js';
-import { nestingMessage } from '../../core/nesting.js';
+import { nestingMessage } from '../../lib/nesting.js';
 
 /**
  * The deepest Struct the generated decoder takes: it stops at 100 nested messages, and each Struct

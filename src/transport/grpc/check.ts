@@ -4,7 +4,7 @@ import { status, type handleUnaryCall, type Metadata } from '@grpc/grpc-js';
 import type { Decider, Decision } from '../../core/decision.js';
 import type { AuthzRequest, ResourceRef } from '../../core/request.js';
 import type { CheckRequest, CheckResponse } from '../../gen/mandate/v1/authorizer.js';
-import { DEFAULT_MAX_NESTING_DEPTH, nestingFailureOf } from '../../core/nesting.js';
+import { DEFAULT_MAX_NESTING_DEPTH, nestingFailureOf } from '../../lib/nesting.js';
 import { bearerTokenOf, dpopTokenOf } from '../bearer.js';
 import { refusalOf } from './check-decode.js';
 import { encodedAllowOf, type EncodedCheckResponse } from './check-encoding.js';

@@ -6,7 +6,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import type { Decider } from '../../core/decision.js';
 import type { ComponentStatus } from '../../lib/lifecycle.js';
 import { AuthorizerService } from '../../gen/mandate/v1/authorizer.js';
-import { DEFAULT_MAX_NESTING_DEPTH } from '../../core/nesting.js';
+import { DEFAULT_MAX_NESTING_DEPTH } from '../../lib/nesting.js';
 import { createCheckHandler } from './check.js';
 import { createCheckRequestDecoder } from './check-decode.js';
 import { serializeCheckResponse } from './check-encoding.js';

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Decider, Decision } from '../../core/decision.js';
 import type { AuthzRequest, ResourceRef } from '../../core/request.js';
-import { DEFAULT_MAX_NESTING_DEPTH, nestingFailureOf } from '../../core/nesting.js';
+import { DEFAULT_MAX_NESTING_DEPTH, nestingFailureOf } from '../../lib/nesting.js';
 import { bearerTokenOf, dpopTokenOf } from '../bearer.js';
 import { subjectToWire } from '../../core/subject-wire.js';
 import { cachedAllowParts } from '../cached-allow.js';
