@@ -1,5 +1,7 @@
 // Lint rules: typescript-eslint recommended, the room table of docs/architecture.md (one import block per
 // room under src/), no import cycles, size limits, and the fetch deadline rule.
+import { readdirSync, readFileSync } from 'node:fs';
+import { URL } from 'node:url';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import { createNodeResolver, importX } from 'eslint-plugin-import-x';
@@ -176,6 +178,41 @@ const knownBlocks = knownFiles.map((file) => ({
   },
 }));
 
+/**
+ * Files of src/ that say at their top why they are over the size limits: a `// size: <reason>` line
+ * among their first five lines exempts them from max-lines and max-lines-per-function.
+ */
+const SIZE_REASON = /^\/\/ size: \S/;
+const withSizeReason = readdirSync(new URL('./src', import.meta.url), { recursive: true })
+  .filter((f) => f.endsWith('.ts') && !f.startsWith('gen/'))
+  .map((f) => `src/${f}`)
+  .filter((f) =>
+    readFileSync(new URL(`./${f}`, import.meta.url), 'utf8')
+      .split('\n', 5)
+      .some((line) => SIZE_REASON.test(line)),
+  );
+
+/**
+ * Files over the limits today without a written reason, until they are split (or given one).
+ */
+const OVERSIZED = [
+  'src/audit/audit-log.ts', // createAuditLog: 271 lines
+  'src/audit/http-sink.ts', // createHttpSink: 246 lines
+  'src/audit/line-sink.ts', // createLineSink: 233 lines
+  'src/audit/spool.ts', // 627 lines
+  'src/cli/program.ts', // createProgram: 217 lines
+  'src/core/decide.ts', // 567 lines; createDecider: 225 lines
+  'src/dev-as/server.ts', // startDevAuthorizationServer: 186 lines
+  'src/exchange/exchanger.ts', // 487 lines; createTokenExchanger: 271 lines
+  'src/policy/bundle-poller.ts', // createBundlePoller: 151 lines
+  'src/policy/engine.ts', // 1235 lines; createPolicyEngine: 1067 lines
+  'src/revocation/redis-store.ts', // 504 lines; createRedisRevocationStore: 448 lines
+  'src/revocation/revocation-index.ts', // createRevocationIndex: 191 lines
+  'src/revocation/revocation-log.ts', // createRevocationLog: 194 lines
+  'src/transport/admin/revocations.ts', // 429 lines; revocationAdminRoutes: 261 lines
+  'src/transport/envoy/authz.ts', // createEnvoyAuthorizer: 257 lines
+];
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', '.tools/', '.mandate/', 'src/gen/', 'coverage/'] },
   js.configs.recommended,
@@ -199,6 +236,15 @@ export default tseslint.config(
       'import-x/resolver-next': [createNodeResolver({ extensionAlias: { '.js': ['.ts', '.js'] } })],
     },
     rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
+  },
+  {
+    // One job per file and per function: a file over 400 lines or a function over 150 says why.
+    files: ['src/**/*.ts'],
+    ignores: ['src/gen/**', ...withSizeReason, ...OVERSIZED],
+    rules: {
+      'max-lines': ['error', 400],
+      'max-lines-per-function': ['error', 150],
+    },
   },
   {
     // Every outbound request goes through fetchWithDeadline: a bare fetch, or a deadline made of
