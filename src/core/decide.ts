@@ -5,7 +5,7 @@ import type { Metrics } from '../metrics/registry.js';
 import type { CompatPolicy } from '../policy/compat-types.js';
 import type { PolicyEngine } from '../policy/types.js';
 import type { RevocationChecker } from '../revocation/types.js';
-import { randomUuid } from '../lib/uuid.js';
+import { createRandomUuid } from '../lib/uuid.js';
 import { dpopKeyOf } from '../token/claims.js';
 import { createDpopVerifier, type DpopVerifier } from '../token/dpop.js';
 import { tokenFingerprint } from '../token/fingerprint.js';
@@ -62,6 +62,7 @@ export function createDecider(deps: DeciderDeps): Decider {
   const dpop = deps.dpop ?? createDpopVerifier();
   const metrics = createDecisionMetrics(deps.metrics);
   const maxNestingDepth = deps.maxNestingDepth ?? DEFAULT_MAX_NESTING_DEPTH;
+  const randomUuid = createRandomUuid();
 
   // Memo tables of this decider, each kept per interned object (claims, subject, outcome).
   const subjects = createSubjects(tenancy.claim);

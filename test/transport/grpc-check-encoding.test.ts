@@ -1,7 +1,7 @@
 // The pre-encoded gRPC allow: byte for byte what ts-proto writes for the same answer, and only for a cached token's plain allow.
 import { describe, expect, it } from 'vitest';
 import type { Decision, Subject } from '../../src/core/decision.js';
-import { randomUuid } from '../../src/lib/uuid.js';
+import { createRandomUuid } from '../../src/lib/uuid.js';
 import { CheckResponse } from '../../src/gen/mandate/v1/authorizer.js';
 import {
   encodedAllowOf,
@@ -9,6 +9,8 @@ import {
   serializeCheckResponse,
 } from '../../src/transport/grpc/check-encoding.js';
 import { toCheckResponse } from '../../src/transport/grpc/check.js';
+
+const randomUuid = createRandomUuid();
 
 function frozenSubject(subject: Subject): Subject {
   Object.freeze(subject.scopes);
