@@ -213,6 +213,32 @@ const OVERSIZED = [
   'src/transport/envoy/authz.ts', // createEnvoyAuthorizer: 257 lines
 ];
 
+/** Module-level state: a `let`, a memo table, an empty collection filled later. */
+const MODULE_STATE = [
+  'Program > VariableDeclaration[kind="let"]',
+  'Program > ExportNamedDeclaration > VariableDeclaration[kind="let"]',
+  ':matches(Program, ExportNamedDeclaration) > VariableDeclaration > VariableDeclarator > NewExpression[callee.name=/^Weak(Map|Set)$/]',
+  ':matches(Program, ExportNamedDeclaration) > VariableDeclaration > VariableDeclarator > NewExpression[callee.name=/^(Map|Set)$/][arguments.length=0]',
+].map((selector) => ({
+  selector,
+  message:
+    'No module-level mutable state: give it to an instance made by a factory (docs/architecture.md).',
+}));
+
+/**
+ * Files holding module-level mutable state today, until it moves into the instances that own it.
+ */
+const MODULE_STATE_KNOWN = [
+  'src/audit/clock.ts', // the wall-clock offset and the timestamp scratch buffer
+  'src/audit/spool-lock.ts', // heldHere: spool directories locked by this process
+  'src/audit/record-json.ts', // fragments: serialised record parts per object
+  'src/core/decide.ts', // cachedVerdicts, recordShapes, lastQuestions
+  'src/core/policy-input.ts', // inputSubjects
+  'src/policy/builtins/time.ts', // zoneFormats: one Intl.DateTimeFormat per time zone
+  'src/transport/grpc/check-decode.ts', // refusals
+  'src/transport/http/check-route.ts', // peers: the peer address per connection
+];
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', '.tools/', '.mandate/', 'src/gen/', 'coverage/'] },
   js.configs.recommended,
@@ -245,6 +271,11 @@ export default tseslint.config(
       'max-lines': ['error', 400],
       'max-lines-per-function': ['error', 150],
     },
+  },
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/gen/**', ...MODULE_STATE_KNOWN],
+    rules: { 'no-restricted-syntax': ['error', ...MODULE_STATE] },
   },
   {
     // Every outbound request goes through fetchWithDeadline: a bare fetch, or a deadline made of
