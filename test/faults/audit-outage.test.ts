@@ -6,15 +6,15 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
   POLICY_CACHE_DIR,
   isReady,
-  killChildSidecars,
+  killSidecarProcesses,
   startChildSidecar,
   timedCheck,
-} from '../helpers/child-sidecar.js';
+} from '../helpers/sidecar-process.js';
 import { startFaultyServer } from '../helpers/faulty-server.js';
 import { POLICIES_DIR } from '../helpers/sidecar.js';
 import { createJwksServerFor } from './fault-keys.js';
 
-afterAll(() => killChildSidecars());
+afterAll(() => killSidecarProcesses());
 
 function spoolBytes(dir: string): number {
   return readdirSync(dir).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);

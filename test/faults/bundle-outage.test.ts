@@ -2,15 +2,15 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
   POLICY_CACHE_DIR,
-  killChildSidecars,
+  killSidecarProcesses,
   startChildSidecar,
   timedCheck,
-} from '../helpers/child-sidecar.js';
+} from '../helpers/sidecar-process.js';
 import { startFaultyServer } from '../helpers/faulty-server.js';
 import { createJwksServerFor } from './fault-keys.js';
 import { POLICIES_DIR } from '../helpers/sidecar.js';
 
-afterAll(() => killChildSidecars());
+afterAll(() => killSidecarProcesses());
 
 describe('a hanging bundle server', { timeout: 300_000 }, () => {
   it('start-up does not wait on it, other tenants are served, polls go on at their deadline, SIGTERM exits 0', async () => {

@@ -4,11 +4,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import {
   POLICY_CACHE_DIR,
   isReady,
-  killChildSidecars,
+  killSidecarProcesses,
   startChildSidecar,
   timedCheck,
   type ChildSidecar,
-} from '../helpers/child-sidecar.js';
+} from '../helpers/sidecar-process.js';
 import { startFaultyServer, type FaultyServer } from '../helpers/faulty-server.js';
 import { POLICIES_DIR } from '../helpers/sidecar.js';
 import { AUDIENCE, ISSUER, createTestKey, signToken, type TestKey } from '../helpers/tokens.js';
@@ -37,7 +37,7 @@ afterEach(async () => {
   await jwks?.close();
 });
 
-afterAll(() => killChildSidecars());
+afterAll(() => killSidecarProcesses());
 
 async function start(extra = ''): Promise<ChildSidecar> {
   const sidecar = await startChildSidecar(`

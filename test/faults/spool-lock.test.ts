@@ -62,7 +62,7 @@ describe.skipIf(!canUnshare)('audit spool lock in a PID namespace', { timeout: 2
       claims: { tenant: 'acme_inc', scope: 'tickets.write' },
     });
     await collector.down();
-    const first = await startSidecarProcess(config, NAMESPACE);
+    const first = await startSidecarProcess(config, { wrapper: NAMESPACE });
     running.push(first);
     expect(namespacePid(first)).toBe('1');
     const answered: string[] = [];
@@ -78,7 +78,7 @@ describe.skipIf(!canUnshare)('audit spool lock in a PID namespace', { timeout: 2
     await first.kill('SIGKILL');
 
     await collector.up();
-    const second = await startSidecarProcess(config, NAMESPACE);
+    const second = await startSidecarProcess(config, { wrapper: NAMESPACE });
     running.push(second);
     try {
       expect(namespacePid(second)).toBe('1');
