@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { parseConfig } from '../../src/config/load.js';
+import type { MandateConfig } from '../../src/config/types.js';
 import { startServer, type RunningServer } from '../../src/compose/server.js';
 import {
   assertNoCredentials,
@@ -81,21 +82,94 @@ export async function startSidecar(options: SidecarOptions = {}): Promise<Sideca
   const dir = mkdtempSync(join(tmpdir(), 'mandate-it-'));
   const auditPath = join(dir, 'audit.jsonl');
   const config = parseConfig(
-    `
-listen: { http: "127.0.0.1:0", grpc: "127.0.0.1:0", admin: "127.0.0.1:0" }
-issuers:
-  - issuer: "${ISSUER}"
-    jwks_uri: "${jwks.url}"
-    audiences: ["${AUDIENCE}"]
-    algorithms: ["ES256", "RS256"]
-    token_types: ["at+jwt"]
-    jwks_refetch_per_minute: ${options.jwksRefetchPerMinute ?? 600}
-policies: { dir: "${options.policiesDir ?? POLICIES_DIR}"${options.policiesYaml ? `, ${options.policiesYaml}` : ''} }
-audit: ${options.audit?.startsWith('{') ? options.audit : `{ sink: file, path: "${auditPath}"${options.audit ? `, ${options.audit}` : ''} }`}
-admin: { tokens: ["${ADMIN_TOKEN}"]${options.adminYaml ? `, ${options.adminYaml}` : ''} }
-${options.yaml ?? ''}`,
+    testConfigYaml({
+      issuer: ISSUER,
+      jwksUri: jwks.url,
+      audience: AUDIENCE,
+      jwksRefetchPerMinute: options.jwksRefetchPerMinute,
+      policies: `{ dir: "${options.policiesDir ?? POLICIES_DIR}"${options.policiesYaml ? `, ${options.policiesYaml}` : ''} }`,
+      audit: options.audit?.startsWith('{')
+        ? options.audit
+        : `{ sink: file, path: "${auditPath}"${options.audit ? `, ${options.audit}` : ''} }`,
+      admin: `{ tokens: ["${ADMIN_TOKEN}"]${options.adminYaml ? `, ${options.adminYaml}` : ''} }`,
+      more: options.yaml,
+    }),
     { baseDir: dir },
   );
+  const running = await startInProcess(config, auditPath);
+  return {
+    ...running,
+    jwks,
+    key,
+    auditPath,
+    token: (o: SignOptions = {}) =>
+      signToken(key, { ...o, claims: { tenant: 'acme_inc', ...o.claims } }),
+    async rawOutput() {
+      return `${await running.readAudit()}\n${running.logText()}`;
+    },
+    stop: () => running.stop(ownsJwks ? () => jwks.close() : undefined),
+  };
+}
+
+/** What a test sidecar's config is made of; every value but the issuer's is YAML text. */
+export interface TestConfigParts {
+  readonly issuer: string;
+  readonly jwksUri: string;
+  readonly audience: string;
+  /** Default 600, so tests that rotate keys see them at once. */
+  readonly jwksRefetchPerMinute?: number | undefined;
+  /** The `policies:` value; default the repository's policies/. */
+  readonly policies?: string;
+  /** The `audit:` value. */
+  readonly audit: string;
+  /** The `admin:` value; default the test admin token. */
+  readonly admin?: string;
+  /** More top-level YAML. */
+  readonly more?: string | undefined;
+}
+
+/** A test sidecar's config: listeners on port 0, one issuer (ES256 or RS256 access tokens), policies, audit, admin. */
+export function testConfigYaml(parts: TestConfigParts): string {
+  return `
+listen: { http: "127.0.0.1:0", grpc: "127.0.0.1:0", admin: "127.0.0.1:0" }
+issuers:
+  - issuer: "${parts.issuer}"
+    jwks_uri: "${parts.jwksUri}"
+    audiences: ["${parts.audience}"]
+    algorithms: ["ES256", "RS256"]
+    token_types: ["at+jwt"]
+    jwks_refetch_per_minute: ${parts.jwksRefetchPerMinute ?? 600}
+policies: ${parts.policies ?? `{ dir: "${POLICIES_DIR}" }`}
+audit: ${parts.audit}
+admin: ${parts.admin ?? `{ tokens: ["${ADMIN_TOKEN}"] }`}
+${parts.more ?? ''}`;
+}
+
+/** A sidecar started in-process from a parsed config, its log captured. */
+export interface InProcessSidecar {
+  readonly server: RunningServer;
+  readonly httpUrl: string;
+  readonly adminUrl: string;
+  readonly grpcTarget: string;
+  /** The audit file's text (flushes the sink first); empty when there is none yet. */
+  readAudit(): Promise<string>;
+  /** Audit records written so far (flushes the sink first). */
+  auditRecords(): Promise<Record<string, unknown>[]>;
+  /** The operational log so far. */
+  logText(): string;
+  /**
+   * Stops the sidecar (then `andThen`, e.g. closing a JWKS server it used), then scans what it
+   * wrote (every file sink, what `GET /v1/decisions` answered just before, the operational log)
+   * for every credential this process sent; rejects with CredentialLeakError naming each one.
+   */
+  stop(andThen?: () => Promise<void>): Promise<void>;
+}
+
+/** Starts `config` in-process with a debug logger writing to memory; `auditPath` is its file sink. */
+export async function startInProcess(
+  config: MandateConfig,
+  auditPath: string,
+): Promise<InProcessSidecar> {
   const logLines: string[] = [];
   const logStream = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -105,6 +179,7 @@ ${options.yaml ?? ''}`,
   });
   const logger = pino({ level: 'debug' }, logStream);
   const server = await startServer(config, logger);
+  const adminUrl = `http://127.0.0.1:${server.admin.port}`;
   const readAudit = async () => {
     await server.core.audit.flush();
     try {
@@ -115,14 +190,10 @@ ${options.yaml ?? ''}`,
   };
   return {
     server,
-    jwks,
-    key,
     httpUrl: `http://127.0.0.1:${server.http.port}`,
-    adminUrl: `http://127.0.0.1:${server.admin.port}`,
+    adminUrl,
     grpcTarget: `127.0.0.1:${server.grpc.port}`,
-    auditPath,
-    token: (o: SignOptions = {}) =>
-      signToken(key, { ...o, claims: { tenant: 'acme_inc', ...o.claims } }),
+    readAudit,
     async auditRecords() {
       const text = await readAudit();
       return text
@@ -130,16 +201,13 @@ ${options.yaml ?? ''}`,
         .filter((l) => l.length > 0)
         .map((l) => JSON.parse(l) as Record<string, unknown>);
     },
-    async rawOutput() {
-      return `${await readAudit()}\n${logLines.join('')}`;
-    },
-    async stop() {
-      const adminUrl = `http://127.0.0.1:${server.admin.port}`;
+    logText: () => logLines.join(''),
+    async stop(andThen) {
       const queried = await queryApiOutput(adminUrl, ADMIN_TOKEN);
       try {
         await server.stop(2000);
       } finally {
-        if (ownsJwks) await jwks.close();
+        await andThen?.();
       }
       assertNoCredentials([
         ...(queried !== undefined ? findCredentials(queried, 'GET /v1/decisions') : []),
