@@ -1,7 +1,8 @@
 // Policy scale: 1,000 tenants with distinct Rego and data on one sidecar — load time, RSS, check latency, save-to-effect.
 //
 // Standalone: `npm run build && node bench/policy-scale.mjs` (BENCH_TENANTS=1000, BENCH_REQUESTS=3000,
-// BENCH_CONCURRENCY=1: sequential checks, so latency is the sidecar's and not the client's queue).
+// BENCH_CONCURRENCY=1: sequential checks, so latency is the sidecar's and not the client's queue;
+// BENCH_TENANTS_PER_MODULE: policies.tenants_per_module, default the config's).
 // Runs the real sidecar (`node dist/cli/main.js serve`) three times: one tenant (the baseline), a
 // thousand with an empty compile cache (cold), a thousand again with the cache filled (warm, watch
 // mode on). Prints a table and writes bench/out/policy-scale.json.
@@ -21,6 +22,8 @@ const TENANTS = int('BENCH_TENANTS', 1000);
 const REQUESTS = int('BENCH_REQUESTS', 3000);
 const CONCURRENCY = int('BENCH_CONCURRENCY', 1);
 const EDITS = int('BENCH_EDITS', 5);
+/** BENCH_TENANTS_PER_MODULE=1: a Wasm module per tenant (the "module-per-tenant" entry of BENCHMARKS.md). */
+const PER_MODULE = process.env.BENCH_TENANTS_PER_MODULE;
 const READY_TIMEOUT_MS = int('BENCH_READY_TIMEOUT_SECONDS', 600) * 1000;
 const TARGET_RSS_MB = 256;
 const TARGET_P99_RATIO = 1.2;
@@ -156,7 +159,7 @@ async function config(dir, stateDir, { watch }) {
     [
       'listen: { http: "127.0.0.1:0", grpc: "127.0.0.1:0", admin: "127.0.0.1:0" }',
       `dev: { enabled: true, state_dir: "${stateDir}" }`,
-      `policies: { dir: "${dir}", watch: ${watch}, cache_dir: "${join(stateDir, 'policy-cache')}" }`,
+      `policies: { dir: "${dir}", watch: ${watch}, cache_dir: "${join(stateDir, 'policy-cache')}"${PER_MODULE ? `, tenants_per_module: ${PER_MODULE}` : ''} }`,
       'audit: { sink: none }',
       'log_level: info',
       '',

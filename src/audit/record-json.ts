@@ -1,7 +1,7 @@
 // Serialises audit records to JSON, writing a cached token's claims and subject in `input` from text made once per token.
 //
-// JSON.stringify costs several microseconds for a ~1 KB record, a large share of a cached-token
-// check, and the claims and the subject are a third of it, identical for every check of one
+// JSON.stringify of a record is a large share of a cached-token check, and the claims and the
+// subject are a good part of it (BENCHMARKS.md, "record-json"), identical for every check of one
 // token. They are interned (they never change), so their JSON is kept per object, weakly. The record
 // is serialised with a marker in their place, then the markers are replaced by that text.
 import { isInterned } from '../lib/interned.js';

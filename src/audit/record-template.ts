@@ -1,12 +1,12 @@
 // Writes a decision record that repeats an earlier one but for its per-decision members from that earlier one's JSON, precheck included.
 //
 // A cached token asking a question the decision cache answers gets records that differ only in the
-// decision id, the time, the latency, the request id and the peer. Serialising the ~1.5 KB record
-// and running the credential precheck over it cost about 8 µs each time, the largest part of a
-// cached check. The pipeline marks such records with a shape key (RECORD_SHAPE): records with the
-// same key agree on every other member. The first one seen makes a template (the JSON between the
-// per-decision members, and whether that text passed the precheck); the others fill in their own
-// per-decision values.
+// decision id, the time, the latency, the request id and the peer. Serialising the record and
+// running the credential precheck over it each time was the largest part of a cached check
+// (BENCHMARKS.md, "record-json"). The pipeline marks such records with a shape key
+// (RECORD_SHAPE): records with the same key agree on every other member. The first one seen makes
+// a template (the JSON between the per-decision members, and whether that text passed the
+// precheck); the others fill in their own per-decision values.
 import { mayHoldCredential, openBracketCount, PRECHECK_MAX_BRACKETS } from './mask.js';
 import { RECORD_SHAPE, type AuditRecord } from './record.js';
 

@@ -54,8 +54,8 @@ export function createAuditEntries(): AuditEntries {
         : trail.outcome
           ? trail.outcome.base.evalNs + (trail.outcome.tenant?.evalNs ?? 0)
           : trail.compat?.evalNs;
-      // Plain properties, not conditional spreads (several times cheaper on this per-decision
-      // path): JSON leaves `undefined` out, so the written record has exactly the known fields.
+      // Plain properties, not conditional spreads (cheaper on this per-decision path, BENCHMARKS.md,
+      // "plain-properties"): JSON leaves `undefined` out, so the written record has exactly the known fields.
       const resource = request.resource;
       const dryRun = decision.dryRun === true;
       // Only while the verdict is the cached outcome's own (an audit refusal replaces it).

@@ -3,7 +3,7 @@
 // crypto.randomUUID() joins its 36 characters from 20 two-character pieces; the result is a chain
 // of concatenations that is flattened again wherever it is hashed, scanned or written, and is
 // young-generation garbage many times its size. Here the text is written into one scratch buffer
-// and read back as a single Latin-1 string: about half the time, one small allocation.
+// and read back as a single Latin-1 string, one small allocation (BENCHMARKS.md, "uuid").
 import { randomFillSync } from 'node:crypto';
 
 /** Random bytes for 256 UUIDs, refilled when used up. */

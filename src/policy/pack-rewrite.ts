@@ -1,10 +1,10 @@
 // Moves a tenant's Rego from `package mandate.tenant` to a package of its own, so many tenants share one Wasm module.
 //
-// Why: one Wasm module per tenant costs ~0.4 MB and, with a thousand of them, V8's full GCs take
-// tens of milliseconds (see the README's "A thousand tenants"). Tenants are instead compiled
-// together, each under `mandate.packed.<slot>`, and evaluated with their own data document (OPA's
-// Wasm ABI takes the data address per call). The rewrite keeps every line where it was, so opa's
-// `file:line` messages stay right.
+// Why: every Wasm module costs memory, and with one per tenant V8's full GCs grow long
+// (BENCHMARKS.md, "module-per-tenant"; docs/policies.md, "A thousand tenants"). Tenants are
+// instead compiled together, each under `mandate.packed.<slot>`, and evaluated with their own
+// data document (OPA's Wasm ABI takes the data address per call). The rewrite keeps every line
+// where it was, so opa's `file:line` messages stay right.
 //
 // Isolation holds only if a tenant's Rego can reach nothing but its own rules and its own data.
 // So a unit is packed only when every `data` reference is `data.<key>` with `<key>` not `mandate`,
