@@ -25,42 +25,25 @@ import { BASE_DIR, TENANTS_DIR, UNIT_ENTRYPOINT } from './conventions.js';
 import { mergeDataFiles } from './data-files.js';
 import { type DirWatcher, watchPolicyDir } from './dir-watcher.js';
 import { PolicyError, describeThrown } from './errors.js';
-import { type ActiveUnit, type GroupMember, type UnitOrigin, buildGroup } from './host-group.js';
+import type { ActiveUnit, GroupMember } from './host-group.js';
 import { mapSettledLimited } from './map-limited.js';
 import { PINNED_OPA_VERSION } from './opa-cli.js';
-import type {
-  LayerResult,
-  PolicyEngine,
-  PolicyOutcome,
-  PolicyReason,
-  PolicyUnitStatus,
-} from './types.js';
+import type { PolicyEngine, PolicyOutcome, PolicyReason, PolicyUnitStatus } from './types.js';
 import { type UnitCompiler, createUnitCompiler } from './unit-compiler.js';
 import { type UnitSnapshot, listTenants, readUnitSnapshot, unitId } from './unit-sources.js';
-import { type CompiledModule, compileModule } from './wasm-host.js';
+import {
+  type PolicyLogger,
+  type PolicyObserver,
+  type TenantEntry,
+  type UnitFailure,
+  asPolicyError,
+  createUnitRegistry,
+  frozenDeny,
+  unitMetricName,
+} from './unit-registry.js';
+import { compileModule } from './wasm-host.js';
 
-/** The logging the engine does; pino's logger fits. Objects first, message second. */
-export interface PolicyLogger {
-  info(fields: object, message?: string): void;
-  warn(fields: object, message?: string): void;
-  error(fields: object, message?: string): void;
-}
-
-/** Hooks for metrics; unit names are `base` or `tenants/<id>`. */
-export interface PolicyObserver {
-  /** A unit's active revision changed; `revision` undefined: it has none any more. */
-  revision?(unit: string, revision: string | undefined, previous: string | undefined): void;
-  /** A load of a unit finished. */
-  load?(unit: string, origin: UnitOrigin, result: 'ok' | 'error'): void;
-  /** A bundle poll finished. */
-  bundlePoll?(unit: string, result: 'activated' | 'not_modified' | 'error'): void;
-  /** A bundle was activated, at this time (ms since the epoch). */
-  bundleActivated?(unit: string, at: number): void;
-  /** A decision cache look-up: served (hit), evaluated and stored (miss), or evaluated only (bypass). */
-  decisionCache?(result: 'hit' | 'miss' | 'bypass'): void;
-  /** Totals after any change. */
-  totals?(totals: { active: number; failed: number; removed: number; modules: number }): void;
-}
+export type { PolicyLogger, PolicyObserver } from './unit-registry.js';
 
 export interface PolicyEngineOptions {
   readonly config: PolicyConfig;
@@ -77,26 +60,6 @@ export interface PolicyEngineOptions {
   readonly compileConcurrency?: number;
   /** HTTP client for bundle servers (tests). Default: global fetch. */
   readonly fetch?: FetchLike;
-}
-
-type TenantEntry =
-  | { readonly kind: 'active'; readonly unit: ActiveUnit; readonly lastError?: UnitFailure }
-  | {
-      readonly kind: 'failed';
-      readonly failure: UnitFailure;
-      readonly deny: LayerResult;
-      readonly revision?: string;
-    }
-  | { readonly kind: 'removed'; readonly deny: LayerResult; readonly at: number };
-
-interface UnitFailure {
-  readonly error: PolicyError;
-  readonly at: number;
-}
-
-interface Group {
-  readonly compiled: CompiledModule;
-  readonly members: Map<string, GroupMember>;
 }
 
 /** A directory tenant as last compiled successfully. */
@@ -119,23 +82,6 @@ interface BundleState {
 
 const silent: PolicyLogger = { info() {}, warn() {}, error() {} };
 
-function asPolicyError(thrown: unknown, id: string): PolicyError {
-  if (thrown instanceof PolicyError) return thrown;
-  return new PolicyError('load_failed', `${id}: ${describeThrown(thrown)}`, {
-    unit: id,
-    cause: thrown,
-  });
-}
-
-function frozenDeny(code: string, message: string, revision: string): LayerResult {
-  return Object.freeze({
-    allow: false,
-    reasons: Object.freeze([Object.freeze({ code, message })]),
-    revision,
-    evalNs: 0,
-  });
-}
-
 const NOT_STARTED_LAYER = frozenDeny('internal_error', 'the policy engine is not started', '');
 
 const NOT_STARTED: PolicyOutcome = Object.freeze({
@@ -146,20 +92,6 @@ const NOT_STARTED: PolicyOutcome = Object.freeze({
 });
 
 const NO_REASONS: readonly PolicyReason[] = Object.freeze([]);
-
-/** Metric / config name of a unit id: `base` or `tenants/<id>`. */
-function unitName(id: string): string {
-  return id === 'base' ? 'base' : `tenants/${id.slice('tenant:'.length)}`;
-}
-
-function failedDeny(tenant: string, revision?: string): LayerResult {
-  // Callers learn only that the tenant's policy is unavailable; the details are for operators.
-  return frozenDeny(
-    'policy_denied',
-    `the policy of tenant ${tenant} failed to load; its requests are denied until it is fixed`,
-    revision ?? '',
-  );
-}
 
 function stablePack(tenant: string, packs: number): number {
   return createHash('sha256').update(tenant).digest().readUInt32BE(0) % packs;
@@ -185,10 +117,13 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
   const encoder = new TextEncoder();
   const decisionCache = createDecisionCache(config.decisionCacheSize ?? 10_000);
 
+  const registry = createUnitRegistry({
+    logger,
+    observer,
+    onTenantRemoved: onRemoved,
+    builtins: clock.builtins,
+  });
   let running = false;
-  let base: { unit: ActiveUnit; lastError?: UnitFailure } | undefined;
-  const tenants = new Map<string, TenantEntry>();
-  const groups = new Map<string, Group>();
   const dirMembers = new Map<string, DirMember>();
   let packCount = 1;
   let compiler: UnitCompiler | undefined;
@@ -199,133 +134,8 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
    * replicas already serving keep serving. Failures after start-up only turn it WARN (ready).
    */
   const startupFailures = new Set<string>();
-  const evalErrors = new Map<string, number>();
   const bundles = new Map<string, BundleState>();
   let dirWatcher: DirWatcher | undefined;
-  let queue: Promise<unknown> = Promise.resolve();
-
-  /** Runs `task` after every load queued before it: one load at a time. */
-  function serial<T>(task: () => Promise<T>): Promise<T> {
-    const next = queue.then(task, task);
-    queue = next.catch(() => undefined);
-    return next;
-  }
-
-  function onEvalError(unit: string, message: string): void {
-    const count = (evalErrors.get(unit) ?? 0) + 1;
-    evalErrors.set(unit, count);
-    // A policy that fails on every request must not flood the log: 1st, 10th, 100th, ...
-    if (/^10*$/.test(String(count))) {
-      logger.error({ unit, count, error: message }, 'policy evaluation failed; request denied');
-    }
-  }
-
-  function reportTotals(): void {
-    let active = base === undefined ? 0 : 1;
-    let failed = 0;
-    let removed = 0;
-    for (const entry of tenants.values()) {
-      if (entry.kind === 'active') active++;
-      else if (entry.kind === 'failed') failed++;
-      else removed++;
-    }
-    observer.totals?.({ active, failed, removed, modules: groups.size });
-  }
-
-  function activeOf(id: string): ActiveUnit | undefined {
-    if (id === 'base') return base?.unit;
-    const entry = tenants.get(id.slice('tenant:'.length));
-    return entry?.kind === 'active' ? entry.unit : undefined;
-  }
-
-  /** Forgets `id` in every group but `keep`; drops groups left empty. */
-  function leaveGroups(id: string, keep?: string): void {
-    for (const [key, group] of groups) {
-      if (key === keep) continue;
-      if (group.members.delete(id) && group.members.size === 0) groups.delete(key);
-    }
-  }
-
-  /** Swaps built units in, one map entry each. */
-  function swapIn(units: ReadonlyMap<string, ActiveUnit>): void {
-    for (const unit of units.values()) {
-      const previous = activeOf(unit.id)?.revision;
-      if (unit.id === 'base') base = { unit };
-      else tenants.set(unit.tenant!, { kind: 'active', unit });
-      leaveGroups(unit.id, unit.group);
-      evalErrors.delete(unit.id);
-      if (previous !== unit.revision)
-        observer.revision?.(unitName(unit.id), unit.revision, previous);
-    }
-  }
-
-  function logFailure(id: string, error: PolicyError, serving: boolean): void {
-    logger.error(
-      {
-        unit: id,
-        code: error.code,
-        error: error.message,
-        ...(error.problems.length > 0 && {
-          problems: error.problems.map((p) => `${p.file}:${p.line}: ${p.kind}: ${p.text}`),
-        }),
-      },
-      serving
-        ? 'policy failed to load; still serving the previous version'
-        : id === 'base'
-          ? 'base policy failed to load'
-          : 'tenant policy failed to load; denying all of its requests (fail closed)',
-    );
-  }
-
-  /** Records a failed load of a tenant: an active version keeps serving, else the tenant is denied. */
-  function recordFailure(id: string, thrown: unknown, origin: UnitOrigin, revision?: string): void {
-    const error = asPolicyError(thrown, id);
-    const failure: UnitFailure = { error, at: Date.now() };
-    observer.load?.(unitName(id), origin, 'error');
-    if (id === 'base') {
-      if (base !== undefined) base = { unit: base.unit, lastError: failure };
-      logFailure(id, error, base !== undefined);
-      return;
-    }
-    const tenant = id.slice('tenant:'.length);
-    const entry = tenants.get(tenant);
-    if (entry?.kind === 'active') {
-      tenants.set(tenant, { kind: 'active', unit: entry.unit, lastError: failure });
-      logFailure(id, error, true);
-    } else {
-      tenants.set(tenant, {
-        kind: 'failed',
-        failure,
-        deny: failedDeny(tenant, revision),
-        ...(revision !== undefined && { revision }),
-      });
-      logFailure(id, error, false);
-    }
-  }
-
-  function loaded(units: ReadonlyMap<string, ActiveUnit>, ms?: number): void {
-    for (const unit of units.values()) observer.load?.(unitName(unit.id), unit.origin, 'ok');
-    if (units.size > 4) {
-      // A pack at start-up: one line, not one per tenant.
-      const first = units.values().next().value!;
-      logger.info(
-        { units: units.size, module: first.group, ...(ms !== undefined && { compileMs: ms }) },
-        'policies loaded',
-      );
-      return;
-    }
-    for (const unit of units.values()) {
-      logger.info(
-        {
-          unit: unit.id,
-          revision: unit.revision,
-          module: unit.group,
-          ...(ms !== undefined && { compileMs: ms }),
-        },
-        'policy loaded',
-      );
-    }
-  }
 
   async function getCompiler(): Promise<UnitCompiler> {
     if (compiler !== undefined) return compiler;
@@ -359,13 +169,6 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     };
   }
 
-  /** Builds a group's instance and records it; returns its units (not yet swapped in). */
-  async function build(key: string, compiled: CompiledModule, members: readonly GroupMember[]) {
-    const units = await buildGroup(key, key, compiled, members, clock.builtins, onEvalError);
-    groups.set(key, { compiled, members: new Map(members.map((m) => [m.id, m])) });
-    return units;
-  }
-
   // ---- directory units ---------------------------------------------------------------------
 
   async function snapshotOf(kind: 'base' | 'tenant', tenant?: string) {
@@ -382,7 +185,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     for (const [tenant, member] of dirMembers) {
       if (
         stablePack(tenant, packCount) === pack &&
-        activeOf(member.snapshot.id)?.group === `pack:${pack}`
+        registry.active(member.snapshot.id)?.group === `pack:${pack}`
       ) {
         members.set(member.snapshot.id, member);
       }
@@ -395,7 +198,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
 
     for (const [id, error] of result.failures) {
       const member = members.get(id)!;
-      if (changedIds.has(id)) recordFailure(id, error, 'dir', member.snapshot.revision);
+      if (changedIds.has(id)) registry.recordFailure(id, error, 'dir', member.snapshot.revision);
       else
         logger.warn(
           { unit: id, error: error.message },
@@ -409,30 +212,34 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
         return memberOf(m.snapshot, m.data, entrypoint);
       });
       try {
-        for (const [id, unit] of await build(`pack:${pack}`, result.module, packMembers))
+        for (const [id, unit] of await registry.buildGroup(
+          `pack:${pack}`,
+          result.module,
+          packMembers,
+        ))
           built.set(id, unit);
       } catch (thrown) {
         for (const m of packMembers)
-          if (changedIds.has(m.id)) recordFailure(m.id, thrown, 'dir', m.revision);
+          if (changedIds.has(m.id)) registry.recordFailure(m.id, thrown, 'dir', m.revision);
       }
     }
     for (const [id, compiled] of result.solo) {
       const m = members.get(id)!;
       try {
-        const units = await build(`solo:${id}`, compiled, [
+        const units = await registry.buildGroup(`solo:${id}`, compiled, [
           memberOf(m.snapshot, m.data, UNIT_ENTRYPOINT.tenant),
         ]);
         for (const [unitIdKey, unit] of units) built.set(unitIdKey, unit);
       } catch (thrown) {
-        if (changedIds.has(id)) recordFailure(id, thrown, 'dir', m.snapshot.revision);
+        if (changedIds.has(id)) registry.recordFailure(id, thrown, 'dir', m.snapshot.revision);
       }
     }
-    swapIn(built);
+    registry.swapIn(built);
     for (const unit of built.values()) {
       const m = members.get(unit.id)!;
       dirMembers.set(unit.tenant!, m);
     }
-    loaded(new Map([...built].filter(([id]) => changedIds.has(id))), ms);
+    registry.reportLoaded(new Map([...built].filter(([id]) => changedIds.has(id))), ms);
   }
 
   /** Compiles one tenant into a module of its own and swaps it in; a failure keeps what was serving. */
@@ -442,14 +249,14 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       const c = await getCompiler();
       const started = performance.now();
       const compiled = await c.compileSolo(snapshot);
-      const units = await build(`solo:${snapshot.id}`, compiled, [
+      const units = await registry.buildGroup(`solo:${snapshot.id}`, compiled, [
         memberOf(snapshot, data, UNIT_ENTRYPOINT.tenant),
       ]);
-      swapIn(units);
+      registry.swapIn(units);
       dirMembers.set(snapshot.tenant!, next);
-      loaded(units, Math.round(performance.now() - started));
+      registry.reportLoaded(units, Math.round(performance.now() - started));
     } catch (thrown) {
-      recordFailure(snapshot.id, thrown, 'dir', snapshot.revision);
+      registry.recordFailure(snapshot.id, thrown, 'dir', snapshot.revision);
     }
   }
 
@@ -458,22 +265,22 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     groupKey: string,
     updates: ReadonlyMap<string, DirMember>,
   ): Promise<void> {
-    const group = groups.get(groupKey)!;
+    const group = registry.group(groupKey)!;
     const members = [...group.members.values()].map((m) => {
       const update = updates.get(m.id);
       return update === undefined
         ? m
         : { ...m, revision: update.snapshot.revision, data: update.data };
     });
-    const units = await build(groupKey, group.compiled, members);
-    swapIn(units);
+    const units = await registry.buildGroup(groupKey, group.compiled, members);
+    registry.swapIn(units);
     for (const [id, update] of updates) {
       if (update.snapshot.tenant !== undefined) dirMembers.set(update.snapshot.tenant, update);
       logger.info(
         { unit: id, revision: update.snapshot.revision, module: groupKey },
         'policy data reloaded',
       );
-      observer.load?.(unitName(id), 'dir', 'ok');
+      observer.load?.(unitMetricName(id), 'dir', 'ok');
     }
   }
 
@@ -482,21 +289,21 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     try {
       next = await snapshotOf('base');
     } catch (thrown) {
-      recordFailure('base', thrown, 'dir');
+      registry.recordFailure('base', thrown, 'dir');
       throw thrown;
     }
-    const current = base?.unit;
+    const current = registry.base()?.unit;
     if (
       current?.origin === 'dir' &&
       current.revision === next.snapshot.revision &&
-      base?.lastError === undefined
+      registry.base()?.lastError === undefined
     )
       return;
     try {
       if (
         current?.origin === 'dir' &&
         current.codeHash === next.snapshot.regoHash &&
-        groups.get(current.group)?.members.has('base')
+        registry.group(current.group)?.members.has('base')
       ) {
         await reloadData(current.group, new Map([['base', next]]));
         return;
@@ -504,42 +311,20 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       const c = await getCompiler();
       const started = performance.now();
       const compiled = await c.compileSolo(next.snapshot);
-      const units = await build('solo:base', compiled, [
+      const units = await registry.buildGroup('solo:base', compiled, [
         memberOf(next.snapshot, next.data, UNIT_ENTRYPOINT.base),
       ]);
-      swapIn(units);
-      loaded(units, Math.round(performance.now() - started));
+      registry.swapIn(units);
+      registry.reportLoaded(units, Math.round(performance.now() - started));
     } catch (thrown) {
-      recordFailure('base', thrown, 'dir', next.snapshot.revision);
+      registry.recordFailure('base', thrown, 'dir', next.snapshot.revision);
       throw thrown;
     }
   }
 
   function removeTenant(tenant: string): void {
-    const id = unitId('tenant', tenant);
-    const previous = activeOf(id)?.revision;
     dirMembers.delete(tenant);
-    leaveGroups(id);
-    if (onRemoved === 'deny') {
-      tenants.set(tenant, {
-        kind: 'removed',
-        at: Date.now(),
-        deny: frozenDeny(
-          'policy_denied',
-          `the policy of tenant ${tenant} was removed; its requests are denied (policies.on_tenant_removed: deny)`,
-          '',
-        ),
-      });
-    } else {
-      tenants.delete(tenant);
-    }
-    observer.revision?.(unitName(id), undefined, previous);
-    logger.warn(
-      { unit: id, onTenantRemoved: onRemoved },
-      onRemoved === 'deny'
-        ? 'tenant policy directory removed; denying its requests'
-        : 'tenant policy directory removed; its requests are decided by base alone',
-    );
+    registry.removeTenant(tenant);
   }
 
   /** Re-reads the given tenants from the directory and swaps in whatever changed. */
@@ -553,7 +338,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
         (s) => s.isDirectory(),
         () => false,
       );
-      const entry = tenants.get(tenant);
+      const entry = registry.tenant(tenant);
       if (!exists) {
         if (entry !== undefined && entry.kind !== 'removed') removeTenant(tenant);
         continue;
@@ -562,7 +347,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       try {
         next = await snapshotOf('tenant', tenant);
       } catch (thrown) {
-        recordFailure(id, thrown, 'dir');
+        registry.recordFailure(id, thrown, 'dir');
         continue;
       }
       const current = entry?.kind === 'active' ? entry : undefined;
@@ -573,7 +358,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       ) {
         continue;
       }
-      const group = current === undefined ? undefined : groups.get(current.unit.group);
+      const group = current === undefined ? undefined : registry.group(current.unit.group);
       if (
         current?.unit.origin === 'dir' &&
         current.unit.codeHash === next.snapshot.regoHash &&
@@ -591,13 +376,13 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
         await reloadData(groupKey, updates);
       } catch (thrown) {
         for (const [id, update] of updates)
-          recordFailure(id, thrown, 'dir', update.snapshot.revision);
+          registry.recordFailure(id, thrown, 'dir', update.snapshot.revision);
       }
     }
     // A changed tenant is compiled alone (one small `opa build`, well under a second) rather than
     // with its pack: the edit is in effect sooner, and its pack mates are not touched at all.
     await mapSettledLimited(recompile, concurrency, (next) => compileAlone(next));
-    reportTotals();
+    registry.reportTotals();
   }
 
   async function reloadFromDir(
@@ -609,7 +394,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     }
     let ids = units.tenants ?? [];
     if (all || ids.includes('*')) {
-      const known = [...tenants.entries()].filter(
+      const known = [...registry.tenants().entries()].filter(
         ([, e]) => e.kind !== 'active' || e.unit.origin === 'dir',
       );
       ids = [
@@ -644,7 +429,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     snapshots.forEach((settled, index) => {
       const tenant = ids[index]!;
       if (settled.status === 'rejected') {
-        recordFailure(unitId('tenant', tenant), settled.reason, 'dir');
+        registry.recordFailure(unitId('tenant', tenant), settled.reason, 'dir');
         return;
       }
       const pack = stablePack(tenant, packCount);
@@ -677,7 +462,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       });
     }
     const key = `bundle:${bundle.wasmHash.slice(0, 16)}`;
-    const existing = groups.get(key);
+    const existing = registry.group(key);
     const compiled = existing?.compiled ?? (await compileModule(bundle.wasm, bundle.wasmHash, id));
     const member: GroupMember = {
       id,
@@ -691,15 +476,15 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     };
     const others =
       existing === undefined ? [] : [...existing.members.values()].filter((m) => m.id !== id);
-    const units = await build(key, compiled, [...others, member]);
-    swapIn(units);
+    const units = await registry.buildGroup(key, compiled, [...others, member]);
+    registry.swapIn(units);
     const now = Date.now();
     state.lastActivationAt = now;
     state.lastError = undefined;
     if (etag !== undefined) state.etag = etag;
-    observer.bundleActivated?.(unitName(id), now);
-    loaded(new Map([[id, units.get(id)!]]));
-    reportTotals();
+    observer.bundleActivated?.(unitMetricName(id), now);
+    registry.reportLoaded(new Map([[id, units.get(id)!]]));
+    registry.reportTotals();
     if (persist && source.source === 'url' && source.persist && config.persistDir !== undefined) {
       await persistBundle(config.persistDir, bytes, {
         unit: id,
@@ -719,8 +504,8 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
   function bundleFailed(state: BundleState, thrown: unknown): void {
     const error = asPolicyError(thrown, state.id);
     state.lastError = { error, at: Date.now() };
-    recordFailure(state.id, error, 'bundle');
-    reportTotals();
+    registry.recordFailure(state.id, error, 'bundle');
+    registry.reportTotals();
   }
 
   async function startFileBundle(
@@ -737,7 +522,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       await activateBundle(state, bytes, undefined, false);
     };
     try {
-      await serial(load);
+      await registry.runLoad(load);
     } catch (thrown) {
       bundleFailed(state, thrown);
       if (state.id === 'base') throw thrown;
@@ -748,7 +533,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
         if (name?.toString() !== basename(state.config.path)) return;
         if (timer !== undefined) clearTimeout(timer);
         timer = setTimeout(() => {
-          serial(load).catch((thrown: unknown) => bundleFailed(state, thrown));
+          registry.runLoad(load).catch((thrown: unknown) => bundleFailed(state, thrown));
         }, config.watchDebounceMs ?? 100);
       });
       state.watcher.on('error', (error) =>
@@ -766,7 +551,9 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     const usePersisted = async (why: string) => {
       if (persisted === undefined) return false;
       try {
-        await serial(() => activateBundle(state, persisted.bytes, persisted.meta.etag, false));
+        await registry.runLoad(() =>
+          activateBundle(state, persisted.bytes, persisted.meta.etag, false),
+        );
         state.fromPersisted = true;
         logger.warn(
           { unit: state.id, revision: persisted.meta.revision, why },
@@ -796,7 +583,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       onBundle: async (bytes, etag) => {
         state.lastDownloadAt = Date.now();
         try {
-          await serial(() => activateBundle(state, bytes, etag, true));
+          await registry.runLoad(() => activateBundle(state, bytes, etag, true));
           state.fromPersisted = false;
         } catch (thrown) {
           bundleFailed(state, thrown);
@@ -804,7 +591,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
         }
       },
       onResult: (result) => {
-        observer.bundlePoll?.(unitName(state.id), result.kind);
+        observer.bundlePoll?.(unitMetricName(state.id), result.kind);
         if (result.kind === 'error' && result.stage === 'download') {
           const error = new PolicyError(
             'download_failed',
@@ -836,7 +623,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
           },
         );
       }
-    } else if (first.kind === 'error' && activeOf(state.id) === undefined) {
+    } else if (first.kind === 'error' && registry.active(state.id) === undefined) {
       const served = await usePersisted(`the bundle server failed: ${describeThrown(first.error)}`);
       if (!served) {
         const error = asPolicyError(bootError ?? first.error, state.id);
@@ -926,9 +713,10 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       revision: unit.revision,
       module: unit.group,
       activated_at: new Date(unit.activatedAt).toISOString(),
-      ...(evalErrors.has(id) && { eval_errors: evalErrors.get(id) }),
+      ...(registry.evalErrors(id) !== undefined && { eval_errors: registry.evalErrors(id) }),
     });
     if (id === 'base') {
+      const base = registry.base();
       if (base === undefined) return undefined;
       const error = errorOf(base.lastError ?? bundles.get('base')?.lastError);
       return {
@@ -941,7 +729,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       };
     }
     const tenant = id.slice('tenant:'.length);
-    const entry = tenants.get(tenant);
+    const entry = registry.tenant(tenant);
     if (entry === undefined) return undefined;
     const origin = bundleUnits.has(id) ? 'bundle' : 'dir';
     if (entry.kind === 'active') {
@@ -1010,9 +798,9 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
 
   return {
     evaluate(tenant, input, cacheKey) {
-      const current = base;
+      const current = registry.base();
       if (current === undefined || !running) return NOT_STARTED;
-      const entry = tenant === undefined ? undefined : tenants.get(tenant);
+      const entry = tenant === undefined ? undefined : registry.tenant(tenant);
 
       if (cacheKey !== undefined && decisionCache !== undefined) {
         const hit = decisionCache.get(cacheKey);
@@ -1047,8 +835,9 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
 
     revisions() {
       const result: Record<string, string> = {};
+      const base = registry.base();
       if (base === undefined || !running) return { tenants: result };
-      for (const [tenant, entry] of tenants) {
+      for (const [tenant, entry] of registry.tenants()) {
         if (entry.kind === 'active') result[tenant] = entry.unit.revision;
       }
       return { base: base.unit.revision, tenants: result };
@@ -1059,7 +848,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       const list: PolicyUnitStatus[] = [];
       const b = unitStatus('base');
       if (b !== undefined) list.push(b);
-      for (const tenant of [...tenants.keys()].sort()) {
+      for (const tenant of [...registry.tenants().keys()].sort()) {
         const status = unitStatus(unitId('tenant', tenant));
         if (status !== undefined) list.push(status);
       }
@@ -1068,16 +857,18 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
 
     reloadFromDir(units) {
       if (!running) return Promise.resolve();
-      return serial(() => reloadFromDir(units ?? {})).catch((thrown: unknown) =>
-        logger.error({ error: describeThrown(thrown) }, 'policy reload failed'),
-      );
+      return registry
+        .runLoad(() => reloadFromDir(units ?? {}))
+        .catch((thrown: unknown) =>
+          logger.error({ error: describeThrown(thrown) }, 'policy reload failed'),
+        );
     },
 
     async start() {
       if (running) {
         // A second start() is a full reload of the directory units: everything is rebuilt, and a
         // base that no longer compiles leaves every unit as it was.
-        await serial(async () => {
+        await registry.runLoad(async () => {
           try {
             if (!bundleUnits.has('base')) await loadBaseFromDir();
           } catch (thrown) {
@@ -1090,9 +881,9 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
         return;
       }
       try {
-        await serial(loadDir);
+        await registry.runLoad(loadDir);
         await startBundles();
-        if (base === undefined) {
+        if (registry.base() === undefined) {
           throw new PolicyError(
             'unit_invalid',
             'no base policy: neither policies.dir/base nor a base bundle is loaded',
@@ -1100,9 +891,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
         }
       } catch (thrown) {
         await stopAll();
-        base = undefined;
-        tenants.clear();
-        groups.clear();
+        registry.clear();
         dirMembers.clear();
         lastFailure = asPolicyError(thrown, 'base');
         logger.error(
@@ -1113,15 +902,17 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       }
       running = true;
       lastFailure = undefined;
-      for (const [tenant, entry] of tenants)
+      for (const [tenant, entry] of registry.tenants())
         if (entry.kind === 'failed') startupFailures.add(tenant);
-      reportTotals();
+      registry.reportTotals();
       if (config.watch && existsSync(policyDir)) {
         dirWatcher = watchPolicyDir(
           policyDir,
           config.watchDebounceMs ?? 100,
           (changed) =>
-            serial(() => reloadFromDir({ base: changed.base, tenants: [...changed.tenants] })),
+            registry.runLoad(() =>
+              reloadFromDir({ base: changed.base, tenants: [...changed.tenants] }),
+            ),
           (error) => logger.warn({ error: describeThrown(error) }, 'policy directory watch failed'),
         );
         await dirWatcher.ready;
@@ -1132,16 +923,15 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     async stop() {
       running = false;
       await stopAll();
-      await queue;
-      base = undefined;
-      tenants.clear();
-      groups.clear();
+      await registry.idle();
+      registry.clear();
       dirMembers.clear();
       lastFailure = undefined;
       startupFailures.clear();
     },
 
     status(): ComponentStatus {
+      const base = registry.base();
       if (!running || base === undefined) {
         return lastFailure === undefined
           ? { state: 'NOT_READY', message: 'policies are not loaded' }
@@ -1151,8 +941,8 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       const failed: string[] = [];
       const stale: string[] = [];
       const removed: string[] = [];
-      const many = tenants.size > 100;
-      for (const [tenant, entry] of tenants) {
+      const many = registry.tenants().size > 100;
+      for (const [tenant, entry] of registry.tenants()) {
         const status = unitStatus(unitId('tenant', tenant))!;
         if (entry.kind === 'failed') failed.push(tenant);
         else if (entry.kind === 'removed') removed.push(tenant);
@@ -1183,12 +973,12 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
             error: baseStatus.error.message,
           }),
         },
-        tenant_count: tenants.size,
-        modules: groups.size,
+        tenant_count: registry.tenants().size,
+        modules: registry.groupCount(),
         tenants: detailTenants,
       };
       for (const tenant of startupFailures) {
-        if (tenants.get(tenant)?.kind !== 'failed') startupFailures.delete(tenant);
+        if (registry.tenant(tenant)?.kind !== 'failed') startupFailures.delete(tenant);
       }
       const problems: string[] = [];
       if (startupFailures.size > 0) {
@@ -1226,7 +1016,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
         state: overall,
         message:
           problems.length === 0
-            ? `base ${base.unit.revision}, ${tenants.size} tenant polic${tenants.size === 1 ? 'y' : 'ies'}`
+            ? `base ${base.unit.revision}, ${registry.tenants().size} tenant polic${registry.tenants().size === 1 ? 'y' : 'ies'}`
             : problems.join('; '),
         detail,
       };
