@@ -1,5 +1,6 @@
-// Dev watch mode: turns file events under the policy directory into debounced batches of changed units.
-import { relative } from 'node:path';
+// Watch mode: turns file events under the policy directory, or on a bundle file, into debounced batches of changes.
+import { watch as watchDir } from 'node:fs';
+import { basename, dirname, relative } from 'node:path';
 import { watch } from 'chokidar';
 import { BASE_DIR, TENANTS_DIR } from './conventions.js';
 
@@ -88,6 +89,35 @@ export function watchPolicyDir(
       closed = true;
       if (timer !== undefined) clearTimeout(timer);
       void watcher.close();
+    },
+  };
+}
+
+/** A watch on one file; see {@link watchFile}. */
+export interface FileWatcher {
+  close(): void;
+}
+
+/**
+ * Watches one file (a bundle) through its directory, so a file replaced by a rename is still seen.
+ * `onChange` runs once events have stopped for `debounceMs`.
+ */
+export function watchFile(
+  path: string,
+  debounceMs: number,
+  onChange: () => void,
+  onError: (error: unknown) => void,
+): FileWatcher {
+  let timer: NodeJS.Timeout | undefined;
+  const watcher = watchDir(dirname(path), (_event, name) => {
+    if (name?.toString() !== basename(path)) return;
+    if (timer !== undefined) clearTimeout(timer);
+    timer = setTimeout(onChange, debounceMs);
+  });
+  watcher.on('error', onError);
+  return {
+    close() {
+      watcher.close();
     },
   };
 }

@@ -5,43 +5,27 @@
 // synchronous, so a decision sees one version of each layer from start to end, and there is never
 // a moment without one. A failed load leaves the entry as it was and is reported (status, metrics,
 // log with file:line). All loads run one after another through one queue.
-import type { FetchLike } from '../lib/fetch-deadline.js';
-import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
-import { watch, type FSWatcher } from 'node:fs';
-import type { BundleSourceConfig } from '../config/policies.js';
 import type { PolicyConfig } from '../config/types.js';
+import type { FetchLike } from '../lib/fetch-deadline.js';
 import type { ComponentState, ComponentStatus } from '../lib/lifecycle.js';
 import { createDecisionClock } from './builtins.js';
+import { createBundleSources } from './bundle-source.js';
+import { createDirSource } from './dir-source.js';
 import { createDecisionCache } from './decision-cache.js';
-import { readPolicyBundle } from './bundle-format.js';
-import { type BundlePoller, createBundlePoller } from './bundle-poller.js';
-import { verifyBundleSignature } from './bundle-signing.js';
-import { loadPersistedBundle, persistBundle } from './bundle-store.js';
-import { BASE_DIR, TENANTS_DIR, UNIT_ENTRYPOINT } from './conventions.js';
-import { mergeDataFiles } from './data-files.js';
-import { type DirWatcher, watchPolicyDir } from './dir-watcher.js';
 import { PolicyError, describeThrown } from './errors.js';
-import type { ActiveUnit, GroupMember } from './host-group.js';
-import { mapSettledLimited } from './map-limited.js';
-import { PINNED_OPA_VERSION } from './opa-cli.js';
+import type { ActiveUnit } from './host-group.js';
 import type { PolicyEngine, PolicyOutcome, PolicyReason, PolicyUnitStatus } from './types.js';
-import { type UnitCompiler, createUnitCompiler } from './unit-compiler.js';
-import { type UnitSnapshot, listTenants, readUnitSnapshot, unitId } from './unit-sources.js';
 import {
   type PolicyLogger,
   type PolicyObserver,
   type TenantEntry,
-  type UnitFailure,
   asPolicyError,
   createUnitRegistry,
+  failureReport,
   frozenDeny,
-  unitMetricName,
 } from './unit-registry.js';
-import { compileModule } from './wasm-host.js';
+import { unitId } from './unit-sources.js';
 
 export type { PolicyLogger, PolicyObserver } from './unit-registry.js';
 
@@ -62,24 +46,6 @@ export interface PolicyEngineOptions {
   readonly fetch?: FetchLike;
 }
 
-/** A directory tenant as last compiled successfully. */
-interface DirMember {
-  readonly snapshot: UnitSnapshot;
-  readonly data: Record<string, unknown>;
-}
-
-interface BundleState {
-  readonly config: BundleSourceConfig;
-  readonly id: string;
-  poller?: BundlePoller;
-  watcher?: FSWatcher;
-  etag?: string;
-  lastActivationAt?: number;
-  lastDownloadAt?: number;
-  lastError?: UnitFailure;
-  fromPersisted?: boolean;
-}
-
 const silent: PolicyLogger = { info() {}, warn() {}, error() {} };
 
 const NOT_STARTED_LAYER = frozenDeny('internal_error', 'the policy engine is not started', '');
@@ -93,29 +59,17 @@ const NOT_STARTED: PolicyOutcome = Object.freeze({
 
 const NO_REASONS: readonly PolicyReason[] = Object.freeze([]);
 
-function stablePack(tenant: string, packs: number): number {
-  return createHash('sha256').update(tenant).digest().readUInt32BE(0) % packs;
-}
-
 /** Builds the engine. Nothing is compiled until start(). */
 export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
   const logger = options.logger ?? silent;
   const observer = options.observer ?? {};
   const config = options.config;
-  const policyDir = resolve(config.dir);
   const concurrency = options.compileConcurrency ?? Math.min(2, availableParallelism());
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new TypeError('compileConcurrency must be a positive integer');
   }
-  const perModule = config.tenantsPerModule ?? 32;
   const onRemoved = config.onTenantRemoved ?? 'deny';
-  const bundleConfigs = config.bundles ?? [];
-  const bundleUnits = new Set(
-    bundleConfigs.map((b) => (b.tenant === undefined ? 'base' : `tenant:${b.tenant}`)),
-  );
   const clock = createDecisionClock(options.now);
-  const encoder = new TextEncoder();
-  const decisionCache = createDecisionCache(config.decisionCacheSize ?? 10_000);
 
   const registry = createUnitRegistry({
     logger,
@@ -123,10 +77,24 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     onTenantRemoved: onRemoved,
     builtins: clock.builtins,
   });
+  const encoder = new TextEncoder();
+  const decisionCache = createDecisionCache(config.decisionCacheSize ?? 10_000);
+  const bundleSources = createBundleSources({
+    config,
+    registry,
+    logger,
+    observer,
+    ...(options.fetch !== undefined && { fetch: options.fetch }),
+  });
+  const dir = createDirSource({
+    config,
+    registry,
+    logger,
+    observer,
+    skip: bundleSources.units,
+    concurrency,
+  });
   let running = false;
-  const dirMembers = new Map<string, DirMember>();
-  let packCount = 1;
-  let compiler: UnitCompiler | undefined;
   let lastFailure: PolicyError | undefined;
   /**
    * Tenants whose policy failed to load during start-up and has not loaded since. While any is left
@@ -134,581 +102,17 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
    * replicas already serving keep serving. Failures after start-up only turn it WARN (ready).
    */
   const startupFailures = new Set<string>();
-  const bundles = new Map<string, BundleState>();
-  let dirWatcher: DirWatcher | undefined;
 
-  async function getCompiler(): Promise<UnitCompiler> {
-    if (compiler !== undefined) return compiler;
-    compiler = await createUnitCompiler({
-      ...(config.opaPath !== undefined && { opaPath: config.opaPath }),
-      ...(config.cacheDir !== undefined && { cacheDir: config.cacheDir }),
-    });
-    if (compiler.opaVersion !== PINNED_OPA_VERSION) {
-      logger.warn(
-        { opa: compiler.opa.path, version: compiler.opaVersion, pinned: PINNED_OPA_VERSION },
-        'opa version differs from the pinned one; policies are tested against the pinned version',
-      );
-    }
-    return compiler;
-  }
-
-  function memberOf(
-    snapshot: UnitSnapshot,
-    data: Record<string, unknown>,
-    entrypoint: string,
-  ): GroupMember {
-    return {
-      id: snapshot.id,
-      kind: snapshot.kind,
-      ...(snapshot.tenant !== undefined && { tenant: snapshot.tenant }),
-      revision: snapshot.revision,
-      origin: 'dir',
-      codeHash: snapshot.regoHash,
-      entrypoint,
-      data,
-    };
-  }
-
-  // ---- directory units ---------------------------------------------------------------------
-
-  async function snapshotOf(kind: 'base' | 'tenant', tenant?: string) {
-    const snapshot = await readUnitSnapshot(policyDir, kind, tenant);
-    const data = mergeDataFiles(snapshot.id, snapshot.dataFiles);
-    return { snapshot, data };
-  }
-
-  /** Compiles one pack of tenants (new snapshots replacing members) and swaps in every unit that built. */
-  async function compileTenants(pack: number, changed: readonly DirMember[]): Promise<void> {
-    const c = await getCompiler();
-    const changedIds = new Set(changed.map((m) => m.snapshot.id));
-    const members = new Map<string, DirMember>();
-    for (const [tenant, member] of dirMembers) {
-      if (
-        stablePack(tenant, packCount) === pack &&
-        registry.active(member.snapshot.id)?.group === `pack:${pack}`
-      ) {
-        members.set(member.snapshot.id, member);
-      }
-    }
-    for (const member of changed) members.set(member.snapshot.id, member);
-    const list = [...members.values()].sort((a, b) => a.snapshot.id.localeCompare(b.snapshot.id));
-    const started = performance.now();
-    const result = await c.compilePack(list.map((m) => m.snapshot));
-    const ms = Math.round(performance.now() - started);
-
-    for (const [id, error] of result.failures) {
-      const member = members.get(id)!;
-      if (changedIds.has(id)) registry.recordFailure(id, error, 'dir', member.snapshot.revision);
-      else
-        logger.warn(
-          { unit: id, error: error.message },
-          'a unit that compiled before no longer does; keeping it',
-        );
-    }
-    const built = new Map<string, ActiveUnit>();
-    if (result.module !== undefined && result.packed.size > 0) {
-      const packMembers = [...result.packed].map(([id, entrypoint]) => {
-        const m = members.get(id)!;
-        return memberOf(m.snapshot, m.data, entrypoint);
-      });
-      try {
-        for (const [id, unit] of await registry.buildGroup(
-          `pack:${pack}`,
-          result.module,
-          packMembers,
-        ))
-          built.set(id, unit);
-      } catch (thrown) {
-        for (const m of packMembers)
-          if (changedIds.has(m.id)) registry.recordFailure(m.id, thrown, 'dir', m.revision);
-      }
-    }
-    for (const [id, compiled] of result.solo) {
-      const m = members.get(id)!;
-      try {
-        const units = await registry.buildGroup(`solo:${id}`, compiled, [
-          memberOf(m.snapshot, m.data, UNIT_ENTRYPOINT.tenant),
-        ]);
-        for (const [unitIdKey, unit] of units) built.set(unitIdKey, unit);
-      } catch (thrown) {
-        if (changedIds.has(id)) registry.recordFailure(id, thrown, 'dir', m.snapshot.revision);
-      }
-    }
-    registry.swapIn(built);
-    for (const unit of built.values()) {
-      const m = members.get(unit.id)!;
-      dirMembers.set(unit.tenant!, m);
-    }
-    registry.reportLoaded(new Map([...built].filter(([id]) => changedIds.has(id))), ms);
-  }
-
-  /** Compiles one tenant into a module of its own and swaps it in; a failure keeps what was serving. */
-  async function compileAlone(next: DirMember): Promise<void> {
-    const { snapshot, data } = next;
-    try {
-      const c = await getCompiler();
-      const started = performance.now();
-      const compiled = await c.compileSolo(snapshot);
-      const units = await registry.buildGroup(`solo:${snapshot.id}`, compiled, [
-        memberOf(snapshot, data, UNIT_ENTRYPOINT.tenant),
-      ]);
-      registry.swapIn(units);
-      dirMembers.set(snapshot.tenant!, next);
-      registry.reportLoaded(units, Math.round(performance.now() - started));
-    } catch (thrown) {
-      registry.recordFailure(snapshot.id, thrown, 'dir', snapshot.revision);
-    }
-  }
-
-  /** Rebuilds a group's instance with new data for some members; same module, no compile. */
-  async function reloadData(
-    groupKey: string,
-    updates: ReadonlyMap<string, DirMember>,
-  ): Promise<void> {
-    const group = registry.group(groupKey)!;
-    const members = [...group.members.values()].map((m) => {
-      const update = updates.get(m.id);
-      return update === undefined
-        ? m
-        : { ...m, revision: update.snapshot.revision, data: update.data };
-    });
-    const units = await registry.buildGroup(groupKey, group.compiled, members);
-    registry.swapIn(units);
-    for (const [id, update] of updates) {
-      if (update.snapshot.tenant !== undefined) dirMembers.set(update.snapshot.tenant, update);
-      logger.info(
-        { unit: id, revision: update.snapshot.revision, module: groupKey },
-        'policy data reloaded',
-      );
-      observer.load?.(unitMetricName(id), 'dir', 'ok');
-    }
-  }
-
-  async function loadBaseFromDir(): Promise<void> {
-    let next: { snapshot: UnitSnapshot; data: Record<string, unknown> };
-    try {
-      next = await snapshotOf('base');
-    } catch (thrown) {
-      registry.recordFailure('base', thrown, 'dir');
-      throw thrown;
-    }
-    const current = registry.base()?.unit;
-    if (
-      current?.origin === 'dir' &&
-      current.revision === next.snapshot.revision &&
-      registry.base()?.lastError === undefined
-    )
-      return;
-    try {
-      if (
-        current?.origin === 'dir' &&
-        current.codeHash === next.snapshot.regoHash &&
-        registry.group(current.group)?.members.has('base')
-      ) {
-        await reloadData(current.group, new Map([['base', next]]));
-        return;
-      }
-      const c = await getCompiler();
-      const started = performance.now();
-      const compiled = await c.compileSolo(next.snapshot);
-      const units = await registry.buildGroup('solo:base', compiled, [
-        memberOf(next.snapshot, next.data, UNIT_ENTRYPOINT.base),
-      ]);
-      registry.swapIn(units);
-      registry.reportLoaded(units, Math.round(performance.now() - started));
-    } catch (thrown) {
-      registry.recordFailure('base', thrown, 'dir', next.snapshot.revision);
-      throw thrown;
-    }
-  }
-
-  function removeTenant(tenant: string): void {
-    dirMembers.delete(tenant);
-    registry.removeTenant(tenant);
-  }
-
-  /** Re-reads the given tenants from the directory and swaps in whatever changed. */
-  async function reloadTenants(ids: readonly string[]): Promise<void> {
-    const recompile: DirMember[] = [];
-    const dataOnly = new Map<string, Map<string, DirMember>>();
-    for (const tenant of ids) {
-      if (bundleUnits.has(`tenant:${tenant}`)) continue;
-      const id = unitId('tenant', tenant);
-      const exists = await stat(join(policyDir, TENANTS_DIR, tenant)).then(
-        (s) => s.isDirectory(),
-        () => false,
-      );
-      const entry = registry.tenant(tenant);
-      if (!exists) {
-        if (entry !== undefined && entry.kind !== 'removed') removeTenant(tenant);
-        continue;
-      }
-      let next: { snapshot: UnitSnapshot; data: Record<string, unknown> };
-      try {
-        next = await snapshotOf('tenant', tenant);
-      } catch (thrown) {
-        registry.recordFailure(id, thrown, 'dir');
-        continue;
-      }
-      const current = entry?.kind === 'active' ? entry : undefined;
-      if (
-        current !== undefined &&
-        current.unit.revision === next.snapshot.revision &&
-        current.lastError === undefined
-      ) {
-        continue;
-      }
-      const group = current === undefined ? undefined : registry.group(current.unit.group);
-      if (
-        current?.unit.origin === 'dir' &&
-        current.unit.codeHash === next.snapshot.regoHash &&
-        group?.members.has(id)
-      ) {
-        const updates = dataOnly.get(current.unit.group) ?? new Map<string, DirMember>();
-        updates.set(id, next);
-        dataOnly.set(current.unit.group, updates);
-        continue;
-      }
-      recompile.push(next);
-    }
-    for (const [groupKey, updates] of dataOnly) {
-      try {
-        await reloadData(groupKey, updates);
-      } catch (thrown) {
-        for (const [id, update] of updates)
-          registry.recordFailure(id, thrown, 'dir', update.snapshot.revision);
-      }
-    }
-    // A changed tenant is compiled alone (one small `opa build`, well under a second) rather than
-    // with its pack: the edit is in effect sooner, and its pack mates are not touched at all.
-    await mapSettledLimited(recompile, concurrency, (next) => compileAlone(next));
-    registry.reportTotals();
-  }
-
-  async function reloadFromDir(
-    units: { base?: boolean; tenants?: readonly string[] } = {},
-  ): Promise<void> {
-    const all = units.base === undefined && units.tenants === undefined;
-    if (units.base || all) {
-      if (!bundleUnits.has('base')) await loadBaseFromDir().catch(() => undefined);
-    }
-    let ids = units.tenants ?? [];
-    if (all || ids.includes('*')) {
-      const known = [...registry.tenants().entries()].filter(
-        ([, e]) => e.kind !== 'active' || e.unit.origin === 'dir',
-      );
-      ids = [
-        ...new Set([...(await listTenants(policyDir).catch(() => [])), ...known.map(([t]) => t)]),
-      ];
-    }
-    await reloadTenants(ids);
-  }
-
-  /** First load of the directory units: base alone, tenants in packs. */
-  async function loadDir(): Promise<void> {
-    const wantBase = !bundleUnits.has('base');
-    const hasDir = existsSync(policyDir);
-    if (!wantBase && !hasDir) return;
-    if (wantBase) {
-      try {
-        await loadBaseFromDir();
-      } catch (thrown) {
-        const error = asPolicyError(thrown, 'base');
-        throw new PolicyError(
-          error.code,
-          `cannot load the base policy (${resolve(policyDir, BASE_DIR)}): ${error.message}`,
-          { unit: 'base', problems: error.problems, builtins: error.builtins, cause: error },
-        );
-      }
-    }
-    const ids = (await listTenants(policyDir)).filter((t) => !bundleUnits.has(`tenant:${t}`));
-    if (ids.length === 0) return;
-    packCount = Math.max(1, Math.ceil(ids.length / perModule));
-    const byPack = new Map<number, DirMember[]>();
-    const snapshots = await mapSettledLimited(ids, 8, (tenant) => snapshotOf('tenant', tenant));
-    snapshots.forEach((settled, index) => {
-      const tenant = ids[index]!;
-      if (settled.status === 'rejected') {
-        registry.recordFailure(unitId('tenant', tenant), settled.reason, 'dir');
-        return;
-      }
-      const pack = stablePack(tenant, packCount);
-      byPack.set(pack, [...(byPack.get(pack) ?? []), settled.value]);
-    });
-    await getCompiler();
-    const results = await mapSettledLimited([...byPack], concurrency, ([pack, changed]) =>
-      compileTenants(pack, changed),
-    );
-    for (const settled of results) if (settled.status === 'rejected') throw settled.reason;
-  }
-
-  // ---- bundles -----------------------------------------------------------------------------
-
-  async function activateBundle(
-    state: BundleState,
-    bytes: Uint8Array,
-    etag: string | undefined,
-    persist: boolean,
-  ) {
-    const { config: source, id } = state;
-    const kind = source.tenant === undefined ? 'base' : 'tenant';
-    const bundle = await readPolicyBundle(bytes, id, UNIT_ENTRYPOINT[kind]);
-    if (source.signing !== undefined) {
-      await verifyBundleSignature(id, bundle.files, bundle.signatures, {
-        keys: config.keys ?? {},
-        ...(source.signing.keyId !== undefined && { keyId: source.signing.keyId }),
-        ...(source.signing.scope !== undefined && { scope: source.signing.scope }),
-        excludeFiles: source.signing.excludeFiles,
-      });
-    }
-    const key = `bundle:${bundle.wasmHash.slice(0, 16)}`;
-    const existing = registry.group(key);
-    const compiled = existing?.compiled ?? (await compileModule(bundle.wasm, bundle.wasmHash, id));
-    const member: GroupMember = {
-      id,
-      kind,
-      ...(source.tenant !== undefined && { tenant: source.tenant }),
-      revision: bundle.revision,
-      origin: 'bundle',
-      codeHash: bundle.wasmHash,
-      entrypoint: UNIT_ENTRYPOINT[kind],
-      data: bundle.data,
-    };
-    const others =
-      existing === undefined ? [] : [...existing.members.values()].filter((m) => m.id !== id);
-    const units = await registry.buildGroup(key, compiled, [...others, member]);
-    registry.swapIn(units);
-    const now = Date.now();
-    state.lastActivationAt = now;
-    state.lastError = undefined;
-    if (etag !== undefined) state.etag = etag;
-    observer.bundleActivated?.(unitMetricName(id), now);
-    registry.reportLoaded(new Map([[id, units.get(id)!]]));
-    registry.reportTotals();
-    if (persist && source.source === 'url' && source.persist && config.persistDir !== undefined) {
-      await persistBundle(config.persistDir, bytes, {
-        unit: id,
-        url: source.url,
-        ...(etag !== undefined && { etag }),
-        revision: bundle.revision,
-        activatedAt: now,
-      }).catch((error: unknown) =>
-        logger.warn(
-          { unit: id, error: describeThrown(error) },
-          'cannot persist the bundle; a restart needs the server',
-        ),
-      );
-    }
-  }
-
-  function bundleFailed(state: BundleState, thrown: unknown): void {
-    const error = asPolicyError(thrown, state.id);
-    state.lastError = { error, at: Date.now() };
-    registry.recordFailure(state.id, error, 'bundle');
-    registry.reportTotals();
-  }
-
-  async function startFileBundle(
-    state: BundleState & { config: { source: 'file'; path: string } },
-  ) {
-    const load = async () => {
-      const bytes = await readFile(state.config.path).catch((cause: unknown) => {
-        throw new PolicyError('bundle_invalid', `${state.id}: cannot read ${state.config.path}`, {
-          unit: state.id,
-          cause,
-        });
-      });
-      state.lastDownloadAt = Date.now();
-      await activateBundle(state, bytes, undefined, false);
-    };
-    try {
-      await registry.runLoad(load);
-    } catch (thrown) {
-      bundleFailed(state, thrown);
-      if (state.id === 'base') throw thrown;
-    }
-    if (config.watch) {
-      let timer: NodeJS.Timeout | undefined;
-      state.watcher = watch(dirname(state.config.path), (_event, name) => {
-        if (name?.toString() !== basename(state.config.path)) return;
-        if (timer !== undefined) clearTimeout(timer);
-        timer = setTimeout(() => {
-          registry.runLoad(load).catch((thrown: unknown) => bundleFailed(state, thrown));
-        }, config.watchDebounceMs ?? 100);
-      });
-      state.watcher.on('error', (error) =>
-        logger.warn({ unit: state.id, error: describeThrown(error) }, 'bundle watch failed'),
-      );
-    }
-  }
-
-  async function startUrlBundle(state: BundleState & { config: { source: 'url' } }) {
-    const source = state.config;
-    const persisted =
-      source.persist && config.persistDir !== undefined
-        ? await loadPersistedBundle(config.persistDir, state.id)
-        : undefined;
-    const usePersisted = async (why: string) => {
-      if (persisted === undefined) return false;
-      try {
-        await registry.runLoad(() =>
-          activateBundle(state, persisted.bytes, persisted.meta.etag, false),
-        );
-        state.fromPersisted = true;
-        logger.warn(
-          { unit: state.id, revision: persisted.meta.revision, why },
-          'serving the persisted bundle',
-        );
-        return true;
-      } catch (thrown) {
-        logger.error(
-          { unit: state.id, error: describeThrown(thrown) },
-          'the persisted bundle does not load',
-        );
-        return false;
-      }
-    };
-    let bootError: unknown;
-    const poller = createBundlePoller({
-      url: source.url,
-      headers: source.headers,
-      minDelayMs: source.polling.minDelaySeconds * 1000,
-      maxDelayMs: source.polling.maxDelaySeconds * 1000,
-      ...(source.polling.longPollingTimeoutSeconds !== undefined && {
-        longPollingTimeoutSeconds: source.polling.longPollingTimeoutSeconds,
-      }),
-      timeoutMs: source.timeoutMs,
-      ...(persisted?.meta.etag !== undefined && { etag: persisted.meta.etag }),
-      ...(options.fetch !== undefined && { fetch: options.fetch }),
-      onBundle: async (bytes, etag) => {
-        state.lastDownloadAt = Date.now();
-        try {
-          await registry.runLoad(() => activateBundle(state, bytes, etag, true));
-          state.fromPersisted = false;
-        } catch (thrown) {
-          bundleFailed(state, thrown);
-          throw thrown;
-        }
-      },
-      onResult: (result) => {
-        observer.bundlePoll?.(unitMetricName(state.id), result.kind);
-        if (result.kind === 'error' && result.stage === 'download') {
-          const error = new PolicyError(
-            'download_failed',
-            `${state.id}: ${source.url}: ${describeThrown(result.error)}`,
-            {
-              unit: state.id,
-              cause: result.error,
-            },
-          );
-          state.lastError = { error, at: Date.now() };
-          bootError = error;
-          if (running)
-            logger.warn(
-              { unit: state.id, error: error.message },
-              'bundle download failed; keeping the active bundle',
-            );
-        }
-      },
-    });
-    state.poller = poller;
-    const first = await poller.pollOnce();
-    if (first.kind === 'not_modified') {
-      if (!(await usePersisted('the server reports it unchanged'))) {
-        bootError = new PolicyError(
-          'download_failed',
-          `${state.id}: the server answered 304 but no bundle is persisted`,
-          {
-            unit: state.id,
-          },
-        );
-      }
-    } else if (first.kind === 'error' && registry.active(state.id) === undefined) {
-      const served = await usePersisted(`the bundle server failed: ${describeThrown(first.error)}`);
-      if (!served) {
-        const error = asPolicyError(bootError ?? first.error, state.id);
-        bundleFailed(state, error);
-        if (state.id === 'base') {
-          poller.start();
-          throw error;
-        }
-      }
-    }
-    poller.start();
-  }
-
-  async function startBundles(): Promise<void> {
-    for (const source of bundleConfigs) {
-      const id = source.tenant === undefined ? 'base' : `tenant:${source.tenant}`;
-      const state: BundleState = { config: source, id };
-      bundles.set(id, state);
-    }
-    // Base first: nothing is served without it.
-    const ordered = [...bundles.values()].sort((a, b) =>
-      a.id === 'base' ? -1 : b.id === 'base' ? 1 : 0,
-    );
-    for (const state of ordered) {
-      if (state.config.source === 'file') {
-        await startFileBundle(state as BundleState & { config: { source: 'file'; path: string } });
-      } else {
-        await startUrlBundle(state as BundleState & { config: { source: 'url' } });
-      }
-    }
-  }
-
-  async function stopAll(): Promise<void> {
-    dirWatcher?.close();
-    dirWatcher = undefined;
-    await Promise.all(
-      [...bundles.values()].map(async (state) => {
-        state.watcher?.close();
-        await state.poller?.stop();
-      }),
-    );
-    bundles.clear();
+  /** Stops watching and polling: nothing loads any more. */
+  async function stopSources(): Promise<void> {
+    dir.close();
+    await bundleSources.stop();
   }
 
   // ---- status ------------------------------------------------------------------------------
 
-  function errorOf(failure: UnitFailure | undefined) {
-    if (failure === undefined) return undefined;
-    const { error } = failure;
-    return {
-      code: error.code,
-      message: error.message,
-      at: new Date(failure.at).toISOString(),
-      ...(error.problems.length > 0 && { problems: error.problems }),
-    };
-  }
-
-  function bundleStatus(id: string): Record<string, unknown> | undefined {
-    const state = bundles.get(id);
-    if (state === undefined) return undefined;
-    const source = state.config;
-    const poll = state.poller?.status();
-    const iso = (ms: number | undefined) =>
-      ms === undefined ? undefined : new Date(ms).toISOString();
-    return {
-      source: source.source,
-      ...(source.source === 'file' ? { path: source.path } : { url: source.url }),
-      signed: source.signing !== undefined,
-      ...(state.etag !== undefined && { etag: state.etag }),
-      ...(poll !== undefined && { long_polling: poll.longPolling, retries: poll.retries }),
-      ...(iso(poll?.lastRequestAt) && { last_request: iso(poll?.lastRequestAt) }),
-      ...(iso(poll?.lastSuccessfulRequestAt) && {
-        last_successful_request: iso(poll?.lastSuccessfulRequestAt),
-      }),
-      ...(iso(state.lastDownloadAt) && { last_successful_download: iso(state.lastDownloadAt) }),
-      ...(iso(state.lastActivationAt) && {
-        last_successful_activation: iso(state.lastActivationAt),
-      }),
-      ...(state.fromPersisted && { serving_persisted: true }),
-      ...(state.lastError !== undefined && { last_error: errorOf(state.lastError) }),
-    };
-  }
-
   function unitStatus(id: string): PolicyUnitStatus | undefined {
-    const bundle = bundleStatus(id);
+    const bundle = bundleSources.status(id);
     const common = (unit: ActiveUnit) => ({
       revision: unit.revision,
       module: unit.group,
@@ -718,7 +122,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     if (id === 'base') {
       const base = registry.base();
       if (base === undefined) return undefined;
-      const error = errorOf(base.lastError ?? bundles.get('base')?.lastError);
+      const error = failureReport(base.lastError ?? bundleSources.lastError('base'));
       return {
         unit: 'base',
         state: error === undefined ? 'OK' : 'WARN',
@@ -731,9 +135,9 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     const tenant = id.slice('tenant:'.length);
     const entry = registry.tenant(tenant);
     if (entry === undefined) return undefined;
-    const origin = bundleUnits.has(id) ? 'bundle' : 'dir';
+    const origin = bundleSources.units.has(id) ? 'bundle' : 'dir';
     if (entry.kind === 'active') {
-      const error = errorOf(entry.lastError ?? bundles.get(id)?.lastError);
+      const error = failureReport(entry.lastError ?? bundleSources.lastError(id));
       return {
         unit: id,
         state: error === undefined ? 'OK' : 'WARN',
@@ -749,7 +153,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
         state: 'ERROR',
         origin,
         ...(entry.revision !== undefined && { revision: entry.revision }),
-        error: errorOf(entry.failure)!,
+        error: failureReport(entry.failure)!,
         ...(bundle && { bundle }),
       };
     }
@@ -858,7 +262,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     reloadFromDir(units) {
       if (!running) return Promise.resolve();
       return registry
-        .runLoad(() => reloadFromDir(units ?? {}))
+        .runLoad(() => dir.reload(units ?? {}))
         .catch((thrown: unknown) =>
           logger.error({ error: describeThrown(thrown) }, 'policy reload failed'),
         );
@@ -870,19 +274,19 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
         // base that no longer compiles leaves every unit as it was.
         await registry.runLoad(async () => {
           try {
-            if (!bundleUnits.has('base')) await loadBaseFromDir();
+            if (!bundleSources.units.has('base')) await dir.loadBase();
           } catch (thrown) {
             lastFailure = asPolicyError(thrown, 'base');
             throw lastFailure;
           }
           lastFailure = undefined;
-          await reloadFromDir({ tenants: ['*'] });
+          await dir.reload({ tenants: ['*'] });
         });
         return;
       }
       try {
-        await registry.runLoad(loadDir);
-        await startBundles();
+        await registry.runLoad(dir.loadAll);
+        await bundleSources.start();
         if (registry.base() === undefined) {
           throw new PolicyError(
             'unit_invalid',
@@ -890,9 +294,9 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
           );
         }
       } catch (thrown) {
-        await stopAll();
+        await stopSources();
         registry.clear();
-        dirMembers.clear();
+        dir.forget();
         lastFailure = asPolicyError(thrown, 'base');
         logger.error(
           { code: lastFailure.code, error: lastFailure.message },
@@ -905,27 +309,15 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       for (const [tenant, entry] of registry.tenants())
         if (entry.kind === 'failed') startupFailures.add(tenant);
       registry.reportTotals();
-      if (config.watch && existsSync(policyDir)) {
-        dirWatcher = watchPolicyDir(
-          policyDir,
-          config.watchDebounceMs ?? 100,
-          (changed) =>
-            registry.runLoad(() =>
-              reloadFromDir({ base: changed.base, tenants: [...changed.tenants] }),
-            ),
-          (error) => logger.warn({ error: describeThrown(error) }, 'policy directory watch failed'),
-        );
-        await dirWatcher.ready;
-        logger.info({ dir: policyDir }, 'watching the policy directory');
-      }
+      await dir.watch();
     },
 
     async stop() {
       running = false;
-      await stopAll();
+      await stopSources();
       await registry.idle();
       registry.clear();
-      dirMembers.clear();
+      dir.forget();
       lastFailure = undefined;
       startupFailures.clear();
     },
@@ -961,9 +353,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       }
       const baseStatus = unitStatus('base')!;
       const detail = {
-        ...(compiler !== undefined && {
-          opa: { path: compiler.opa.path, version: compiler.opaVersion },
-        }),
+        ...(dir.opa() !== undefined && { opa: dir.opa() }),
         base: {
           state: baseStatus.state,
           revision: baseStatus.revision,

@@ -117,6 +117,18 @@ export function unitMetricName(id: string): string {
   return id === 'base' ? 'base' : `tenants/${id.slice('tenant:'.length)}`;
 }
 
+/** A failure as status shows it (wire names). */
+export function failureReport(failure: UnitFailure | undefined) {
+  if (failure === undefined) return undefined;
+  const { error } = failure;
+  return {
+    code: error.code,
+    message: error.message,
+    at: new Date(failure.at).toISOString(),
+    ...(error.problems.length > 0 && { problems: error.problems }),
+  };
+}
+
 /** Wraps anything thrown by a load into a PolicyError naming the unit. */
 export function asPolicyError(thrown: unknown, id: string): PolicyError {
   if (thrown instanceof PolicyError) return thrown;
