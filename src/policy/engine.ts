@@ -12,18 +12,16 @@ import type { ComponentState, ComponentStatus } from '../lib/lifecycle.js';
 import { createDecisionClock } from './builtins.js';
 import { createBundleSources } from './bundle-source.js';
 import { createDirSource } from './dir-source.js';
-import { createDecisionCache } from './decision-cache.js';
+import { NOT_STARTED, createLayeredEval } from './layered-eval.js';
 import { PolicyError, describeThrown } from './errors.js';
 import type { ActiveUnit } from './host-group.js';
-import type { PolicyEngine, PolicyOutcome, PolicyReason, PolicyUnitStatus } from './types.js';
+import type { PolicyEngine, PolicyUnitStatus } from './types.js';
 import {
   type PolicyLogger,
   type PolicyObserver,
-  type TenantEntry,
   asPolicyError,
   createUnitRegistry,
   failureReport,
-  frozenDeny,
 } from './unit-registry.js';
 import { unitId } from './unit-sources.js';
 
@@ -48,17 +46,6 @@ export interface PolicyEngineOptions {
 
 const silent: PolicyLogger = { info() {}, warn() {}, error() {} };
 
-const NOT_STARTED_LAYER = frozenDeny('internal_error', 'the policy engine is not started', '');
-
-const NOT_STARTED: PolicyOutcome = Object.freeze({
-  allow: false,
-  decidedBy: 'base',
-  reasons: NOT_STARTED_LAYER.reasons,
-  base: NOT_STARTED_LAYER,
-});
-
-const NO_REASONS: readonly PolicyReason[] = Object.freeze([]);
-
 /** Builds the engine. Nothing is compiled until start(). */
 export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
   const logger = options.logger ?? silent;
@@ -77,8 +64,12 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     onTenantRemoved: onRemoved,
     builtins: clock.builtins,
   });
-  const encoder = new TextEncoder();
-  const decisionCache = createDecisionCache(config.decisionCacheSize ?? 10_000);
+  const layered = createLayeredEval({
+    registry,
+    clock,
+    decisionCacheSize: config.decisionCacheSize ?? 10_000,
+    observer,
+  });
   const bundleSources = createBundleSources({
     config,
     registry,
@@ -160,81 +151,9 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     return { unit: id, state: 'ERROR', origin, removed: true };
   }
 
-  /** Base, then the tenant's layer unless base already denied: one serialisation shared by both. */
-  function evaluateLayers(
-    baseUnit: ActiveUnit,
-    entry: TenantEntry | undefined,
-    input: unknown,
-  ): PolicyOutcome {
-    clock.begin();
-    const json = encoder.encode(JSON.stringify(input ?? null));
-
-    const baseLayer = baseUnit.evaluate(json);
-    if (!baseLayer.allow)
-      return { allow: false, decidedBy: 'base', reasons: baseLayer.reasons, base: baseLayer };
-    if (entry === undefined)
-      return { allow: true, decidedBy: 'base', reasons: NO_REASONS, base: baseLayer };
-
-    const layer = entry.kind === 'active' ? entry.unit.evaluate(json) : entry.deny;
-    if (!layer.allow) {
-      return {
-        allow: false,
-        decidedBy: 'tenant',
-        reasons: layer.reasons,
-        base: baseLayer,
-        tenant: layer,
-      };
-    }
-    return { allow: true, decidedBy: 'base', reasons: NO_REASONS, base: baseLayer, tenant: layer };
-  }
-
-  /** An outcome may be reused only when no unit that ran reads the clock and none failed. */
-  function isCacheable(
-    baseUnit: ActiveUnit,
-    entry: TenantEntry | undefined,
-    outcome: PolicyOutcome,
-  ): boolean {
-    if (baseUnit.readsClock || outcome.base.failed) return false;
-    if (outcome.tenant === undefined) return true;
-    if (outcome.tenant.failed) return false;
-    return entry?.kind !== 'active' || !entry.unit.readsClock;
-  }
-
   return {
     evaluate(tenant, input, cacheKey) {
-      const current = registry.base();
-      if (current === undefined || !running) return NOT_STARTED;
-      const entry = tenant === undefined ? undefined : registry.tenant(tenant);
-
-      if (cacheKey !== undefined && decisionCache !== undefined) {
-        const hit = decisionCache.get(cacheKey);
-        if (
-          hit !== undefined &&
-          hit.baseEntry === current.unit &&
-          hit.tenantEntry === entry &&
-          hit.tenant === tenant
-        ) {
-          observer.decisionCache?.('hit');
-          return hit.outcome;
-        }
-      }
-
-      const outcome = evaluateLayers(current.unit, entry, input);
-
-      if (cacheKey !== undefined && decisionCache !== undefined) {
-        if (isCacheable(current.unit, entry, outcome)) {
-          decisionCache.set(cacheKey, {
-            tenant,
-            baseEntry: current.unit,
-            tenantEntry: entry,
-            outcome: Object.freeze({ ...outcome, cached: true as const }),
-          });
-          observer.decisionCache?.('miss');
-        } else {
-          observer.decisionCache?.('bypass');
-        }
-      }
-      return outcome;
+      return running ? layered.evaluate(tenant, input, cacheKey) : NOT_STARTED;
     },
 
     revisions() {
