@@ -8,22 +8,20 @@
 import { availableParallelism } from 'node:os';
 import type { PolicyConfig } from '../config/types.js';
 import type { FetchLike } from '../lib/fetch-deadline.js';
-import type { ComponentState, ComponentStatus } from '../lib/lifecycle.js';
+import type { ComponentStatus } from '../lib/lifecycle.js';
 import { createDecisionClock } from './builtins.js';
 import { createBundleSources } from './bundle-source.js';
 import { createDirSource } from './dir-source.js';
+import { createEngineStatus } from './engine-status.js';
 import { NOT_STARTED, createLayeredEval } from './layered-eval.js';
 import { PolicyError, describeThrown } from './errors.js';
-import type { ActiveUnit } from './host-group.js';
-import type { PolicyEngine, PolicyUnitStatus } from './types.js';
+import type { PolicyEngine } from './types.js';
 import {
   type PolicyLogger,
   type PolicyObserver,
   asPolicyError,
   createUnitRegistry,
-  failureReport,
 } from './unit-registry.js';
-import { unitId } from './unit-sources.js';
 
 export type { PolicyLogger, PolicyObserver } from './unit-registry.js';
 
@@ -86,69 +84,12 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     concurrency,
   });
   let running = false;
-  let lastFailure: PolicyError | undefined;
-  /**
-   * Tenants whose policy failed to load during start-up and has not loaded since. While any is left
-   * the component is ERROR (not ready): a rollout with a broken tenant policy is held back, and the
-   * replicas already serving keep serving. Failures after start-up only turn it WARN (ready).
-   */
-  const startupFailures = new Set<string>();
+  const reporting = createEngineStatus({ registry, bundles: bundleSources, opa: dir.opa });
 
   /** Stops watching and polling: nothing loads any more. */
   async function stopSources(): Promise<void> {
     dir.close();
     await bundleSources.stop();
-  }
-
-  // ---- status ------------------------------------------------------------------------------
-
-  function unitStatus(id: string): PolicyUnitStatus | undefined {
-    const bundle = bundleSources.status(id);
-    const common = (unit: ActiveUnit) => ({
-      revision: unit.revision,
-      module: unit.group,
-      activated_at: new Date(unit.activatedAt).toISOString(),
-      ...(registry.evalErrors(id) !== undefined && { eval_errors: registry.evalErrors(id) }),
-    });
-    if (id === 'base') {
-      const base = registry.base();
-      if (base === undefined) return undefined;
-      const error = failureReport(base.lastError ?? bundleSources.lastError('base'));
-      return {
-        unit: 'base',
-        state: error === undefined ? 'OK' : 'WARN',
-        origin: base.unit.origin,
-        ...common(base.unit),
-        ...(error && { error }),
-        ...(bundle && { bundle }),
-      };
-    }
-    const tenant = id.slice('tenant:'.length);
-    const entry = registry.tenant(tenant);
-    if (entry === undefined) return undefined;
-    const origin = bundleSources.units.has(id) ? 'bundle' : 'dir';
-    if (entry.kind === 'active') {
-      const error = failureReport(entry.lastError ?? bundleSources.lastError(id));
-      return {
-        unit: id,
-        state: error === undefined ? 'OK' : 'WARN',
-        origin: entry.unit.origin,
-        ...common(entry.unit),
-        ...(error && { error }),
-        ...(bundle && { bundle }),
-      };
-    }
-    if (entry.kind === 'failed') {
-      return {
-        unit: id,
-        state: 'ERROR',
-        origin,
-        ...(entry.revision !== undefined && { revision: entry.revision }),
-        error: failureReport(entry.failure)!,
-        ...(bundle && { bundle }),
-      };
-    }
-    return { unit: id, state: 'ERROR', origin, removed: true };
   }
 
   return {
@@ -167,15 +108,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     },
 
     units() {
-      if (!running) return [];
-      const list: PolicyUnitStatus[] = [];
-      const b = unitStatus('base');
-      if (b !== undefined) list.push(b);
-      for (const tenant of [...registry.tenants().keys()].sort()) {
-        const status = unitStatus(unitId('tenant', tenant));
-        if (status !== undefined) list.push(status);
-      }
-      return list;
+      return running ? reporting.units() : [];
     },
 
     reloadFromDir(units) {
@@ -195,10 +128,11 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
           try {
             if (!bundleSources.units.has('base')) await dir.loadBase();
           } catch (thrown) {
-            lastFailure = asPolicyError(thrown, 'base');
-            throw lastFailure;
+            const failure = asPolicyError(thrown, 'base');
+            reporting.setStartFailure(failure);
+            throw failure;
           }
-          lastFailure = undefined;
+          reporting.setStartFailure(undefined);
           await dir.reload({ tenants: ['*'] });
         });
         return;
@@ -216,17 +150,14 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
         await stopSources();
         registry.clear();
         dir.forget();
-        lastFailure = asPolicyError(thrown, 'base');
-        logger.error(
-          { code: lastFailure.code, error: lastFailure.message },
-          'policies failed to load',
-        );
-        throw lastFailure;
+        const failure = asPolicyError(thrown, 'base');
+        reporting.setStartFailure(failure);
+        logger.error({ code: failure.code, error: failure.message }, 'policies failed to load');
+        throw failure;
       }
       running = true;
-      lastFailure = undefined;
-      for (const [tenant, entry] of registry.tenants())
-        if (entry.kind === 'failed') startupFailures.add(tenant);
+      reporting.setStartFailure(undefined);
+      reporting.started();
       registry.reportTotals();
       await dir.watch();
     },
@@ -237,98 +168,11 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       await registry.idle();
       registry.clear();
       dir.forget();
-      lastFailure = undefined;
-      startupFailures.clear();
+      reporting.reset();
     },
 
     status(): ComponentStatus {
-      const base = registry.base();
-      if (!running || base === undefined) {
-        return lastFailure === undefined
-          ? { state: 'NOT_READY', message: 'policies are not loaded' }
-          : { state: 'ERROR', message: lastFailure.message, detail: { code: lastFailure.code } };
-      }
-      const detailTenants: Record<string, unknown> = {};
-      const failed: string[] = [];
-      const stale: string[] = [];
-      const removed: string[] = [];
-      const many = registry.tenants().size > 100;
-      for (const [tenant, entry] of registry.tenants()) {
-        const status = unitStatus(unitId('tenant', tenant))!;
-        if (entry.kind === 'failed') failed.push(tenant);
-        else if (entry.kind === 'removed') removed.push(tenant);
-        else if (status.state === 'WARN') stale.push(tenant);
-        if (many && status.state === 'OK') continue;
-        detailTenants[tenant] = {
-          state: status.state,
-          ...(status.revision !== undefined && { revision: status.revision }),
-          ...(status.error !== undefined && {
-            code: status.error.code,
-            error: status.error.message,
-          }),
-          ...(status.removed && { removed: true }),
-          ...(status.eval_errors !== undefined && { eval_errors: status.eval_errors }),
-        };
-      }
-      const baseStatus = unitStatus('base')!;
-      const detail = {
-        ...(dir.opa() !== undefined && { opa: dir.opa() }),
-        base: {
-          state: baseStatus.state,
-          revision: baseStatus.revision,
-          ...(baseStatus.eval_errors !== undefined && { eval_errors: baseStatus.eval_errors }),
-          ...(baseStatus.error !== undefined && {
-            code: baseStatus.error.code,
-            error: baseStatus.error.message,
-          }),
-        },
-        tenant_count: registry.tenants().size,
-        modules: registry.groupCount(),
-        tenants: detailTenants,
-      };
-      for (const tenant of startupFailures) {
-        if (registry.tenant(tenant)?.kind !== 'failed') startupFailures.delete(tenant);
-      }
-      const problems: string[] = [];
-      if (startupFailures.size > 0) {
-        problems.push(
-          `policies of tenant(s) ${[...startupFailures].join(', ')} failed to load at start-up; not ready until they load`,
-        );
-      }
-      if (failed.length > startupFailures.size) {
-        const later = failed.filter((tenant) => !startupFailures.has(tenant));
-        problems.push(
-          `policies failed to load for tenant(s) ${later.join(', ')}; their requests are denied`,
-        );
-      }
-      if (removed.length > 0) {
-        problems.push(
-          `policies of tenant(s) ${removed.join(', ')} were removed; their requests are denied`,
-        );
-      }
-      if (baseStatus.state === 'WARN') {
-        problems.push(
-          `reload failed, still serving the previous policies: ${baseStatus.error?.message}`,
-        );
-      }
-      if (stale.length > 0) {
-        problems.push(
-          `reload failed for tenant(s) ${stale.join(', ')}; still serving their previous policies`,
-        );
-      }
-      if (lastFailure !== undefined) {
-        problems.push(`reload failed, still serving the previous policies: ${lastFailure.message}`);
-      }
-      const overall: ComponentState =
-        startupFailures.size > 0 ? 'ERROR' : problems.length === 0 ? 'OK' : 'WARN';
-      return {
-        state: overall,
-        message:
-          problems.length === 0
-            ? `base ${base.unit.revision}, ${registry.tenants().size} tenant polic${registry.tenants().size === 1 ? 'y' : 'ies'}`
-            : problems.join('; '),
-        detail,
-      };
+      return reporting.status(running);
     },
   };
 }
