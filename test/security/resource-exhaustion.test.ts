@@ -1,9 +1,10 @@
-// Requests built to exhaust the sidecar (deep nesting on every transport, huge bodies, many headers and keys, huge tokens) get clear refusals, and it stays up.
+// Requests built to exhaust the sidecar (deep nesting on every transport, Envoy metadata included, huge bodies, many headers and keys, huge tokens) get clear refusals, and it stays up.
 import { Metadata, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { Struct } from '../../src/gen/google/protobuf/struct.js';
+import { CheckResponse as EnvoyCheckResponse } from '../../src/gen/envoy/service/auth/v3/external_auth.js';
 import { CheckResponse } from '../../src/gen/mandate/v1/authorizer.js';
 import { envoyCheck, envoyClient, envoyHttp } from '../helpers/envoy.js';
 import { deepStructBytes, field, rawUnary } from '../helpers/grpc-raw.js';
@@ -137,6 +138,47 @@ describe('deep nesting', () => {
       client.close();
     }
     await expectNoStackOverflow();
+  });
+
+  it('Envoy gRPC ext_authz: metadata Structs nested past the decoder are a 400 request_invalid denial, not an RPC error', async () => {
+    const ENVOY_CHECK = '/envoy.service.auth.v3.Authorization/Check';
+    /** CheckRequest.attributes.metadata_context.filter_metadata["ns"], a Struct `depth` deep. */
+    const withMetadata = (depth: number) =>
+      field(
+        1,
+        field(11, field(1, Buffer.concat([field(1, 'ns'), field(2, deepStructBytes(depth))]))),
+      );
+    for (const depth of [33, 10_000]) {
+      const res = await rawUnary(sidecar.grpcTarget, ENVOY_CHECK, withMetadata(depth));
+      // An RPC error is an ext_authz failure to Envoy, let through under failure_mode_allow.
+      expect(res.ok, res.ok ? '' : res.error.details).toBe(true);
+      if (!res.ok) return;
+      const answer = EnvoyCheckResponse.decode(res.bytes);
+      expect(answer.status?.code).toBe(status.PERMISSION_DENIED);
+      expect(answer.deniedResponse?.status?.code).toBe(400);
+      expect(JSON.parse(answer.deniedResponse?.body ?? '{}')).toMatchObject({
+        reasons: [
+          {
+            code: 'request_invalid',
+            message: expect.stringMatching(/^request: not a decodable CheckRequest \(.+\)$/),
+          },
+        ],
+      });
+    }
+    // As deep as the decoder takes: decided as usual (no token here, so a 401).
+    const decoded = await rawUnary(sidecar.grpcTarget, ENVOY_CHECK, withMetadata(32));
+    expect(decoded.ok).toBe(true);
+    if (decoded.ok) {
+      expect(EnvoyCheckResponse.decode(decoded.bytes).deniedResponse?.status?.code).toBe(401);
+    }
+    // Bytes that are no CheckRequest at all are the same clean denial.
+    const garbage = await rawUnary(sidecar.grpcTarget, ENVOY_CHECK, Buffer.from([0x0a, 0xff]));
+    expect(garbage.ok).toBe(true);
+    if (garbage.ok) {
+      expect(EnvoyCheckResponse.decode(garbage.bytes).deniedResponse?.status?.code).toBe(400);
+    }
+    await expectNoStackOverflow();
+    await stillServing();
   });
 
   it('Envoy HTTP ext_authz: a 10 000-deep JSON body is a 400 request_invalid denial', async () => {

@@ -5,7 +5,7 @@ import {
   HeaderValueOption_HeaderAppendAction as AppendAction,
   type HeaderValueOption,
 } from '../../gen/envoy/config/core/v3/base.js';
-import type { CheckRequest, CheckResponse } from '../../gen/envoy/service/auth/v3/external_auth.js';
+import { CheckRequest, type CheckResponse } from '../../gen/envoy/service/auth/v3/external_auth.js';
 import { StatusCode } from '../../gen/envoy/type/v3/http_status.js';
 import type { EnvoyAuthorizer } from './authz.js';
 import type { EnvoyVerdict, HeaderPair } from './response.js';
@@ -96,6 +96,23 @@ export function checkResponseOf(verdict: Exclude<EnvoyVerdict, { kind: 'error' }
   };
 }
 
+/** A `request_invalid` denial of a request that was never decoded, with `status` and why. */
+function undecidedDenial(
+  status: number,
+  message: string,
+): Exclude<EnvoyVerdict, { kind: 'error' }> {
+  const decisionId = randomUUID();
+  const reasons = [{ code: 'request_invalid', message }];
+  return {
+    kind: 'deny',
+    decisionId,
+    status,
+    headers: [{ name: 'content-type', value: 'application/json', overwrite: true }],
+    body: JSON.stringify({ decision_id: decisionId, reasons }),
+    dynamicMetadata: { decision_id: decisionId, reasons: ['request_invalid'] },
+  };
+}
+
 /**
  * The denial of a CheckRequest over `envoy.grpc_max_request_bytes`: 413, `request_invalid`. An RPC
  * error (RESOURCE_EXHAUSTED) would be a transport failure to Envoy, let through under
@@ -104,34 +121,61 @@ export function checkResponseOf(verdict: Exclude<EnvoyVerdict, { kind: 'error' }
 export function oversizedVerdict(
   request: OversizedRequest,
 ): Exclude<EnvoyVerdict, { kind: 'error' }> {
-  const decisionId = randomUUID();
-  const reasons = [
-    {
-      code: 'request_invalid',
-      message: `request: ${request.oversizedBytes} bytes, over envoy.grpc_max_request_bytes (${request.limitBytes})`,
-    },
-  ];
-  return {
-    kind: 'deny',
-    decisionId,
-    status: 413,
-    headers: [{ name: 'content-type', value: 'application/json', overwrite: true }],
-    body: JSON.stringify({ decision_id: decisionId, reasons }),
-    dynamicMetadata: { decision_id: decisionId, reasons: ['request_invalid'] },
-  };
+  return undecidedDenial(
+    413,
+    `request: ${request.oversizedBytes} bytes, over envoy.grpc_max_request_bytes (${request.limitBytes})`,
+  );
+}
+
+/** What the Check deserializer yields for bytes the generated decoder refuses. */
+export interface UndecodableRequest {
+  /** The decoder's complaint (fixed text, never the request's bytes). */
+  readonly undecodable: string;
+}
+
+const UNDECODABLE = Symbol('undecodable');
+
+function isUndecodable(request: unknown): request is UndecodableRequest {
+  return typeof request === 'object' && request !== null && UNDECODABLE in request;
+}
+
+/**
+ * The `requestDeserialize` of Envoy's Check: bytes that do not decode (not a CheckRequest, or
+ * metadata Structs nested past the decoder's recursion limit of 100 messages, about 32 Struct
+ * levels) become a placeholder the handler denies. Thrown here, grpc-js would fail the call with
+ * INTERNAL, which Envoy counts as an authorization-service failure and lets through under
+ * `failure_mode_allow`.
+ */
+export function decodeEnvoyCheckRequest(bytes: Buffer): CheckRequest | UndecodableRequest {
+  try {
+    return CheckRequest.decode(bytes);
+  } catch (err) {
+    const why = err instanceof Error ? err.message.slice(0, 200) : 'undecodable';
+    const placeholder: UndecodableRequest & { readonly [UNDECODABLE]: true } = {
+      [UNDECODABLE]: true,
+      undecodable: why,
+    };
+    return placeholder;
+  }
 }
 
 /**
  * The unary handler. A denial is an OK RPC; only `on_error: error_response` failures are RPC
- * errors. Requests come through {@link sizeGuarded}: one over the limit is answered with a denial.
+ * errors. Requests come through {@link sizeGuarded} and {@link decodeEnvoyCheckRequest}: one over
+ * the limit, or one that does not decode, is answered with a denial.
  */
 export function createEnvoyCheckHandler(
   authorizer: EnvoyAuthorizer,
-): handleUnaryCall<CheckRequest | OversizedRequest, CheckResponse> {
+): handleUnaryCall<CheckRequest | OversizedRequest | UndecodableRequest, CheckResponse> {
   return (call, callback) => {
     const request = call.request;
     if (isOversized(request)) {
       callback(null, checkResponseOf(oversizedVerdict(request)));
+      return;
+    }
+    if (isUndecodable(request)) {
+      const message = `request: not a decodable CheckRequest (${request.undecodable})`;
+      callback(null, checkResponseOf(undecidedDenial(400, message)));
       return;
     }
     void authorizer.authorize(envoyCallOf(request)).then((verdict) => {

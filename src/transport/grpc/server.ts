@@ -14,7 +14,11 @@ import type { TokenExchanger } from '../../exchange/exchanger.js';
 import { createExchangeHandler } from './exchange.js';
 import { AuthorizationService } from '../../gen/envoy/service/auth/v3/external_auth.js';
 import type { EnvoyAuthorizer } from '../envoy/authz.js';
-import { ENVOY_AUTHORIZATION_SERVICE_NAME, createEnvoyCheckHandler } from '../envoy/grpc.js';
+import {
+  ENVOY_AUTHORIZATION_SERVICE_NAME,
+  createEnvoyCheckHandler,
+  decodeEnvoyCheckRequest,
+} from '../envoy/grpc.js';
 import { loadReflectionFiles } from './reflection-descriptors.js';
 import { refusingOversized, sizeGuarded } from './size-guard.js';
 
@@ -163,7 +167,7 @@ export function createGrpcServer(deps: GrpcServerDeps, options: GrpcServerOption
       ...AuthorizationService,
       check: {
         ...AuthorizationService.check,
-        requestDeserialize: sizeGuarded(AuthorizationService.check.requestDeserialize, envoyLimit),
+        requestDeserialize: sizeGuarded(decodeEnvoyCheckRequest, envoyLimit),
       },
     };
     server.addService(envoyService, { check: createEnvoyCheckHandler(deps.envoy) });
