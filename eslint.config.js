@@ -88,7 +88,9 @@ const KNOWN_VIOLATIONS = [
   // transport/ reads config sections and token types directly; they should be passed in as options.
   { file: 'src/transport/route-table.ts', import: '../config/envoy.js' },
   { file: 'src/transport/envoy/authz.ts', import: '../../config/envoy.js' },
-  { file: 'src/transport/envoy/authz.ts', import: '../../token/dpop.js' },
+  { file: 'src/transport/envoy/request.ts', import: '../../config/envoy.js' },
+  { file: 'src/transport/envoy/request.ts', import: '../../token/dpop.js' },
+  { file: 'src/transport/envoy/response.ts', import: '../../config/envoy.js' },
   { file: 'src/transport/envoy/status.ts', import: '../../token/dpop.js' },
   { file: 'src/transport/envoy/egress.ts', import: '../../config/exchange.js' },
   { file: 'src/transport/admin/jwt-auth.ts', import: '../../token/types.js' },
@@ -209,8 +211,6 @@ const OVERSIZED = [
   'src/revocation/redis-store.ts', // 504 lines; createRedisRevocationStore: 448 lines
   'src/revocation/revocation-index.ts', // createRevocationIndex: 191 lines
   'src/revocation/revocation-log.ts', // createRevocationLog: 194 lines
-  'src/transport/admin/revocations.ts', // 429 lines; revocationAdminRoutes: 261 lines
-  'src/transport/envoy/authz.ts', // createEnvoyAuthorizer: 257 lines
 ];
 
 /** Module-level state: a `let`, a memo table, an empty collection filled later. */

@@ -226,128 +226,153 @@ export function revocationAdminRoutes(deps: RevocationRoutesDeps): AdminRoutes {
     return result.entry;
   }
 
-  /** POST /v1/revocations: validate, confine to the admin's tenant, store, audit. */
-  function registerCreate(app: FastifyInstance): void {
-    app.post<{ Body: CreateBody }>(
-      '/v1/revocations',
-      {
-        schema: { body: createSchema },
-        attachValidation: true,
-        bodyLimit: deps.bodyLimitBytes,
-      },
-      (req, reply) => {
-        const body = (req.body ?? {}) as Partial<CreateBody>;
-        const asked = () => {
-          const field = body.kind !== undefined ? REVOCATION_VALUE_FIELD[body.kind] : undefined;
-          return {
-            ...(typeof body.kind === 'string' ? { kind: body.kind } : {}),
-            ...(typeof body.tenant === 'string' ? { tenant: body.tenant } : {}),
-            ...(field && typeof body[field as keyof CreateBody] === 'string'
-              ? { [field]: body[field as keyof CreateBody] }
-              : {}),
-          };
-        };
-        return handle(req, reply, 'revocation.create', asked, async () => {
-          const entry = entryOf(req.body, adminPrincipalOf(req));
-          await store.add(entry);
-          const json = revocationJson(entry);
-          req.log.info(
-            { revocation: entry.id, kind: entry.kind, by: entry.createdBy },
-            'revocation created',
-          );
-          return { status: 201, body: json, target: { revocation_id: entry.id, ...json } };
-        });
-      },
-    );
-  }
-
-  /** GET /v1/revocations: the entries in the admin's reach, up to `limit`. */
-  function registerList(app: FastifyInstance): void {
-    app.get<{ Querystring: { tenant?: string; kind?: RevocationKind; limit?: string } }>(
-      '/v1/revocations',
-      { schema: { querystring: listSchema }, attachValidation: true },
-      (req, reply) => {
-        const q = req.query ?? {};
-        const target = () => ({
-          ...(typeof q.tenant === 'string' ? { tenant: q.tenant } : {}),
-          ...(typeof q.kind === 'string' ? { kind: q.kind } : {}),
-        });
-        return handle(req, reply, 'revocation.list', target, async () => {
-          const tenant = scopedTenant(adminPrincipalOf(req), q.tenant);
-          const limit = q.limit === undefined ? 100 : Number(q.limit);
-          if (limit < 1 || limit > MAX_LIST) {
-            throw new Refusal(400, 'invalid_request', `limit: must be between 1 and ${MAX_LIST}`);
-          }
-          const all = store.list({
-            ...(tenant !== undefined ? { tenant } : {}),
-            ...(q.kind !== undefined ? { kind: q.kind } : {}),
-          });
-          return {
-            status: 200,
-            body: { revocations: all.slice(0, limit).map(revocationJson), total: all.length },
-            target: { ...target(), ...(tenant !== undefined ? { tenant } : {}), total: all.length },
-          };
-        });
-      },
-    );
-  }
-
-  /** GET and DELETE /v1/revocations/{id}: another tenant's entry looks missing (404). */
-  function registerById(app: FastifyInstance): void {
-    /** An entry a tenant-scoped admin may see; others look like missing ones (404). */
-    const visible = (principal: AdminPrincipal, e: RevocationEntry | undefined) =>
-      e !== undefined && (principal.tenant === undefined || e.tenant === principal.tenant)
-        ? e
-        : undefined;
-
-    app.get<{ Params: { id: string } }>(
-      '/v1/revocations/:id',
-      { schema: { params: idParams }, attachValidation: true },
-      (req, reply) =>
-        handle(
-          req,
-          reply,
-          'revocation.get',
-          () => ({ revocation_id: req.params.id }),
-          async () => {
-            const entry = visible(adminPrincipalOf(req), store.get(req.params.id));
-            if (entry === undefined) {
-              throw new Refusal(404, 'not_found', `id: no revocation ${req.params.id}`);
-            }
-            return { status: 200, body: revocationJson(entry) };
-          },
-        ),
-    );
-
-    app.delete<{ Params: { id: string } }>(
-      '/v1/revocations/:id',
-      { schema: { params: idParams }, attachValidation: true },
-      (req, reply) =>
-        handle(
-          req,
-          reply,
-          'revocation.delete',
-          () => ({ revocation_id: req.params.id }),
-          async () => {
-            const principal = adminPrincipalOf(req);
-            if (visible(principal, store.get(req.params.id)) === undefined) {
-              throw new Refusal(404, 'not_found', `id: no revocation ${req.params.id}`);
-            }
-            const removed = await store.remove(req.params.id);
-            if (removed === undefined) {
-              throw new Refusal(404, 'not_found', `id: no revocation ${req.params.id}`);
-            }
-            req.log.info({ revocation: removed.id, by: principal.id }, 'revocation deleted');
-            const json = revocationJson(removed);
-            return { status: 200, body: json, target: { revocation_id: removed.id, ...json } };
-          },
-        ),
-    );
-  }
-
-  return (app) => {
-    registerCreate(app);
-    registerList(app);
-    registerById(app);
+  const kit: RouteKit = {
+    store,
+    bodyLimitBytes: deps.bodyLimitBytes,
+    handle,
+    scopedTenant,
+    entryOf,
   };
+  return (app) => {
+    registerCreate(app, kit);
+    registerList(app, kit);
+    registerById(app, kit);
+  };
+}
+
+/** What the route groups share: the store, and the audited handling, confinement and entry rules. */
+interface RouteKit {
+  readonly store: RevocationStore;
+  readonly bodyLimitBytes: number;
+  handle(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    action: string,
+    target: () => Record<string, unknown> | undefined,
+    run: () => Promise<{ status: number; body: unknown; target?: Record<string, unknown> }>,
+  ): Promise<FastifyReply>;
+  scopedTenant(principal: AdminPrincipal, asked: string | undefined): string | undefined;
+  entryOf(body: CreateBody, principal: AdminPrincipal): RevocationEntry;
+}
+
+/** POST /v1/revocations: validate, confine to the admin's tenant, store, audit. */
+function registerCreate(app: FastifyInstance, kit: RouteKit): void {
+  const { handle, entryOf, store } = kit;
+  app.post<{ Body: CreateBody }>(
+    '/v1/revocations',
+    {
+      schema: { body: createSchema },
+      attachValidation: true,
+      bodyLimit: kit.bodyLimitBytes,
+    },
+    (req, reply) => {
+      const body = (req.body ?? {}) as Partial<CreateBody>;
+      const asked = () => {
+        const field = body.kind !== undefined ? REVOCATION_VALUE_FIELD[body.kind] : undefined;
+        return {
+          ...(typeof body.kind === 'string' ? { kind: body.kind } : {}),
+          ...(typeof body.tenant === 'string' ? { tenant: body.tenant } : {}),
+          ...(field && typeof body[field as keyof CreateBody] === 'string'
+            ? { [field]: body[field as keyof CreateBody] }
+            : {}),
+        };
+      };
+      return handle(req, reply, 'revocation.create', asked, async () => {
+        const entry = entryOf(req.body, adminPrincipalOf(req));
+        await store.add(entry);
+        const json = revocationJson(entry);
+        req.log.info(
+          { revocation: entry.id, kind: entry.kind, by: entry.createdBy },
+          'revocation created',
+        );
+        return { status: 201, body: json, target: { revocation_id: entry.id, ...json } };
+      });
+    },
+  );
+}
+
+/** GET /v1/revocations: the entries in the admin's reach, up to `limit`. */
+function registerList(app: FastifyInstance, kit: RouteKit): void {
+  const { handle, scopedTenant, store } = kit;
+  app.get<{ Querystring: { tenant?: string; kind?: RevocationKind; limit?: string } }>(
+    '/v1/revocations',
+    { schema: { querystring: listSchema }, attachValidation: true },
+    (req, reply) => {
+      const q = req.query ?? {};
+      const target = () => ({
+        ...(typeof q.tenant === 'string' ? { tenant: q.tenant } : {}),
+        ...(typeof q.kind === 'string' ? { kind: q.kind } : {}),
+      });
+      return handle(req, reply, 'revocation.list', target, async () => {
+        const tenant = scopedTenant(adminPrincipalOf(req), q.tenant);
+        const limit = q.limit === undefined ? 100 : Number(q.limit);
+        if (limit < 1 || limit > MAX_LIST) {
+          throw new Refusal(400, 'invalid_request', `limit: must be between 1 and ${MAX_LIST}`);
+        }
+        const all = store.list({
+          ...(tenant !== undefined ? { tenant } : {}),
+          ...(q.kind !== undefined ? { kind: q.kind } : {}),
+        });
+        return {
+          status: 200,
+          body: { revocations: all.slice(0, limit).map(revocationJson), total: all.length },
+          target: { ...target(), ...(tenant !== undefined ? { tenant } : {}), total: all.length },
+        };
+      });
+    },
+  );
+}
+
+/** GET and DELETE /v1/revocations/{id}: another tenant's entry looks missing (404). */
+function registerById(app: FastifyInstance, kit: RouteKit): void {
+  const { handle, store } = kit;
+  /** An entry a tenant-scoped admin may see; others look like missing ones (404). */
+  const visible = (principal: AdminPrincipal, e: RevocationEntry | undefined) =>
+    e !== undefined && (principal.tenant === undefined || e.tenant === principal.tenant)
+      ? e
+      : undefined;
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/revocations/:id',
+    { schema: { params: idParams }, attachValidation: true },
+    (req, reply) =>
+      handle(
+        req,
+        reply,
+        'revocation.get',
+        () => ({ revocation_id: req.params.id }),
+        async () => {
+          const entry = visible(adminPrincipalOf(req), store.get(req.params.id));
+          if (entry === undefined) {
+            throw new Refusal(404, 'not_found', `id: no revocation ${req.params.id}`);
+          }
+          return { status: 200, body: revocationJson(entry) };
+        },
+      ),
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/v1/revocations/:id',
+    { schema: { params: idParams }, attachValidation: true },
+    (req, reply) =>
+      handle(
+        req,
+        reply,
+        'revocation.delete',
+        () => ({ revocation_id: req.params.id }),
+        async () => {
+          const principal = adminPrincipalOf(req);
+          if (visible(principal, store.get(req.params.id)) === undefined) {
+            throw new Refusal(404, 'not_found', `id: no revocation ${req.params.id}`);
+          }
+          const removed = await store.remove(req.params.id);
+          if (removed === undefined) {
+            throw new Refusal(404, 'not_found', `id: no revocation ${req.params.id}`);
+          }
+          req.log.info({ revocation: removed.id, by: principal.id }, 'revocation deleted');
+          const json = revocationJson(removed);
+          return { status: 200, body: json, target: { revocation_id: removed.id, ...json } };
+        },
+      ),
+  );
 }

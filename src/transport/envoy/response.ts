@@ -90,129 +90,138 @@ function objectResult(decision: Decision): Record<string, unknown> | undefined {
     : undefined;
 }
 
+/** What shaping reads, fixed when the responder is built. */
+interface Shaping {
+  readonly config: EnvoyResponderOptions['config'];
+  readonly identity: EnvoyResponderOptions['config']['identityHeaders'];
+  readonly identityNames: readonly string[];
+}
+
+/** The allow (or shadowed denial) with identity and policy headers; identity only on a real allow. */
+function allowVerdict(shape: Shaping, decision: Decision, shadowed: boolean): EnvoyVerdict {
+  const { identity, identityNames } = shape;
+  const s = decision.subject;
+  const set: HeaderPair[] = [];
+  const add = (name: string, value: string | undefined) => {
+    if (value !== undefined && value !== '') set.push({ name, value, overwrite: true });
+  };
+  // Identity only when the decision allowed: a shadowed deny must not vouch for anyone upstream.
+  if (decision.allow && s) {
+    add(identity.subject, s.sub);
+    add(identity.tenant, s.tenant);
+    add(identity.client, s.clientId);
+    add(identity.scopes, s.scopes.join(' '));
+  }
+  add(identity.decisionId, decision.decisionId);
+  const setNames = new Set(set.map((h) => h.name));
+  // Set headers replace incoming copies; the rest are removed, so a client cannot forge any of them.
+  const remove = identityNames.filter((name) => !setNames.has(name));
+  const result = objectResult(decision);
+  const upstream = [...set];
+  const responseHeaders: HeaderPair[] = [];
+  const queryToSet: HeaderPair[] = [];
+  const queryToRemove: string[] = [];
+  let policyMetadata: Record<string, unknown> = {};
+  if (result && decision.allow) {
+    for (const h of policyHeaders(result['headers'], false)) {
+      // The policy may add headers, but never one of mandate's identity headers.
+      if (!identityNames.includes(h.name)) upstream.push(h);
+    }
+    remove.push(...headerStrings(result['request_headers_to_remove']).map((h) => h.toLowerCase()));
+    responseHeaders.push(...policyHeaders(result['response_headers_to_add'], false));
+    const q = result['query_parameters_to_set'];
+    if (typeof q === 'object' && q !== null) {
+      for (const [name, v] of Object.entries(q as Record<string, unknown>)) {
+        for (const value of headerStrings(v)) queryToSet.push({ name, value, overwrite: true });
+      }
+    }
+    queryToRemove.push(...headerStrings(result['query_parameters_to_remove']));
+    const md = result['dynamic_metadata'];
+    if (typeof md === 'object' && md !== null) policyMetadata = md as Record<string, unknown>;
+  }
+  return {
+    kind: 'allow',
+    decisionId: decision.decisionId,
+    upstreamHeaders: upstream,
+    removeHeaders: [...new Set(remove)],
+    responseHeaders,
+    queryToSet,
+    queryToRemove,
+    dynamicMetadata: {
+      ...policyMetadata,
+      decision_id: decision.decisionId,
+      ...(shadowed
+        ? {
+            dry_run: true,
+            would_allow: decision.allow,
+            reasons: decision.reasons.map((r) => r.code),
+          }
+        : {}),
+    },
+  };
+}
+
+/** The denial: mandate's status and challenge, or the compatibility policy's own answer. */
+function denyVerdict(shape: Shaping, decision: Decision, request: AuthzRequest): EnvoyVerdict {
+  const { identity, config } = shape;
+  const first: Reason = decision.reasons[0] ?? {
+    code: 'internal_error',
+    message: 'denied without a reason',
+  };
+  const presentation = presentDenial(first, request.action, {
+    scheme: request.dpop?.scheme,
+    dpopError: decision.dpopError,
+  });
+  if (presentation.internal && config.onError === 'error_response') {
+    return {
+      kind: 'error',
+      decisionId: decision.decisionId,
+      message: `${first.code}: ${first.message} (decision ${decision.decisionId})`,
+    };
+  }
+  const headers: HeaderPair[] = [];
+  if (presentation.wwwAuthenticate !== undefined) {
+    headers.push({
+      name: 'www-authenticate',
+      value: presentation.wwwAuthenticate,
+      overwrite: true,
+    });
+  }
+  headers.push({ name: identity.decisionId, value: decision.decisionId, overwrite: true });
+  let status: number = presentation.status;
+  let body = JSON.stringify({ decision_id: decision.decisionId, reasons: decision.reasons });
+  let contentType = true;
+  const result = objectResult(decision);
+  // OPA-Envoy semantics: a policy that denied says how (status, body, headers); mandate's own
+  // denials (token, tenant, route) keep mandate's answer.
+  if (result && decision.decidedBy === 'compat') {
+    const httpStatus = result['http_status'];
+    if (typeof httpStatus === 'number') status = httpStatus;
+    if (typeof result['body'] === 'string') {
+      body = result['body'];
+      contentType = false;
+    }
+    headers.push(...policyHeaders(result['headers'], true));
+  }
+  if (contentType && !headers.some((h) => h.name === 'content-type')) headers.push(JSON_TYPE);
+  return {
+    kind: 'deny',
+    decisionId: decision.decisionId,
+    status,
+    headers,
+    body,
+    dynamicMetadata: {
+      decision_id: decision.decisionId,
+      reasons: decision.reasons.map((r) => r.code),
+    },
+  };
+}
+
 /** Builds the responder: identity headers, policy-shaped answers (OPA-Envoy), and the fail-closed forms. */
 export function createEnvoyResponder(options: EnvoyResponderOptions): EnvoyResponder {
   const { config } = options;
   const identity = config.identityHeaders;
-  const identityNames = Object.values(identity);
-
-  function allowVerdict(decision: Decision, shadowed: boolean): EnvoyVerdict {
-    const s = decision.subject;
-    const set: HeaderPair[] = [];
-    const add = (name: string, value: string | undefined) => {
-      if (value !== undefined && value !== '') set.push({ name, value, overwrite: true });
-    };
-    // Identity only when the decision allowed: a shadowed deny must not vouch for anyone upstream.
-    if (decision.allow && s) {
-      add(identity.subject, s.sub);
-      add(identity.tenant, s.tenant);
-      add(identity.client, s.clientId);
-      add(identity.scopes, s.scopes.join(' '));
-    }
-    add(identity.decisionId, decision.decisionId);
-    const setNames = new Set(set.map((h) => h.name));
-    // Set headers replace incoming copies; the rest are removed, so a client cannot forge any of them.
-    const remove = identityNames.filter((name) => !setNames.has(name));
-    const result = objectResult(decision);
-    const upstream = [...set];
-    const responseHeaders: HeaderPair[] = [];
-    const queryToSet: HeaderPair[] = [];
-    const queryToRemove: string[] = [];
-    let policyMetadata: Record<string, unknown> = {};
-    if (result && decision.allow) {
-      for (const h of policyHeaders(result['headers'], false)) {
-        // The policy may add headers, but never one of mandate's identity headers.
-        if (!identityNames.includes(h.name)) upstream.push(h);
-      }
-      remove.push(
-        ...headerStrings(result['request_headers_to_remove']).map((h) => h.toLowerCase()),
-      );
-      responseHeaders.push(...policyHeaders(result['response_headers_to_add'], false));
-      const q = result['query_parameters_to_set'];
-      if (typeof q === 'object' && q !== null) {
-        for (const [name, v] of Object.entries(q as Record<string, unknown>)) {
-          for (const value of headerStrings(v)) queryToSet.push({ name, value, overwrite: true });
-        }
-      }
-      queryToRemove.push(...headerStrings(result['query_parameters_to_remove']));
-      const md = result['dynamic_metadata'];
-      if (typeof md === 'object' && md !== null) policyMetadata = md as Record<string, unknown>;
-    }
-    return {
-      kind: 'allow',
-      decisionId: decision.decisionId,
-      upstreamHeaders: upstream,
-      removeHeaders: [...new Set(remove)],
-      responseHeaders,
-      queryToSet,
-      queryToRemove,
-      dynamicMetadata: {
-        ...policyMetadata,
-        decision_id: decision.decisionId,
-        ...(shadowed
-          ? {
-              dry_run: true,
-              would_allow: decision.allow,
-              reasons: decision.reasons.map((r) => r.code),
-            }
-          : {}),
-      },
-    };
-  }
-
-  function denyVerdict(decision: Decision, request: AuthzRequest): EnvoyVerdict {
-    const first: Reason = decision.reasons[0] ?? {
-      code: 'internal_error',
-      message: 'denied without a reason',
-    };
-    const presentation = presentDenial(first, request.action, {
-      scheme: request.dpop?.scheme,
-      dpopError: decision.dpopError,
-    });
-    if (presentation.internal && config.onError === 'error_response') {
-      return {
-        kind: 'error',
-        decisionId: decision.decisionId,
-        message: `${first.code}: ${first.message} (decision ${decision.decisionId})`,
-      };
-    }
-    const headers: HeaderPair[] = [];
-    if (presentation.wwwAuthenticate !== undefined) {
-      headers.push({
-        name: 'www-authenticate',
-        value: presentation.wwwAuthenticate,
-        overwrite: true,
-      });
-    }
-    headers.push({ name: identity.decisionId, value: decision.decisionId, overwrite: true });
-    let status: number = presentation.status;
-    let body = JSON.stringify({ decision_id: decision.decisionId, reasons: decision.reasons });
-    let contentType = true;
-    const result = objectResult(decision);
-    // OPA-Envoy semantics: a policy that denied says how (status, body, headers); mandate's own
-    // denials (token, tenant, route) keep mandate's answer.
-    if (result && decision.decidedBy === 'compat') {
-      const httpStatus = result['http_status'];
-      if (typeof httpStatus === 'number') status = httpStatus;
-      if (typeof result['body'] === 'string') {
-        body = result['body'];
-        contentType = false;
-      }
-      headers.push(...policyHeaders(result['headers'], true));
-    }
-    if (contentType && !headers.some((h) => h.name === 'content-type')) headers.push(JSON_TYPE);
-    return {
-      kind: 'deny',
-      decisionId: decision.decisionId,
-      status,
-      headers,
-      body,
-      dynamicMetadata: {
-        decision_id: decision.decisionId,
-        reasons: decision.reasons.map((r) => r.code),
-      },
-    };
-  }
+  const shape: Shaping = { config, identity, identityNames: Object.values(identity) };
 
   function failed(err: unknown, message = 'authorization failed unexpectedly'): EnvoyVerdict {
     options.onError?.(err);
@@ -261,8 +270,8 @@ export function createEnvoyResponder(options: EnvoyResponderOptions): EnvoyRespo
   return {
     verdictOf(decision, request, shadowed) {
       return decision.allow || shadowed
-        ? sendable(allowVerdict(decision, shadowed && !decision.allow))
-        : sendable(denyVerdict(decision, request));
+        ? sendable(allowVerdict(shape, decision, shadowed && !decision.allow))
+        : sendable(denyVerdict(shape, decision, request));
     },
     failed,
   };
