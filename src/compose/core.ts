@@ -14,7 +14,6 @@ import { loadOrCreateDevSigner, type DevSigner } from '../token/dev-signer.js';
 import { createJwksFetchLog } from '../token/jwks-log.js';
 import type { TokenVerifier } from '../token/types.js';
 import { createTokenVerifier } from '../token/verifier.js';
-import { createChangeSignal } from './change-signal.js';
 import { composeInOrder, createLifecycle, type Lifecycle } from './lifecycle.js';
 import { createPolicies, type PolicySetup } from './policy.js';
 import { createRevocation, type RevocationSetup } from './revocation.js';
@@ -56,8 +55,7 @@ export async function startDecisionCore<A extends AuditSink>(
     start: () => revocation.start(),
     stop: () => revocation.store.stop(),
   });
-  const policyChanges = createChangeSignal();
-  const policies = createPolicies(config, metrics, logger, policyChanges.emit);
+  const policies = createPolicies(config, metrics, logger);
   const policy = policies.engine;
   await lifecycle.start({
     name: 'policies',
@@ -108,7 +106,7 @@ export async function startDecisionCore<A extends AuditSink>(
     audit,
     metrics,
     ...(devSigner ? { devSigner } : {}),
-    onPolicyChange: (listener) => policyChanges.subscribe(listener),
+    onPolicyChange: (listener) => policy.onChange(listener),
   };
 }
 

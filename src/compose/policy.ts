@@ -56,24 +56,11 @@ export function createPolicies(
   config: MandateConfig,
   metrics: Metrics,
   logger: Logger,
-  /** Called after any change of the units in force (a reload, a bundle, a failure, a removal). */
-  onChange: () => void = () => {},
 ): PolicySetup {
-  const observer = policyMetricsObserver(metrics);
   const engine = createPolicyEngine({
     config: config.policies,
     logger: logger.child({ component: 'policy' }),
-    observer: {
-      ...observer,
-      revision(unit, revision, previous) {
-        observer.revision?.(unit, revision, previous);
-        onChange();
-      },
-      totals(totals) {
-        observer.totals?.(totals);
-        onChange();
-      },
-    },
+    observer: policyMetricsObserver(metrics),
   });
   return { engine, adminRoutes: policyAdminRoutes(engine) };
 }

@@ -111,6 +111,10 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       return running ? reporting.units() : [];
     },
 
+    onChange(listener) {
+      return registry.onChange(listener);
+    },
+
     reloadFromDir(units) {
       if (!running) return Promise.resolve();
       return registry

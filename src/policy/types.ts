@@ -89,6 +89,11 @@ export interface PolicyEngine {
     readonly base?: boolean;
     readonly tenants?: readonly string[];
   }): Promise<void>;
+  /**
+   * Calls `listener` after any change of the units in force (a reload, a bundle, a failure, a
+   * removal); returns the function that unsubscribes it. Listeners run synchronously, inside the load.
+   */
+  onChange(listener: () => void): () => void;
   start(): Promise<void>;
   stop(): Promise<void>;
   status(): ComponentStatus;

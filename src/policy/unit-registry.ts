@@ -348,8 +348,10 @@ export function createUnitRegistry(options: UnitRegistryOptions): UnitRegistry {
     },
 
     onChange(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
+      // Wrapped, so one listener subscribed twice is two subscriptions, each removable on its own.
+      const entry = () => listener();
+      listeners.add(entry);
+      return () => void listeners.delete(entry);
     },
   };
 }

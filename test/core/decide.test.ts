@@ -113,6 +113,7 @@ function fakePolicy(
     },
     revisions: () => ({ tenants: {} }),
     units: () => [],
+    onChange: () => () => {},
     reloadFromDir: async () => {},
     start: async () => {},
     stop: async () => {},

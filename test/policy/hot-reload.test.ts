@@ -125,6 +125,28 @@ describe('a reload is atomic per tenant', () => {
   });
 });
 
+describe('onChange', () => {
+  it('tells subscribers after a reload swaps a unit or records a failure, until they unsubscribe', async () => {
+    const dir = await dirWith({ base: ALLOW_ALL_BASE, tenants: { acme: versioned('c0', 'd0') } });
+    const engine = await start(dir);
+    let calls = 0;
+    const unsubscribe = engine.onChange(() => calls++);
+    await writeUnit(dir, 'acme', versioned('c1', 'd1'));
+    await engine.reloadFromDir({ tenants: ['acme'] });
+    expect(calls).toBeGreaterThan(0);
+    const afterSwap = calls;
+    await writeUnit(dir, 'acme', { 'policy.rego': 'package mandate.tenant\n\ndecision := {\n' });
+    await engine.reloadFromDir({ tenants: ['acme'] });
+    expect(calls).toBeGreaterThan(afterSwap);
+    unsubscribe();
+    const afterFailure = calls;
+    await writeUnit(dir, 'acme', versioned('c2', 'd2'));
+    await engine.reloadFromDir({ tenants: ['acme'] });
+    expect(calls).toBe(afterFailure);
+    expect(engine.evaluate('acme', input).reasons[0]?.message).toBe('c2/d2');
+  });
+});
+
 describe('a failed reload', () => {
   it('keeps the previous version serving, visible in status, metrics hooks and a log line with file:line', async () => {
     const dir = await dirWith({ base: ALLOW_ALL_BASE, tenants: { acme: versioned('good', 'd') } });
