@@ -1,8 +1,9 @@
 // A start-up that fails half-way (a late listener's port taken, a broken policy) leaves nothing running: no listener, no Redis connection, no timer.
 import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +13,8 @@ import { startJwksServer, type JwksServer } from '../helpers/jwks-server.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { POLICIES_DIR } from '../helpers/sidecar.js';
 import { AUDIENCE, ISSUER, createTestKey } from '../helpers/tokens.js';
+
+const MAIN = resolve(import.meta.dirname, '../../dist/cli/main.js');
 
 let redis: RedisServer;
 let probe: Redis;
@@ -60,10 +63,14 @@ async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 5
   return true;
 }
 
-function config(yaml: { listen?: string; policiesDir?: string }) {
-  const dir = mkdtempSync(join(tmpdir(), 'mandate-startup-'));
-  return parseConfig(
-    `
+interface Variant {
+  readonly listen?: string;
+  readonly policiesDir?: string;
+}
+
+/** A config with the Redis revocation store, the file audit sink in `dir`, and `yaml`'s changes. */
+function configText(yaml: Variant, dir: string): string {
+  return `
 listen: ${yaml.listen ?? '{ http: "127.0.0.1:0", grpc: "127.0.0.1:0", admin: "127.0.0.1:0" }'}
 issuers:
   - issuer: "${ISSUER}"
@@ -75,9 +82,20 @@ policies: { dir: "${yaml.policiesDir ?? POLICIES_DIR}" }
 audit: { sink: file, path: "${join(dir, 'audit.jsonl')}" }
 admin: { tokens: ["startup-admin-token-0123456789abcdef0123"] }
 revocation: { store: redis, redis: { url: "${redis.url}", connect_timeout_ms: 3000, resync_interval_seconds: 1 } }
-`,
-    { baseDir: dir },
-  );
+`;
+}
+
+function config(yaml: Variant) {
+  const dir = mkdtempSync(join(tmpdir(), 'mandate-startup-'));
+  return parseConfig(configText(yaml, dir), { baseDir: dir });
+}
+
+/** The shipped policies plus a base module that does not compile. */
+function brokenPolicies(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mandate-bad-policy-'));
+  cpSync(POLICIES_DIR, dir, { recursive: true });
+  writeFileSync(join(dir, 'base', 'broken.rego'), 'package mandate.base\n\nallow if {\n');
+  return dir;
 }
 
 /**
@@ -129,10 +147,29 @@ describe('a failed start-up stops what it had started', () => {
   });
 
   it('the base policy does not compile: the Redis revocation store started before it is stopped', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mandate-bad-policy-'));
-    cpSync(POLICIES_DIR, dir, { recursive: true });
-    writeFileSync(join(dir, 'base', 'broken.rego'), 'package mandate.base\n\nallow if {\n');
-    await expectCleanFailure(config({ policiesDir: dir }), /broken\.rego/);
+    await expectCleanFailure(config({ policiesDir: brokenPolicies() }), /broken\.rego/);
+  });
+
+  it('`mandate serve` (built) exits with status 1 and the reason when the base policy is broken', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mandate-startup-process-'));
+    const configPath = join(dir, 'mandate.yaml');
+    writeFileSync(configPath, configText({ policiesDir: brokenPolicies() }, dir));
+    const proc = spawn(process.execPath, [MAIN, 'serve', '--config', configPath], {
+      env: { ...process.env, MANDATE_CONFIG: '' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const status = await new Promise<number | null | 'running'>((resolve) => {
+      const timer = setTimeout(() => resolve('running'), 30_000);
+      proc.once('exit', (code) => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+    });
+    if (status === 'running') proc.kill('SIGKILL');
+    expect(status, stderr).toBe(1);
+    expect(stderr).toMatch(/broken\.rego/);
   });
 
   it('a sidecar started after those failures still starts and stops cleanly', async () => {
