@@ -1,6 +1,6 @@
 // The `admin.jwt:` config section: admin callers may present a JWT from one configured issuer instead of a static token.
-import { ConfigError } from './errors.js';
-import { Section } from './reader.js';
+import { resolveIssuer } from './issuer.js';
+import type { AdminJwtFile } from './schema/root.js';
 import type { IssuerConfig } from './types.js';
 
 export interface AdminJwtConfig {
@@ -15,19 +15,12 @@ export interface AdminJwtConfig {
   readonly tenantClaim: string;
 }
 
-/** Reads `admin.jwt`; `readIssuer` is the `issuers[]` reader, so both accept and check the same keys. */
-export function readAdminJwt(s: Section, readIssuer: (s: Section) => IssuerConfig): AdminJwtConfig {
-  const issuerKeys = Object.fromEntries(
-    Object.entries(s.value).filter(([k]) => k !== 'required_scope' && k !== 'tenant_claim'),
-  );
-  const requiredScope = s.string('required_scope', 'mandate.admin');
-  // RFC 6749 §3.3 scope-token characters: it is echoed inside a WWW-Authenticate quoted string.
-  if (!/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(requiredScope)) {
-    throw new ConfigError(s.key('required_scope'), 'must be one OAuth scope token');
-  }
+/** Resolves a validated `admin.jwt`: an issuer entry plus the scope and tenant claim. */
+export function resolveAdminJwt(raw: AdminJwtFile, at: (p: string) => string): AdminJwtConfig {
+  const { required_scope, tenant_claim, ...issuer } = raw;
   return {
-    issuer: readIssuer(new Section(s.path, issuerKeys)),
-    requiredScope,
-    tenantClaim: s.string('tenant_claim', 'tenant'),
+    issuer: resolveIssuer('admin.jwt', issuer, at),
+    requiredScope: required_scope,
+    tenantClaim: tenant_claim,
   };
 }

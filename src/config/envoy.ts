@@ -1,6 +1,7 @@
-// The `envoy:` config section: ext_authz adapters, route → action mapping, identity headers, dry-run, OPA-Envoy compatibility.
+// Resolves the validated `envoy:` section: route templates and their captures, header names that must not collide, compat defaults.
+import type { Static } from '@sinclair/typebox';
 import { ConfigError } from './errors.js';
-import type { Section } from './reader.js';
+import type { envoySchema } from './schema/envoy.js';
 
 /** One configured route: method(s) + path template → action and resource. */
 export interface EnvoyRouteConfig {
@@ -85,20 +86,10 @@ export interface EnvoyConfig {
   readonly compat: EnvoyCompatConfig;
 }
 
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE'];
-const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
-/** The method-override headers frameworks commonly honour. */
-const DEFAULT_METHOD_OVERRIDE_HEADERS = [
-  'x-http-method-override',
-  'x-http-method',
-  'x-method-override',
-];
+type EnvoyFile = Static<typeof envoySchema>;
+type RouteFile = EnvoyFile['routes'][number];
 
-function headerName(s: Section, name: string, fallback: string): string {
-  const value = s.string(name, fallback).toLowerCase();
-  if (!HEADER_NAME.test(value)) throw new ConfigError(s.key(name), 'must be an HTTP header name');
-  return value;
-}
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE'];
 
 /**
  * Checks a path template and returns its capture names. Segments are literals, `{name}` (one
@@ -128,154 +119,111 @@ function templateCaptures(key: string, path: string): Set<string> {
   return captures;
 }
 
-function readRoute(s: Section): EnvoyRouteConfig {
-  s.only(['method', 'path', 'action', 'resource', 'tenant']);
-  const raw = s.value['method'];
-  const list = Array.isArray(raw) ? s.stringList('method') : [s.string('method', '*')];
-  const methods = list.map((m, i) => {
+function resolveRoute(route: RouteFile, i: number): EnvoyRouteConfig {
+  const key = `envoy.routes[${i}]`;
+  const list = Array.isArray(route.method) ? route.method : [route.method];
+  const methods = list.map((m, j) => {
     const upper = m.toUpperCase();
     if (upper !== '*' && !METHODS.includes(upper)) {
       throw new ConfigError(
-        Array.isArray(raw) ? `${s.key('method')}[${i}]` : s.key('method'),
+        Array.isArray(route.method) ? `${key}.method[${j}]` : `${key}.method`,
         `unknown HTTP method ${JSON.stringify(m)} (expected one of: ${METHODS.join(', ')}, *)`,
       );
     }
     return upper;
   });
-  const path = s.string('path');
-  const captures = templateCaptures(s.key('path'), path);
-  const checkUses = (key: string, text: string) => {
+  const captures = templateCaptures(`${key}.path`, route.path);
+  const checkUses = (where: string, text: string) => {
     for (const m of text.matchAll(/\{([^}]*)\}/g)) {
       if (m[1] !== 'method' && !captures.has(m[1] as string)) {
-        throw new ConfigError(key, `{${m[1]}} is not captured by the path template ${path}`);
+        throw new ConfigError(
+          where,
+          `{${m[1]}} is not captured by the path template ${route.path}`,
+        );
       }
     }
   };
-  let resource: EnvoyRouteConfig['resource'];
-  if (s.has('resource')) {
-    const r = s.section('resource').only(['type', 'id']);
-    const id = r.optionalString('id');
-    resource = { type: r.string('type'), ...(id !== undefined ? { id } : {}) };
+  checkUses(`${key}.action`, route.action);
+  if (route.resource) {
+    checkUses(`${key}.resource.type`, route.resource.type);
+    if (route.resource.id !== undefined) checkUses(`${key}.resource.id`, route.resource.id);
   }
-  const tenant = s.optionalString('tenant');
-  checkUses(s.key('action'), s.string('action'));
-  if (resource) {
-    checkUses(s.key('resource.type'), resource.type);
-    if (resource.id !== undefined) checkUses(s.key('resource.id'), resource.id);
-  }
-  if (tenant !== undefined) checkUses(s.key('tenant'), tenant);
+  if (route.tenant !== undefined) checkUses(`${key}.tenant`, route.tenant);
   return {
     methods,
-    path,
-    action: s.string('action'),
-    ...(resource ? { resource } : {}),
-    ...(tenant !== undefined ? { tenant } : {}),
+    path: route.path,
+    action: route.action,
+    ...(route.resource ? { resource: route.resource } : {}),
+    ...(route.tenant !== undefined ? { tenant: route.tenant } : {}),
   };
 }
 
-/** Reads and validates the `envoy:` section. Route templates are compiled (and checked) by the route table. */
-export function readEnvoySection(
-  s: Section,
+/** Resolves `envoy:`. Route templates are compiled (and checked again) by the route table. */
+export function resolveEnvoy(
+  raw: EnvoyFile,
   at: (p: string) => string,
   policiesDir: string,
 ): EnvoyConfig {
-  s.only([
-    'http_prefix',
-    'http_body_limit_bytes',
-    'grpc_max_request_bytes',
-    'token_headers',
-    'method_override_headers',
-    'tenant_header',
-    'identity_headers',
-    'routes',
-    'unmapped',
-    'dry_run',
-    'on_error',
-    'compat',
-  ]);
-  const prefix = s.string('http_prefix', '/envoy/authz').replace(/\/+$/, '');
-  if (!prefix.startsWith('/') || prefix.length < 2 || /[?#{}*]/.test(prefix)) {
-    throw new ConfigError(s.key('http_prefix'), 'must be a path such as /envoy/authz');
-  }
-  const tokenHeaders = s.stringList('token_headers', ['authorization']).map((h, i) => {
-    const lower = h.toLowerCase();
-    if (!HEADER_NAME.test(lower))
-      throw new ConfigError(`${s.key('token_headers')}[${i}]`, 'must be an HTTP header name');
-    return lower;
+  const lower = (names: readonly string[]) => names.map((h) => h.toLowerCase());
+  const tokenHeaders = lower(raw.token_headers);
+  const methodOverrideHeaders = lower(raw.method_override_headers);
+  methodOverrideHeaders.forEach((h, i) => {
+    if (tokenHeaders.includes(h)) {
+      throw new ConfigError(
+        `envoy.method_override_headers[${i}]`,
+        `${raw.method_override_headers[i]} is also a token header`,
+      );
+    }
   });
-  const tenantHeader = s.has('tenant_header') ? headerName(s, 'tenant_header', '') : undefined;
-  const methodOverrideHeaders = s
-    .stringList('method_override_headers', DEFAULT_METHOD_OVERRIDE_HEADERS)
-    .map((h, i) => {
-      const lower = h.toLowerCase();
-      const key = `${s.key('method_override_headers')}[${i}]`;
-      if (!HEADER_NAME.test(lower)) throw new ConfigError(key, 'must be an HTTP header name');
-      if (tokenHeaders.includes(lower)) throw new ConfigError(key, `${h} is also a token header`);
-      return lower;
-    });
-
-  const ih = s
-    .section('identity_headers')
-    .only(['subject', 'tenant', 'client', 'scopes', 'decision_id']);
+  const ih = raw.identity_headers;
   const identityHeaders: EnvoyIdentityHeaders = {
-    subject: headerName(ih, 'subject', 'x-mandate-subject'),
-    tenant: headerName(ih, 'tenant', 'x-mandate-tenant'),
-    client: headerName(ih, 'client', 'x-mandate-client'),
-    scopes: headerName(ih, 'scopes', 'x-mandate-scopes'),
-    decisionId: headerName(ih, 'decision_id', 'x-mandate-decision-id'),
+    subject: ih.subject.toLowerCase(),
+    tenant: ih.tenant.toLowerCase(),
+    client: ih.client.toLowerCase(),
+    scopes: ih.scopes.toLowerCase(),
+    decisionId: ih.decision_id.toLowerCase(),
   };
   const names = Object.values(identityHeaders);
   if (new Set(names).size !== names.length) {
-    throw new ConfigError(ih.path, 'identity header names must differ from each other');
+    throw new ConfigError(
+      'envoy.identity_headers',
+      'identity header names must differ from each other',
+    );
   }
   for (const h of tokenHeaders) {
     if (names.includes(h)) {
-      throw new ConfigError(s.key('token_headers'), `${h} is also an identity header`);
+      throw new ConfigError('envoy.token_headers', `${h} is also an identity header`);
     }
   }
   methodOverrideHeaders.forEach((h, i) => {
     if (names.includes(h)) {
       throw new ConfigError(
-        `${s.key('method_override_headers')}[${i}]`,
+        `envoy.method_override_headers[${i}]`,
         `${h} is also an identity header`,
       );
     }
   });
-
-  const compatSection = s.section('compat').only(['enabled', 'dir', 'entrypoint', 'parse_body']);
-  const entrypoint = compatSection.string('entrypoint', 'envoy/authz/allow');
-  if (!/^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)+$/.test(entrypoint)) {
-    throw new ConfigError(
-      compatSection.key('entrypoint'),
-      'must be a rule path such as envoy/authz/allow',
-    );
-  }
   const compat: EnvoyCompatConfig = {
-    enabled: compatSection.boolean('enabled', false),
-    dir: compatSection.has('dir')
-      ? at(compatSection.string('dir'))
-      : `${policiesDir.replace(/\/+$/, '')}/envoy`,
-    entrypoint,
-    parseBody: compatSection.boolean('parse_body', true),
+    enabled: raw.compat.enabled,
+    dir:
+      raw.compat.dir !== undefined
+        ? at(raw.compat.dir)
+        : `${policiesDir.replace(/\/+$/, '')}/envoy`,
+    entrypoint: raw.compat.entrypoint,
+    parseBody: raw.compat.parse_body,
   };
-
-  const dry = s.section('dry_run').only(['grpc', 'http', 'tenants']);
   return {
-    httpPrefix: prefix,
-    httpBodyLimitBytes: s.integer('http_body_limit_bytes', 1_048_576, 1024, 16_777_216),
-    grpcMaxRequestBytes: s.integer('grpc_max_request_bytes', 1_048_576, 1024, 16_777_216),
+    httpPrefix: raw.http_prefix.replace(/\/+$/, ''),
+    httpBodyLimitBytes: raw.http_body_limit_bytes,
+    grpcMaxRequestBytes: raw.grpc_max_request_bytes,
     tokenHeaders,
     methodOverrideHeaders,
-    ...(tenantHeader !== undefined ? { tenantHeader } : {}),
+    ...(raw.tenant_header !== undefined ? { tenantHeader: raw.tenant_header.toLowerCase() } : {}),
     identityHeaders,
-    routes: s.list('routes').map(readRoute),
-    unmapped: s.oneOf('unmapped', ['deny', 'derive'] as const, compat.enabled ? 'derive' : 'deny'),
-    dryRun: {
-      grpc: dry.boolean('grpc', false),
-      http: dry.boolean('http', false),
-      tenants: dry.stringList('tenants', []),
-    },
-    onError: s.oneOf('on_error', ['deny', 'error_response'] as const, 'deny'),
+    routes: raw.routes.map(resolveRoute),
+    unmapped: raw.unmapped ?? (compat.enabled ? 'derive' : 'deny'),
+    dryRun: { grpc: raw.dry_run.grpc, http: raw.dry_run.http, tenants: raw.dry_run.tenants },
+    onError: raw.on_error,
     compat,
   };
 }

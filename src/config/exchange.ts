@@ -1,6 +1,9 @@
-// The `exchange:` config section: how mandate reaches the authorization server for RFC 8693 token exchange.
+// Resolves the validated `exchange:` section: the endpoint, client authentication and the rules between their keys.
+import type { Static } from '@sinclair/typebox';
 import { ConfigError } from './errors.js';
-import type { Section } from './reader.js';
+import { DEFAULT_ASSERTION_ALG, type exchangeSchema } from './schema/exchange.js';
+
+export { DEFAULT_EGRESS_HTTP_PREFIX } from './schema/exchange.js';
 
 /** How mandate authenticates to the token endpoint (RFC 6749 §2.3, RFC 7523). */
 export type ExchangeClientAuth =
@@ -20,9 +23,6 @@ export type ExchangeClientAuth =
 export type ExchangeEndpoint =
   | { readonly kind: 'token_endpoint'; readonly url: string }
   | { readonly kind: 'discovery'; readonly issuer: string };
-
-/** Where Envoy HTTP ext_authz for egress is served unless `egress_http_prefix` says otherwise. */
-export const DEFAULT_EGRESS_HTTP_PREFIX = '/envoy/egress';
 
 export interface ExchangeActorConfig {
   /**
@@ -74,132 +74,75 @@ export interface ExchangeConfig {
   readonly egressHttpPrefix: string;
 }
 
-const CLIENT_AUTH_METHODS = [
-  'client_secret_basic',
-  'client_secret_post',
-  'private_key_jwt',
-] as const;
-const ASSERTION_ALGS = ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA'] as const;
+type ExchangeFile = Static<typeof exchangeSchema>;
 
-function httpUrl(s: Section, key: string): string {
-  const value = s.string(key);
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(s.key(key), 'must be an http(s) URL');
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new ConfigError(s.key(key), 'must be an http(s) URL');
-  }
-  return value;
-}
-
-/** Reads `exchange:`; absent means token exchange is off (and /v1/exchange answers 501). */
-export function readExchange(s: Section, at: (p: string) => string): ExchangeConfig | undefined {
-  if (Object.keys(s.value).length === 0) return undefined;
-  s.only([
-    'issuer',
-    'token_endpoint',
-    'client_id',
-    'client_auth',
-    'client_secret',
-    'private_key_file',
-    'assertion_alg',
-    'assertion_kid',
-    'actor',
-    'timeout_ms',
-    'retries',
-    'retry_backoff_ms',
-    'cache_max_entries',
-    'cache_skew_seconds',
-    'egress',
-    'egress_http_prefix',
-  ]);
-  const given = ['issuer', 'token_endpoint'].filter((k) => s.has(k));
-  if (given.length !== 1) {
+/** Resolves `exchange:` (validation left it absent when exchange is off). */
+export function resolveExchange(raw: ExchangeFile, at: (p: string) => string): ExchangeConfig {
+  if ((raw.issuer === undefined) === (raw.token_endpoint === undefined)) {
     throw new ConfigError(
-      s.key('token_endpoint'),
+      'exchange.token_endpoint',
       'exactly one of token_endpoint or issuer is required',
     );
   }
-  const endpoint: ExchangeEndpoint = s.has('token_endpoint')
-    ? { kind: 'token_endpoint', url: httpUrl(s, 'token_endpoint') }
-    : { kind: 'discovery', issuer: httpUrl(s, 'issuer') };
-  const clientId = s.string('client_id');
+  const endpoint: ExchangeEndpoint =
+    raw.token_endpoint !== undefined
+      ? { kind: 'token_endpoint', url: raw.token_endpoint }
+      : { kind: 'discovery', issuer: raw.issuer as string };
+  return {
+    endpoint,
+    clientId: raw.client_id,
+    clientAuth: resolveClientAuth(raw, at),
+    actor: {
+      mode: raw.actor.mode,
+      ...(raw.actor.scope !== undefined ? { scope: raw.actor.scope } : {}),
+      ...(raw.actor.resource !== undefined ? { resource: raw.actor.resource } : {}),
+      name: raw.actor.name ?? raw.client_id,
+    },
+    timeoutMs: raw.timeout_ms,
+    retries: raw.retries,
+    retryBackoffMs: raw.retry_backoff_ms,
+    cacheMaxEntries: raw.cache_max_entries,
+    cacheSkewSeconds: raw.cache_skew_seconds,
+    egress: Object.fromEntries(
+      Object.entries(raw.egress).map(([host, route]) => [
+        host,
+        {
+          audience: route.audience,
+          scopes: route.scope === undefined ? [] : route.scope.split(' ').filter((x) => x !== ''),
+          ...(route.resource !== undefined ? { resource: route.resource } : {}),
+        },
+      ]),
+    ),
+    egressHttpPrefix: raw.egress_http_prefix,
+  };
+}
 
-  const method = s.oneOf('client_auth', CLIENT_AUTH_METHODS, 'client_secret_basic');
-  let clientAuth: ExchangeClientAuth;
-  if (method === 'private_key_jwt') {
-    if (s.has('client_secret')) {
+/** A secret for the client_secret methods, a key file for private_key_jwt, never both. */
+function resolveClientAuth(raw: ExchangeFile, at: (p: string) => string): ExchangeClientAuth {
+  if (raw.client_auth === 'private_key_jwt') {
+    if (raw.client_secret !== undefined) {
       throw new ConfigError(
-        s.key('client_secret'),
+        'exchange.client_secret',
         'is not used with client_auth: private_key_jwt',
       );
     }
-    const kid = s.optionalString('assertion_kid');
-    clientAuth = {
-      method,
-      keyPath: at(s.string('private_key_file')),
-      alg: s.oneOf('assertion_alg', ASSERTION_ALGS, 'ES256'),
-      ...(kid !== undefined ? { kid } : {}),
-    };
-  } else {
-    for (const k of ['private_key_file', 'assertion_alg', 'assertion_kid']) {
-      if (s.has(k))
-        throw new ConfigError(s.key(k), `is only used with client_auth: private_key_jwt`);
+    if (raw.private_key_file === undefined) {
+      throw new ConfigError('exchange.private_key_file', 'is required');
     }
-    clientAuth = { method, secret: s.string('client_secret') };
-  }
-
-  const actorSection = s.section('actor').only(['mode', 'scope', 'resource', 'name']);
-  const actorScope = actorSection.optionalString('scope');
-  const actorResource = actorSection.optionalString('resource');
-  const actor: ExchangeActorConfig = {
-    mode: actorSection.oneOf('mode', ['client_credentials', 'none'] as const, 'client_credentials'),
-    ...(actorScope !== undefined ? { scope: actorScope } : {}),
-    ...(actorResource !== undefined ? { resource: actorResource } : {}),
-    name: actorSection.string('name', clientId),
-  };
-
-  return {
-    endpoint,
-    clientId,
-    clientAuth,
-    actor,
-    timeoutMs: s.integer('timeout_ms', 2000, 50, 60_000),
-    retries: s.integer('retries', 1, 0, 5),
-    retryBackoffMs: s.integer('retry_backoff_ms', 100, 0, 10_000),
-    cacheMaxEntries: s.integer('cache_max_entries', 10_000, 0, 10_000_000),
-    cacheSkewSeconds: s.integer('cache_skew_seconds', 30, 0, 3600),
-    egress: readEgress(s.section('egress')),
-    egressHttpPrefix: readPrefix(s, 'egress_http_prefix', DEFAULT_EGRESS_HTTP_PREFIX),
-  };
-}
-
-/** `egress: { "billing.internal": { audience: billing-api, scope: "billing.view" } }`. */
-function readEgress(s: Section): Readonly<Record<string, EgressRoute>> {
-  const routes: Record<string, EgressRoute> = {};
-  for (const host of Object.keys(s.value)) {
-    if (!/^[a-z0-9.-]+(:\d{1,5})?$/.test(host)) {
-      throw new ConfigError(s.key(host), 'must be a lower-case host name, optionally with :port');
-    }
-    const route = s.section(host).only(['audience', 'scope', 'resource']);
-    const resource = route.optionalString('resource');
-    const scope = route.optionalString('scope');
-    routes[host] = {
-      audience: route.string('audience'),
-      scopes: scope === undefined ? [] : scope.split(' ').filter((x) => x.length > 0),
-      ...(resource !== undefined ? { resource } : {}),
+    return {
+      method: 'private_key_jwt',
+      keyPath: at(raw.private_key_file),
+      alg: raw.assertion_alg ?? DEFAULT_ASSERTION_ALG,
+      ...(raw.assertion_kid !== undefined ? { kid: raw.assertion_kid } : {}),
     };
   }
-  return routes;
-}
-
-function readPrefix(s: Section, key: string, fallback: string): string {
-  const prefix = s.string(key, fallback);
-  if (!/^\/[A-Za-z0-9._~\-/]*[A-Za-z0-9._~-]$/.test(prefix)) {
-    throw new ConfigError(s.key(key), 'must be a path such as /envoy/egress (no trailing slash)');
+  for (const k of ['private_key_file', 'assertion_alg', 'assertion_kid'] as const) {
+    if (raw[k] !== undefined) {
+      throw new ConfigError(`exchange.${k}`, 'is only used with client_auth: private_key_jwt');
+    }
   }
-  return prefix;
+  if (raw.client_secret === undefined) {
+    throw new ConfigError('exchange.client_secret', 'is required');
+  }
+  return { method: raw.client_auth, secret: raw.client_secret };
 }

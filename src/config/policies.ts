@@ -1,8 +1,8 @@
-// The `policies:` config section: the policy directory, dev watch mode, bundles from files or a bundle server, signing keys.
+// Resolves the validated `policies:` section: bundle sources, signing keys (read from files) and the rules between their keys.
 import { readFileSync } from 'node:fs';
+import type { Static } from '@sinclair/typebox';
 import { ConfigError } from './errors.js';
-import type { Section } from './reader.js';
-import { ASYMMETRIC_ALGORITHMS, SYMMETRIC_ALGORITHMS } from './types.js';
+import { URL_BUNDLE_DEFAULTS, type policiesSchema } from './schema/policies.js';
 
 /** What a tenant whose directory disappears at run time gets: base alone, or every request denied. */
 export type OnTenantRemoved = 'base_only' | 'deny';
@@ -100,159 +100,127 @@ export interface PolicyConfig {
   readonly keys?: Readonly<Record<string, BundleKeyConfig>>;
 }
 
-/** Bundle signing algorithms: every JWS algorithm mandate accepts for tokens. */
-const KEY_ALGORITHMS = [...ASYMMETRIC_ALGORITHMS, ...SYMMETRIC_ALGORITHMS] as const;
+type PoliciesFile = Static<typeof policiesSchema>;
+type BundleFile = PoliciesFile['bundles'][string];
+type KeyFile = PoliciesFile['keys'][string];
 
-const UNIT_NAME = /^(base|tenants\/([A-Za-z0-9_][A-Za-z0-9_.-]*))$/;
-
-function readKeys(s: Section, at: (p: string) => string): Record<string, BundleKeyConfig> {
-  const keys: Record<string, BundleKeyConfig> = {};
-  for (const id of Object.keys(s.value)) {
-    const k = s.section(id).only(['algorithm', 'key', 'key_file', 'scope']);
-    const algorithm = k.oneOf('algorithm', KEY_ALGORITHMS, 'RS256');
-    if (k.has('key') === k.has('key_file')) {
-      throw new ConfigError(k.key('key'), 'exactly one of key or key_file is required');
-    }
-    let key: string;
-    if (k.has('key')) {
-      key = k.string('key');
-    } else {
-      const path = at(k.string('key_file'));
-      try {
-        key = readFileSync(path, 'utf8');
-      } catch (err) {
-        throw new ConfigError(k.key('key_file'), `cannot read ${path}: ${(err as Error).message}`);
-      }
-    }
-    if (algorithm.startsWith('HS')) {
-      if (Buffer.byteLength(key) < 32)
-        throw new ConfigError(k.key('key'), 'an HMAC secret must be at least 32 bytes');
-    } else if (!key.includes('-----BEGIN')) {
-      throw new ConfigError(k.key('key'), `${algorithm} needs a PEM public key or certificate`);
-    }
-    const scope = k.optionalString('scope');
-    keys[id] = { algorithm, key, ...(scope !== undefined && { scope }) };
+function resolveKey(id: string, k: KeyFile, at: (p: string) => string): BundleKeyConfig {
+  const where = `policies.keys.${id}`;
+  if ((k.key === undefined) === (k.key_file === undefined)) {
+    throw new ConfigError(`${where}.key`, 'exactly one of key or key_file is required');
   }
-  return keys;
+  let key: string;
+  if (k.key !== undefined) {
+    key = k.key;
+  } else {
+    const path = at(k.key_file as string);
+    try {
+      key = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`${where}.key_file`, `cannot read ${path}: ${(err as Error).message}`);
+    }
+  }
+  if (k.algorithm.startsWith('HS')) {
+    if (Buffer.byteLength(key) < 32)
+      throw new ConfigError(`${where}.key`, 'an HMAC secret must be at least 32 bytes');
+  } else if (!key.includes('-----BEGIN')) {
+    throw new ConfigError(`${where}.key`, `${k.algorithm} needs a PEM public key or certificate`);
+  }
+  return { algorithm: k.algorithm, key, ...(k.scope !== undefined && { scope: k.scope }) };
 }
 
-function readSigning(s: Section, keys: Record<string, BundleKeyConfig>): BundleSigningConfig {
-  s.only(['keyid', 'scope', 'exclude_files']);
-  const keyId = s.optionalString('keyid');
-  if (keyId !== undefined && keys[keyId] === undefined) {
-    throw new ConfigError(s.key('keyid'), `no key ${JSON.stringify(keyId)} in policies.keys`);
+function resolveSigning(
+  where: string,
+  s: NonNullable<BundleFile['signing']>,
+  keys: Record<string, BundleKeyConfig>,
+): BundleSigningConfig {
+  if (s.keyid !== undefined && keys[s.keyid] === undefined) {
+    throw new ConfigError(`${where}.keyid`, `no key ${JSON.stringify(s.keyid)} in policies.keys`);
   }
   if (Object.keys(keys).length === 0) {
-    throw new ConfigError(s.path, 'needs at least one key in policies.keys');
+    throw new ConfigError(where, 'needs at least one key in policies.keys');
   }
-  const scope = s.optionalString('scope');
   return {
-    ...(keyId !== undefined && { keyId }),
-    ...(scope !== undefined && { scope }),
-    excludeFiles: s.stringList('exclude_files', []),
+    ...(s.keyid !== undefined && { keyId: s.keyid }),
+    ...(s.scope !== undefined && { scope: s.scope }),
+    excludeFiles: s.exclude_files,
   };
 }
 
-function readBundle(
+function resolveBundle(
   unit: string,
-  s: Section,
+  b: BundleFile,
   at: (p: string) => string,
   keys: Record<string, BundleKeyConfig>,
 ): BundleSourceConfig {
-  s.only(['file', 'url', 'headers', 'polling', 'timeout_ms', 'persist', 'signing']);
-  const match = UNIT_NAME.exec(unit);
-  if (match === null) {
-    throw new ConfigError(s.path, 'bundle units are named base or tenants/<tenant id>');
-  }
+  const where = `policies.bundles.${unit}`;
+  // The schema checked the unit name; its tenant part is the tenant id.
+  const tenant = unit.startsWith('tenants/') ? unit.slice('tenants/'.length) : undefined;
   const base = {
     unit,
-    ...(match[2] !== undefined && { tenant: match[2] }),
-    ...(s.has('signing') && { signing: readSigning(s.section('signing'), keys) }),
+    ...(tenant !== undefined && { tenant }),
+    ...(b.signing !== undefined && {
+      signing: resolveSigning(`${where}.signing`, b.signing, keys),
+    }),
   };
-  if (s.has('file') === s.has('url')) {
-    throw new ConfigError(s.key('file'), 'exactly one of file or url is required');
+  if ((b.file === undefined) === (b.url === undefined)) {
+    throw new ConfigError(`${where}.file`, 'exactly one of file or url is required');
   }
-  if (s.has('file')) {
-    for (const key of ['headers', 'polling', 'timeout_ms', 'persist']) {
-      if (s.has(key)) throw new ConfigError(s.key(key), 'only applies to url bundles');
+  if (b.file !== undefined) {
+    for (const key of ['headers', 'polling', 'timeout_ms', 'persist'] as const) {
+      if (b[key] !== undefined)
+        throw new ConfigError(`${where}.${key}`, 'only applies to url bundles');
     }
-    return { ...base, source: 'file', path: at(s.string('file')) };
+    return { ...base, source: 'file', path: at(b.file) };
   }
-  const url = s.string('url');
-  if (!/^https?:\/\//.test(url)) throw new ConfigError(s.key('url'), 'must be an http(s) URL');
-  const polling = s
-    .section('polling')
-    .only(['min_delay_seconds', 'max_delay_seconds', 'long_polling_timeout_seconds']);
-  const minDelaySeconds = polling.integer('min_delay_seconds', 60, 1, 86_400);
-  const maxDelaySeconds = polling.integer(
-    'max_delay_seconds',
-    Math.max(120, minDelaySeconds),
-    1,
-    86_400,
-  );
+  const polling = b.polling ?? {};
+  const minDelaySeconds = polling.min_delay_seconds ?? URL_BUNDLE_DEFAULTS.minDelaySeconds;
+  const maxDelaySeconds =
+    polling.max_delay_seconds ?? Math.max(URL_BUNDLE_DEFAULTS.maxDelaySeconds, minDelaySeconds);
   if (maxDelaySeconds < minDelaySeconds) {
     throw new ConfigError(
-      polling.key('max_delay_seconds'),
+      `${where}.polling.max_delay_seconds`,
       'must not be less than min_delay_seconds',
     );
   }
-  const headersSection = s.section('headers');
-  const headers: Record<string, string> = {};
-  for (const name of Object.keys(headersSection.value)) headers[name] = headersSection.string(name);
   return {
     ...base,
     source: 'url',
-    url,
-    headers,
+    url: b.url as string,
+    headers: b.headers ?? {},
     polling: {
       minDelaySeconds,
       maxDelaySeconds,
-      ...(polling.has('long_polling_timeout_seconds') && {
-        longPollingTimeoutSeconds: polling.integer('long_polling_timeout_seconds', 0, 1, 3600),
+      ...(polling.long_polling_timeout_seconds !== undefined && {
+        longPollingTimeoutSeconds: polling.long_polling_timeout_seconds,
       }),
     },
-    timeoutMs: s.integer('timeout_ms', 10_000, 100, 600_000),
-    persist: s.boolean('persist', true),
+    timeoutMs: b.timeout_ms ?? URL_BUNDLE_DEFAULTS.timeoutMs,
+    persist: b.persist ?? URL_BUNDLE_DEFAULTS.persist,
   };
 }
 
-/** Reads `policies:`; relative paths resolve with `at`, caches and persisted bundles live in `stateDir`. */
-export function readPoliciesSection(
-  s: Section,
+/** Resolves `policies:`; relative paths resolve with `at`, caches and persisted bundles live in `stateDir`. */
+export function resolvePolicies(
+  raw: PoliciesFile,
   at: (p: string) => string,
   stateDir: string,
   devMode = false,
 ): PolicyConfig {
-  s.only([
-    'dir',
-    'opa_path',
-    'watch',
-    'watch_debounce_ms',
-    'on_tenant_removed',
-    'tenants_per_module',
-    'decision_cache_size',
-    'cache_dir',
-    'persist_dir',
-    'bundles',
-    'keys',
-  ]);
-  const opaPath = s.optionalString('opa_path');
-  const keys = readKeys(s.section('keys'), at);
-  const bundlesSection = s.section('bundles');
-  const bundles = Object.keys(bundlesSection.value).map((unit) =>
-    readBundle(unit, bundlesSection.section(unit), at, keys),
-  );
+  const keys: Record<string, BundleKeyConfig> = {};
+  for (const [id, k] of Object.entries(raw.keys)) keys[id] = resolveKey(id, k, at);
+  const bundles = Object.entries(raw.bundles).map(([unit, b]) => resolveBundle(unit, b, at, keys));
   return {
-    dir: at(s.string('dir', 'policies')),
-    ...(opaPath ? { opaPath: at(opaPath) } : {}),
+    dir: at(raw.dir),
+    ...(raw.opa_path !== undefined ? { opaPath: at(raw.opa_path) } : {}),
     // Dev mode watches by default: editing a tenant policy and seeing it take effect is the tutorial.
-    watch: s.boolean('watch', devMode),
-    watchDebounceMs: s.integer('watch_debounce_ms', 100, 0, 60_000),
-    onTenantRemoved: s.oneOf('on_tenant_removed', ['deny', 'base_only'] as const, 'deny'),
-    tenantsPerModule: s.integer('tenants_per_module', 32, 1, 1000),
-    decisionCacheSize: s.integer('decision_cache_size', 10_000, 0, 10_000_000),
-    cacheDir: at(s.string('cache_dir', `${stateDir}/policy-cache`)),
-    persistDir: at(s.string('persist_dir', `${stateDir}/bundles`)),
+    watch: raw.watch ?? devMode,
+    watchDebounceMs: raw.watch_debounce_ms,
+    onTenantRemoved: raw.on_tenant_removed,
+    tenantsPerModule: raw.tenants_per_module,
+    decisionCacheSize: raw.decision_cache_size,
+    cacheDir: at(raw.cache_dir ?? `${stateDir}/policy-cache`),
+    persistDir: at(raw.persist_dir ?? `${stateDir}/bundles`),
     bundles,
     keys,
   };

@@ -1,7 +1,8 @@
-// The `revocation:` config section: which store keeps revocations, and how long entries must live.
+// Resolves the validated `revocation:` section: the store (Redis needs a redis:// URL) and the snapshot path.
 import { resolve } from 'node:path';
+import type { Static } from '@sinclair/typebox';
 import { ConfigError } from './errors.js';
-import type { Section } from './reader.js';
+import type { revocationSchema } from './schema/revocation.js';
 
 /** Redis connection and failure behaviour of the shared store. */
 export interface RedisRevocationStoreConfig {
@@ -48,63 +49,39 @@ export interface RevocationConfig {
   readonly bodyLimitBytes: number;
 }
 
-const DEFAULT_KEY_PREFIX = 'mandate:revocations:';
+type RevocationFile = Static<typeof revocationSchema>;
 
-/** Reads `revocation:`; relative paths resolve with `at`, the default snapshot lives in `stateDir`. */
-export function readRevocationSection(
-  s: Section,
+/** Resolves `revocation:`; relative paths resolve with `at`, the default snapshot lives in `stateDir`. */
+export function resolveRevocation(
+  raw: RevocationFile,
   at: (p: string) => string,
   stateDir: string,
 ): RevocationConfig {
-  s.only([
-    'store',
-    'path',
-    'grant_claim',
-    'max_token_lifetime_seconds',
-    'clock_skew_seconds',
-    'sweep_interval_seconds',
-    'body_limit_bytes',
-    'redis',
-  ]);
-  const driver = s.oneOf('store', ['memory', 'redis'] as const, 'memory');
-  // Checked even with store: memory, so a typo is an error; MANDATE_REDIS_URL alone changes nothing.
-  const redis = s
-    .section('redis')
-    .only([
-      'url',
-      'key_prefix',
-      'connect_timeout_ms',
-      'unavailable_at_start',
-      'resync_interval_seconds',
-      'retry_max_delay_ms',
-    ]);
   let store: RevocationStoreConfig = { driver: 'memory' };
-  if (driver === 'redis') {
-    const url = redis.string('url');
-    if (!/^rediss?:\/\/[^/]/.test(url)) {
-      throw new ConfigError(redis.key('url'), 'must be a redis:// or rediss:// URL');
+  if (raw.store === 'redis') {
+    const redis = raw.redis;
+    // Checked only with the redis store, so MANDATE_REDIS_URL alone changes nothing.
+    if (redis.url === undefined) throw new ConfigError('revocation.redis.url', 'is required');
+    if (!/^rediss?:\/\/[^/]/.test(redis.url)) {
+      throw new ConfigError('revocation.redis.url', 'must be a redis:// or rediss:// URL');
     }
     store = {
-      driver,
-      url,
-      keyPrefix: redis.string('key_prefix', DEFAULT_KEY_PREFIX),
-      connectTimeoutMs: redis.integer('connect_timeout_ms', 2000, 50, 60_000),
-      unavailableAtStart: redis.oneOf(
-        'unavailable_at_start',
-        ['degraded', 'not_ready'] as const,
-        'not_ready',
-      ),
-      resyncIntervalSeconds: redis.integer('resync_interval_seconds', 300, 0, 86_400),
-      retryMaxDelayMs: redis.integer('retry_max_delay_ms', 5000, 100, 300_000),
+      driver: 'redis',
+      url: redis.url,
+      keyPrefix: redis.key_prefix,
+      connectTimeoutMs: redis.connect_timeout_ms,
+      unavailableAtStart: redis.unavailable_at_start,
+      resyncIntervalSeconds: redis.resync_interval_seconds,
+      retryMaxDelayMs: redis.retry_max_delay_ms,
     };
   }
   return {
     store,
-    path: s.has('path') ? at(s.string('path')) : resolve(stateDir, 'revocations.json'),
-    grantClaim: s.string('grant_claim', 'grant_id'),
-    maxTokenLifetimeSeconds: s.integer('max_token_lifetime_seconds', 86_400, 60, 31_536_000),
-    clockSkewSeconds: s.integer('clock_skew_seconds', 60, 0, 3600),
-    sweepIntervalSeconds: s.integer('sweep_interval_seconds', 60, 1, 86_400),
-    bodyLimitBytes: s.integer('body_limit_bytes', 8192, 1024, 1_048_576),
+    path: raw.path !== undefined ? at(raw.path) : resolve(stateDir, 'revocations.json'),
+    grantClaim: raw.grant_claim,
+    maxTokenLifetimeSeconds: raw.max_token_lifetime_seconds,
+    clockSkewSeconds: raw.clock_skew_seconds,
+    sweepIntervalSeconds: raw.sweep_interval_seconds,
+    bodyLimitBytes: raw.body_limit_bytes,
   };
 }
