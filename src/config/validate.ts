@@ -9,6 +9,7 @@ const ajv = new Ajv({ useDefaults: true, discriminator: true, verbose: true, str
 // Annotations the schema carries for messages and the reference page; they validate nothing.
 ajv.addKeyword({ keyword: 'errorMessage', schemaType: ['string', 'object'] });
 ajv.addKeyword({ keyword: 'x-default', schemaType: 'string' });
+ajv.addKeyword({ keyword: 'x-key', schemaType: 'string' });
 const check = ajv.compile<ConfigFile>(configFileSchema);
 
 /**

@@ -12,11 +12,14 @@ import {
 /**
  * Extra annotations the schema may carry beyond JSON Schema: `errorMessage` (the message a
  * failing key gets, as a string or per keyword; `{value}` stands for the offending value) and
- * `x-default` (a default that depends on other keys, shown in the reference instead of `default`).
+ * `x-default` (a default that depends on other keys, shown in the reference instead of `default`)
+ * and `x-key` (how the reference names a map's keys).
  */
 export interface Annotations extends SchemaOptions {
   readonly errorMessage?: string | Readonly<Record<string, string>>;
   readonly 'x-default'?: string;
+  /** How the reference names a map's keys, e.g. `<unit>`. */
+  readonly 'x-key'?: string;
 }
 
 /**

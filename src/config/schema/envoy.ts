@@ -85,7 +85,7 @@ export const envoySchema = section(
       {
         default: DEFAULT_METHOD_OVERRIDE_HEADERS,
         description:
-          "Headers naming the method a server behind Envoy runs instead of the request line's: a request carrying one is decided for the method it names; several values, a value that is no method, or two headers naming different methods are 400 `request_invalid`; `[]` turns this off.",
+          "Headers naming the method a server behind Envoy runs instead of the request line's: one naming another method needs both methods allowed; several values, a value that is no method, or two headers naming different methods are 400 `request_invalid`; `[]` turns this off.",
       },
       headerItem,
     ),

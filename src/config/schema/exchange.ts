@@ -113,6 +113,7 @@ export const exchangeSchema = section(
     }),
     egress: map(egressRoute, {
       default: {},
+      'x-key': '<host>',
       names: {
         pattern: '^[a-z0-9.-]+(:\\d{1,5})?$',
         errorMessage: 'must be a lower-case host name, optionally with :port',

@@ -168,6 +168,7 @@ export const policiesSchema = section(
     ),
     bundles: map(bundle, {
       default: {},
+      'x-key': '<unit>',
       names: {
         pattern: '^(base|tenants/[A-Za-z0-9_][A-Za-z0-9_.-]*)$',
         errorMessage: 'bundle units are named base or tenants/<tenant id>',
@@ -175,7 +176,11 @@ export const policiesSchema = section(
       description:
         'Units (`base` or `tenants/<id>`) served from a bundle instead of `dir` (see [Bundles](bundles.md)).',
     }),
-    keys: map(key, { default: {}, description: 'Bundle verification keys by id.' }),
+    keys: map(key, {
+      default: {},
+      'x-key': '<id>',
+      description: 'Bundle verification keys by id.',
+    }),
   },
   { default: {}, description: 'Where policies come from and how they are compiled.' },
 );
