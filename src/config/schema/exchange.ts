@@ -51,7 +51,8 @@ export const exchangeSchema = section(
     private_key_file: Type.Optional(
       str({
         'x-default': 'required with `client_auth: private_key_jwt`',
-        description: 'A private JWK (JSON) or a PKCS#8 PEM file, for `private_key_jwt`.',
+        description:
+          'A private JWK (JSON; its `kid` is used) or a PKCS#8 PEM file, for `private_key_jwt`; read at start, a bad file stops start-up.',
       }),
     ),
     assertion_alg: Type.Optional(
@@ -104,7 +105,8 @@ export const exchangeSchema = section(
     }),
     cache_max_entries: int(0, 10_000_000, {
       default: 10_000,
-      description: 'Exchanged tokens kept (entries); `0` disables the cache.',
+      description:
+        'Exchanged tokens kept (entries, least recently used dropped first); `0` disables the cache.',
     }),
     cache_skew_seconds: int(0, 3600, {
       default: 30,
@@ -131,6 +133,6 @@ export const exchangeSchema = section(
   },
   {
     description:
-      'RFC 8693 token exchange (see [Token exchange](token-exchange.md)); absent, exchange is off.',
+      'RFC 8693 token exchange (see [Token exchange](token-exchange.md)); absent, exchange is off: `/v1/exchange` answers 501, gRPC `Exchange` FAILED_PRECONDITION.',
   },
 );
