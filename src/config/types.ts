@@ -1,4 +1,7 @@
 // The validated, frozen configuration: one typed section per component. YAML uses snake_case; this uses camelCase.
+// The file's own types come from the schema (`ConfigFile`, `Static<typeof configFileSchema>` in schema/root.ts);
+// these stay hand-written because the resolved form differs: camelCase, absolute paths, tagged key sources and
+// sinks, defaults that depend on other keys.
 import type { EnvoyConfig } from './envoy.js';
 import type { ExchangeConfig } from './exchange.js';
 import type { AdminJwtConfig } from './admin-jwt.js';
