@@ -206,7 +206,6 @@ const OVERSIZED = [
   'src/dev-as/server.ts', // startDevAuthorizationServer: 186 lines
   'src/exchange/exchanger.ts', // 487 lines; createTokenExchanger: 271 lines
   'src/policy/bundle-poller.ts', // createBundlePoller: 151 lines
-  'src/policy/engine.ts', // 1235 lines; createPolicyEngine: 1067 lines
   'src/revocation/redis-store.ts', // 504 lines; createRedisRevocationStore: 448 lines
   'src/revocation/revocation-index.ts', // createRevocationIndex: 191 lines
   'src/revocation/revocation-log.ts', // createRevocationLog: 194 lines

@@ -69,204 +69,230 @@ function bundleUnitId(source: BundleSourceConfig): string {
   return source.tenant === undefined ? 'base' : `tenant:${source.tenant}`;
 }
 
-/** Builds the bundle sources of `config.bundles`; nothing is read until start(). */
-export function createBundleSources(options: BundleSourceOptions): BundleSources {
-  const { config, registry, logger, observer } = options;
-  const bundleConfigs = config.bundles ?? [];
-  const bundles = new Map<string, BundleState>();
+/** What the bundle steps share: the source's options, and whether start-up is over. */
+interface BundleContext {
+  readonly config: PolicyConfig;
+  readonly registry: UnitRegistry;
+  readonly logger: PolicyLogger;
+  readonly observer: PolicyObserver;
+  readonly fetch: FetchLike | undefined;
   /** Set once every bundle is started: a download failure is logged from then on (before, start() reports it). */
-  let started = false;
+  started: boolean;
+}
 
-  async function activateBundle(
-    state: BundleState,
-    bytes: Uint8Array,
-    etag: string | undefined,
-    persist: boolean,
-  ) {
-    const { config: source, id } = state;
-    const kind = source.tenant === undefined ? 'base' : 'tenant';
-    const bundle = await readPolicyBundle(bytes, id, UNIT_ENTRYPOINT[kind]);
-    if (source.signing !== undefined) {
-      await verifyBundleSignature(id, bundle.files, bundle.signatures, {
-        keys: config.keys ?? {},
-        ...(source.signing.keyId !== undefined && { keyId: source.signing.keyId }),
-        ...(source.signing.scope !== undefined && { scope: source.signing.scope }),
-        excludeFiles: source.signing.excludeFiles,
-      });
-    }
-    const key = `bundle:${bundle.wasmHash.slice(0, 16)}`;
-    const existing = registry.group(key);
-    const compiled = existing?.compiled ?? (await compileModule(bundle.wasm, bundle.wasmHash, id));
-    const member: GroupMember = {
-      id,
-      kind,
-      ...(source.tenant !== undefined && { tenant: source.tenant }),
-      revision: bundle.revision,
-      origin: 'bundle',
-      codeHash: bundle.wasmHash,
-      entrypoint: UNIT_ENTRYPOINT[kind],
-      data: bundle.data,
-    };
-    const others =
-      existing === undefined ? [] : [...existing.members.values()].filter((m) => m.id !== id);
-    const units = await registry.buildGroup(key, compiled, [...others, member]);
-    registry.swapIn(units);
-    const now = Date.now();
-    state.lastActivationAt = now;
-    state.lastError = undefined;
-    if (etag !== undefined) state.etag = etag;
-    observer.bundleActivated?.(unitMetricName(id), now);
-    registry.reportLoaded(new Map([[id, units.get(id)!]]));
-    registry.reportTotals();
-    if (persist && source.source === 'url' && source.persist && config.persistDir !== undefined) {
-      await persistBundle(config.persistDir, bytes, {
-        unit: id,
-        url: source.url,
-        ...(etag !== undefined && { etag }),
-        revision: bundle.revision,
-        activatedAt: now,
-      }).catch((error: unknown) =>
-        logger.warn(
-          { unit: id, error: describeThrown(error) },
-          'cannot persist the bundle; a restart needs the server',
-        ),
-      );
-    }
-  }
-
-  function bundleFailed(state: BundleState, thrown: unknown): void {
-    const error = asPolicyError(thrown, state.id);
-    state.lastError = { error, at: Date.now() };
-    registry.recordFailure(state.id, error, 'bundle');
-    registry.reportTotals();
-  }
-
-  async function startFileBundle(
-    state: BundleState & { config: { source: 'file'; path: string } },
-  ) {
-    const load = async () => {
-      const bytes = await readFile(state.config.path).catch((cause: unknown) => {
-        throw new PolicyError('bundle_invalid', `${state.id}: cannot read ${state.config.path}`, {
-          unit: state.id,
-          cause,
-        });
-      });
-      state.lastDownloadAt = Date.now();
-      await activateBundle(state, bytes, undefined, false);
-    };
-    try {
-      await registry.runLoad(load);
-    } catch (thrown) {
-      bundleFailed(state, thrown);
-      if (state.id === 'base') throw thrown;
-    }
-    if (config.watch) {
-      state.watcher = watchFile(
-        state.config.path,
-        config.watchDebounceMs ?? 100,
-        () => {
-          registry.runLoad(load).catch((thrown: unknown) => bundleFailed(state, thrown));
-        },
-        (error) =>
-          logger.warn({ unit: state.id, error: describeThrown(error) }, 'bundle watch failed'),
-      );
-    }
-  }
-
-  async function startUrlBundle(state: BundleState & { config: { source: 'url' } }) {
-    const source = state.config;
-    const persisted =
-      source.persist && config.persistDir !== undefined
-        ? await loadPersistedBundle(config.persistDir, state.id)
-        : undefined;
-    const usePersisted = async (why: string) => {
-      if (persisted === undefined) return false;
-      try {
-        await registry.runLoad(() =>
-          activateBundle(state, persisted.bytes, persisted.meta.etag, false),
-        );
-        state.fromPersisted = true;
-        logger.warn(
-          { unit: state.id, revision: persisted.meta.revision, why },
-          'serving the persisted bundle',
-        );
-        return true;
-      } catch (thrown) {
-        logger.error(
-          { unit: state.id, error: describeThrown(thrown) },
-          'the persisted bundle does not load',
-        );
-        return false;
-      }
-    };
-    let bootError: unknown;
-    const poller = createBundlePoller({
-      url: source.url,
-      headers: source.headers,
-      minDelayMs: source.polling.minDelaySeconds * 1000,
-      maxDelayMs: source.polling.maxDelaySeconds * 1000,
-      ...(source.polling.longPollingTimeoutSeconds !== undefined && {
-        longPollingTimeoutSeconds: source.polling.longPollingTimeoutSeconds,
-      }),
-      timeoutMs: source.timeoutMs,
-      ...(persisted?.meta.etag !== undefined && { etag: persisted.meta.etag }),
-      ...(options.fetch !== undefined && { fetch: options.fetch }),
-      onBundle: async (bytes, etag) => {
-        state.lastDownloadAt = Date.now();
-        try {
-          await registry.runLoad(() => activateBundle(state, bytes, etag, true));
-          state.fromPersisted = false;
-        } catch (thrown) {
-          bundleFailed(state, thrown);
-          throw thrown;
-        }
-      },
-      onResult: (result) => {
-        observer.bundlePoll?.(unitMetricName(state.id), result.kind);
-        if (result.kind === 'error' && result.stage === 'download') {
-          const error = new PolicyError(
-            'download_failed',
-            `${state.id}: ${source.url}: ${describeThrown(result.error)}`,
-            {
-              unit: state.id,
-              cause: result.error,
-            },
-          );
-          state.lastError = { error, at: Date.now() };
-          bootError = error;
-          if (started)
-            logger.warn(
-              { unit: state.id, error: error.message },
-              'bundle download failed; keeping the active bundle',
-            );
-        }
-      },
+async function activateBundle(
+  ctx: BundleContext,
+  state: BundleState,
+  bytes: Uint8Array,
+  etag: string | undefined,
+  persist: boolean,
+) {
+  const { config, registry, logger, observer } = ctx;
+  const { config: source, id } = state;
+  const kind = source.tenant === undefined ? 'base' : 'tenant';
+  const bundle = await readPolicyBundle(bytes, id, UNIT_ENTRYPOINT[kind]);
+  if (source.signing !== undefined) {
+    await verifyBundleSignature(id, bundle.files, bundle.signatures, {
+      keys: config.keys ?? {},
+      ...(source.signing.keyId !== undefined && { keyId: source.signing.keyId }),
+      ...(source.signing.scope !== undefined && { scope: source.signing.scope }),
+      excludeFiles: source.signing.excludeFiles,
     });
-    state.poller = poller;
-    const first = await poller.pollOnce();
-    if (first.kind === 'not_modified') {
-      if (!(await usePersisted('the server reports it unchanged'))) {
-        bootError = new PolicyError(
+  }
+  const key = `bundle:${bundle.wasmHash.slice(0, 16)}`;
+  const existing = registry.group(key);
+  const compiled = existing?.compiled ?? (await compileModule(bundle.wasm, bundle.wasmHash, id));
+  const member: GroupMember = {
+    id,
+    kind,
+    ...(source.tenant !== undefined && { tenant: source.tenant }),
+    revision: bundle.revision,
+    origin: 'bundle',
+    codeHash: bundle.wasmHash,
+    entrypoint: UNIT_ENTRYPOINT[kind],
+    data: bundle.data,
+  };
+  const others =
+    existing === undefined ? [] : [...existing.members.values()].filter((m) => m.id !== id);
+  const units = await registry.buildGroup(key, compiled, [...others, member]);
+  registry.swapIn(units);
+  const now = Date.now();
+  state.lastActivationAt = now;
+  state.lastError = undefined;
+  if (etag !== undefined) state.etag = etag;
+  observer.bundleActivated?.(unitMetricName(id), now);
+  registry.reportLoaded(new Map([[id, units.get(id)!]]));
+  registry.reportTotals();
+  if (persist && source.source === 'url' && source.persist && config.persistDir !== undefined) {
+    await persistBundle(config.persistDir, bytes, {
+      unit: id,
+      url: source.url,
+      ...(etag !== undefined && { etag }),
+      revision: bundle.revision,
+      activatedAt: now,
+    }).catch((error: unknown) =>
+      logger.warn(
+        { unit: id, error: describeThrown(error) },
+        'cannot persist the bundle; a restart needs the server',
+      ),
+    );
+  }
+}
+
+function bundleFailed(ctx: BundleContext, state: BundleState, thrown: unknown): void {
+  const { registry } = ctx;
+  const error = asPolicyError(thrown, state.id);
+  state.lastError = { error, at: Date.now() };
+  registry.recordFailure(state.id, error, 'bundle');
+  registry.reportTotals();
+}
+
+async function startFileBundle(
+  ctx: BundleContext,
+  state: BundleState & { config: { source: 'file'; path: string } },
+) {
+  const { config, registry, logger } = ctx;
+  const load = async () => {
+    const bytes = await readFile(state.config.path).catch((cause: unknown) => {
+      throw new PolicyError('bundle_invalid', `${state.id}: cannot read ${state.config.path}`, {
+        unit: state.id,
+        cause,
+      });
+    });
+    state.lastDownloadAt = Date.now();
+    await activateBundle(ctx, state, bytes, undefined, false);
+  };
+  try {
+    await registry.runLoad(load);
+  } catch (thrown) {
+    bundleFailed(ctx, state, thrown);
+    if (state.id === 'base') throw thrown;
+  }
+  if (config.watch) {
+    state.watcher = watchFile(
+      state.config.path,
+      config.watchDebounceMs ?? 100,
+      () => {
+        registry.runLoad(load).catch((thrown: unknown) => bundleFailed(ctx, state, thrown));
+      },
+      (error) =>
+        logger.warn({ unit: state.id, error: describeThrown(error) }, 'bundle watch failed'),
+    );
+  }
+}
+
+async function startUrlBundle(
+  ctx: BundleContext,
+  state: BundleState & { config: { source: 'url' } },
+) {
+  const { config, registry, logger, observer } = ctx;
+  const source = state.config;
+  const persisted =
+    source.persist && config.persistDir !== undefined
+      ? await loadPersistedBundle(config.persistDir, state.id)
+      : undefined;
+  const usePersisted = async (why: string) => {
+    if (persisted === undefined) return false;
+    try {
+      await registry.runLoad(() =>
+        activateBundle(ctx, state, persisted.bytes, persisted.meta.etag, false),
+      );
+      state.fromPersisted = true;
+      logger.warn(
+        { unit: state.id, revision: persisted.meta.revision, why },
+        'serving the persisted bundle',
+      );
+      return true;
+    } catch (thrown) {
+      logger.error(
+        { unit: state.id, error: describeThrown(thrown) },
+        'the persisted bundle does not load',
+      );
+      return false;
+    }
+  };
+  let bootError: unknown;
+  const poller = createBundlePoller({
+    url: source.url,
+    headers: source.headers,
+    minDelayMs: source.polling.minDelaySeconds * 1000,
+    maxDelayMs: source.polling.maxDelaySeconds * 1000,
+    ...(source.polling.longPollingTimeoutSeconds !== undefined && {
+      longPollingTimeoutSeconds: source.polling.longPollingTimeoutSeconds,
+    }),
+    timeoutMs: source.timeoutMs,
+    ...(persisted?.meta.etag !== undefined && { etag: persisted.meta.etag }),
+    ...(ctx.fetch !== undefined && { fetch: ctx.fetch }),
+    onBundle: async (bytes, etag) => {
+      state.lastDownloadAt = Date.now();
+      try {
+        await registry.runLoad(() => activateBundle(ctx, state, bytes, etag, true));
+        state.fromPersisted = false;
+      } catch (thrown) {
+        bundleFailed(ctx, state, thrown);
+        throw thrown;
+      }
+    },
+    onResult: (result) => {
+      observer.bundlePoll?.(unitMetricName(state.id), result.kind);
+      if (result.kind === 'error' && result.stage === 'download') {
+        const error = new PolicyError(
           'download_failed',
-          `${state.id}: the server answered 304 but no bundle is persisted`,
+          `${state.id}: ${source.url}: ${describeThrown(result.error)}`,
           {
             unit: state.id,
+            cause: result.error,
           },
         );
+        state.lastError = { error, at: Date.now() };
+        bootError = error;
+        if (ctx.started)
+          logger.warn(
+            { unit: state.id, error: error.message },
+            'bundle download failed; keeping the active bundle',
+          );
       }
-    } else if (first.kind === 'error' && registry.active(state.id) === undefined) {
-      const served = await usePersisted(`the bundle server failed: ${describeThrown(first.error)}`);
-      if (!served) {
-        const error = asPolicyError(bootError ?? first.error, state.id);
-        bundleFailed(state, error);
-        if (state.id === 'base') {
-          poller.start();
-          throw error;
-        }
+    },
+  });
+  state.poller = poller;
+  const first = await poller.pollOnce();
+  if (first.kind === 'not_modified') {
+    if (!(await usePersisted('the server reports it unchanged'))) {
+      bootError = new PolicyError(
+        'download_failed',
+        `${state.id}: the server answered 304 but no bundle is persisted`,
+        {
+          unit: state.id,
+        },
+      );
+    }
+  } else if (first.kind === 'error' && registry.active(state.id) === undefined) {
+    const served = await usePersisted(`the bundle server failed: ${describeThrown(first.error)}`);
+    if (!served) {
+      const error = asPolicyError(bootError ?? first.error, state.id);
+      bundleFailed(ctx, state, error);
+      if (state.id === 'base') {
+        poller.start();
+        throw error;
       }
     }
-    poller.start();
   }
+  poller.start();
+}
+
+/** Builds the bundle sources of `config.bundles`; nothing is read until start(). */
+export function createBundleSources(options: BundleSourceOptions): BundleSources {
+  const { config } = options;
+  const ctx: BundleContext = {
+    config,
+    registry: options.registry,
+    logger: options.logger,
+    observer: options.observer,
+    fetch: options.fetch,
+    started: false,
+  };
+  const bundleConfigs = config.bundles ?? [];
+  const bundles = new Map<string, BundleState>();
 
   async function startBundles(): Promise<void> {
     for (const source of bundleConfigs) {
@@ -280,12 +306,15 @@ export function createBundleSources(options: BundleSourceOptions): BundleSources
     );
     for (const state of ordered) {
       if (state.config.source === 'file') {
-        await startFileBundle(state as BundleState & { config: { source: 'file'; path: string } });
+        await startFileBundle(
+          ctx,
+          state as BundleState & { config: { source: 'file'; path: string } },
+        );
       } else {
-        await startUrlBundle(state as BundleState & { config: { source: 'url' } });
+        await startUrlBundle(ctx, state as BundleState & { config: { source: 'url' } });
       }
     }
-    started = true;
+    ctx.started = true;
   }
 
   function bundleStatus(id: string): Record<string, unknown> | undefined {
@@ -318,7 +347,7 @@ export function createBundleSources(options: BundleSourceOptions): BundleSources
     units: new Set(bundleConfigs.map(bundleUnitId)),
     start: startBundles,
     async stop() {
-      started = false;
+      ctx.started = false;
       await Promise.all(
         [...bundles.values()].map(async (state) => {
           state.watcher?.close();

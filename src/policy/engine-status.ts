@@ -32,6 +32,60 @@ export interface EngineStatus {
   reset(): void;
 }
 
+/** One unit's state: what is in force, its last failure, its bundle's state. */
+function unitStatusOf(
+  registry: UnitRegistry,
+  bundleSources: EngineStatusOptions['bundles'],
+  id: string,
+): PolicyUnitStatus | undefined {
+  const bundle = bundleSources.status(id);
+  const common = (unit: ActiveUnit) => ({
+    revision: unit.revision,
+    module: unit.group,
+    activated_at: new Date(unit.activatedAt).toISOString(),
+    ...(registry.evalErrors(id) !== undefined && { eval_errors: registry.evalErrors(id) }),
+  });
+  if (id === 'base') {
+    const base = registry.base();
+    if (base === undefined) return undefined;
+    const error = failureReport(base.lastError ?? bundleSources.lastError('base'));
+    return {
+      unit: 'base',
+      state: error === undefined ? 'OK' : 'WARN',
+      origin: base.unit.origin,
+      ...common(base.unit),
+      ...(error && { error }),
+      ...(bundle && { bundle }),
+    };
+  }
+  const tenant = id.slice('tenant:'.length);
+  const entry = registry.tenant(tenant);
+  if (entry === undefined) return undefined;
+  const origin = bundleSources.units.has(id) ? 'bundle' : 'dir';
+  if (entry.kind === 'active') {
+    const error = failureReport(entry.lastError ?? bundleSources.lastError(id));
+    return {
+      unit: id,
+      state: error === undefined ? 'OK' : 'WARN',
+      origin: entry.unit.origin,
+      ...common(entry.unit),
+      ...(error && { error }),
+      ...(bundle && { bundle }),
+    };
+  }
+  if (entry.kind === 'failed') {
+    return {
+      unit: id,
+      state: 'ERROR',
+      origin,
+      ...(entry.revision !== undefined && { revision: entry.revision }),
+      error: failureReport(entry.failure)!,
+      ...(bundle && { bundle }),
+    };
+  }
+  return { unit: id, state: 'ERROR', origin, removed: true };
+}
+
 /** Builds the status reporting over the registry and the bundle sources. */
 export function createEngineStatus(options: EngineStatusOptions): EngineStatus {
   const { registry } = options;
@@ -40,54 +94,7 @@ export function createEngineStatus(options: EngineStatusOptions): EngineStatus {
   /** Tenants whose policy failed to load during start-up and has not loaded since. */
   const startupFailures = new Set<string>();
 
-  function unitStatus(id: string): PolicyUnitStatus | undefined {
-    const bundle = bundleSources.status(id);
-    const common = (unit: ActiveUnit) => ({
-      revision: unit.revision,
-      module: unit.group,
-      activated_at: new Date(unit.activatedAt).toISOString(),
-      ...(registry.evalErrors(id) !== undefined && { eval_errors: registry.evalErrors(id) }),
-    });
-    if (id === 'base') {
-      const base = registry.base();
-      if (base === undefined) return undefined;
-      const error = failureReport(base.lastError ?? bundleSources.lastError('base'));
-      return {
-        unit: 'base',
-        state: error === undefined ? 'OK' : 'WARN',
-        origin: base.unit.origin,
-        ...common(base.unit),
-        ...(error && { error }),
-        ...(bundle && { bundle }),
-      };
-    }
-    const tenant = id.slice('tenant:'.length);
-    const entry = registry.tenant(tenant);
-    if (entry === undefined) return undefined;
-    const origin = bundleSources.units.has(id) ? 'bundle' : 'dir';
-    if (entry.kind === 'active') {
-      const error = failureReport(entry.lastError ?? bundleSources.lastError(id));
-      return {
-        unit: id,
-        state: error === undefined ? 'OK' : 'WARN',
-        origin: entry.unit.origin,
-        ...common(entry.unit),
-        ...(error && { error }),
-        ...(bundle && { bundle }),
-      };
-    }
-    if (entry.kind === 'failed') {
-      return {
-        unit: id,
-        state: 'ERROR',
-        origin,
-        ...(entry.revision !== undefined && { revision: entry.revision }),
-        error: failureReport(entry.failure)!,
-        ...(bundle && { bundle }),
-      };
-    }
-    return { unit: id, state: 'ERROR', origin, removed: true };
-  }
+  const unitStatus = (id: string) => unitStatusOf(registry, bundleSources, id);
 
   function units(): PolicyUnitStatus[] {
     const list: PolicyUnitStatus[] = [];

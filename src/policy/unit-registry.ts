@@ -157,6 +157,62 @@ function failedDeny(tenant: string, revision?: string): LayerResult {
   );
 }
 
+function logFailure(logger: PolicyLogger, id: string, error: PolicyError, serving: boolean): void {
+  logger.error(
+    {
+      unit: id,
+      code: error.code,
+      error: error.message,
+      ...(error.problems.length > 0 && {
+        problems: error.problems.map((p) => `${p.file}:${p.line}: ${p.kind}: ${p.text}`),
+      }),
+    },
+    serving
+      ? 'policy failed to load; still serving the previous version'
+      : id === 'base'
+        ? 'base policy failed to load'
+        : 'tenant policy failed to load; denying all of its requests (fail closed)',
+  );
+}
+
+/** Counts successful loads and logs them: one line per unit, or one for a whole pack. */
+function logLoaded(
+  logger: PolicyLogger,
+  observer: PolicyObserver,
+  units: ReadonlyMap<string, ActiveUnit>,
+  ms: number | undefined,
+): void {
+  for (const unit of units.values()) observer.load?.(unitMetricName(unit.id), unit.origin, 'ok');
+  if (units.size > 4) {
+    // A pack at start-up: one line, not one per tenant.
+    const first = units.values().next().value!;
+    logger.info(
+      { units: units.size, module: first.group, ...(ms !== undefined && { compileMs: ms }) },
+      'policies loaded',
+    );
+    return;
+  }
+  for (const unit of units.values()) {
+    logger.info(
+      {
+        unit: unit.id,
+        revision: unit.revision,
+        module: unit.group,
+        ...(ms !== undefined && { compileMs: ms }),
+      },
+      'policy loaded',
+    );
+  }
+}
+
+function removedDeny(tenant: string): LayerResult {
+  return frozenDeny(
+    'policy_denied',
+    `the policy of tenant ${tenant} was removed; its requests are denied (policies.on_tenant_removed: deny)`,
+    '',
+  );
+}
+
 /** Builds an empty registry. */
 export function createUnitRegistry(options: UnitRegistryOptions): UnitRegistry {
   const { logger, observer, onTenantRemoved, builtins } = options;
@@ -199,24 +255,6 @@ export function createUnitRegistry(options: UnitRegistryOptions): UnitRegistry {
     }
   }
 
-  function logFailure(id: string, error: PolicyError, serving: boolean): void {
-    logger.error(
-      {
-        unit: id,
-        code: error.code,
-        error: error.message,
-        ...(error.problems.length > 0 && {
-          problems: error.problems.map((p) => `${p.file}:${p.line}: ${p.kind}: ${p.text}`),
-        }),
-      },
-      serving
-        ? 'policy failed to load; still serving the previous version'
-        : id === 'base'
-          ? 'base policy failed to load'
-          : 'tenant policy failed to load; denying all of its requests (fail closed)',
-    );
-  }
-
   return {
     base: () => base,
     tenant: (tenant) => tenants.get(tenant),
@@ -248,14 +286,14 @@ export function createUnitRegistry(options: UnitRegistryOptions): UnitRegistry {
       observer.load?.(unitMetricName(id), origin, 'error');
       if (id === 'base') {
         if (base !== undefined) base = { unit: base.unit, lastError: failure };
-        logFailure(id, error, base !== undefined);
+        logFailure(logger, id, error, base !== undefined);
         return;
       }
       const tenant = id.slice('tenant:'.length);
       const entry = tenants.get(tenant);
       if (entry?.kind === 'active') {
         tenants.set(tenant, { kind: 'active', unit: entry.unit, lastError: failure });
-        logFailure(id, error, true);
+        logFailure(logger, id, error, true);
       } else {
         tenants.set(tenant, {
           kind: 'failed',
@@ -263,7 +301,7 @@ export function createUnitRegistry(options: UnitRegistryOptions): UnitRegistry {
           deny: failedDeny(tenant, revision),
           ...(revision !== undefined && { revision }),
         });
-        logFailure(id, error, false);
+        logFailure(logger, id, error, false);
       }
     },
 
@@ -272,15 +310,7 @@ export function createUnitRegistry(options: UnitRegistryOptions): UnitRegistry {
       const previous = active(id)?.revision;
       leaveGroups(id);
       if (onTenantRemoved === 'deny') {
-        tenants.set(tenant, {
-          kind: 'removed',
-          at: Date.now(),
-          deny: frozenDeny(
-            'policy_denied',
-            `the policy of tenant ${tenant} was removed; its requests are denied (policies.on_tenant_removed: deny)`,
-            '',
-          ),
-        });
+        tenants.set(tenant, { kind: 'removed', at: Date.now(), deny: removedDeny(tenant) });
       } else {
         tenants.delete(tenant);
       }
@@ -293,30 +323,7 @@ export function createUnitRegistry(options: UnitRegistryOptions): UnitRegistry {
       );
     },
 
-    reportLoaded(units, ms) {
-      for (const unit of units.values())
-        observer.load?.(unitMetricName(unit.id), unit.origin, 'ok');
-      if (units.size > 4) {
-        // A pack at start-up: one line, not one per tenant.
-        const first = units.values().next().value!;
-        logger.info(
-          { units: units.size, module: first.group, ...(ms !== undefined && { compileMs: ms }) },
-          'policies loaded',
-        );
-        return;
-      }
-      for (const unit of units.values()) {
-        logger.info(
-          {
-            unit: unit.id,
-            revision: unit.revision,
-            module: unit.group,
-            ...(ms !== undefined && { compileMs: ms }),
-          },
-          'policy loaded',
-        );
-      }
-    },
+    reportLoaded: (units, ms) => logLoaded(logger, observer, units, ms),
 
     reportTotals() {
       let activeCount = base === undefined ? 0 : 1;
