@@ -6,11 +6,12 @@ import type { ComponentStatus } from '../lib/lifecycle.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { AuditDestination, AuditRecordResult } from './destination.js';
 import { rotatedFiles, scanAuditFiles } from './file-scan.js';
+import { createDecisionRecordMaker } from './decision-record.js';
 import { createHttpDestination, type HttpAuditDestination } from './http-destination.js';
 import { createLineDestination } from './line-destination.js';
 import { createMasker, mayHoldCredential } from './mask.js';
 import { toOpaEvent } from './opa-event.js';
-import { recordJson } from './record-json.js';
+import { createRecordJson } from './record-json.js';
 import { compactRecord, RecordTemplates } from './record-template.js';
 import type { AuditQuery } from './query.js';
 import type { AuditRecord } from './record.js';
@@ -197,6 +198,7 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
    */
   const precheck = config.mask.length === 0;
   const templates = new RecordTemplates();
+  const recordJson = createRecordJson();
 
   /**
    * The masked record, and its mandate-format JSON when already rendered. Serialising first lets
@@ -275,22 +277,36 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
     }
   };
 
+  /** Whether a record written now is queued; counts it dropped when not. */
+  const accepts = (): boolean => {
+    if (closed || queue.length >= config.maxQueue) {
+      lastQueued = false;
+      countAll('dropped', 1);
+      return false;
+    }
+    return true;
+  };
+  const enqueue = (record: AuditRecord) => {
+    lastQueued = true;
+    queue.push(record);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(drain);
+    }
+  };
+  const decisionRecords = createDecisionRecordMaker();
+
   return {
     ring,
     labels,
     write(record) {
-      if (off) return;
-      if (closed || queue.length >= config.maxQueue) {
-        lastQueued = false;
-        countAll('dropped', 1);
-        return;
-      }
-      lastQueued = true;
-      queue.push(record);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(drain);
-      }
+      if (off || !accepts()) return;
+      enqueue(record);
+    },
+    writeDecision(facts) {
+      // Built only when it will be kept; its time is the decision's, taken now.
+      if (off || !accepts()) return;
+      enqueue(decisionRecords.recordOf(facts));
     },
     admits() {
       for (const d of destinations) if (!d.admits()) return false;

@@ -2,12 +2,11 @@
 //
 // JSON.stringify of a record is a large share of a cached-token check, and the claims and the
 // subject are a good part of it (BENCHMARKS.md, "record-json"), identical for every check of one
-// token. They are interned (they never change), so their JSON is kept per object, weakly. The record
-// is serialised with a marker in their place, then the markers are replaced by that text.
+// token. They are interned (they never change), so their JSON is kept per object, weakly. A copy
+// of the record is serialised with a marker in their place, then the markers are replaced by that
+// text.
 import { isInterned } from '../lib/interned.js';
 import type { AuditRecord } from './record.js';
-
-const fragments = new WeakMap<object, string>();
 
 /** Markers JSON writes as `"\u0000subject"`; found from the end of the line, see below. */
 const SUBJECT_MARK = '\u0000subject';
@@ -15,28 +14,36 @@ const CLAIMS_MARK = '\u0000claims';
 const SUBJECT_TEXT = JSON.stringify(SUBJECT_MARK);
 const CLAIMS_TEXT = JSON.stringify(CLAIMS_MARK);
 
-function fragmentOf(value: object): string {
-  let json = fragments.get(value);
-  if (json === undefined) {
-    json = JSON.stringify(value);
-    fragments.set(value, json);
-  }
-  return json;
-}
-
 /** `line` with the last `marker` replaced by `text`. */
 function replaceLast(line: string, marker: string, text: string): string {
   const at = line.lastIndexOf(marker);
   return `${line.slice(0, at)}${text}${line.slice(at + marker.length)}`;
 }
 
+/** Serialises records; owns the JSON of the interned subjects and claims it has written. */
+export type RecordJson = (record: AuditRecord) => string;
+
 /**
- * Exactly `JSON.stringify(record)`. The shortcut applies when `input` is the last member of the
- * record and `subject` and `claims` are interned and followed in `input` only by `transport`: then
+ * Returns a serialiser giving exactly `JSON.stringify(record)`, keeping the JSON of interned
+ * subjects and claims (weakly, per object) for the next record of the same token. The shortcut
+ * applies when `input` is the last member of the record and `subject` and `claims` are interned and followed in `input` only by `transport`: then
  * nothing a caller supplied is written after the markers, so the last occurrence of each is ours
  * even if a caller's string happens to read the same. Anything else is plain JSON.stringify.
  */
-export function recordJson(record: AuditRecord): string {
+export function createRecordJson(): RecordJson {
+  const fragments = new WeakMap<object, string>();
+  const fragmentOf = (value: object): string => {
+    let json = fragments.get(value);
+    if (json === undefined) {
+      json = JSON.stringify(value);
+      fragments.set(value, json);
+    }
+    return json;
+  };
+  return (record) => recordJsonWith(record, fragmentOf);
+}
+
+function recordJsonWith(record: AuditRecord, fragmentOf: (value: object) => string): string {
   const input = (record as { input?: unknown }).input as Record<string, unknown> | undefined;
   if (
     input === undefined ||
@@ -50,16 +57,12 @@ export function recordJson(record: AuditRecord): string {
   }
   const subject = input['subject'];
   const claims = input['claims'];
-  let line: string;
-  // The record is the audit log's own until it is rendered; the swap is undone before anyone else runs.
-  input['subject'] = SUBJECT_MARK;
-  input['claims'] = CLAIMS_MARK;
-  try {
-    line = JSON.stringify(record);
-  } finally {
-    input['subject'] = subject;
-    input['claims'] = claims;
-  }
+  // Written from a copy with markers in their place: the record itself is never touched, so no
+  // reader (the ring, a query, another sink) can ever see it half-rendered.
+  let line = JSON.stringify({
+    ...(record as object),
+    input: { ...input, subject: SUBJECT_MARK, claims: CLAIMS_MARK },
+  });
   // Subject first: after its marker come only the claims marker and `transport`. Then claims: the
   // subject text now before it cannot matter, and after it comes only `transport`.
   line = replaceLast(line, SUBJECT_TEXT, fragmentOf(subject));

@@ -1,10 +1,16 @@
 // The audit sink interface plus the no-op sink, so callers never null-check.
 
+import type { DecisionFacts } from './decision-record.js';
 import type { AuditRecord } from './record.js';
 
 export interface AuditSink {
   /** Enqueue a record. Never blocks on I/O and never throws. */
   write(record: AuditRecord): void;
+  /**
+   * Enqueue the record of a decision, made from these facts by the sink (see decision-record.ts):
+   * a sink that keeps nothing never builds it. Never blocks on I/O.
+   */
+  writeDecision(facts: DecisionFacts): void;
   /** Write everything queued so far. */
   flush(): Promise<void>;
   /** Flush and release the destination. */
@@ -24,6 +30,7 @@ export interface AuditSink {
 
 export const noopAuditSink: AuditSink = {
   write() {},
+  writeDecision() {},
   flush: async () => {},
   close: async () => {},
 };

@@ -2,6 +2,7 @@
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
+import { createDecisionRecordMaker } from '../audit/decision-record.js';
 import type { AuditRecord, DecisionAuditRecord } from '../audit/record.js';
 import type { AuditSink } from '../audit/sink.js';
 import type { BundleSourceConfig } from '../config/policies.js';
@@ -128,9 +129,13 @@ export async function checkCommand(
     ...(values.bundles !== undefined && { bundles: await bundlesIn(resolve(values.bundles)) }),
   };
   let record: DecisionAuditRecord | undefined;
+  const decisionRecords = createDecisionRecordMaker();
   const audit: AuditSink = {
     write(r: AuditRecord) {
       if (r.type === 'decision') record = r;
+    },
+    writeDecision(facts) {
+      record = decisionRecords.recordOf(facts);
     },
     flush: async () => {},
     close: async () => {},

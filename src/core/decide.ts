@@ -10,7 +10,6 @@ import { dpopKeyOf } from '../token/claims.js';
 import { createDpopVerifier, type DpopVerifier } from '../token/dpop.js';
 import { tokenFingerprint } from '../token/fingerprint.js';
 import type { TokenVerifier, VerifiedToken, VerifyResult } from '../token/types.js';
-import { createAuditEntries } from './audit-entry.js';
 import type { Decider, Decision, Subject } from './decision.js';
 import { createDecisionMetrics } from './decision-metrics.js';
 import { DEFAULT_MAX_NESTING_DEPTH, nestingMessage, nestsDeeperThan } from '../lib/nesting.js';
@@ -69,7 +68,6 @@ export function createDecider(deps: DeciderDeps): Decider {
   const inputs = createPolicyInputs();
   const questionKeys = createQuestionKeys();
   const verdicts = createOutcomeVerdicts();
-  const auditEntries = createAuditEntries();
 
   /** The compatibility policy over the adapter's document plus what the pipeline verified. */
   function runCompat(
@@ -202,9 +200,7 @@ export function createDecider(deps: DeciderDeps): Decider {
       if (outcome.tenant) metrics.policyEval('tenant', outcome.tenant.evalNs);
       return policyVerdict(outcome);
     }
-    const verdict = verdicts.of(outcome);
-    trail.cachedVerdict = verdict;
-    return verdict;
+    return verdicts.of(outcome);
   }
 
   return {
@@ -272,7 +268,7 @@ export function createDecider(deps: DeciderDeps): Decider {
     };
     let committed: Promise<void> | undefined;
     try {
-      audit.write(auditEntries.recordOf(request, decision, trail, verdict));
+      audit.writeDecision({ asked: request, decided: decision, learned: trail });
       // answer_after_write: the answer leaves once its record is on disk, so the transports,
       // which answer when this settles, need not know about audit.
       committed = audit.committed?.();

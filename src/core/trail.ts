@@ -1,10 +1,9 @@
-// The trail: what one run of the pipeline learned on its way to a verdict, kept for the audit record.
+// The trail: what one run of the pipeline learned on its way to a verdict, handed to audit (as its LearnedFacts).
 import type { CompatResult } from '../policy/compat-types.js';
 import type { PolicyOutcome } from '../policy/types.js';
 import type { RevocationEntry } from '../revocation/types.js';
 import type { VerifiedToken } from '../token/types.js';
 import type { Subject } from './decision.js';
-import type { Verdict } from './verdict.js';
 
 export interface Trail {
   token?: VerifiedToken;
@@ -17,6 +16,4 @@ export interface Trail {
   revocation?: RevocationEntry;
   /** The document the policy was evaluated over: the audit record's `input` (by reference, not copied). */
   input?: object;
-  /** Set when the verdict is the one a cached outcome always gives (its records are alike). */
-  cachedVerdict?: Verdict;
 }

@@ -1,6 +1,6 @@
 // recordJson: byte-for-byte JSON.stringify, also when callers' strings read like its markers, and for records of every shape.
 import { describe, expect, it } from 'vitest';
-import { recordJson } from '../../src/audit/record-json.js';
+import { createRecordJson } from '../../src/audit/record-json.js';
 import type { AuditRecord } from '../../src/audit/record.js';
 
 const deepFreeze = <T extends object>(value: T): T => {
@@ -40,6 +40,8 @@ function record(overrides: { resourceId?: string; claim?: string; subjectSub?: s
   } as unknown as AuditRecord;
 }
 
+const recordJson = createRecordJson();
+
 describe('recordJson', () => {
   it('equals JSON.stringify, and a second record of the same token too', () => {
     const first = record();
@@ -66,6 +68,11 @@ describe('recordJson', () => {
     recordJson(r);
     expect(input['subject']).toBe(subject);
     expect(input['claims']).toBe(claims);
+  });
+
+  it('never writes to the record, so a frozen one renders the same', () => {
+    const r = deepFreeze(record());
+    expect(recordJson(r)).toBe(JSON.stringify(r));
   });
 
   it('falls back to JSON.stringify for any other shape', () => {

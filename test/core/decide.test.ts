@@ -1,5 +1,6 @@
 // decide() with fakes for token verification, DPoP, revocation, policy and audit: every reason code, the step order, fail-closed paths, one audit record per decision.
 import { describe, expect, it } from 'vitest';
+import { createDecisionRecordMaker } from '../../src/audit/decision-record.js';
 import type { DecisionAuditRecord, AuditRecord } from '../../src/audit/record.js';
 import type { AuditSink } from '../../src/audit/sink.js';
 import { createDecider, type DeciderDeps } from '../../src/core/decide.js';
@@ -129,15 +130,19 @@ interface FakeAudit extends AuditSink {
 }
 
 function fakeAudit(calls: string[]): FakeAudit {
+  const records = createDecisionRecordMaker();
   const audit: FakeAudit = {
     records: [],
     admitting: true,
     commit: 'none',
     throwOnWrite: false,
     write(record: AuditRecord) {
+      if (record.type === 'decision') audit.records.push(record);
+    },
+    writeDecision(facts) {
       calls.push('audit');
       if (audit.throwOnWrite) throw new Error('audit write failed');
-      if (record.type === 'decision') audit.records.push(record);
+      audit.records.push(records.recordOf(facts));
     },
     flush: async () => {},
     close: async () => {},

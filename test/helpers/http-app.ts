@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
+import { createDecisionRecordMaker, type DecisionFacts } from '../../src/audit/decision-record.js';
 import type { AuditRecord } from '../../src/audit/record.js';
 import { openDecisionCore, type OpenDecisionCore } from '../../src/compose/core.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -48,14 +49,17 @@ policies: { dir: "${POLICIES_DIR}" }
     { baseDir: dir },
   );
   const records: AuditRecord[] = [];
+  const decisionRecords = createDecisionRecordMaker();
   let core: OpenDecisionCore<{
     write(r: AuditRecord): void;
+    writeDecision(facts: DecisionFacts): void;
     flush(): Promise<void>;
     close(): Promise<void>;
   }>;
   try {
     core = await openDecisionCore(config, pino({ level: 'silent' }), {
       write: (r: AuditRecord) => void records.push(r),
+      writeDecision: (facts: DecisionFacts) => void records.push(decisionRecords.recordOf(facts)),
       flush: async () => {},
       close: async () => {},
     });
