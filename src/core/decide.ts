@@ -1,40 +1,30 @@
 // The decision pipeline: verify → tenant guard → policy → decision, with exactly one audit record per decision.
 import type { AuditSink } from '../audit/sink.js';
-import type { TenancyConfig } from '../config/types.js';
-import type { Metrics } from '../metrics/registry.js';
 import type { CompatPolicy } from '../policy/compat-types.js';
 import type { PolicyEngine } from '../policy/types.js';
 import type { RevocationChecker } from '../revocation/types.js';
 import { createRandomUuid } from '../lib/uuid.js';
-import { dpopKeyOf } from '../token/claims.js';
 import { createDpopVerifier, type DpopVerifier } from '../token/dpop.js';
 import { tokenFingerprint } from '../token/fingerprint.js';
-import type { TokenVerifier, VerifiedToken, VerifyResult } from '../token/types.js';
-import type { Decider, Decision, Subject } from './decision.js';
-import { createDecisionMetrics } from './decision-metrics.js';
+import type { TokenVerifier, VerifiedToken } from '../token/types.js';
+import type { Decider, Decision } from './decision.js';
+import { createDecisionMetrics, type DecisionInstruments } from './decision-metrics.js';
 import { DEFAULT_MAX_NESTING_DEPTH, nestingMessage, nestsDeeperThan } from '../lib/nesting.js';
-import { createPolicyInputs } from './policy-input.js';
-import { createQuestionKeys } from './question-key.js';
+import { createPolicyStep } from './policy-step.js';
 import type { AuthzRequest } from './request.js';
 import { createSubjects } from './subject.js';
 import { isDryRun, type DecideTerms } from './terms.js';
+import { createTokenStep } from './token-step.js';
 import type { Trail } from './trail.js';
-import {
-  AUDIT_UNAVAILABLE,
-  createOutcomeVerdicts,
-  deny,
-  denyBinding,
-  policyVerdict,
-  REVOKED,
-  type Verdict,
-} from './verdict.js';
+import { AUDIT_UNAVAILABLE, deny, REVOKED, type Verdict } from './verdict.js';
 
 export interface DeciderDeps {
   readonly verifier: TokenVerifier;
   readonly policy: PolicyEngine;
   readonly audit: AuditSink;
-  readonly tenancy: TenancyConfig;
-  readonly metrics?: Metrics;
+  /** Which claim names the token's tenant (`tenancy.claim`). */
+  readonly tenancy: { readonly claim: string };
+  readonly metrics?: DecisionInstruments;
   /** Evaluated instead of base AND tenant for decisions given a `compatDocument` (OPA-Envoy mode). */
   readonly compat?: CompatPolicy;
   /**
@@ -63,103 +53,25 @@ export function createDecider(deps: DeciderDeps): Decider {
   const maxNestingDepth = deps.maxNestingDepth ?? DEFAULT_MAX_NESTING_DEPTH;
   const randomUuid = createRandomUuid();
 
-  // Memo tables of this decider, each kept per interned object (claims, subject, outcome).
+  // Each step owns its memo tables, kept per interned object (claims, subject, outcome).
+  const tokens = createTokenStep(verifier, dpop);
   const subjects = createSubjects(tenancy.claim);
-  const inputs = createPolicyInputs();
-  const questionKeys = createQuestionKeys();
-  const verdicts = createOutcomeVerdicts();
+  const policies = createPolicyStep({
+    policy,
+    metrics,
+    ...(deps.compat ? { compat: deps.compat } : {}),
+  });
 
-  /** The compatibility policy over the adapter's document plus what the pipeline verified. */
-  function runCompat(
-    request: AuthzRequest,
-    document: Readonly<Record<string, unknown>>,
-    subject: Subject,
-    verified: VerifiedToken,
-    trail: Trail,
-  ): Verdict {
-    const compat = deps.compat;
-    if (compat === undefined) {
-      return deny('internal_error', 'no compatibility policy is configured for this request');
-    }
-    const base = inputs.of(request, subject, verified.claims);
-    const input = {
-      ...document,
-      action: base.action,
-      ...(base.tenant !== undefined ? { tenant: base.tenant } : {}),
-      subject: base.subject,
-      token: verified.claims,
-    };
-    trail.input = input;
-    const result = compat.evaluate(input);
-    trail.compat = result;
-    metrics.policyEval('compat', result.evalNs);
-    return policyVerdict(result);
-  }
-
-  /**
-   * The verdict: at once when the token's answer is already known (the verified-token cache), else
-   * once verification ends. Synchronous throws and rejections both reach decide()'s fail-closed path.
-   */
+  /** The verdict: token (and binding) first, then the guards on the verified subject, then policy. */
   function run(
     request: AuthzRequest,
     terms: DecideTerms,
     trail: Trail,
   ): Verdict | Promise<Verdict> {
-    const token = request.token;
-    if (token === undefined || token.length === 0) {
-      return deny('token_missing', 'no access token was presented');
-    }
-    const known = verifier.peek(token);
-    if (known !== undefined) return afterVerify(request, terms, token, known, trail);
-    return verifier
-      .verify(token)
-      .then((verified) => afterVerify(request, terms, token, verified, trail));
+    return tokens.run(request, trail, (verified) => afterToken(request, terms, verified, trail));
   }
 
-  function afterVerify(
-    request: AuthzRequest,
-    terms: DecideTerms,
-    token: string,
-    verified: VerifyResult,
-    trail: Trail,
-  ): Verdict | Promise<Verdict> {
-    if (!verified.ok) {
-      if (verified.issuer !== undefined) trail.issuer = verified.issuer;
-      trail.tokenHash = tokenFingerprint(token);
-      return deny(verified.code, verified.message);
-    }
-    trail.token = verified;
-    trail.tokenHash = verified.tokenHash;
-    trail.issuer = verified.issuer;
-    // A DPoP-bound token is only as good as this request's proof by its key (RFC 9449).
-    const jkt = verified.dpopJkt;
-    const evidence = request.dpop;
-    // RFC 9449 §7.1: the DPoP scheme says the token is DPoP-bound; one that is not is no proof of
-    // anything and must not pass as a bearer token under it.
-    if (evidence?.scheme === 'dpop' && dpopKeyOf(verified.claims) === undefined) {
-      return denyBinding(
-        'invalid_token',
-        'the DPoP scheme was used with a token that is not DPoP-bound (no cnf.jkt)',
-      );
-    }
-    // Not bound, or bound and its issuer accepts bound tokens as bearer tokens.
-    if (jkt === undefined) return afterBinding(request, terms, verified, trail);
-    if (evidence === undefined) {
-      return deny(
-        'token_binding_unverified',
-        'the token is DPoP-bound and no DPoP proof came with it',
-      );
-    }
-    return dpop
-      .verify(evidence, token, jkt)
-      .then((failure) =>
-        failure === undefined
-          ? afterBinding(request, terms, verified, trail)
-          : denyBinding(failure.error, failure.message),
-      );
-  }
-
-  function afterBinding(
+  function afterToken(
     request: AuthzRequest,
     terms: DecideTerms,
     verified: VerifiedToken,
@@ -183,24 +95,9 @@ export function createDecider(deps: DeciderDeps): Decider {
     }
     if (terms.refusal !== undefined) return { allow: false, reasons: [terms.refusal] };
     if (terms.compatDocument !== undefined) {
-      return runCompat(request, terms.compatDocument, subject, verified, trail);
+      return policies.compat(request, terms.compatDocument, subject, verified, trail);
     }
-
-    const input = inputs.of(request, subject, verified.claims);
-    trail.input = input;
-    const key = questionKeys.keyOf(request, verified.claims);
-    const outcome = policy.evaluate(
-      subject.tenant,
-      input,
-      key === undefined ? undefined : { owner: verified.claims, key },
-    );
-    trail.outcome = outcome;
-    if (outcome.cached !== true) {
-      metrics.policyEval('base', outcome.base.evalNs);
-      if (outcome.tenant) metrics.policyEval('tenant', outcome.tenant.evalNs);
-      return policyVerdict(outcome);
-    }
-    return verdicts.of(outcome);
+    return policies.layered(request, subject, verified, trail);
   }
 
   return {

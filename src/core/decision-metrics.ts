@@ -1,5 +1,14 @@
 // Records decision metrics through label-bound prom-client children, so the hot path skips label hashing.
-import type { Metrics } from '../metrics/registry.js';
+
+/**
+ * The instruments decisions are recorded in, as core needs them (metrics/registry.ts's `Metrics`
+ * has them): core names what it uses instead of importing the metrics room.
+ */
+export interface DecisionInstruments {
+  readonly decisions: { labels(...values: string[]): { inc(): void } };
+  readonly decisionLatency: { labels(...values: string[]): { observe(v: number): void } };
+  readonly policyEvalLatency: { labels(...values: string[]): { observe(v: number): void } };
+}
 
 export interface DecisionMetrics {
   decision(result: 'allow' | 'deny', reason: string, transport: string, latencyUs: number): void;
@@ -9,7 +18,7 @@ export interface DecisionMetrics {
 const NOOP: DecisionMetrics = { decision() {}, policyEval() {} };
 
 /** Children are cached per label combination; reason codes and transports are closed sets, so this stays small. */
-export function createDecisionMetrics(metrics: Metrics | undefined): DecisionMetrics {
+export function createDecisionMetrics(metrics: DecisionInstruments | undefined): DecisionMetrics {
   if (metrics === undefined) return NOOP;
   // By transport, then result and reason: look-ups of the caller's own strings, no key to build.
   const counters = new Map<string, Map<string, { inc(): void }>>();
