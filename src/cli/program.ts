@@ -120,6 +120,70 @@ export function createProgram(io: ProgramIo, result: ProgramResult): Command {
       done(0);
     });
 
+  addAdminCommands(program, io, done);
+  addPolicyCommands(program, io, done);
+
+  program
+    .command('check')
+    .description('one decision, locally, without a running sidecar (exit 0 allow, 3 deny)')
+    .option('--token <jwt>', 'the access token (required)')
+    .option('--action <action>', 'the action asked for (required)')
+    .option('--resource <type[:id]>', 'the resource, e.g. ticket:T-1')
+    .option('--tenant <tenant>', 'the tenant asked for')
+    .option('--context <json>', 'request context, a JSON object')
+    .option('--policies <dir>', "a policy directory (default: the config's policies.dir)")
+    .option('--bundles <dir>', 'bundles `mandate policy build` wrote')
+    .option('--explain', 'print the policy input and each layer')
+    .option('--json', 'print JSON')
+    .addOption(configOption())
+    .action(async (_opts, command: Command) => {
+      const flags = flagsOf(command);
+      const config = resolveConfig(flags['config'] as string | undefined, io.env);
+      done(await checkCommand(flagsOf<CheckFlags>(command), config, io));
+    });
+
+  program
+    .command('dev-as')
+    .description('run the DEVELOPMENT authorization server (never in production)')
+    .option('--host <host>', 'listen address (else $MANDATE_DEV_AS_HOST, else 127.0.0.1)')
+    .option('--port <port>', 'listen port (else $MANDATE_DEV_AS_PORT, else 9400)')
+    .option('--issuer <url>', 'issuer URL (else $MANDATE_DEV_AS_ISSUER)')
+    .option('--state-dir <dir>', 'where keys are kept (else $MANDATE_STATE_DIR, else .mandate)')
+    .action(async (_opts, command: Command) => {
+      const server = await devAs(flagsOf<DevAsFlags>(command), io);
+      const onSignal = () => {
+        server.stop().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      done(-1);
+    });
+
+  program
+    .command('completion')
+    .description('print a shell completion script (bash: eval "$(mandate completion bash)")')
+    .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh']))
+    .action((shell: 'bash' | 'zsh') => {
+      io.out(completionScript(program, shell));
+      done(0);
+    });
+
+  program
+    .command('version')
+    .description('print the version')
+    .action(() => {
+      io.out(`${packageVersion()}\n`);
+      done(0);
+    });
+
+  return program;
+}
+
+/** audit tail, revoke and revocations list/delete: commands that talk to a running sidecar's admin API. */
+function addAdminCommands(program: Command, io: ProgramIo, done: (code: number) => void): void {
   const audit = program.command('audit').description("a running sidecar's audit records");
   withAdminTarget(
     audit
@@ -187,7 +251,10 @@ export function createProgram(io: ProgramIo, result: ProgramResult): Command {
     io.out(`${await revocations('delete', [id], flagsOf<RevocationFlags>(command), io.env)}\n`);
     done(0);
   });
+}
 
+/** policy test/check/fmt/build: authoring commands over a policy directory. */
+function addPolicyCommands(program: Command, io: ProgramIo, done: (code: number) => void): void {
   const policy = program
     .command('policy')
     .description("author policies: Rego tests, compile with mandate's builtins, opa fmt, bundles")
@@ -228,62 +295,4 @@ export function createProgram(io: ProgramIo, result: ProgramResult): Command {
     .option('--signing-keyid <id>', 'key id in the signature', 'default')
     .option('--scope <scope>', 'scope claim in the signature')
     .action(policyAction('build'));
-
-  program
-    .command('check')
-    .description('one decision, locally, without a running sidecar (exit 0 allow, 3 deny)')
-    .option('--token <jwt>', 'the access token (required)')
-    .option('--action <action>', 'the action asked for (required)')
-    .option('--resource <type[:id]>', 'the resource, e.g. ticket:T-1')
-    .option('--tenant <tenant>', 'the tenant asked for')
-    .option('--context <json>', 'request context, a JSON object')
-    .option('--policies <dir>', "a policy directory (default: the config's policies.dir)")
-    .option('--bundles <dir>', 'bundles `mandate policy build` wrote')
-    .option('--explain', 'print the policy input and each layer')
-    .option('--json', 'print JSON')
-    .addOption(configOption())
-    .action(async (_opts, command: Command) => {
-      const flags = flagsOf(command);
-      const config = resolveConfig(flags['config'] as string | undefined, io.env);
-      done(await checkCommand(flagsOf<CheckFlags>(command), config, io));
-    });
-
-  program
-    .command('dev-as')
-    .description('run the DEVELOPMENT authorization server (never in production)')
-    .option('--host <host>', 'listen address (else $MANDATE_DEV_AS_HOST, else 127.0.0.1)')
-    .option('--port <port>', 'listen port (else $MANDATE_DEV_AS_PORT, else 9400)')
-    .option('--issuer <url>', 'issuer URL (else $MANDATE_DEV_AS_ISSUER)')
-    .option('--state-dir <dir>', 'where keys are kept (else $MANDATE_STATE_DIR, else .mandate)')
-    .action(async (_opts, command: Command) => {
-      const server = await devAs(flagsOf<DevAsFlags>(command), io);
-      const onSignal = () => {
-        server.stop().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
-      done(-1);
-    });
-
-  program
-    .command('completion')
-    .description('print a shell completion script (bash: eval "$(mandate completion bash)")')
-    .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh']))
-    .action((shell: 'bash' | 'zsh') => {
-      io.out(completionScript(program, shell));
-      done(0);
-    });
-
-  program
-    .command('version')
-    .description('print the version')
-    .action(() => {
-      io.out(`${packageVersion()}\n`);
-      done(0);
-    });
-
-  return program;
 }
