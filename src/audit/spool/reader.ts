@@ -1,6 +1,7 @@
 // The spool's delivery side: reads a batch of whole lines at the cursor as one JSON array, and moves the cursor once it is delivered.
 import { open } from 'node:fs/promises';
-import { timeOfLine, type Segment, type Segments } from './segments.js';
+import { timeOfLine, type Segment } from './segment-file.js';
+import type { Segments } from './segments.js';
 
 /** A run of whole lines read from the oldest segment, ready to upload. */
 export interface SpoolBatch {

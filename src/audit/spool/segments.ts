@@ -1,23 +1,9 @@
-// The spool's segment files and delivery cursor: what is on disk, what of it is delivered, recovery at open, drop-oldest, and the cursor file.
-import { open, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
+// The spool's segments as a whole: what is on disk and what of it is delivered, recovery at open, the open segment, drop-oldest.
+import { open, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AuditSpoolConfig } from '../../config/types.js';
-
-/** One append-only file of newline-terminated JSON records. */
-export interface Segment {
-  readonly seq: number;
-  readonly path: string;
-  /** Bytes of complete lines. */
-  size: number;
-  records: number;
-  /** Offsets where a write batch began and when it was spooled, for the oldest-undelivered age. */
-  marks: { offset: number; timeMs: number }[];
-  sealed: boolean;
-  /** From a previous run (or torn by a failed write): lines are parsed before they are sent. */
-  validate: boolean;
-  handle?: FileHandle;
-}
+import { createCursorFile, readCursor } from './cursor.js';
+import { SEGMENT, scanSegment, segmentName, type Segment } from './segment-file.js';
 
 /** What the segments report to their owner. */
 export interface SegmentEvents {
@@ -26,83 +12,95 @@ export interface SegmentEvents {
   readonly onError?: (err: Error, what: string) => void;
 }
 
-const SEGMENT = /^(\d{16})\.seg$/;
-const CURSOR = 'cursor.json';
-const TIMESTAMP = /"timestamp":"([^"]+)"/;
-
-function segmentName(seq: number): string {
-  return `${String(seq).padStart(16, '0')}.seg`;
-}
-
-/** The `timestamp` field of a record line, epoch ms; undefined when it has none. */
-export function timeOfLine(line: string): number | undefined {
-  const m = TIMESTAMP.exec(line);
-  const t = m ? Date.parse(m[1] as string) : NaN;
-  return Number.isNaN(t) ? undefined : t;
-}
-
-interface SegmentScan {
-  size: number;
-  records: number;
-  torn: number;
-  cursorOffset: number;
-  recordsBeforeCursor: number;
-  marks: { offset: number; timeMs: number }[];
-}
-
-/** Counts the complete lines of a segment and where the line at `cursorOffset` starts and when it was written. */
-async function scanSegment(path: string, cursorOffset: number): Promise<SegmentScan> {
-  const handle = await open(path, 'r');
+/** Makes a new segment's directory entry durable, so a power cut cannot orphan its data. */
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
   try {
-    const { size: fileSize } = await handle.stat();
-    const chunk = Buffer.allocUnsafe(1024 * 1024);
-    let position = 0;
-    let records = 0;
-    let lastNewline = -1;
-    let recordsBeforeCursor = 0;
-    let lineStart = 0;
-    let cursorLine = -1;
-    // The first line and the one at the cursor, for the time the oldest undelivered record was spooled.
-    const firstLines = new Map<number, string>();
-    while (position < fileSize) {
-      const { bytesRead } = await handle.read(chunk, 0, chunk.length, position);
-      if (bytesRead === 0) break;
-      for (
-        let i = chunk.indexOf(0x0a, 0);
-        i >= 0 && i < bytesRead;
-        i = chunk.indexOf(0x0a, i + 1)
-      ) {
-        const abs = position + i;
-        const wanted = lineStart === 0 || (cursorLine < 0 && lineStart >= cursorOffset);
-        if (cursorLine < 0 && lineStart >= cursorOffset) cursorLine = lineStart;
-        if (wanted && lineStart >= position) {
-          firstLines.set(lineStart, chunk.toString('utf8', lineStart - position, i));
-        }
-        if (abs < cursorOffset) recordsBeforeCursor++;
-        records++;
-        lastNewline = abs;
-        lineStart = abs + 1;
-      }
-      position += bytesRead;
-    }
-    const size = lastNewline + 1;
-    const marks: { offset: number; timeMs: number }[] = [];
-    const { mtimeMs } = await handle.stat();
-    for (const [offset, line] of [...firstLines].sort((a, b) => a[0] - b[0])) {
-      marks.push({ offset, timeMs: timeOfLine(line) ?? mtimeMs });
-    }
-    if (marks.length === 0) marks.push({ offset: 0, timeMs: mtimeMs });
-    return {
-      size,
-      records,
-      torn: fileSize > size ? 1 : 0,
-      cursorOffset: cursorLine >= 0 ? cursorLine : size,
-      recordsBeforeCursor,
-      marks,
-    };
+    await handle.sync();
+  } catch {
+    // Some filesystems refuse fsync on a directory; the data file is still synced.
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * When the oldest undelivered record on disk was spooled: the mark at or before the cursor in the
+ * first segment that still holds undelivered bytes; `orElse()` when every byte is delivered.
+ */
+function oldestTime(
+  list: readonly Segment[],
+  ackOffset: number,
+  orElse: () => number | undefined,
+): number | undefined {
+  for (let i = 0; i < list.length; i++) {
+    const seg = list[i] as Segment;
+    const from = i === 0 ? ackOffset : 0;
+    if (from >= seg.size) continue;
+    let time: number | undefined;
+    for (const mark of seg.marks) {
+      if (mark.offset > from) break;
+      time = mark.timeMs;
+    }
+    return time ?? seg.marks[0]?.timeMs;
+  }
+  return orElse();
+}
+
+/** What a previous run left in a spool folder, after deleting what was delivered. */
+interface Recovered {
+  readonly list: Segment[];
+  readonly ackOffset: number;
+  readonly ackRecords: number;
+  readonly segmentBytes: number;
+  readonly nextSeq: number;
+  /** Segments that end in a torn line (a write cut short by a crash). */
+  readonly torn: number;
+}
+
+/** Scans `dir`'s segments from the persisted cursor on; deletes those delivered entirely. */
+async function recoverSegments(dir: string): Promise<Recovered> {
+  const list: Segment[] = [];
+  let ackOffset = 0;
+  let ackRecords = 0;
+  let segmentBytes = 0;
+  let nextSeq = 1;
+  const cursor = await readCursor(dir);
+  const seqs = (await readdir(dir))
+    .map((n) => SEGMENT.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
+  let torn = 0;
+  for (const seq of seqs) {
+    nextSeq = Math.max(nextSeq, seq + 1);
+    const path = join(dir, segmentName(seq));
+    if (seq < cursor.seq) {
+      await unlink(path).catch(() => {});
+      continue;
+    }
+    const scan = await scanSegment(path, seq === cursor.seq ? cursor.offset : 0);
+    torn += scan.torn;
+    if (scan.size === 0 || (seq === cursor.seq && scan.cursorOffset >= scan.size)) {
+      await unlink(path).catch(() => {});
+      continue;
+    }
+    if (list.length === 0 && seq === cursor.seq) {
+      ackOffset = scan.cursorOffset;
+      ackRecords = scan.recordsBeforeCursor;
+    }
+    segmentBytes += scan.size;
+    list.push({
+      seq,
+      path,
+      size: scan.size,
+      records: scan.records,
+      marks: scan.marks,
+      sealed: true,
+      validate: true,
+    });
+  }
+  return { list, ackOffset, ackRecords, segmentBytes, nextSeq, torn };
 }
 
 /** The ordered segments of one spool folder and the delivery cursor into the oldest. */
@@ -153,52 +151,15 @@ export function createSegments(config: AuditSpoolConfig, events: SegmentEvents):
   /** Sum of the segments' sizes, kept current so the bound is checked in O(1). */
   let segmentBytes = 0;
   let inFlightSeq: number | undefined;
-  let cursorWrite: Promise<void> = Promise.resolve();
-  let cursorDirty = false;
-
-  async function readCursor(): Promise<{ seq: number; offset: number }> {
-    try {
-      const parsed = JSON.parse(await readFile(join(config.dir, CURSOR), 'utf8')) as unknown;
-      const c = parsed as { seq?: unknown; offset?: unknown };
-      if (typeof c.seq === 'number' && typeof c.offset === 'number') {
-        return { seq: c.seq, offset: c.offset };
-      }
-    } catch {
-      // No cursor (first start) or an unreadable one: deliver from the oldest segment.
-    }
-    return { seq: 0, offset: 0 };
-  }
-
-  /** Replaces the cursor file atomically (write, then rename); writes coalesce. */
-  function persistCursor(): Promise<void> {
-    if (cursorDirty) return cursorWrite;
-    cursorDirty = true;
-    cursorWrite = cursorWrite.then(async () => {
-      cursorDirty = false;
+  const cursorFile = createCursorFile(
+    config.dir,
+    () => {
       const first = list[0];
-      const cursor = { seq: first ? first.seq : nextSeq, offset: first ? ackOffset : 0 };
-      const path = join(config.dir, CURSOR);
-      try {
-        await writeFile(`${path}.tmp`, JSON.stringify(cursor), { mode: 0o600 });
-        await rename(`${path}.tmp`, path);
-      } catch (err) {
-        events.onError?.(err as Error, 'spool cursor');
-      }
-    });
-    return cursorWrite;
-  }
-
-  /** Makes a new segment's directory entry durable, so a power cut cannot orphan its data. */
-  async function syncDir(): Promise<void> {
-    const dir = await open(config.dir, 'r');
-    try {
-      await dir.sync();
-    } catch {
-      // Some filesystems refuse fsync on a directory; the data file is still synced.
-    } finally {
-      await dir.close();
-    }
-  }
+      return { seq: first ? first.seq : nextSeq, offset: first ? ackOffset : 0 };
+    },
+    (err) => events.onError?.(err, 'spool cursor'),
+  );
+  const persistCursor = () => cursorFile.persist();
 
   function removeOldest(): void {
     const seg = list.shift();
@@ -217,42 +178,11 @@ export function createSegments(config: AuditSpoolConfig, events: SegmentEvents):
 
   return {
     async recover() {
-      const cursor = await readCursor();
-      const seqs = (await readdir(config.dir))
-        .map((n) => SEGMENT.exec(n))
-        .filter((m): m is RegExpExecArray => m !== null)
-        .map((m) => Number(m[1]))
-        .sort((a, b) => a - b);
-      let torn = 0;
-      for (const seq of seqs) {
-        nextSeq = Math.max(nextSeq, seq + 1);
-        const path = join(config.dir, segmentName(seq));
-        if (seq < cursor.seq) {
-          await unlink(path).catch(() => {});
-          continue;
-        }
-        const scan = await scanSegment(path, seq === cursor.seq ? cursor.offset : 0);
-        torn += scan.torn;
-        if (scan.size === 0 || (seq === cursor.seq && scan.cursorOffset >= scan.size)) {
-          await unlink(path).catch(() => {});
-          continue;
-        }
-        if (list.length === 0 && seq === cursor.seq) {
-          ackOffset = scan.cursorOffset;
-          ackRecords = scan.recordsBeforeCursor;
-        }
-        segmentBytes += scan.size;
-        list.push({
-          seq,
-          path,
-          size: scan.size,
-          records: scan.records,
-          marks: scan.marks,
-          sealed: true,
-          validate: true,
-        });
-      }
-      if (torn > 0) events.onDropped?.(torn, 'corrupt');
+      const found = await recoverSegments(config.dir);
+      for (const seg of found.list) list.push(seg);
+      ({ ackOffset, ackRecords, segmentBytes } = found);
+      nextSeq = Math.max(nextSeq, found.nextSeq);
+      if (found.torn > 0) events.onDropped?.(found.torn, 'corrupt');
     },
 
     oldest: () => list[0],
@@ -274,7 +204,7 @@ export function createSegments(config: AuditSpoolConfig, events: SegmentEvents):
         handle,
       };
       list.push(seg);
-      if (config.fsync !== 'never') await syncDir();
+      if (config.fsync !== 'never') await syncDir(config.dir);
       return seg;
     },
 
@@ -356,20 +286,7 @@ export function createSegments(config: AuditSpoolConfig, events: SegmentEvents):
 
     count: () => list.length,
 
-    oldestMs(orElse) {
-      for (let i = 0; i < list.length; i++) {
-        const seg = list[i] as Segment;
-        const from = i === 0 ? ackOffset : 0;
-        if (from >= seg.size) continue;
-        let time: number | undefined;
-        for (const mark of seg.marks) {
-          if (mark.offset > from) break;
-          time = mark.timeMs;
-        }
-        return time ?? seg.marks[0]?.timeMs;
-      }
-      return orElse();
-    },
+    oldestMs: (orElse) => oldestTime(list, ackOffset, orElse),
 
     persistCursor,
   };

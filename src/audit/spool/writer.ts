@@ -1,7 +1,8 @@
 // The spool's append side: queues lines in memory, coalesces them into one write, writes and fsyncs them into the open segment, retries failed writes.
 import type { FileHandle } from 'node:fs/promises';
 import type { AuditSpoolConfig } from '../../config/types.js';
-import type { Segment, Segments } from './segments.js';
+import type { Segment } from './segment-file.js';
+import type { Segments } from './segments.js';
 
 /** Records wait at most this long in memory before they are written to the open segment. */
 export const COALESCE_MS = 5;
@@ -32,18 +33,47 @@ export interface SpoolWriter {
   close(): Promise<void>;
 }
 
+/** Lines accepted but not yet written, oldest first. */
+interface Pending {
+  chunks: string[];
+  records: number;
+  bytes: number;
+  /** When the oldest of them was accepted, epoch ms. */
+  since: number | undefined;
+}
+
+const nothingPending = (): Pending => ({ chunks: [], records: 0, bytes: 0, since: undefined });
+
+/** A failed write's lines go back ahead of those accepted since, keeping their age. */
+function putBack(failed: Pending, newer: Pending): Pending {
+  return {
+    chunks: [...failed.chunks, ...newer.chunks],
+    records: newer.records + failed.records,
+    bytes: newer.bytes + failed.bytes,
+    since: failed.since,
+  };
+}
+
+/** Writes one buffer whole into `seg`, then fdatasyncs it when `datasync` is set. */
+async function writeAll(seg: Segment, buf: Buffer, datasync: boolean): Promise<void> {
+  const handle = seg.handle as FileHandle;
+  let written = 0;
+  while (written < buf.length) {
+    const { bytesWritten } = await handle.write(buf, written, buf.length - written);
+    written += bytesWritten;
+  }
+  if (datasync) await handle.datasync();
+}
+
 /** A writer appending to the newest of `segments`. */
 export function createSpoolWriter(
   config: AuditSpoolConfig,
   segments: Segments,
   events: WriterEvents,
 ): SpoolWriter {
-  let pending: string[] = [];
-  let pendingRecords = 0;
-  let pendingBytesCount = 0;
+  let pending = nothingPending();
   /** Bytes of the write in progress: no longer pending, not yet in a segment's size. */
   let writingBytes = 0;
-  let pendingSince: number | undefined;
   let writing = false;
   let idleWaiters: (() => void)[] = [];
   let writeError: string | undefined;
@@ -61,41 +91,23 @@ export function createSpoolWriter(
     void pump();
   }
 
-  /** Writes one buffer whole into `seg`, then fsyncs it when `fsync` is `always`. */
-  async function writeAll(seg: Segment, buf: Buffer): Promise<void> {
-    let written = 0;
-    while (written < buf.length) {
-      const { bytesWritten } = await (seg.handle as FileHandle).write(
-        buf,
-        written,
-        buf.length - written,
-      );
-      written += bytesWritten;
-    }
-    if (config.fsync === 'always') await (seg.handle as FileHandle).datasync();
-  }
-
   /** Writes queued lines, one write per batch; failures keep the lines queued and retry. */
   async function pump(): Promise<void> {
     if (writing || closed) return;
     writing = true;
     try {
-      while (pending.length > 0) {
-        const chunks = pending;
-        const records = pendingRecords;
-        const bytes = pendingBytesCount;
-        const since = pendingSince ?? Date.now();
-        pending = [];
-        pendingRecords = 0;
-        pendingBytesCount = 0;
-        pendingSince = undefined;
-        writingBytes = bytes;
+      while (pending.chunks.length > 0) {
+        const batch = pending;
+        const { chunks } = batch;
+        const since = batch.since ?? Date.now();
+        pending = nothingPending();
+        writingBytes = batch.bytes;
         const buf = Buffer.from(chunks.length === 1 ? (chunks[0] as string) : chunks.join(''));
         let seg: Segment | undefined;
         try {
           seg = await segments.active();
-          await writeAll(seg, buf);
-          segments.grew(seg, buf.length, records, since);
+          await writeAll(seg, buf, config.fsync === 'always');
+          segments.grew(seg, buf.length, batch.records, since);
           writingBytes = 0;
           dirty = true;
           writeError = undefined;
@@ -104,11 +116,8 @@ export function createSpoolWriter(
         } catch (err) {
           // Keep the lines, ahead of newer ones, and retry later. The segment may now end in a
           // partial line: seal it where its last complete line ended and never append to it again.
-          pending = [...chunks, ...pending];
-          pendingRecords += records;
-          pendingBytesCount += bytes;
+          pending = putBack({ ...batch, since }, pending);
           writingBytes = 0;
-          pendingSince = since;
           writeError = (err as Error).message;
           events.onError?.(err as Error, 'spool write');
           if (seg && !seg.sealed) {
@@ -125,7 +134,7 @@ export function createSpoolWriter(
       }
     } finally {
       writing = false;
-      if (pending.length === 0 || retryTimer !== undefined) {
+      if (pending.chunks.length === 0 || retryTimer !== undefined) {
         const waiters = idleWaiters;
         idleWaiters = [];
         for (const w of waiters) w();
@@ -146,7 +155,7 @@ export function createSpoolWriter(
   }
 
   async function flush(): Promise<void> {
-    if (pending.length > 0 || writing) {
+    if (pending.chunks.length > 0 || writing) {
       await new Promise<void>((resolve) => {
         idleWaiters.push(resolve);
         if (!writing && retryTimer === undefined) startPump();
@@ -169,12 +178,12 @@ export function createSpoolWriter(
 
     append(text, records) {
       if (records === 0) return;
-      pending.push(text);
-      pendingRecords += records;
-      pendingBytesCount += Buffer.byteLength(text);
-      pendingSince ??= Date.now();
+      pending.chunks.push(text);
+      pending.records += records;
+      pending.bytes += Buffer.byteLength(text);
+      pending.since ??= Date.now();
       if (writing || retryTimer !== undefined) return;
-      if (pendingBytesCount >= COALESCE_BYTES) {
+      if (pending.bytes >= COALESCE_BYTES) {
         startPump();
       } else if (coalesceTimer === undefined) {
         // Gather a few milliseconds of records into one write: one syscall and one promise per
@@ -183,8 +192,8 @@ export function createSpoolWriter(
       }
     },
 
-    pendingBytes: () => pendingBytesCount + writingBytes,
-    pendingSince: () => pendingSince,
+    pendingBytes: () => pending.bytes + writingBytes,
+    pendingSince: () => pending.since,
     writeError: () => writeError,
     flush,
 
