@@ -33,6 +33,39 @@ export interface RedisStoreOptions {
   readonly logger?: StoreLogger;
 }
 
+/** OK while in sync; WARN or NOT_READY (as configured) before the first sync; WARN after a loss. */
+function redisStoreStatus(
+  state: SyncState,
+  address: string,
+  entries: number,
+  unavailableAtStart: RedisStoreOptions['unavailableAtStart'],
+): ComponentStatus {
+  const detail = {
+    driver: 'redis',
+    redis: address,
+    entries,
+    connected: state.inSync,
+    ...(state.downSince !== undefined
+      ? { down_since: new Date(state.downSince).toISOString() }
+      : {}),
+  };
+  if (state.inSync) {
+    return { state: 'OK', message: `${detail.entries} revocation(s), synced with redis`, detail };
+  }
+  if (!state.syncedOnce) {
+    return {
+      state: unavailableAtStart === 'degraded' ? 'WARN' : 'NOT_READY',
+      message: `redis ${address} not reached since start; serving ${detail.entries} revocation(s) from disk`,
+      detail,
+    };
+  }
+  return {
+    state: 'WARN',
+    message: `redis ${address} connection lost; serving the last known ${detail.entries} revocation(s) and reconnecting`,
+    detail,
+  };
+}
+
 /**
  * The Redis store: writes go to Redis (and this sidecar's journal) before they are acknowledged;
  * reads and matches are served from the local index, which the sync keeps equal to Redis.
@@ -149,33 +182,8 @@ export function createRedisRevocationStore(options: RedisStoreOptions): Revocati
     connection.close();
   }
 
-  function status(): ComponentStatus {
-    const state: SyncState = sync.state();
-    const detail = {
-      driver: 'redis',
-      redis: address,
-      entries: index.size(),
-      connected: state.inSync,
-      ...(state.downSince !== undefined
-        ? { down_since: new Date(state.downSince).toISOString() }
-        : {}),
-    };
-    if (state.inSync) {
-      return { state: 'OK', message: `${detail.entries} revocation(s), synced with redis`, detail };
-    }
-    if (!state.syncedOnce) {
-      return {
-        state: options.unavailableAtStart === 'degraded' ? 'WARN' : 'NOT_READY',
-        message: `redis ${address} not reached since start; serving ${detail.entries} revocation(s) from disk`,
-        detail,
-      };
-    }
-    return {
-      state: 'WARN',
-      message: `redis ${address} connection lost; serving the last known ${detail.entries} revocation(s) and reconnecting`,
-      detail,
-    };
-  }
+  const status = (): ComponentStatus =>
+    redisStoreStatus(sync.state(), address, index.size(), options.unavailableAtStart);
 
   return {
     driver: 'redis',
