@@ -1,15 +1,12 @@
 // The http destination: records go through the on-disk spool, then to the collector as gzip JSON arrays (OPA's upload protocol), with back-off.
-import { promisify } from 'node:util';
-import { gzip as gzipCallback, constants as zlibConstants } from 'node:zlib';
 import type { AuditSinkConfig } from '../config/types.js';
-import { fetchWithDeadline, type FetchLike } from '../lib/fetch-deadline.js';
+import type { FetchLike } from '../lib/fetch-deadline.js';
 import type { ComponentStatus } from '../lib/lifecycle.js';
 import type { AuditDestination, AuditDestinationEvents } from './destination.js';
-import { createSpool, type SpoolBatch } from './spool/index.js';
+import { createUploader } from './http-upload.js';
+import { createSpool, type SpoolBatch, type SpoolStats } from './spool/index.js';
 
-const gzip = promisify(gzipCallback);
-
-type HttpDestinationConfig = Extract<AuditSinkConfig, { driver: 'http' }>;
+export type HttpDestinationConfig = Extract<AuditSinkConfig, { driver: 'http' }>;
 
 export interface HttpDestinationOptions extends AuditDestinationEvents {
   readonly config: HttpDestinationConfig;
@@ -31,9 +28,39 @@ export interface HttpAuditDestination extends AuditDestination {
   stats(): HttpDestinationStats;
 }
 
+/** Wakes a sleeping loop early; one sleeper at a time. */
+interface Waker {
+  wake(): void;
+  /** Sleeps up to `ms`, or until `wake()`. */
+  pause(ms: number): Promise<void>;
+}
+
+function createWaker(): Waker {
+  let wakeUp: (() => void) | undefined;
+  return {
+    wake() {
+      const w = wakeUp;
+      wakeUp = undefined;
+      w?.();
+    },
+    pause(ms) {
+      return new Promise((resolve) => {
+        const timer = setTimeout(done, ms);
+        function done() {
+          clearTimeout(timer);
+          if (wakeUp === done) wakeUp = undefined;
+          resolve();
+        }
+        wakeUp = done;
+      });
+    },
+  };
+}
+
 /** The `http` driver of a `sinks` entry: spooled on disk, then uploaded. */
 export function createHttpDestination(options: HttpDestinationOptions): HttpAuditDestination {
   const { config } = options;
+  const { wake, pause } = createWaker();
   const spool = createSpool(config.spool, {
     onDropped: (n) => options.onRecords?.('dropped', n),
     onError: (err, what) => options.onError?.(err, what),
@@ -44,6 +71,7 @@ export function createHttpDestination(options: HttpDestinationOptions): HttpAudi
     },
   });
   const failClosed = config.onFull === 'fail_closed';
+  const uploader = createUploader(config, options.version, options.fetch);
 
   let text = '';
   let count = 0;
@@ -52,77 +80,10 @@ export function createHttpDestination(options: HttpDestinationOptions): HttpAudi
   let stopped = false;
   let flushing = false;
   let failures = 0;
-  let lastFailure: string | undefined;
-  let inFlight: AbortController | undefined;
   let loopDone: Promise<void> = Promise.resolve();
-  let wakeUp: (() => void) | undefined;
   let waitingForData = false;
 
-  function wake(): void {
-    const w = wakeUp;
-    wakeUp = undefined;
-    w?.();
-  }
-
-  /** Sleeps up to `ms`, or until new records, a flush or stop wake the loop. */
-  function pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        if (wakeUp === done) wakeUp = undefined;
-        resolve();
-      }
-      wakeUp = done;
-    });
-  }
-
   const full = () => spool.usedBytes() >= config.spool.maxBytes;
-
-  async function upload(batch: SpoolBatch): Promise<boolean> {
-    const body = await gzip(batch.body, {
-      level: zlibConstants.Z_BEST_SPEED,
-    });
-    const controller = new AbortController();
-    inFlight = controller;
-    try {
-      const status = await fetchWithDeadline(
-        config.url,
-        {
-          method: 'POST',
-          headers: {
-            ...config.headers,
-            'content-type': 'application/json',
-            'content-encoding': 'gzip',
-            'user-agent': `mandate/${options.version}`,
-          },
-          body,
-        },
-        {
-          timeoutMs: config.timeoutMs,
-          signal: controller.signal,
-          ...(options.fetch ? { fetch: options.fetch } : {}),
-        },
-        async (res) => {
-          await res.arrayBuffer().catch(() => undefined);
-          return res.status;
-        },
-      );
-      if (status >= 200 && status < 300) return true;
-      lastFailure = `collector answered ${status}`;
-      return false;
-    } catch (err) {
-      if ((err as Error).name === 'TimeoutError') {
-        lastFailure = 'upload timed out';
-        return false;
-      }
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      lastFailure = cause?.code ?? cause?.message ?? (err as Error).message;
-      return false;
-    } finally {
-      inFlight = undefined;
-    }
-  }
 
   async function loop(): Promise<void> {
     while (!stopped) {
@@ -151,7 +112,7 @@ export function createHttpDestination(options: HttpDestinationOptions): HttpAudi
         continue;
       }
       if (batch.invalid > 0) options.onRecords?.('dropped', batch.invalid);
-      if (batch.count === 0 || (await upload(batch))) {
+      if (batch.count === 0 || (await uploader.upload(batch))) {
         await spool.ack(batch);
         if (batch.count > 0) options.onRecords?.('delivered', batch.count);
         if (failures > 0) failures = 0;
@@ -160,14 +121,9 @@ export function createHttpDestination(options: HttpDestinationOptions): HttpAudi
       spool.release();
       failures++;
       if (failures === 1 || failures % 10 === 0) {
-        options.onError?.(new Error(lastFailure ?? 'upload failed'), 'upload');
+        options.onError?.(new Error(uploader.lastFailure() ?? 'upload failed'), 'upload');
       }
-      // Exponential back-off with jitter, so a fleet of sidecars does not retry in step.
-      const ceiling = Math.min(
-        config.backoffMaxMs,
-        config.backoffMinMs * 2 ** Math.min(failures - 1, 30),
-      );
-      await pause(ceiling / 2 + Math.random() * (ceiling / 2));
+      await pause(backoffMs(config, failures));
     }
   }
 
@@ -233,48 +189,76 @@ export function createHttpDestination(options: HttpDestinationOptions): HttpAudi
         await new Promise((r) => setTimeout(r, 20));
       }
       stopped = true;
-      inFlight?.abort(new Error('shutting down'));
+      uploader.abort(new Error('shutting down'));
       wake();
       await loopDone;
       await spool.close();
     },
-    stats() {
-      const s = spool.stats();
-      return {
-        spoolBytes: s.bytes + s.pendingBytes,
-        spoolRecords: s.records,
-        oldestUndeliveredSeconds: s.oldestMs === undefined ? 0 : (Date.now() - s.oldestMs) / 1000,
-        consecutiveFailures: failures,
-      };
-    },
-    status(): ComponentStatus {
-      const s = spool.stats();
-      const detail = {
-        spool_bytes: s.bytes + s.pendingBytes,
-        spool_records: s.records,
-        oldest_undelivered_seconds:
-          s.oldestMs === undefined ? 0 : Math.round((Date.now() - s.oldestMs) / 1000),
-      };
-      if (!started) return { state: 'NOT_READY', message: 'spool not open yet', detail };
-      if (failClosed && (full() || s.writeError !== undefined)) {
-        return {
-          state: 'ERROR',
-          message: s.writeError
-            ? `spool cannot be written (${s.writeError}): checks are denied with audit_unavailable`
-            : 'spool full: checks are denied with audit_unavailable until the collector catches up',
-          detail,
-        };
-      }
-      if (failures > 0 || s.writeError !== undefined) {
-        return {
-          state: 'WARN',
-          message: s.writeError
-            ? `spool write failing: ${s.writeError}`
-            : `collector unreachable (${lastFailure ?? 'upload failed'}); records wait in the spool`,
-          detail,
-        };
-      }
-      return { state: 'OK', detail };
-    },
+    stats: () => httpStats(spool.stats(), failures),
+    status: () =>
+      httpStatus(spool.stats(), {
+        started,
+        failClosed,
+        full: full(),
+        failures,
+        lastFailure: uploader.lastFailure(),
+      }),
   };
+}
+
+/** Exponential back-off with jitter after `failures` failed uploads, so a fleet of sidecars does not retry in step. */
+function backoffMs(config: HttpDestinationConfig, failures: number): number {
+  const ceiling = Math.min(
+    config.backoffMaxMs,
+    config.backoffMinMs * 2 ** Math.min(failures - 1, 30),
+  );
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}
+
+function httpStats(s: SpoolStats, failures: number): HttpDestinationStats {
+  return {
+    spoolBytes: s.bytes + s.pendingBytes,
+    spoolRecords: s.records,
+    oldestUndeliveredSeconds: s.oldestMs === undefined ? 0 : (Date.now() - s.oldestMs) / 1000,
+    consecutiveFailures: failures,
+  };
+}
+
+/** What the status of an http destination depends on besides its spool. */
+interface HttpState {
+  readonly started: boolean;
+  readonly failClosed: boolean;
+  readonly full: boolean;
+  readonly failures: number;
+  readonly lastFailure: string | undefined;
+}
+
+/** NOT_READY before the spool opens; ERROR when fail-closed and denying; WARN while failing; else OK. */
+function httpStatus(s: SpoolStats, state: HttpState): ComponentStatus {
+  const detail = {
+    spool_bytes: s.bytes + s.pendingBytes,
+    spool_records: s.records,
+    oldest_undelivered_seconds:
+      s.oldestMs === undefined ? 0 : Math.round((Date.now() - s.oldestMs) / 1000),
+  };
+  if (!state.started) return { state: 'NOT_READY', message: 'spool not open yet', detail };
+  if (state.failClosed && (state.full || s.writeError !== undefined)) {
+    return {
+      state: 'ERROR',
+      message: s.writeError
+        ? `spool cannot be written (${s.writeError}): checks are denied with audit_unavailable`
+        : 'spool full: checks are denied with audit_unavailable until the collector catches up',
+      detail,
+    };
+  }
+  if (state.failures > 0 || s.writeError !== undefined) {
+    return {
+      state: 'WARN',
+      message: s.writeError
+        ? `spool write failing: ${s.writeError}`
+        : `collector unreachable (${state.lastFailure ?? 'upload failed'}); records wait in the spool`,
+      detail,
+    };
+  }
+  return { state: 'OK', detail };
 }
