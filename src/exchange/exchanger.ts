@@ -202,18 +202,25 @@ export async function createTokenExchanger(
       sweep = undefined;
       cache.clear();
     },
-    status() {
-      const known = endpoints.known();
-      if (lastFailure) {
-        return {
-          state: 'WARN',
-          message: `token exchange: ${lastFailure.message}`,
-          detail: { since: lastFailure.at },
-        };
-      }
-      return known
-        ? { state: 'OK', detail: { token_endpoint: known.tokenEndpoint, cached: cache.size() } }
-        : { state: 'WARN', message: 'token exchange: the token endpoint is not known yet' };
-    },
+    status: () => exchangerStatus(lastFailure, endpoints, cache),
   };
+}
+
+/** WARN after a failed call to the AS or before the token endpoint is known; OK otherwise. */
+function exchangerStatus(
+  lastFailure: { message: string; at: string } | undefined,
+  endpoints: EndpointResolver,
+  cache: ExchangeCache,
+): ComponentStatus {
+  const known = endpoints.known();
+  if (lastFailure) {
+    return {
+      state: 'WARN',
+      message: `token exchange: ${lastFailure.message}`,
+      detail: { since: lastFailure.at },
+    };
+  }
+  return known
+    ? { state: 'OK', detail: { token_endpoint: known.tokenEndpoint, cached: cache.size() } }
+    : { state: 'WARN', message: 'token exchange: the token endpoint is not known yet' };
 }
