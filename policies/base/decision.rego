@@ -11,6 +11,7 @@ default allow := false
 allow if {
 	count(reasons) == 0
 	not exchange_request
+	not mcp_request
 	count(granting_scopes_held) > 0
 }
 
@@ -19,6 +20,12 @@ allow if {
 allow if {
 	count(reasons) == 0
 	exchange_request
+}
+
+# An MCP message is granted by the scopes mcp.rego asks of it.
+allow if {
+	count(reasons) == 0
+	mcp_request
 }
 
 # Scopes the caller holds that grant the action: the action itself, or one mapped to it.
@@ -67,6 +74,7 @@ reasons contains {"code": "policy_denied", "message": "the request names no acti
 reasons contains {"code": "insufficient_scope", "message": msg} if {
 	action_given
 	not exchange_request
+	not mcp_request
 	count(granting_scopes_held) == 0
 	msg := concat("", [
 		"action '", input.action, "' needs one of the scopes: ",

@@ -7,6 +7,7 @@ import { completionScript } from './completion.js';
 import { resolveConfig } from './config-source.js';
 import { devAs, type DevAsFlags } from './dev-as.js';
 import { policyCommand, type PolicyFlags } from './policy.js';
+import { proxy } from './proxy.js';
 import { revocations, revoke, type RevocationFlags, type RevokeFlags } from './revoke.js';
 import { serve } from './serve.js';
 import { tokenMint, type TokenMintFlags } from './token-mint.js';
@@ -98,6 +99,18 @@ export function createProgram(io: ProgramIo, result: ProgramResult): Command {
     .action(async (_opts, command: Command) => {
       const flags = flagsOf(command);
       await serve(resolveConfig(flags['config'] as string | undefined, io.env));
+      done(-1);
+    });
+
+  program
+    .command('proxy')
+    .description(
+      'run the MCP proxy in front of the MCP server in mcp.upstream (needs an mcp: section)',
+    )
+    .addOption(configOption())
+    .action(async (_opts, command: Command) => {
+      const flags = flagsOf(command);
+      await proxy(resolveConfig(flags['config'] as string | undefined, io.env));
       done(-1);
     });
 

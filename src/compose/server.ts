@@ -136,7 +136,7 @@ async function startCore(
 }
 
 /** The audit log with its sinks started (an http sink's spool opened and delivery resumed). */
-async function startAuditLog(
+export async function startAuditLog(
   config: MandateConfig,
   metrics: Metrics,
   logger: Logger,

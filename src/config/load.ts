@@ -7,6 +7,7 @@ import { resolveAudit } from './audit.js';
 import { ConfigError } from './errors.js';
 import { resolveEnvoy } from './envoy.js';
 import { resolveExchange } from './exchange.js';
+import { resolveMcp } from './mcp.js';
 import { devIssuer, resolveIssuer } from './issuer.js';
 import { resolvePolicies } from './policies.js';
 import { resolveRevocation } from './revocation.js';
@@ -103,6 +104,7 @@ function buildConfig(doc: unknown, options: LoadOptions): MandateConfig {
 
   const policies = resolvePolicies(raw.policies, at, stateDir, dev.enabled);
   const exchange = raw.exchange ? resolveExchange(raw.exchange, at) : undefined;
+  const mcp = raw.mcp ? resolveMcp(raw.mcp, parseListen) : undefined;
   const config: MandateConfig = {
     listen: {
       http: parseListen('listen.http', raw.listen.http),
@@ -127,6 +129,7 @@ function buildConfig(doc: unknown, options: LoadOptions): MandateConfig {
     revocation: resolveRevocation(raw.revocation, at, stateDir),
     envoy: resolveEnvoy(raw.envoy, at, policies.dir),
     ...(exchange ? { exchange } : {}),
+    ...(mcp ? { mcp } : {}),
     logLevel: raw.log_level,
   };
   return deepFreeze(config);

@@ -7,6 +7,7 @@ import type { ExchangeConfig } from './exchange.js';
 import type { AdminJwtConfig } from './admin-jwt.js';
 import type { RevocationConfig } from './revocation.js';
 import type { PolicyConfig } from './policies.js';
+import type { McpConfig } from './mcp.js';
 
 /** A `host:port` listen address. Port 0 picks a free port (tests). */
 export interface ListenAddress {
@@ -248,6 +249,8 @@ export interface MandateConfig {
   readonly envoy: EnvoyConfig;
   /** RFC 8693 token exchange (see src/config/exchange.ts); absent: exchange is off. */
   readonly exchange?: ExchangeConfig;
+  /** Guarded MCP servers and the `mandate proxy` upstream (see src/config/mcp.ts); absent: none. */
+  readonly mcp?: McpConfig;
   /** pino level for operational logs. Default info. */
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }

@@ -55,6 +55,8 @@ export function isReasonCode(code: unknown): code is ReasonCode {
 export interface Reason {
   readonly code: ReasonCode;
   readonly message: string;
+  /** With `insufficient_scope`, when the policy names them: every scope the request needs. */
+  readonly scopes?: readonly string[];
 }
 
 /** How a transport should present a denial: the caller's credentials are the problem, the caller lacks rights, the request is unusable, or mandate failed. */

@@ -2,7 +2,7 @@
 import type { DpopEvidence } from '../token/dpop.js';
 
 /** Which adapter a request came through; recorded in audit and metrics. */
-export type Transport = 'http' | 'grpc' | 'envoy_grpc' | 'envoy_http' | 'cli';
+export type Transport = 'http' | 'grpc' | 'envoy_grpc' | 'envoy_http' | 'mcp' | 'cli';
 
 export interface ResourceRef {
   readonly type: string;

@@ -44,13 +44,20 @@ export function denyBinding(dpopError: DpopError, message: string): Verdict {
 /** A policy's answer in the closed reason set: unknown codes become `policy_denied`, and a deny always has a reason. */
 export function policyVerdict(result: {
   readonly allow: boolean;
-  readonly reasons: readonly { readonly code: unknown; readonly message: unknown }[];
+  readonly reasons: readonly {
+    readonly code: unknown;
+    readonly message: unknown;
+    readonly scopes?: readonly string[];
+  }[];
 }): Verdict {
   if (result.allow) return ALLOW;
-  const reasons = result.reasons.map((r): Reason => ({
-    code: policyReasonCode(r.code),
-    message: typeof r.message === 'string' ? r.message : '',
-  }));
+  const reasons = result.reasons.map((r): Reason => {
+    const code = policyReasonCode(r.code);
+    const message = typeof r.message === 'string' ? r.message : '';
+    return code === 'insufficient_scope' && r.scopes !== undefined
+      ? { code, message, scopes: r.scopes }
+      : { code, message };
+  });
   return {
     allow: false,
     reasons:

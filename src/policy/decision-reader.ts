@@ -17,9 +17,13 @@ export const NO_DECISION: LayerVerdict = Object.freeze({
 
 function readReason(raw: unknown): PolicyReason | undefined {
   if (typeof raw !== 'object' || raw === null) return undefined;
-  const { code, message } = raw as { code?: unknown; message?: unknown };
+  const { code, message, scopes } = raw as { code?: unknown; message?: unknown; scopes?: unknown };
   if (typeof code !== 'string' || code === '') return undefined;
-  return { code, message: typeof message === 'string' ? message : code };
+  const text = typeof message === 'string' ? message : code;
+  if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === 'string')) {
+    return { code, message: text };
+  }
+  return { code, message: text, scopes: scopes as string[] };
 }
 
 /**

@@ -8,6 +8,8 @@ export type { PolicyCacheKey } from './decision-cache.js';
 export interface PolicyReason {
   readonly code: string;
   readonly message: string;
+  /** With `insufficient_scope`: every scope the request needs, when the policy says (for step-up challenges). */
+  readonly scopes?: readonly string[];
 }
 
 /** The result of evaluating one policy unit (base or one tenant). */

@@ -20,6 +20,7 @@ function cli(args: string[]) {
 /** Every flag each command took before it had --help: none may be lost. */
 const FLAGS: Record<string, string[]> = {
   serve: ['--config'],
+  proxy: ['--config'],
   'token mint': [
     '--client',
     '--sub',

@@ -6,6 +6,7 @@ import { bool, int, oneOf, section, str } from './build.js';
 import { envoySchema } from './envoy.js';
 import { exchangeSchema } from './exchange.js';
 import { issuerProperties } from './issuer.js';
+import { mcpSchema } from './mcp.js';
 import { policiesSchema } from './policies.js';
 import { revocationSchema } from './revocation.js';
 
@@ -136,6 +137,7 @@ export const configFileSchema = section(
     ),
     envoy: envoySchema,
     exchange: Type.Optional(exchangeSchema),
+    mcp: Type.Optional(mcpSchema),
     revocation: revocationSchema,
     log_level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       default: 'info',

@@ -1,0 +1,141 @@
+// The composition of `mandate proxy`: the decision core's components, one audience-bound verifier per MCP resource, then the proxy listener.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { McpConfig, McpResourceConfig } from '../config/mcp.js';
+import type { MandateConfig } from '../config/types.js';
+import { createDecider } from '../core/decide.js';
+import type { Decider } from '../core/decision.js';
+import { createTokenVerifier } from '../token/verifier.js';
+import { createMcpProxy } from '../transport/mcp/proxy.js';
+import { startDecisionCore, type DecisionCore } from './core.js';
+import { composeInOrder, createLifecycle, type Lifecycle } from './lifecycle.js';
+import { startAuditLog } from './server.js';
+
+export interface RunningMcpProxy {
+  readonly core: DecisionCore<AuditLog>;
+  readonly host: string;
+  readonly port: number;
+  /** The components in the order they started (they stop in the reverse order). */
+  readonly components: readonly string[];
+  /** Stops accepting, lets open exchanges finish within `graceMs` (then cuts them), stops the rest. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/**
+ * RFC 8707 audience binding: a resource's decider verifies tokens with every issuer's audiences
+ * replaced by that resource's canonical URI, so a token for another API of the same issuer, or
+ * for another resource of this proxy, is refused as `audience_mismatch` (401) before any policy.
+ */
+async function startResourceDeciders(
+  config: MandateConfig,
+  mcp: McpConfig,
+  core: DecisionCore<AuditLog>,
+  logger: Logger,
+  lifecycle: Lifecycle,
+): Promise<Map<McpResourceConfig, Decider>> {
+  const deciders = new Map<McpResourceConfig, Decider>();
+  for (const resource of mcp.resources) {
+    const verifier = createTokenVerifier({
+      issuers: config.issuers.map((issuer) => ({ ...issuer, audiences: [resource.uri] })),
+      token: config.token,
+    });
+    await lifecycle.start({
+      name: `keys.mcp:${resource.uri}`,
+      start: () => verifier.start(),
+      stop: () => verifier.stop(),
+    });
+    deciders.set(
+      resource,
+      createDecider({
+        verifier,
+        policy: core.policy,
+        audit: core.audit,
+        tenancy: config.tenancy,
+        metrics: core.metrics,
+        maxNestingDepth: config.limits.maxNestingDepth,
+        revocation: core.revocation.store,
+        onError: (err) => logger.error({ err }, 'decision failed with an internal error'),
+      }),
+    );
+  }
+  return deciders;
+}
+
+/** Listens; on stop, refuses new connections, and cuts streams still open after `graceMs`. */
+function listenerComponent(server: Server, mcp: McpConfig) {
+  return {
+    name: 'listen.mcp',
+    start: () =>
+      new Promise<void>((resolve, reject) => {
+        const failed = (err: Error) =>
+          reject(
+            new Error(
+              `mcp.listen: cannot listen on ${mcp.listen.host}:${mcp.listen.port}: ${err.message}`,
+            ),
+          );
+        server.once('error', failed);
+        server.listen(mcp.listen.port, mcp.listen.host, () => {
+          server.off('error', failed);
+          resolve();
+        });
+      }),
+    stop: async (graceMs: number) => {
+      if (!server.listening) return;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      // A GET stream or a long SSE answer may never end by itself.
+      const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+      await closed;
+      clearTimeout(cut);
+    },
+  };
+}
+
+/**
+ * Starts `mandate proxy`: revocation, policies, keys, compatibility policy, audit (as `serve`),
+ * one verifier per MCP resource, then the listener. When one fails to start, those already
+ * started are stopped, last first, and the promise rejects with that failure.
+ */
+export async function startMcpProxy(
+  config: MandateConfig,
+  logger: Logger,
+): Promise<RunningMcpProxy> {
+  const mcp = config.mcp;
+  if (mcp === undefined) throw new Error('mcp: the proxy needs an mcp: section with resources');
+  if (mcp.upstream === undefined) throw new Error('mcp.upstream: the proxy needs an upstream URL');
+  const lifecycle = createLifecycle((name, err) =>
+    logger.error({ err, component: name }, 'component failed to stop'),
+  );
+  const log = logger.child({ component: 'mcp-proxy' });
+  const { core, server } = await composeInOrder(lifecycle, async () => {
+    const core = await startDecisionCore(config, logger, lifecycle, (metrics) =>
+      startAuditLog(config, metrics, logger, lifecycle),
+    );
+    const deciders = await startResourceDeciders(config, mcp, core, logger, lifecycle);
+    const proxy = createMcpProxy({
+      config: mcp,
+      deciderFor: (resource) => deciders.get(resource) as Decider,
+      onError: (err) => log.error({ err }, 'mcp proxy failed while handling a request'),
+    });
+    const server = createServer((req, res) => proxy.handle(req, res));
+    await lifecycle.start(listenerComponent(server, mcp));
+    return { core, server };
+  });
+  let stopping: Promise<void> | undefined;
+  return {
+    core,
+    host: mcp.listen.host,
+    port: (server.address() as AddressInfo).port,
+    components: lifecycle.names(),
+    stop(graceMs = 10_000) {
+      stopping ??= (async () => {
+        // Key fetches end first, so a hanging JWKS endpoint cannot hold the listener open.
+        await core.verifier.stop();
+        await lifecycle.stop(graceMs);
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,130 @@
+// The `mcp:` config section: the MCP servers mandate guards (RFC 9728 metadata per resource) and the upstream `mandate proxy` forwards to.
+import { ConfigError } from './errors.js';
+import type { Static } from '@sinclair/typebox';
+import type { mcpSchema } from './schema/mcp.js';
+import type { ListenAddress } from './types.js';
+
+/** One protected MCP server as clients know it: its canonical URI and what its metadata says. */
+export interface McpResourceConfig {
+  /**
+   * Canonical resource URI (RFC 8707 / MCP), e.g. `https://mcp.example.com/mcp`: the `resource` of
+   * its metadata, and the audience a token must name (`aud`) to be accepted there. Required.
+   */
+  readonly uri: string;
+  /** Path the proxy serves this resource on. Default: the URI's path. */
+  readonly path: string;
+  /** Issuer identifiers of the authorization servers clients should use (RFC 9728 `authorization_servers`). Required, non-empty. */
+  readonly authorizationServers: readonly string[];
+  /**
+   * Scopes advertised in the metadata and asked for in a 401 challenge (`offline_access` is never
+   * put in a challenge). Default none.
+   */
+  readonly scopesSupported: readonly string[];
+  /** Human-readable name (RFC 9728 `resource_name`). */
+  readonly resourceName?: string;
+  /** A page for developers (RFC 9728 `resource_documentation`). */
+  readonly documentation?: string;
+}
+
+export interface McpConfig {
+  /** Where `mandate proxy` forwards allowed messages: the upstream MCP server's Streamable HTTP endpoint. */
+  readonly upstream?: string;
+  /** The protected resources; at least one. */
+  readonly resources: readonly McpResourceConfig[];
+  /** The proxy's listen address. Default 127.0.0.1:8190. */
+  readonly listen: ListenAddress;
+  /**
+   * `Origin` values accepted (besides every resource URI's own origin); a request with any other
+   * Origin is refused with 403 (DNS rebinding). A request without Origin (not a browser) passes.
+   */
+  readonly allowedOrigins: readonly string[];
+  /**
+   * `Host` values accepted (besides every resource URI's host); any other is refused with 403, so a
+   * rebound DNS name cannot reach the proxy. Default: only the resources' hosts.
+   */
+  readonly allowedHosts: readonly string[];
+  /** Largest JSON-RPC message a client may POST, bytes; larger ones get 413. Default 4 MiB. */
+  readonly bodyLimitBytes: number;
+  /** Largest JSON list answer the proxy reads whole to filter it, bytes. Default 16 MiB. */
+  readonly listLimitBytes: number;
+  /** How long the upstream may take to start answering, milliseconds. Default 30000. */
+  readonly upstreamTimeoutMs: number;
+}
+
+type McpFile = Static<typeof mcpSchema>;
+type ResourceFile = McpFile['resources'][number];
+
+function absoluteHttpUrl(key: string, value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(key, 'must be an absolute http(s) URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ConfigError(key, 'must be an absolute http(s) URL');
+  }
+  return url;
+}
+
+function resolveResource(key: string, raw: ResourceFile): McpResourceConfig {
+  const url = absoluteHttpUrl(`${key}.uri`, raw.uri);
+  // RFC 8707 §2: a resource indicator has no fragment; the canonical form has no query either.
+  if (url.hash !== '' || url.search !== '' || raw.uri.includes('#') || raw.uri.includes('?')) {
+    throw new ConfigError(`${key}.uri`, 'must have no query or fragment (RFC 8707)');
+  }
+  const path = raw.path ?? url.pathname;
+  if (!path.startsWith('/') || path.includes('?') || path.includes('#')) {
+    throw new ConfigError(`${key}.path`, 'must be a path starting with /');
+  }
+  if (path.startsWith('/.well-known/')) {
+    throw new ConfigError(`${key}.path`, 'must not be under /.well-known/');
+  }
+  raw.authorization_servers.forEach((as, i) =>
+    absoluteHttpUrl(`${key}.authorization_servers[${i}]`, as),
+  );
+  if (raw.documentation !== undefined) absoluteHttpUrl(`${key}.documentation`, raw.documentation);
+  return {
+    uri: raw.uri,
+    path,
+    authorizationServers: raw.authorization_servers,
+    scopesSupported: raw.scopes_supported,
+    ...(raw.resource_name !== undefined ? { resourceName: raw.resource_name } : {}),
+    ...(raw.documentation !== undefined ? { documentation: raw.documentation } : {}),
+  };
+}
+
+/**
+ * The `mcp:` section, validated by the schema, with the rules across keys checked: URLs, distinct
+ * paths, origins. `parseListen` is the loader's own `host:port` parser, passed in.
+ */
+export function resolveMcp(
+  raw: McpFile,
+  parseListen: (key: string, text: string) => ListenAddress,
+): McpConfig {
+  if (raw.upstream !== undefined) absoluteHttpUrl('mcp.upstream', raw.upstream);
+  const resources = raw.resources.map((r, i) => resolveResource(`mcp.resources[${i}]`, r));
+  const paths = new Set<string>();
+  resources.forEach((r, i) => {
+    if (paths.has(r.path)) {
+      throw new ConfigError(`mcp.resources[${i}].path`, `duplicate path ${r.path}`);
+    }
+    paths.add(r.path);
+  });
+  raw.allowed_origins.forEach((o, i) => {
+    const url = absoluteHttpUrl(`mcp.allowed_origins[${i}]`, o);
+    if (url.origin !== o) {
+      throw new ConfigError(`mcp.allowed_origins[${i}]`, `must be an origin, e.g. ${url.origin}`);
+    }
+  });
+  return {
+    ...(raw.upstream !== undefined ? { upstream: raw.upstream } : {}),
+    resources,
+    listen: parseListen('mcp.listen', raw.listen),
+    allowedOrigins: raw.allowed_origins,
+    allowedHosts: raw.allowed_hosts.map((h) => h.toLowerCase()),
+    bodyLimitBytes: raw.body_limit_bytes,
+    listLimitBytes: raw.list_limit_bytes,
+    upstreamTimeoutMs: raw.upstream_timeout_ms,
+  };
+}

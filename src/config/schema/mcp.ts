@@ -1,0 +1,78 @@
+// Schema of the `mcp:` section: the MCP servers `mandate proxy` guards (RFC 9728 metadata per resource) and its upstream.
+import { Type } from '@sinclair/typebox';
+import { int, section, str, strList } from './build.js';
+
+const resource = section(
+  {
+    uri: str({
+      description:
+        'Canonical resource URI (RFC 8707), e.g. `https://mcp.example.com/mcp`: the metadata `resource`, and the only audience accepted there. No query or fragment.',
+    }),
+    path: Type.Optional(
+      str({
+        'x-default': "the URI's path",
+        description: 'Path the proxy serves this resource on.',
+      }),
+    ),
+    authorization_servers: strList({
+      minItems: 1,
+      description: 'Issuers clients should get tokens from (RFC 9728 `authorization_servers`).',
+    }),
+    scopes_supported: strList(
+      {
+        default: [],
+        description:
+          'Scopes advertised in the metadata and asked for in a 401 (never `offline_access`).',
+      },
+      { pattern: '^[^\\s"\\\\]+$', errorMessage: { pattern: 'must be a scope token' } },
+    ),
+    resource_name: Type.Optional(str({ description: 'RFC 9728 `resource_name`.' })),
+    documentation: Type.Optional(
+      str({ description: 'RFC 9728 `resource_documentation`, an http(s) URL.' }),
+    ),
+  },
+  { description: 'One protected MCP server as clients know it.' },
+);
+
+/** The `mcp:` section as written in the file. */
+export const mcpSchema = section(
+  {
+    upstream: Type.Optional(
+      str({
+        description:
+          "The upstream MCP server's Streamable HTTP endpoint `mandate proxy` forwards to (required by it).",
+      }),
+    ),
+    resources: Type.Array(resource, {
+      minItems: 1,
+      description: 'The protected resources (see docs/mcp.md).',
+    }),
+    listen: str({
+      default: '127.0.0.1:8190',
+      pattern: '^(?:\\[[^\\]]+\\]|[^:]+):\\d{1,5}$',
+      errorMessage: { pattern: 'must be host:port, got {value}' },
+      description: "The proxy's address, `host:port`.",
+    }),
+    allowed_origins: strList({
+      default: [],
+      description: "Origins accepted besides the resources' own; any other Origin gets 403.",
+    }),
+    allowed_hosts: strList({
+      default: [],
+      description: "Host values accepted besides the resources' own; any other gets 403.",
+    }),
+    body_limit_bytes: int(1024, 268_435_456, {
+      default: 4_194_304,
+      description: 'Largest message a client may POST, bytes (413 beyond).',
+    }),
+    list_limit_bytes: int(1024, 1_073_741_824, {
+      default: 16_777_216,
+      description: 'Largest JSON list answer, or single SSE event, read to filter, bytes.',
+    }),
+    upstream_timeout_ms: int(100, 600_000, {
+      default: 30_000,
+      description: 'How long the upstream may take to start answering, milliseconds (502 beyond).',
+    }),
+  },
+  { description: 'MCP servers guarded by `mandate proxy` (see docs/mcp.md).' },
+);

@@ -1,0 +1,122 @@
+// Forwards one allowed request to the upstream MCP server and streams its answer back, filtering list answers and guarding session ownership.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import type { Decision } from '../../core/decision.js';
+import { BodyTooLarge, header, readBody, send, sendError } from './http-io.js';
+import { JSONRPC_INTERNAL_ERROR, JSONRPC_INVALID_REQUEST, type JsonRpcId } from './jsonrpc.js';
+import { filterListAnswer, isListAnswer, type Ask } from './list-filter.js';
+import type { McpProxyOptions } from './options.js';
+import { createSessionOwners } from './session-owners.js';
+import { createSseFilter } from './sse-filter.js';
+import { FORWARDED_RESPONSE_HEADERS, callUpstream, upstreamHeadersOf } from './upstream.js';
+
+/** What one allowed request is forwarded with. */
+export interface Forwarded {
+  readonly decision: Decision;
+  /** Decides each item of a list answer as the caller. */
+  readonly ask: Ask;
+  /** The message to send (the parsed one, serialised again); undefined for GET and DELETE. */
+  readonly body?: string;
+  /** The request is a list method, so a JSON answer is read whole to be filtered. */
+  readonly listMethod: boolean;
+  readonly id: JsonRpcId | null;
+}
+
+export interface Forwarder {
+  forward(req: IncomingMessage, res: ServerResponse, what: Forwarded): Promise<void>;
+}
+
+export function createForwarder(config: McpProxyOptions): Forwarder {
+  const upstream = config.upstream !== undefined ? new URL(config.upstream) : undefined;
+  const sessions = createSessionOwners();
+
+  /** Forwards an allowed request and streams the answer back, filtering list answers. */
+  async function forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    { decision, ask, body, listMethod, id }: Forwarded,
+  ): Promise<void> {
+    if (upstream === undefined) {
+      sendError(res, 502, id, JSONRPC_INTERNAL_ERROR, 'no upstream MCP server is configured');
+      return;
+    }
+    const sessionId = header(req, 'mcp-session-id');
+    if (sessionId !== undefined && !sessions.mayUse(sessionId, decision.subject)) {
+      // As the spec has a server answer an unknown session: the caller learns nothing of its owner.
+      sendError(res, 404, id, JSONRPC_INVALID_REQUEST, 'session not found');
+      return;
+    }
+    const bodyBytes = body === undefined ? undefined : Buffer.byteLength(body);
+    const call = callUpstream(
+      upstream,
+      req.method ?? 'GET',
+      upstreamHeadersOf(req.headers, decision, bodyBytes),
+      config.upstreamTimeoutMs,
+    );
+    // The client went away (or cancelled by closing its stream): so does the upstream request.
+    res.once('close', () => call.request.destroy());
+    call.request.end(body);
+    let answer: IncomingMessage;
+    try {
+      answer = await call.response;
+    } catch {
+      sendError(
+        res,
+        502,
+        id,
+        JSONRPC_INTERNAL_ERROR,
+        'the upstream MCP server could not be reached',
+      );
+      return;
+    }
+    const issued = answer.headers['mcp-session-id'];
+    if (typeof issued === 'string') sessions.claim(issued, decision.subject);
+    if (sessionId !== undefined && req.method === 'DELETE' && (answer.statusCode ?? 500) < 300) {
+      sessions.forget(sessionId);
+    }
+    const headers: Record<string, string> = {};
+    for (const name of FORWARDED_RESPONSE_HEADERS) {
+      const value = answer.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    const type = (answer.headers['content-type'] ?? '').toLowerCase();
+    if (type.startsWith('text/event-stream')) {
+      delete headers['content-length'];
+      res.writeHead(answer.statusCode ?? 502, headers);
+      res.flushHeaders();
+      await pipeline(answer, createSseFilter(ask, config.listLimitBytes), res);
+      return;
+    }
+    if (listMethod && type.startsWith('application/json')) {
+      let text: string;
+      try {
+        text = await readBody(answer, config.listLimitBytes);
+      } catch (err) {
+        if (!(err instanceof BodyTooLarge)) throw err;
+        sendError(
+          res,
+          502,
+          id,
+          JSONRPC_INTERNAL_ERROR,
+          'the upstream list answer is too large to filter',
+        );
+        return;
+      }
+      let message: unknown;
+      try {
+        message = JSON.parse(text);
+      } catch {
+        sendError(res, 502, id, JSONRPC_INTERNAL_ERROR, 'the upstream answered with invalid JSON');
+        return;
+      }
+      const out = isListAnswer(message) ? await filterListAnswer(message, ask) : message;
+      delete headers['content-length'];
+      send(res, answer.statusCode ?? 502, headers, JSON.stringify(out));
+      return;
+    }
+    res.writeHead(answer.statusCode ?? 502, headers);
+    await pipeline(answer, res);
+  }
+
+  return { forward };
+}

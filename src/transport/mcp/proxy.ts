@@ -1,0 +1,210 @@
+// The MCP proxy's request handler: RFC 9728 metadata, then per message verify → decide → forward (Streamable HTTP), filtering list answers.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Decider } from '../../core/decision.js';
+import { bearerTokenOf } from '../bearer.js';
+import { createForwarder } from './forward.js';
+import { BodyTooLarge, header, readBody, send, sendError } from './http-io.js';
+import { JSONRPC_INTERNAL_ERROR, JSONRPC_INVALID_REQUEST, parseClientMessage } from './jsonrpc.js';
+import type { Ask } from './list-filter.js';
+import { metadataRoutes } from './metadata.js';
+import {
+  END_SESSION_ACTION,
+  STREAM_ACTION,
+  authzRequestOf,
+  questionOf,
+  type McpRequestFacts,
+} from './methods.js';
+import type { McpProxyOptions, McpResourceOptions } from './options.js';
+import { createOriginGuard } from './origin.js';
+import { refusalOf } from './refusal.js';
+
+/** List methods whose JSON answers are read whole to be filtered (SSE answers are filtered event by event). */
+const LIST_METHODS: ReadonlySet<string> = new Set([
+  'tools/list',
+  'resources/list',
+  'resources/templates/list',
+  'prompts/list',
+]);
+
+export interface McpProxyDeps {
+  readonly config: McpProxyOptions;
+  /** The pipeline for each resource (by its config), whose verifier accepts only that resource's URI as audience. */
+  readonly deciderFor: (resource: McpResourceOptions) => Decider;
+  /** Unexpected failures (bugs, a broken upstream stream); the client gets a fail-closed answer. */
+  readonly onError?: (err: unknown) => void;
+}
+
+export interface McpProxy {
+  /** Answers one HTTP request; never throws. */
+  handle(req: IncomingMessage, res: ServerResponse): void;
+}
+
+/** A decision for each item of a list answer, as the caller of the listing message. */
+function askerFor(decider: Decider, facts: McpRequestFacts): Ask {
+  return (question) => {
+    const decision = decider.decide(authzRequestOf(question, facts, true));
+    return decision instanceof Promise
+      ? decision.then(
+          (d) => d.allow,
+          () => false,
+        )
+      : decision.allow;
+  };
+}
+
+/** What the adapter knows of a request besides its message: token, session, protocol version, peer. */
+function factsOf(req: IncomingMessage, resource: McpResourceOptions): McpRequestFacts {
+  const sessionId = header(req, 'mcp-session-id');
+  const protocolVersion = header(req, 'mcp-protocol-version');
+  const requestId = header(req, 'x-request-id');
+  const peer = req.socket.remoteAddress;
+  return {
+    token: bearerTokenOf(header(req, 'authorization')),
+    resourceUri: resource.uri,
+    ...(sessionId !== undefined ? { sessionId } : {}),
+    ...(protocolVersion !== undefined ? { protocolVersion } : {}),
+    ...(requestId !== undefined ? { requestId } : {}),
+    ...(peer !== undefined ? { peer: `${peer}:${req.socket.remotePort ?? 0}` } : {}),
+  };
+}
+
+export function createMcpProxy(deps: McpProxyDeps): McpProxy {
+  const { config } = deps;
+  const metadata = metadataRoutes(config.resources);
+  const byPath = new Map(config.resources.map((r) => [r.path, r]));
+  const guard = createOriginGuard(config);
+  const forwarder = createForwarder(config);
+
+  async function handlePost(
+    req: IncomingMessage,
+    res: ServerResponse,
+    resource: McpResourceOptions,
+  ) {
+    let text: string;
+    try {
+      text = await readBody(req, config.bodyLimitBytes);
+    } catch (err) {
+      if (err instanceof BodyTooLarge) {
+        sendError(
+          res,
+          413,
+          null,
+          JSONRPC_INVALID_REQUEST,
+          `the message exceeds ${config.bodyLimitBytes} bytes`,
+        );
+        return;
+      }
+      throw err;
+    }
+    const message = parseClientMessage(text);
+    if (message.kind === 'invalid') {
+      sendError(res, 400, message.id, message.code, message.message);
+      return;
+    }
+    const id = message.kind === 'notification' ? null : message.id;
+    const question = questionOf(message);
+    if ('code' in question) {
+      sendError(res, 400, id, question.code, question.message);
+      return;
+    }
+    const decider = deps.deciderFor(resource);
+    const facts = factsOf(req, resource);
+    const decision = await decider.decide(authzRequestOf(question, facts));
+    if (!decision.allow) {
+      const refusal = refusalOf(decision, resource, id, message.kind === 'request');
+      send(res, refusal.status, { ...refusal.headers }, refusal.body);
+      return;
+    }
+    const listMethod = message.kind === 'request' && LIST_METHODS.has(message.method);
+    await forwarder.forward(req, res, {
+      decision,
+      ask: askerFor(decider, facts),
+      body: JSON.stringify(message.doc),
+      listMethod,
+      id,
+    });
+  }
+
+  /** GET (the stream of server messages) and DELETE (end the session): decided, then forwarded. */
+  async function handleBodiless(
+    req: IncomingMessage,
+    res: ServerResponse,
+    resource: McpResourceOptions,
+    action: string,
+  ) {
+    const decider = deps.deciderFor(resource);
+    const facts = factsOf(req, resource);
+    const decision = await decider.decide(authzRequestOf({ action }, facts));
+    if (!decision.allow) {
+      const refusal = refusalOf(decision, resource, null, false);
+      send(res, refusal.status, { ...refusal.headers }, refusal.body);
+      return;
+    }
+    await forwarder.forward(req, res, {
+      decision,
+      ask: askerFor(decider, facts),
+      listMethod: false,
+      id: null,
+    });
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const refused = guard.refuse(header(req, 'host'), header(req, 'origin'));
+    if (refused !== undefined) {
+      sendError(res, 403, null, JSONRPC_INVALID_REQUEST, refused);
+      return;
+    }
+    const document = metadata.get(path);
+    if (document !== undefined) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        send(res, 405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }, 'method not allowed');
+        return;
+      }
+      // Public by design (RFC 9728 §3): browser-based clients read it cross-origin.
+      send(
+        res,
+        200,
+        {
+          'content-type': 'application/json',
+          'access-control-allow-origin': '*',
+          'cache-control': 'max-age=300',
+        },
+        JSON.stringify(document),
+      );
+      return;
+    }
+    const resource = byPath.get(path);
+    if (resource === undefined) {
+      send(res, 404, { 'content-type': 'text/plain' }, 'not found');
+      return;
+    }
+    switch (req.method) {
+      case 'POST':
+        return handlePost(req, res, resource);
+      case 'GET':
+        return handleBodiless(req, res, resource, STREAM_ACTION);
+      case 'DELETE':
+        return handleBodiless(req, res, resource, END_SESSION_ACTION);
+      default:
+        send(
+          res,
+          405,
+          { allow: 'GET, POST, DELETE', 'content-type': 'text/plain' },
+          'method not allowed',
+        );
+    }
+  }
+
+  return {
+    handle(req, res) {
+      route(req, res).catch((err: unknown) => {
+        // A client that went away mid-answer is no failure of the proxy's.
+        const clientGone = res.destroyed && !res.writableFinished && req.socket.destroyed;
+        if (!clientGone) deps.onError?.(err);
+        // Fail closed: whatever was not sent is not sent; a started stream is cut.
+        sendError(res, 500, null, JSONRPC_INTERNAL_ERROR, 'the proxy failed to handle the request');
+      });
+    },
+  };
+}

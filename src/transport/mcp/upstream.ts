@@ -1,0 +1,121 @@
+// Forwards an allowed MCP request to the upstream server: chosen headers only (never the client's token), identity headers added.
+import {
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type ClientRequest,
+} from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Decision } from '../../core/decision.js';
+
+/** Request headers passed to the upstream; everything else (Authorization, Cookie, hop-by-hop) stays here. */
+const FORWARDED_REQUEST_HEADERS = [
+  'content-type',
+  'accept',
+  'mcp-session-id',
+  'mcp-protocol-version',
+  'last-event-id',
+  'user-agent',
+] as const;
+
+/** Response headers passed back to the client. */
+export const FORWARDED_RESPONSE_HEADERS = [
+  'content-type',
+  'mcp-session-id',
+  'mcp-protocol-version',
+  'cache-control',
+  'content-length',
+] as const;
+
+/** Identity of the decided caller, as the upstream receives it (the names Envoy mode uses by default). */
+export const IDENTITY_HEADERS = {
+  subject: 'x-mandate-subject',
+  tenant: 'x-mandate-tenant',
+  client: 'x-mandate-client',
+  scopes: 'x-mandate-scopes',
+  act: 'x-mandate-act',
+  decisionId: 'x-mandate-decision-id',
+} as const;
+
+/** Whether a value can be sent as a header value: no control character but HTAB (RFC 9110 §5.5). */
+function isFieldValue(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return false;
+  }
+  return true;
+}
+
+/** Node sends header strings as Latin-1: a UTF-8 value goes as its bytes, so the upstream reads UTF-8. */
+function utf8OnTheWire(value: string): string {
+  for (let i = 0; i < value.length; i++) {
+    if (value.charCodeAt(i) > 0xff) return Buffer.from(value, 'utf8').toString('latin1');
+  }
+  return value;
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The headers the upstream gets: the forwarded ones, then mandate's identity headers (a client's own x-mandate-* never pass). */
+export function upstreamHeadersOf(
+  incoming: IncomingHttpHeaders,
+  decision: Decision,
+  bodyBytes?: number,
+): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of FORWARDED_REQUEST_HEADERS) {
+    const value = single(incoming[name]);
+    if (value !== undefined) headers[name] = value;
+  }
+  if (bodyBytes !== undefined) headers['content-length'] = String(bodyBytes);
+  const subject = decision.subject;
+  const identity: [string, string | undefined][] = [
+    [IDENTITY_HEADERS.decisionId, decision.decisionId],
+    [IDENTITY_HEADERS.subject, subject?.sub],
+    [IDENTITY_HEADERS.tenant, subject?.tenant],
+    [IDENTITY_HEADERS.client, subject?.clientId],
+    [IDENTITY_HEADERS.scopes, subject?.scopes.join(' ')],
+    [IDENTITY_HEADERS.act, subject && subject.act.length > 0 ? subject.act.join(',') : undefined],
+  ];
+  for (const [name, value] of identity) {
+    // A claim that cannot be a header value is left out rather than split into another header.
+    if (value !== undefined && value !== '' && isFieldValue(value))
+      headers[name] = utf8OnTheWire(value);
+  }
+  return headers;
+}
+
+export interface UpstreamCall {
+  readonly request: ClientRequest;
+  readonly response: Promise<IncomingMessage>;
+}
+
+/**
+ * Starts the upstream request; `response` settles once its headers arrive, and rejects when the
+ * upstream cannot be reached or does not start answering within `timeoutMs`.
+ */
+export function callUpstream(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): UpstreamCall {
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  const request = send(url, { method, headers });
+  const response = new Promise<IncomingMessage>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      request.destroy(new Error(`the upstream did not answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    request.once('response', (res) => {
+      clearTimeout(timer);
+      resolve(res);
+    });
+    request.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+  return { request, response };
+}

@@ -1,0 +1,128 @@
+// The `mcp:` section: defaults, resource validation, and errors that name the key.
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/config/errors.js';
+import { resolve } from 'node:path';
+import { loadConfigFile, parseConfig } from '../../src/config/load.js';
+
+const issuers = `
+issuers:
+  - issuer: https://as.example.com
+    jwks_uri: https://as.example.com/jwks
+    audiences: [crm-api]
+`;
+
+function load(mcp: string) {
+  return parseConfig(`${issuers}\nmcp:\n${mcp}`, { baseDir: '/srv' });
+}
+
+function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.message;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const resource = `  resources:
+    - uri: https://mcp.example.com/mcp
+      authorization_servers: [https://as.example.com]
+`;
+
+describe('mcp config', () => {
+  it('is off when absent', () => {
+    expect(parseConfig(issuers).mcp).toBeUndefined();
+  });
+
+  it('fills defaults: the path from the URI, the listen address, the limits', () => {
+    const mcp = load(`  upstream: http://127.0.0.1:3000/mcp\n${resource}`).mcp;
+    expect(mcp).toEqual({
+      upstream: 'http://127.0.0.1:3000/mcp',
+      resources: [
+        {
+          uri: 'https://mcp.example.com/mcp',
+          path: '/mcp',
+          authorizationServers: ['https://as.example.com'],
+          scopesSupported: [],
+        },
+      ],
+      listen: { host: '127.0.0.1', port: 8190 },
+      allowedOrigins: [],
+      allowedHosts: [],
+      bodyLimitBytes: 4 * 1024 * 1024,
+      listLimitBytes: 16 * 1024 * 1024,
+      upstreamTimeoutMs: 30_000,
+    });
+    expect(Object.isFrozen(mcp?.resources[0])).toBe(true);
+  });
+
+  it('reads every resource field', () => {
+    const mcp = load(`  resources:
+    - uri: https://mcp.example.com/tools
+      path: /internal/tools
+      authorization_servers: [https://as.example.com]
+      scopes_supported: [mcp.tools, offline_access]
+      resource_name: Tools
+      documentation: https://docs.example.com/mcp
+`).mcp;
+    expect(mcp?.resources[0]).toEqual({
+      uri: 'https://mcp.example.com/tools',
+      path: '/internal/tools',
+      authorizationServers: ['https://as.example.com'],
+      scopesSupported: ['mcp.tools', 'offline_access'],
+      resourceName: 'Tools',
+      documentation: 'https://docs.example.com/mcp',
+    });
+  });
+
+  const bad: [string, string, string][] = [
+    ['no resources', '  upstream: http://u/mcp\n', 'mcp.resources: is required'],
+    [
+      'a relative URI',
+      '  resources:\n    - { uri: /mcp, authorization_servers: [https://as] }\n',
+      'mcp.resources[0].uri: must be an absolute http(s) URL',
+    ],
+    [
+      'a URI with a fragment',
+      '  resources:\n    - { uri: "https://m/mcp#x", authorization_servers: [https://as] }\n',
+      'mcp.resources[0].uri: must have no query or fragment (RFC 8707)',
+    ],
+    [
+      'no authorization server',
+      '  resources:\n    - { uri: https://m/mcp }\n',
+      'mcp.resources[0].authorization_servers: is required',
+    ],
+    [
+      'a path under /.well-known/',
+      '  resources:\n    - { uri: https://m/mcp, path: /.well-known/x, authorization_servers: [https://as] }\n',
+      'mcp.resources[0].path: must not be under /.well-known/',
+    ],
+    [
+      'two resources on one path',
+      '  resources:\n    - { uri: https://m/mcp, authorization_servers: [https://as] }\n    - { uri: https://n/mcp, authorization_servers: [https://as] }\n',
+      'mcp.resources[1].path: duplicate path /mcp',
+    ],
+    [
+      'a scope that would break the challenge',
+      "  resources:\n    - { uri: https://m/mcp, authorization_servers: [https://as], scopes_supported: ['a\"b'] }\n",
+      'mcp.resources[0].scopes_supported[0]: must be a scope token',
+    ],
+    ['an unknown key', `  upstreams: x\n${resource}`, 'mcp.upstreams: unknown key'],
+    [
+      'an origin with a path',
+      `  allowed_origins: [https://app.example.com/x]\n${resource}`,
+      'mcp.allowed_origins[0]: must be an origin, e.g. https://app.example.com',
+    ],
+  ];
+  for (const [name, yaml, message] of bad) {
+    it(`refuses ${name}`, () => {
+      expect(errorOf(() => load(yaml))).toContain(message);
+    });
+  }
+
+  it('loads the example in examples/mcp', () => {
+    const config = loadConfigFile(resolve(import.meta.dirname, '../../examples/mcp/mandate.yaml'));
+    expect(config.mcp?.resources.map((r) => r.uri)).toEqual(['http://127.0.0.1:8190/mcp']);
+  });
+});
