@@ -221,9 +221,9 @@ const MODULE_STATE = [
  * Files holding module-level mutable state today, until it moves into the instances that own it.
  */
 export const MODULE_STATE_KNOWN = [
-  'src/audit/clock.ts', // the wall-clock offset and the timestamp scratch buffer
-  'src/audit/spool/lock.ts', // heldHere: spool directories locked by this process
-  'src/audit/record-json.ts', // fragments: serialised claims and subjects per interned object
+  // heldHere: spool folders locked by this process. Process-wide on purpose: a lock belongs to the
+  // process, whichever spool instance took it, so a second open in the same process is refused.
+  'src/audit/spool/lock.ts',
   'src/policy/builtins/time.ts', // zoneFormats: one Intl.DateTimeFormat per time zone
   'src/transport/grpc/check-decode.ts', // refusals
   'src/transport/http/check-route.ts', // peers: the peer address per connection

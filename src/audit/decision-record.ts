@@ -3,7 +3,7 @@
 // The pipeline never builds a record. It hands the audit log what it asked, decided and learned;
 // the log builds the record only when it will keep it, and knows from those facts which records
 // repeat one another (a cached policy outcome), so it can write them from a template.
-import { rfc3339NanoNow } from './clock.js';
+import { createRecordClock } from './clock.js';
 import { AUDIT_SCHEMA_VERSION, RECORD_SHAPE, type DecisionAuditRecord } from './record.js';
 
 /** What was asked (the pipeline's request, as audit reads it). */
@@ -92,6 +92,7 @@ interface OutcomeShapes {
  * the keys go when the decision cache drops it.
  */
 export function createDecisionRecordMaker(): DecisionRecordMaker {
+  const clock = createRecordClock();
   const byOutcome = new WeakMap<object, OutcomeShapes>();
 
   function shapeOf(outcome: object, reasons: object, dryRun: boolean): object {
@@ -136,7 +137,7 @@ export function createDecisionRecordMaker(): DecisionRecordMaker {
         type: 'decision',
         schema_version: AUDIT_SCHEMA_VERSION,
         decision_id: decided.decisionId,
-        time: rfc3339NanoNow(),
+        time: clock.rfc3339NanoNow(),
         transport: asked.transport,
         allow: decided.allow,
         reasons: decided.reasons,

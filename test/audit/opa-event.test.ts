@@ -1,6 +1,6 @@
 // OPA decision-log rendering: the EventV1 fields OPA documents, filled from mandate's record.
 import { describe, expect, it } from 'vitest';
-import { rfc3339NanoNow } from '../../src/audit/clock.js';
+import { createRecordClock } from '../../src/audit/clock.js';
 import { toOpaEvent } from '../../src/audit/opa-event.js';
 import type { AuditRecord } from '../../src/audit/record.js';
 
@@ -95,6 +95,7 @@ describe('OPA decision-log event', () => {
   });
 
   it('stamps RFC 3339 times with nanosecond digits that order within a millisecond', () => {
+    const { rfc3339NanoNow } = createRecordClock();
     const a = rfc3339NanoNow();
     const b = rfc3339NanoNow();
     expect(a).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z$/);
