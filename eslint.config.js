@@ -197,7 +197,6 @@ const withSizeReason = readdirSync(new URL('./src', import.meta.url), { recursiv
  * Files over the limits today without a written reason, until they are split (or given one).
  */
 export const OVERSIZED = [
-  'src/audit/audit-log.ts', // createAuditLog: 276 lines
   'src/dev-as/server.ts', // startDevAuthorizationServer: 186 lines
   'src/policy/bundle-poller.ts', // createBundlePoller: 151 lines
   'src/policy/dir-source.ts', // 415 lines; createDirSource: 344 lines
