@@ -1,7 +1,5 @@
-// The audit record of one exchange, built from the request, its result and what was learned on the way.
-import { randomUUID } from 'node:crypto';
-import type { ExchangeAuditRecord } from '../audit/record.js';
-import { AUDIT_SCHEMA_VERSION } from '../audit/record.js';
+// The facts of one exchange's audit record, gathered from the request, its result and what was learned on the way.
+import type { ExchangeFacts } from '../audit/exchange-record.js';
 import type { Decision } from '../core/decision.js';
 import { tokenFingerprint } from '../token/fingerprint.js';
 import type { ExchangeRequest, ExchangeResult } from './types.js';
@@ -14,52 +12,41 @@ export interface Trail {
   asStatus?: number;
 }
 
-/** The `exchange` audit record; never carries a token, only fingerprints. */
-export function auditRecordOf(
+/** The facts of one exchange's audit record (audit builds the record); never a token, only fingerprints. */
+export function exchangeFactsOf(
   request: ExchangeRequest,
   result: ExchangeResult,
   trail: Trail,
   actorName: string,
   seconds: number,
-): ExchangeAuditRecord {
+): ExchangeFacts {
   const decision = result.decision;
   const subject = decision.subject;
-  const scopesGranted = result.ok ? (result.scope?.split(' ') ?? []) : undefined;
   const subjectTokenHash =
     trail.subjectTokenHash ??
     (request.subjectToken !== undefined ? tokenFingerprint(request.subjectToken) : undefined);
   return {
-    type: 'exchange',
-    schema_version: AUDIT_SCHEMA_VERSION,
-    exchange_id: randomUUID(),
-    decision_id: decision.decisionId,
-    time: new Date().toISOString(),
+    decisionId: decision.decisionId,
     transport: request.transport,
     outcome: result.ok ? 'issued' : result.code,
-    ...(!result.ok
-      ? {
-          reasons:
-            result.code === 'denied'
-              ? decision.reasons
-              : [{ code: result.code, message: result.message }],
-        }
-      : {}),
-    ...(subject?.tenant !== undefined ? { tenant: subject.tenant } : {}),
-    ...(subject?.sub !== undefined ? { sub: subject.sub } : {}),
-    ...(subject?.clientId !== undefined ? { client_id: subject.clientId } : {}),
-    ...(subject && subject.act.length > 0 ? { act: subject.act } : {}),
+    reasons: result.ok
+      ? undefined
+      : result.code === 'denied'
+        ? decision.reasons
+        : [{ code: result.code, message: result.message }],
+    subject,
     actor: actorName,
     audience: request.audience,
-    ...(request.resource !== undefined ? { resource: request.resource } : {}),
-    scopes_requested: trail.scopes ?? [],
-    ...(scopesGranted !== undefined ? { scopes_granted: scopesGranted } : {}),
-    ...(trail.asStatus !== undefined ? { as_status: trail.asStatus } : {}),
-    ...(!result.ok && result.asError !== undefined ? { as_error: result.asError } : {}),
-    ...(result.ok ? { cache: result.cache } : {}),
-    ...(subjectTokenHash !== undefined ? { subject_token_hash: subjectTokenHash } : {}),
-    ...(result.ok ? { issued_token_hash: result.tokenHash } : {}),
-    ...(result.ok && result.expiresIn !== undefined ? { expires_in: result.expiresIn } : {}),
-    latency_us: Math.round(seconds * 1e6),
-    ...(request.requestId !== undefined ? { request_id: request.requestId } : {}),
+    resource: request.resource,
+    scopesRequested: trail.scopes ?? [],
+    scopesGranted: result.ok ? (result.scope?.split(' ') ?? []) : undefined,
+    asStatus: trail.asStatus,
+    asError: result.ok ? undefined : result.asError,
+    cache: result.ok ? result.cache : undefined,
+    subjectTokenHash,
+    issuedTokenHash: result.ok ? result.tokenHash : undefined,
+    expiresIn: result.ok ? result.expiresIn : undefined,
+    latencyUs: Math.round(seconds * 1e6),
+    requestId: request.requestId,
   };
 }

@@ -1,5 +1,6 @@
 // The on-behalf-of hop: decide whether an exchange is allowed, then serve it from the cache or the authorization server, and audit it.
 import type { FetchLike } from '../lib/fetch-deadline.js';
+import { exchangeRecordOf } from '../audit/exchange-record.js';
 import type { AuditSink } from '../audit/sink.js';
 import type { ExchangeConfig } from '../config/exchange.js';
 import type { Decider } from '../core/decision.js';
@@ -11,7 +12,7 @@ import { createAsCaller, observed, type Flight } from './as-call.js';
 import { createAsHttp } from './as-http.js';
 import { createCacheLookup } from './cache-lookup.js';
 import { createClientAuthenticator } from './client-auth.js';
-import { auditRecordOf, type Trail } from './exchange-audit.js';
+import { exchangeFactsOf, type Trail } from './exchange-audit.js';
 import { createExchangeCache, type ExchangeCache, type SubjectInfo } from './exchange-cache.js';
 import { gateRequest, normaliseScopes, subjectOf } from './gate.js';
 import { createEndpointResolver, type EndpointResolver } from './metadata.js';
@@ -174,7 +175,9 @@ export async function createTokenExchanger(
       }
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       try {
-        deps.audit.write(auditRecordOf(request, result, trail, actorName, seconds));
+        deps.audit.write(
+          exchangeRecordOf(exchangeFactsOf(request, result, trail, actorName, seconds)),
+        );
         deps.observer?.exchange?.(
           result.ok ? 'issued' : result.code,
           result.ok ? result.cache : 'none',

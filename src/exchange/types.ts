@@ -1,5 +1,5 @@
 // The exchanger's public shapes: what a caller asks, what it gets back, and what observes it.
-import type { ExchangeOutcome } from '../audit/record.js';
+import type { ExchangeOutcome } from '../audit/exchange-record.js';
 import type { Decision } from '../core/decision.js';
 import type { Transport } from '../core/request.js';
 import type { DpopEvidence } from '../token/dpop.js';

@@ -1,8 +1,7 @@
 // Admin routes for revocations: POST / GET / DELETE /v1/revocations, tenant-scoped admins confined to their tenant, every action audited.
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AdminAuditRecord } from '../../audit/record.js';
-import { AUDIT_SCHEMA_VERSION } from '../../audit/record.js';
+import { adminRecordOf } from '../../audit/admin-record.js';
 import type { AuditSink } from '../../audit/sink.js';
 import { RevocationStoreError } from '../../revocation/errors.js';
 import {
@@ -95,13 +94,6 @@ class Refusal {
   ) {}
 }
 
-const OUTCOME = {
-  400: 'invalid',
-  403: 'forbidden',
-  404: 'not_found',
-  503: 'unavailable',
-} as const;
-
 /** The API form of an entry: the kind's own field name for its value, times in RFC 3339. */
 export function revocationJson(e: RevocationEntry): Record<string, unknown> {
   const field = REVOCATION_VALUE_FIELD[e.kind];
@@ -121,15 +113,6 @@ export function revocationJson(e: RevocationEntry): Record<string, unknown> {
   };
 }
 
-function principalJson(p: AdminPrincipal): AdminAuditRecord['principal'] {
-  return {
-    kind: p.kind,
-    id: p.id,
-    ...(p.sub !== undefined ? { sub: p.sub } : {}),
-    ...(p.tenant !== undefined ? { tenant: p.tenant } : {}),
-  };
-}
-
 export function revocationAdminRoutes(deps: RevocationRoutesDeps): AdminRoutes {
   const now = deps.now ?? Date.now;
   const { store, audit } = deps;
@@ -142,21 +125,18 @@ export function revocationAdminRoutes(deps: RevocationRoutesDeps): AdminRoutes {
     message?: string,
   ): void {
     const requestId = req.headers['x-request-id'];
-    const entry: AdminAuditRecord = {
-      type: 'admin',
-      schema_version: AUDIT_SCHEMA_VERSION,
-      admin_id: randomUUID(),
-      time: new Date(now()).toISOString(),
-      action,
-      outcome: status < 300 ? 'ok' : (OUTCOME[status as keyof typeof OUTCOME] ?? 'invalid'),
-      status,
-      principal: principalJson(adminPrincipalOf(req)),
-      ...(target ? { target } : {}),
-      ...(message !== undefined ? { message } : {}),
-      ...(typeof requestId === 'string' ? { request_id: requestId } : {}),
-      peer: req.ip,
-    };
-    audit.write(entry);
+    audit.write(
+      adminRecordOf({
+        timeMs: now(),
+        action,
+        status,
+        principal: adminPrincipalOf(req),
+        target,
+        message,
+        requestId: typeof requestId === 'string' ? requestId : undefined,
+        peer: req.ip,
+      }),
+    );
   }
 
   /** Runs a handler; refusals and store failures become their status, each one audited. */
