@@ -61,184 +61,216 @@ function nested(map: Map<string, Map<string, Bucket>>, tenant: string): Map<stri
   return inner;
 }
 
+/** The per-kind lookup maps. Two-level maps keyed tenant → value: no key string is built per check. */
+interface KindMaps {
+  readonly byJti: Map<string, Bucket>;
+  readonly byGrant: Map<string, Bucket>;
+  readonly bySubject: Map<string, Map<string, Bucket>>;
+  readonly byClient: Map<string, Map<string, Bucket>>;
+  readonly byTenant: Map<string, Bucket>;
+  readonly byActor: Map<string, Bucket>;
+}
+
+function createKindMaps(): KindMaps {
+  return {
+    byJti: new Map(),
+    byGrant: new Map(),
+    bySubject: new Map(),
+    byClient: new Map(),
+    byTenant: new Map(),
+    byActor: new Map(),
+  };
+}
+
+function clearKindMaps(m: KindMaps): void {
+  for (const map of [m.byJti, m.byGrant, m.bySubject, m.byClient, m.byTenant, m.byActor]) {
+    map.clear();
+  }
+}
+
+function insert(m: KindMaps, e: RevocationEntry): void {
+  const tenant = e.tenant as string;
+  const value = e.value as string;
+  switch (e.kind) {
+    case 'token':
+      return pushTo(m.byJti, value, e);
+    case 'grant':
+      return pushTo(m.byGrant, value, e);
+    case 'subject':
+      return pushTo(nested(m.bySubject, tenant), value, e);
+    case 'client':
+      return pushTo(nested(m.byClient, tenant), value, e);
+    case 'tenant':
+      return pushTo(m.byTenant, tenant, e);
+    case 'actor':
+      return pushTo(m.byActor, value, e);
+  }
+}
+
+function unlink(m: KindMaps, e: RevocationEntry): void {
+  const tenant = e.tenant as string;
+  const value = e.value as string;
+  switch (e.kind) {
+    case 'token':
+      return pullFrom(m.byJti, value, e.id);
+    case 'grant':
+      return pullFrom(m.byGrant, value, e.id);
+    case 'actor':
+      return pullFrom(m.byActor, value, e.id);
+    case 'tenant':
+      return pullFrom(m.byTenant, tenant, e.id);
+    case 'subject':
+    case 'client': {
+      const outer = e.kind === 'subject' ? m.bySubject : m.byClient;
+      const inner = outer.get(tenant);
+      if (inner === undefined) return;
+      pullFrom(inner, value, e.id);
+      if (inner.size === 0) outer.delete(tenant);
+      return;
+    }
+  }
+}
+
+/** The first live entry of a bucket that applies to this token's tenant and issue time. */
+function hit(
+  bucket: Bucket | undefined,
+  tenant: string | undefined,
+  iat: number,
+  nowMs: number,
+): RevocationEntry | undefined {
+  if (bucket === undefined) return undefined;
+  for (let i = 0; i < bucket.length; i++) {
+    const e = bucket[i] as RevocationEntry;
+    if (e.tenant !== undefined && e.tenant !== tenant) continue;
+    if (e.expiresAtMs !== undefined && e.expiresAtMs <= nowMs) continue;
+    if (e.issuedBeforeMs !== undefined && !(iat < cutoffSecondsOf(e.issuedBeforeMs))) continue;
+    return e;
+  }
+  return undefined;
+}
+
+/**
+ * When the token was issued, in seconds. Without `iat`, the earliest it can have been issued
+ * (`exp` minus its issuer's longest lifetime): the conservative reading, so a cut-off never
+ * misses it. Without either (the verifier requires `exp`), it predates every cut-off.
+ */
+function issuedAt(
+  lifetime: LifetimeRules,
+  subject: RevocableSubject,
+  claims: Readonly<Record<string, unknown>>,
+): number {
+  const iat = claims['iat'];
+  if (typeof iat === 'number' && Number.isFinite(iat)) return iat;
+  const exp = claims['exp'];
+  if (typeof exp === 'number' && Number.isFinite(exp)) {
+    return exp - lifetime.lifetimeSecondsOf(subject.issuer);
+  }
+  return Number.NEGATIVE_INFINITY;
+}
+
+/** The first live entry of any kind that revokes this token, checked kind by kind. */
+function matchIn(
+  m: KindMaps,
+  grantClaim: string,
+  subject: RevocableSubject,
+  claims: Readonly<Record<string, unknown>>,
+  iat: number,
+  nowMs: number,
+): RevocationEntry | undefined {
+  const tenant = subject.tenant;
+  let found: RevocationEntry | undefined;
+  if (m.byJti.size > 0) {
+    const jti = claims['jti'];
+    if (typeof jti === 'string' && (found = hit(m.byJti.get(jti), tenant, iat, nowMs)))
+      return found;
+  }
+  if (m.byGrant.size > 0) {
+    const grant = claims[grantClaim];
+    if (typeof grant === 'string' && (found = hit(m.byGrant.get(grant), tenant, iat, nowMs)))
+      return found;
+  }
+  if (tenant !== undefined) {
+    if ((found = hit(m.byTenant.get(tenant), tenant, iat, nowMs))) return found;
+    if (subject.sub !== undefined && m.bySubject.size > 0) {
+      found = hit(m.bySubject.get(tenant)?.get(subject.sub), tenant, iat, nowMs);
+      if (found) return found;
+    }
+    if (subject.clientId !== undefined && m.byClient.size > 0) {
+      found = hit(m.byClient.get(tenant)?.get(subject.clientId), tenant, iat, nowMs);
+      if (found) return found;
+    }
+  }
+  if (m.byActor.size > 0) {
+    const act = subject.act;
+    for (let i = 0; i < act.length; i++) {
+      const actor = act[i] as string;
+      if (actor.length > 0 && (found = hit(m.byActor.get(actor), tenant, iat, nowMs))) return found;
+    }
+  }
+  return undefined;
+}
+
+const isLive = (e: RevocationEntry, nowMs: number) =>
+  e.expiresAtMs === undefined || e.expiresAtMs > nowMs;
+
+/** The live entries passing a list filter, oldest first. */
+function listLive(
+  byId: Map<string, RevocationEntry>,
+  filter: RevocationFilter,
+  nowMs: number,
+): RevocationEntry[] {
+  const out: RevocationEntry[] = [];
+  for (const e of byId.values()) {
+    if (!isLive(e, nowMs)) continue;
+    if (filter.kind !== undefined && e.kind !== filter.kind) continue;
+    if (filter.tenant !== undefined && e.tenant !== filter.tenant) continue;
+    out.push(e);
+  }
+  return out;
+}
+
+/** Creates an empty index. */
 export function createRevocationIndex(options: RevocationIndexOptions): RevocationIndex {
   const now = options.now ?? Date.now;
   const { grantClaim, lifetime } = options;
   const byId = new Map<string, RevocationEntry>();
-  const byJti = new Map<string, Bucket>();
-  const byGrant = new Map<string, Bucket>();
-  // Two-level maps keyed tenant → value: no key string is built per check.
-  const bySubject = new Map<string, Map<string, Bucket>>();
-  const byClient = new Map<string, Map<string, Bucket>>();
-  const byTenant = new Map<string, Bucket>();
-  const byActor = new Map<string, Bucket>();
-
-  const isLive = (e: RevocationEntry, nowMs: number) =>
-    e.expiresAtMs === undefined || e.expiresAtMs > nowMs;
-
-  function insert(e: RevocationEntry): void {
-    const tenant = e.tenant as string;
-    const value = e.value as string;
-    switch (e.kind) {
-      case 'token':
-        return pushTo(byJti, value, e);
-      case 'grant':
-        return pushTo(byGrant, value, e);
-      case 'subject':
-        return pushTo(nested(bySubject, tenant), value, e);
-      case 'client':
-        return pushTo(nested(byClient, tenant), value, e);
-      case 'tenant':
-        return pushTo(byTenant, tenant, e);
-      case 'actor':
-        return pushTo(byActor, value, e);
-    }
-  }
-
-  function unlink(e: RevocationEntry): void {
-    const tenant = e.tenant as string;
-    const value = e.value as string;
-    switch (e.kind) {
-      case 'token':
-        return pullFrom(byJti, value, e.id);
-      case 'grant':
-        return pullFrom(byGrant, value, e.id);
-      case 'actor':
-        return pullFrom(byActor, value, e.id);
-      case 'tenant':
-        return pullFrom(byTenant, tenant, e.id);
-      case 'subject':
-      case 'client': {
-        const outer = e.kind === 'subject' ? bySubject : byClient;
-        const inner = outer.get(tenant);
-        if (inner === undefined) return;
-        pullFrom(inner, value, e.id);
-        if (inner.size === 0) outer.delete(tenant);
-        return;
-      }
-    }
-  }
+  const maps = createKindMaps();
 
   function remove(id: string): RevocationEntry | undefined {
     const e = byId.get(id);
     if (e === undefined) return undefined;
     byId.delete(id);
-    unlink(e);
+    unlink(maps, e);
     return e;
   }
 
-  /** The first live entry of a bucket that applies to this token's tenant and issue time. */
-  function hit(
-    bucket: Bucket | undefined,
-    tenant: string | undefined,
-    iat: number,
-    nowMs: number,
-  ): RevocationEntry | undefined {
-    if (bucket === undefined) return undefined;
-    for (let i = 0; i < bucket.length; i++) {
-      const e = bucket[i] as RevocationEntry;
-      if (e.tenant !== undefined && e.tenant !== tenant) continue;
-      if (e.expiresAtMs !== undefined && e.expiresAtMs <= nowMs) continue;
-      if (e.issuedBeforeMs !== undefined && !(iat < cutoffSecondsOf(e.issuedBeforeMs))) continue;
-      return e;
-    }
-    return undefined;
-  }
-
-  /**
-   * When the token was issued, in seconds. Without `iat`, the earliest it can have been issued
-   * (`exp` minus its issuer's longest lifetime): the conservative reading, so a cut-off never
-   * misses it. Without either (the verifier requires `exp`), it predates every cut-off.
-   */
-  function issuedAt(subject: RevocableSubject, claims: Readonly<Record<string, unknown>>): number {
-    const iat = claims['iat'];
-    if (typeof iat === 'number' && Number.isFinite(iat)) return iat;
-    const exp = claims['exp'];
-    if (typeof exp === 'number' && Number.isFinite(exp)) {
-      return exp - lifetime.lifetimeSecondsOf(subject.issuer);
-    }
-    return Number.NEGATIVE_INFINITY;
+  function put(e: RevocationEntry): void {
+    remove(e.id);
+    byId.set(e.id, e);
+    insert(maps, e);
   }
 
   return {
     match(subject, claims) {
       // The common case: nothing revoked at all costs one comparison.
       if (byId.size === 0) return undefined;
-      const nowMs = now();
-      const iat = issuedAt(subject, claims);
-      const tenant = subject.tenant;
-      let found: RevocationEntry | undefined;
-      if (byJti.size > 0) {
-        const jti = claims['jti'];
-        if (typeof jti === 'string' && (found = hit(byJti.get(jti), tenant, iat, nowMs)))
-          return found;
-      }
-      if (byGrant.size > 0) {
-        const grant = claims[grantClaim];
-        if (typeof grant === 'string' && (found = hit(byGrant.get(grant), tenant, iat, nowMs)))
-          return found;
-      }
-      if (tenant !== undefined) {
-        if ((found = hit(byTenant.get(tenant), tenant, iat, nowMs))) return found;
-        if (subject.sub !== undefined && bySubject.size > 0) {
-          found = hit(bySubject.get(tenant)?.get(subject.sub), tenant, iat, nowMs);
-          if (found) return found;
-        }
-        if (subject.clientId !== undefined && byClient.size > 0) {
-          found = hit(byClient.get(tenant)?.get(subject.clientId), tenant, iat, nowMs);
-          if (found) return found;
-        }
-      }
-      if (byActor.size > 0) {
-        const act = subject.act;
-        for (let i = 0; i < act.length; i++) {
-          const actor = act[i] as string;
-          if (actor.length > 0 && (found = hit(byActor.get(actor), tenant, iat, nowMs)))
-            return found;
-        }
-      }
-      return undefined;
+      const iat = issuedAt(lifetime, subject, claims);
+      return matchIn(maps, grantClaim, subject, claims, iat, now());
     },
-
-    add(entry) {
-      remove(entry.id);
-      byId.set(entry.id, entry);
-      insert(entry);
-    },
-
+    add: put,
     remove,
-
     get(id) {
       const e = byId.get(id);
       return e !== undefined && isLive(e, now()) ? e : undefined;
     },
-
     replaceAll(entries) {
       byId.clear();
-      for (const map of [byJti, byGrant, bySubject, byClient, byTenant, byActor]) map.clear();
-      for (const e of entries) {
-        remove(e.id);
-        byId.set(e.id, e);
-        insert(e);
-      }
+      clearKindMaps(maps);
+      for (const e of entries) put(e);
     },
-
-    list(filter = {}) {
-      const nowMs = now();
-      const out: RevocationEntry[] = [];
-      for (const e of byId.values()) {
-        if (!isLive(e, nowMs)) continue;
-        if (filter.kind !== undefined && e.kind !== filter.kind) continue;
-        if (filter.tenant !== undefined && e.tenant !== filter.tenant) continue;
-        out.push(e);
-      }
-      return out;
-    },
-
+    list: (filter = {}) => listLive(byId, filter, now()),
     entries: () => [...byId.values()],
-
     size: () => byId.size,
-
     sweep() {
       const nowMs = now();
       let removed = 0;

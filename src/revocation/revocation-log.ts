@@ -75,6 +75,82 @@ function parseRecord(line: string): LogRecord | 'malformed' | undefined {
   return decodeChange(line) ?? 'malformed';
 }
 
+/** Opens (creating) the journal file; returns it with its current length. */
+async function openJournal(journalPath: string): Promise<{ h: FileHandle; size: number }> {
+  await mkdir(dirname(journalPath), { recursive: true });
+  const h = await open(journalPath, constants.O_RDWR | constants.O_CREAT, 0o600);
+  try {
+    const size = (await h.stat()).size;
+    // A new file's name must be on disk too, or a crash loses the whole journal.
+    await syncDirectory(dirname(journalPath));
+    return { h, size };
+  } catch (err) {
+    await h.close();
+    throw err;
+  }
+}
+
+async function writeAt(h: FileHandle, buf: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < buf.length) {
+    const { bytesWritten } = await h.write(buf, done, buf.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+/** The journal's bytes; undefined when there is no journal yet. */
+async function readJournal(journalPath: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(journalPath);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw unreadable(journalPath, `cannot be read (${(err as Error).message})`);
+  }
+}
+
+interface ParsedJournal {
+  readonly records: LogRecord[];
+  /** Malformed (but complete) records skipped. */
+  readonly skipped: number;
+  /** End of the last complete record: what follows is an unfinished last write. */
+  readonly goodEnd: number;
+}
+
+/** Splits the journal into records; throws snapshot_unreadable when damage is followed by good records. */
+function parseJournal(text: Buffer, journalPath: string): ParsedJournal {
+  const records: LogRecord[] = [];
+  let skipped = 0;
+  let goodEnd = 0;
+  let offset = 0;
+  let damagedAt: number | undefined;
+  while (offset < text.length) {
+    const nl = text.indexOf(0x0a, offset);
+    const end = nl < 0 ? text.length : nl + 1;
+    const record = nl < 0 ? undefined : parseRecord(text.toString('utf8', offset, nl));
+    if (record === undefined) {
+      damagedAt ??= offset;
+    } else {
+      // A good record after a damaged one: the damage is not an unfinished last write.
+      if (damagedAt !== undefined) {
+        throw unreadable(journalPath, `is damaged at byte ${damagedAt}`);
+      }
+      if (record === 'malformed') skipped++;
+      else records.push(record);
+      goodEnd = end;
+    }
+    offset = end;
+  }
+  return { records, skipped, goodEnd };
+}
+
+/** One journal write: every record of the batch, one JSON line each. */
+function encodeBatch(batch: readonly Waiter[]): Buffer {
+  let text = '';
+  for (const w of batch) for (const r of w.records) text += `${JSON.stringify(r)}\n`;
+  return Buffer.from(text, 'utf8');
+}
+
+/** Opens the log of a snapshot file; nothing is read or written before load() or append(). */
 export function createRevocationLog(options: RevocationLogOptions): RevocationLog {
   const { snapshot } = options;
   const now = options.now ?? Date.now;
@@ -101,26 +177,10 @@ export function createRevocationLog(options: RevocationLogOptions): RevocationLo
 
   async function journal(): Promise<FileHandle> {
     if (handle) return handle;
-    await mkdir(dirname(journalPath), { recursive: true });
-    const h = await open(journalPath, constants.O_RDWR | constants.O_CREAT, 0o600);
-    try {
-      size = (await h.stat()).size;
-      // A new file's name must be on disk too, or a crash loses the whole journal.
-      await syncDirectory(dirname(journalPath));
-    } catch (err) {
-      await h.close();
-      throw err;
-    }
-    handle = h;
-    return h;
-  }
-
-  async function writeAt(h: FileHandle, buf: Buffer, position: number): Promise<void> {
-    let done = 0;
-    while (done < buf.length) {
-      const { bytesWritten } = await h.write(buf, done, buf.length - done, position + done);
-      done += bytesWritten;
-    }
+    const opened = await openJournal(journalPath);
+    size = opened.size;
+    handle = opened.h;
+    return opened.h;
   }
 
   async function compact(h: FileHandle): Promise<void> {
@@ -155,9 +215,7 @@ export function createRevocationLog(options: RevocationLogOptions): RevocationLo
       waiting = [];
       try {
         const h = await journal();
-        let text = '';
-        for (const w of batch) for (const r of w.records) text += `${JSON.stringify(r)}\n`;
-        const buf = Buffer.from(text, 'utf8');
+        const buf = encodeBatch(batch);
         // Written at the known end, not appended: after a failed write the next one overwrites its remains.
         await writeAt(h, buf, size);
         await h.datasync();
@@ -184,6 +242,16 @@ export function createRevocationLog(options: RevocationLogOptions): RevocationLo
     }
   }
 
+  function loaded(skipped: number, replayed: number, truncatedBytes: number): LoadedLog {
+    return {
+      entries: [...entries.values()],
+      skipped,
+      replayed,
+      truncatedBytes,
+      ...(epoch !== undefined ? { epoch } : {}),
+    };
+  }
+
   return {
     path: snapshot.path,
     journalPath,
@@ -197,42 +265,10 @@ export function createRevocationLog(options: RevocationLogOptions): RevocationLo
       epoch = base?.epoch;
       compactAfter = Math.max(minCompact, entries.size);
 
-      let text: Buffer;
-      try {
-        text = await readFile(journalPath);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-          return {
-            entries: [...entries.values()],
-            skipped,
-            replayed: 0,
-            truncatedBytes: 0,
-            ...(epoch !== undefined ? { epoch } : {}),
-          };
-        }
-        throw unreadable(journalPath, `cannot be read (${(err as Error).message})`);
-      }
-      const parsed: LogRecord[] = [];
-      let goodEnd = 0;
-      let offset = 0;
-      let damagedAt: number | undefined;
-      while (offset < text.length) {
-        const nl = text.indexOf(0x0a, offset);
-        const end = nl < 0 ? text.length : nl + 1;
-        const record = nl < 0 ? undefined : parseRecord(text.toString('utf8', offset, nl));
-        if (record === undefined) {
-          damagedAt ??= offset;
-        } else {
-          // A good record after a damaged one: the damage is not an unfinished last write.
-          if (damagedAt !== undefined) {
-            throw unreadable(journalPath, `is damaged at byte ${damagedAt}`);
-          }
-          if (record === 'malformed') skipped++;
-          else parsed.push(record);
-          goodEnd = end;
-        }
-        offset = end;
-      }
+      const text = await readJournal(journalPath);
+      if (text === undefined) return loaded(skipped, 0, 0);
+      const { records: parsed, skipped: malformed, goodEnd } = parseJournal(text, journalPath);
+      skipped += malformed;
       for (const record of parsed) applyRecord(record);
       const truncatedBytes = text.length - goodEnd;
       if (truncatedBytes > 0) {
@@ -243,13 +279,7 @@ export function createRevocationLog(options: RevocationLogOptions): RevocationLo
         size = goodEnd;
       }
       records = parsed.length;
-      return {
-        entries: [...entries.values()],
-        skipped,
-        replayed: parsed.length,
-        truncatedBytes,
-        ...(epoch !== undefined ? { epoch } : {}),
-      };
+      return loaded(skipped, parsed.length, truncatedBytes);
     },
 
     append(list) {
