@@ -77,6 +77,46 @@ class DownloadError extends Error {
   override readonly name = 'DownloadError';
 }
 
+/** Reads one answer: 304 (keeps the ETag unless a new one is sent), 200 (bounded body) or a DownloadError. */
+async function readAnswer(
+  response: Response,
+  etag: string | undefined,
+): Promise<{ bytes?: Uint8Array; etag?: string; longPoll: boolean }> {
+  const longPoll = response.headers.get('content-type') === LONG_POLL_CONTENT_TYPE;
+  if (response.status === 304) {
+    const tag = response.headers.get('etag') ?? etag;
+    return { ...(tag !== undefined && { etag: tag }), longPoll };
+  }
+  if (response.status !== 200) {
+    if (response.status === 404) throw new DownloadError('server replied with not found');
+    if (response.status === 401) throw new DownloadError('server replied with not authorized');
+    throw new DownloadError(`server replied with HTTP ${response.status}`);
+  }
+  const length = Number(response.headers.get('content-length') ?? 0);
+  if (length > MAX_DOWNLOAD_BYTES) {
+    throw new DownloadError(`bundle of ${length} bytes exceeds ${MAX_DOWNLOAD_BYTES}`);
+  }
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  if (bytes.byteLength > MAX_DOWNLOAD_BYTES) throw new DownloadError('bundle too large');
+  const tag = response.headers.get('etag') ?? undefined;
+  return { bytes, ...(tag !== undefined && { etag: tag }), longPoll };
+}
+
+/** Waits `ms`, or less when the signal aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Creates a poller; nothing is fetched before pollOnce() or start(). */
 export function createBundlePoller(options: BundlePollerOptions): BundlePoller {
   const random = options.random ?? Math.random;
   let etag = options.etag;
@@ -109,35 +149,12 @@ export function createBundlePoller(options: BundlePollerOptions): BundlePoller {
           signal,
           ...(options.fetch ? { fetch: options.fetch } : {}),
         },
-        readAnswer,
+        (response) => readAnswer(response, etag),
       );
     } catch (cause) {
       if (cause instanceof DownloadError) throw cause;
       throw new DownloadError(`request failed: ${(cause as Error).message}`, { cause });
     }
-  }
-
-  async function readAnswer(
-    response: Response,
-  ): Promise<{ bytes?: Uint8Array; etag?: string; longPoll: boolean }> {
-    const longPoll = response.headers.get('content-type') === LONG_POLL_CONTENT_TYPE;
-    if (response.status === 304) {
-      const tag = response.headers.get('etag') ?? etag;
-      return { ...(tag !== undefined && { etag: tag }), longPoll };
-    }
-    if (response.status !== 200) {
-      if (response.status === 404) throw new DownloadError('server replied with not found');
-      if (response.status === 401) throw new DownloadError('server replied with not authorized');
-      throw new DownloadError(`server replied with HTTP ${response.status}`);
-    }
-    const length = Number(response.headers.get('content-length') ?? 0);
-    if (length > MAX_DOWNLOAD_BYTES) {
-      throw new DownloadError(`bundle of ${length} bytes exceeds ${MAX_DOWNLOAD_BYTES}`);
-    }
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    if (bytes.byteLength > MAX_DOWNLOAD_BYTES) throw new DownloadError('bundle too large');
-    const tag = response.headers.get('etag') ?? undefined;
-    return { bytes, ...(tag !== undefined && { etag: tag }), longPoll };
   }
 
   async function pollOnce(signal: AbortSignal = new AbortController().signal): Promise<PollResult> {
@@ -177,19 +194,6 @@ export function createBundlePoller(options: BundlePollerOptions): BundlePoller {
     if (result.kind === 'error') return backoffMs(retries - 1, options.maxDelayMs, random);
     if (longPolling) return 0;
     return options.minDelayMs + (options.maxDelayMs - options.minDelayMs) * random();
-  }
-
-  function sleep(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      if (signal.aborted) return resolve();
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      signal.addEventListener('abort', done, { once: true });
-    });
   }
 
   return {
