@@ -12,36 +12,56 @@ interface ZonedTime {
   readonly zone: string;
 }
 
-const zoneFormats = new Map<string, Intl.DateTimeFormat>();
+/**
+ * Zones a policy can name are unbounded, and building an Intl.DateTimeFormat is costly: each set of
+ * time builtins keeps the formats of the first MAX_CACHED_ZONES zones it reads, then builds the
+ * others per call.
+ */
+const MAX_CACHED_ZONES = 64;
 
-function zoneFormat(zone: string): Intl.DateTimeFormat {
-  let format = zoneFormats.get(zone);
-  if (format === undefined) {
-    try {
-      format = new Intl.DateTimeFormat('en-US', {
-        timeZone: zone === 'Local' ? undefined : zone,
-        hourCycle: 'h23',
-        year: 'numeric',
-        month: 'numeric',
-        day: 'numeric',
-        hour: 'numeric',
-        minute: 'numeric',
-        second: 'numeric',
-        era: 'short',
-      });
-    } catch {
-      throw new BuiltinError(`unknown time zone ${zone}`);
-    }
-    if (zoneFormats.size < 64) zoneFormats.set(zone, format);
+/** The formats that read an instant's wall clock, by zone; owned by one set of time builtins. */
+interface ZoneFormats {
+  /** The zone's format; throws a BuiltinError for an unknown zone. */
+  format(zone: string): Intl.DateTimeFormat;
+}
+
+function createZoneFormats(limit: number): ZoneFormats {
+  const formats = new Map<string, Intl.DateTimeFormat>();
+  return {
+    format(zone) {
+      let format = formats.get(zone);
+      if (format === undefined) {
+        format = newZoneFormat(zone);
+        if (formats.size < limit) formats.set(zone, format);
+      }
+      return format;
+    },
+  };
+}
+
+function newZoneFormat(zone: string): Intl.DateTimeFormat {
+  try {
+    return new Intl.DateTimeFormat('en-US', {
+      timeZone: zone === 'Local' ? undefined : zone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+      era: 'short',
+    });
+  } catch {
+    throw new BuiltinError(`unknown time zone ${zone}`);
   }
-  return format;
 }
 
 /** Milliseconds the zone's wall clock is ahead of UTC at `ms`. */
-function offsetMs(zone: string, ms: number): number {
+function offsetMs(zones: ZoneFormats, zone: string, ms: number): number {
   if (zone === 'UTC') return 0;
   const fields: Record<string, string> = {};
-  for (const part of zoneFormat(zone).formatToParts(new Date(ms))) fields[part.type] = part.value;
+  for (const part of zones.format(zone).formatToParts(new Date(ms))) fields[part.type] = part.value;
   let year = Number(fields.year);
   if (fields.era === 'BC') year = 1 - year;
   const wall = new Date(0);
@@ -52,7 +72,7 @@ function offsetMs(zone: string, ms: number): number {
 }
 
 /** Reads OPA's time operand: a number of ns, or [ns, zone] ("" and "UTC" are UTC, "Local" the host's). */
-function zonedTime(value: unknown): ZonedTime {
+function zonedTime(zones: ZoneFormats, value: unknown): ZonedTime {
   let ns: unknown = value;
   let zone = 'UTC';
   if (Array.isArray(value)) {
@@ -63,7 +83,7 @@ function zonedTime(value: unknown): ZonedTime {
     if (value.length > 1) {
       const name = stringOperand(value[1], 1);
       zone = name === '' ? 'UTC' : name;
-      if (zone !== 'UTC') zoneFormat(zone);
+      if (zone !== 'UTC') zones.format(zone);
     }
     if (value.length > 2) stringOperand(value[2], 1);
   } else if (typeof value !== 'number') {
@@ -82,11 +102,11 @@ function floorDiv(a: bigint, b: bigint): bigint {
 }
 
 /** Wall-clock fields of a zoned time (as a Date read with UTC getters), plus the sub-millisecond rest. */
-function wall(time: ZonedTime): { date: Date; subMs: bigint } {
+function wall(zones: ZoneFormats, time: ZonedTime): { date: Date; subMs: bigint } {
   const ms = floorDiv(time.ns, NS_PER_MS);
   const subMs = time.ns - ms * NS_PER_MS;
   const msNumber = Number(ms);
-  return { date: new Date(msNumber + offsetMs(time.zone, msNumber)), subMs };
+  return { date: new Date(msNumber + offsetMs(zones, time.zone, msNumber)), subMs };
 }
 
 const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
@@ -104,28 +124,34 @@ function intOperand(value: unknown, position: number): number {
 }
 
 /** The instant whose wall clock in `zone` reads `wallMs` (Go's time.Date: a gap or overlap picks one). */
-function instantOf(zone: string, wallMs: number): number {
-  const guess = wallMs - offsetMs(zone, wallMs);
-  return wallMs - offsetMs(zone, guess);
+function instantOf(zones: ZoneFormats, zone: string, wallMs: number): number {
+  const guess = wallMs - offsetMs(zones, zone, wallMs);
+  return wallMs - offsetMs(zones, zone, guess);
 }
 
-function addDate(timeValue: unknown, years: unknown, months: unknown, days: unknown): ArrayBuffer {
-  const time = zonedTime(timeValue);
+function addDate(
+  zones: ZoneFormats,
+  timeValue: unknown,
+  years: unknown,
+  months: unknown,
+  days: unknown,
+): ArrayBuffer {
+  const time = zonedTime(zones, timeValue);
   const y = intOperand(years, 2);
   const m = intOperand(months, 3);
   const d = intOperand(days, 4);
-  const { date, subMs } = wall(time);
+  const { date, subMs } = wall(zones, time);
   const moved = new Date(date.getTime());
   moved.setUTCFullYear(date.getUTCFullYear() + y, date.getUTCMonth() + m, date.getUTCDate() + d);
-  return safeNs(BigInt(instantOf(time.zone, moved.getTime())) * NS_PER_MS + subMs);
+  return safeNs(BigInt(instantOf(zones, time.zone, moved.getTime())) * NS_PER_MS + subMs);
 }
 
-function diff(a: unknown, b: unknown): number[] {
-  const first = zonedTime(a);
-  const second = { ...zonedTime(b), zone: first.zone };
+function diff(zones: ZoneFormats, a: unknown, b: unknown): number[] {
+  const first = zonedTime(zones, a);
+  const second = { ...zonedTime(zones, b), zone: first.zone };
   const [early, late] = first.ns > second.ns ? [second, first] : [first, second];
-  const x = wall(early).date;
-  const y = wall(late).date;
+  const x = wall(zones, early).date;
+  const y = wall(zones, late).date;
   let year = y.getUTCFullYear() - x.getUTCFullYear();
   let month = y.getUTCMonth() - x.getUTCMonth();
   let day = y.getUTCDate() - x.getUTCDate();
@@ -255,19 +281,23 @@ function parseDuration(value: unknown): ArrayBuffer {
 
 /** The time builtins mandate implements (time.now_ns is the decision clock's). */
 export function createTimeBuiltins(): Record<string, JsBuiltin> {
+  const zones = createZoneFormats(MAX_CACHED_ZONES);
+  const wallOf = (value: unknown) => wall(zones, zonedTime(zones, value)).date;
   return {
     'time.parse_rfc3339_ns': guarded(parseRfc3339),
     'time.parse_duration_ns': guarded(parseDuration),
     'time.date': guarded((value: unknown) => {
-      const { date } = wall(zonedTime(value));
+      const date = wallOf(value);
       return [date.getUTCFullYear(), date.getUTCMonth() + 1, date.getUTCDate()];
     }),
     'time.clock': guarded((value: unknown) => {
-      const { date } = wall(zonedTime(value));
+      const date = wallOf(value);
       return [date.getUTCHours(), date.getUTCMinutes(), date.getUTCSeconds()];
     }),
-    'time.weekday': guarded((value: unknown) => WEEKDAYS[wall(zonedTime(value)).date.getUTCDay()]),
-    'time.add_date': guarded(addDate),
-    'time.diff': guarded(diff),
+    'time.weekday': guarded((value: unknown) => WEEKDAYS[wallOf(value).getUTCDay()]),
+    'time.add_date': guarded((time, years, months, days) =>
+      addDate(zones, time, years, months, days),
+    ),
+    'time.diff': guarded((a, b) => diff(zones, a, b)),
   };
 }
