@@ -1,5 +1,4 @@
 // Reads an OPA-Envoy-style result (a boolean, or an object with `allowed` and response shaping) into a verdict.
-import { StatusCode } from '../gen/envoy/type/v3/http_status.js';
 import type { PolicyReason } from './types.js';
 
 /** The verdict of a compatibility policy, with the value for the adapter to shape its answer from. */
@@ -17,16 +16,20 @@ export interface CompatVerdict {
 }
 
 /**
- * A status the answer can carry: one of Envoy's HttpStatus codes (OPA-Envoy fails on any other,
- * e.g. 418, as Envoy's enum does not know it), which are all statuses Go's net/http names too.
+ * The statuses Envoy's HttpStatus enum (envoy.type.v3.StatusCode) names: an answer can carry only
+ * these (OPA-Envoy fails on any other, e.g. 418, as Envoy's enum does not know it); they are all
+ * statuses Go's net/http names too. Kept here so policy does not depend on Envoy's wire types; a
+ * test checks it against the generated enum.
  */
+export const ENVOY_HTTP_STATUSES: ReadonlySet<number> = new Set([
+  100, 200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 307, 308,
+  400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 421,
+  422, 423, 424, 426, 428, 429, 431, 500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511,
+]);
+
+/** A status the answer can carry: one of Envoy's HttpStatus codes. */
 function isEnvoyStatus(status: unknown): boolean {
-  return (
-    typeof status === 'number' &&
-    Number.isInteger(status) &&
-    status !== 0 &&
-    (StatusCode as Record<number, string | undefined>)[status] !== undefined
-  );
+  return typeof status === 'number' && ENVOY_HTTP_STATUSES.has(status);
 }
 
 const STRING_LIST_KEYS = ['request_headers_to_remove', 'query_parameters_to_remove'] as const;

@@ -1,6 +1,7 @@
 // Reading OPA-Envoy results: booleans, objects, and every malformed shape as an explained deny.
 import { describe, expect, it } from 'vitest';
-import { readCompatResult } from '../../src/policy/compat-result.js';
+import { StatusCode } from '../../src/gen/envoy/type/v3/http_status.js';
+import { ENVOY_HTTP_STATUSES, readCompatResult } from '../../src/policy/compat-result.js';
 
 const read = (result: unknown) =>
   readCompatResult(result === undefined ? [] : [{ result }], 'envoy/authz/allow');
@@ -33,6 +34,9 @@ describe('readCompatResult', () => {
       [{ allowed: false, http_status: 418 }, 'http_status must be an HTTP status code'],
       [{ allowed: false, http_status: 306 }, 'http_status must be an HTTP status code'],
       [{ allowed: false, http_status: 403.5 }, 'http_status must be an HTTP status code'],
+      // The generated enum's UNRECOGNIZED placeholder and proto3's zero default are no statuses.
+      [{ allowed: false, http_status: -1 }, 'http_status must be an HTTP status code'],
+      [{ allowed: false, http_status: 0 }, 'http_status must be an HTTP status code'],
       [{ allowed: true, dynamic_metadata: [] }, 'dynamic_metadata must be an object'],
     ];
     for (const [result, message] of cases) {
@@ -56,5 +60,14 @@ describe('readCompatResult', () => {
       allowed: false,
       http_status: 200,
     });
+  });
+
+  it("accepts exactly the statuses of Envoy's HttpStatus enum", () => {
+    const envoy = Object.values(StatusCode).filter(
+      (v): v is number => typeof v === 'number' && v > 0,
+    );
+    expect([...ENVOY_HTTP_STATUSES].sort((a, b) => a - b)).toEqual(envoy.sort((a, b) => a - b));
+    for (const status of envoy)
+      expect(read({ allowed: false, http_status: status }).problem).toBe(undefined);
   });
 });
