@@ -6,7 +6,9 @@ import { setImmediate } from 'node:timers';
 import { join } from 'node:path';
 import pino from 'pino';
 import { defaultConfig, DEV_AUDIENCE, DEV_ISSUER } from '../dist/config/load.js';
-import { createCore } from '../dist/compose/server.js';
+import { createAuditLog } from '../dist/audit/audit-log.js';
+import { openDecisionCore } from '../dist/compose/core.js';
+import { createMetrics } from '../dist/metrics/registry.js';
 import { loadOrCreateDevSigner } from '../dist/token/dev-signer.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
@@ -39,7 +41,15 @@ try {
           ...withAudit,
           policies: { ...withAudit.policies, decisionCacheSize: Number(decisionCache) },
         };
-  const core = await createCore(configured, pino({ level: 'warn' }, pino.destination(2)));
+  const logger = pino({ level: 'warn' }, pino.destination(2));
+  // The audit log `serve` builds (sinks, ring, masking, counted records), without its listeners.
+  const auditLog = createAuditLog({
+    config: configured.audit,
+    metrics: createMetrics(),
+    logger: logger.child({ component: 'audit' }),
+  });
+  await auditLog.start();
+  const core = await openDecisionCore(configured, logger, auditLog);
   const signer = await loadOrCreateDevSigner(stateDir);
   const token = await signer.mint({
     issuer: DEV_ISSUER,
@@ -85,6 +95,7 @@ try {
       `(all: ${results.map((r) => r.wallUs.toFixed(2)).join(' ')})\n`,
   );
   await core.stop();
+  await auditLog.close();
 } finally {
   await rm(stateDir, { recursive: true, force: true });
 }

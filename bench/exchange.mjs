@@ -8,7 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import pino from 'pino';
 import { parseConfig } from '../dist/config/load.js';
 import { startDevAuthorizationServer } from '../dist/dev-as/server.js';
-import { createCore } from '../dist/compose/server.js';
+import { startServer } from '../dist/compose/server.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const int = (name, fallback) => Number(process.env[name] ?? fallback);
@@ -51,12 +51,12 @@ export async function runExchangeBench() {
       SETTINGS.deadlineMs,
     );
   });
-  const running = { as: undefined, core: undefined };
+  const running = { as: undefined, server: undefined };
   try {
     return await Promise.race([runIn(dir, running), deadline]);
   } finally {
     clearTimeout(timer);
-    await running.core?.stop();
+    await running.server?.stop();
     await running.as?.stop();
     await rm(dir, { recursive: true, force: true });
   }
@@ -85,9 +85,10 @@ exchange:
 `,
     { baseDir: dir },
   );
-  const core = await createCore(config, pino({ level: 'silent' }));
-  running.core = core;
-  const exchanger = core.exchanger;
+  // The exchanger is driven in-process; the listeners (on port 0) stand idle.
+  const server = await startServer(config, pino({ level: 'silent' }));
+  running.server = server;
+  const exchanger = server.core.exchanger;
   // An agent's own token for the CRM, carrying billing.view: acme_inc lets agents reach billing with it.
   const subject = await as.clientCredentials(
     'finance-bot',
