@@ -7,6 +7,9 @@ import type { AuthzRequest } from './request.js';
 import type { Trail } from './trail.js';
 import { deny, denyBinding, type Verdict } from './verdict.js';
 
+/** The verifier contract, for adapters that verify tokens of their own (admin JWTs). */
+export type { TokenVerifier } from '../token/types.js';
+
 export interface TokenStep {
   /**
    * Verifies the request's token and its binding, then continues with `next`: at once when the

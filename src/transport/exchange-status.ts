@@ -1,7 +1,7 @@
 // The one exhaustive map from an exchange failure to its HTTP status, gRPC status and JSON error body.
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { isCallerRejection, type ExchangeFailure } from '../exchange/errors.js';
-import { presentDenial, type ChallengeContext } from './envoy/status.js';
+import { presentDenial, type ChallengeContext } from './denial-presentation.js';
 
 export interface ExchangeFailurePresentation {
   readonly httpStatus: number;

@@ -10,7 +10,7 @@ import type { Readiness } from '../../lib/readiness.js';
 import type { PolicyEngine } from '../../policy/types.js';
 import type { AdminAuthenticator, AdminPrincipal } from './auth.js';
 import { bearerTokenOf } from '../bearer.js';
-import { clientErrorOf } from '../http/errors.js';
+import { clientErrorOf } from '../client-errors.js';
 import { registerOpenApi } from '../openapi.js';
 
 declare module 'fastify' {

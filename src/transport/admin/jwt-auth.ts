@@ -1,6 +1,6 @@
 // Admin authentication: static tokens first, then admin JWTs from the configured admin issuer with a required scope.
 import { scopesOf } from '../../core/subject.js';
-import type { TokenVerifier } from '../../token/types.js';
+import type { TokenVerifier } from '../../core/token-step.js';
 import type { AdminAuthenticator, AdminAuthResult } from './auth.js';
 
 export interface JwtAdminOptions {

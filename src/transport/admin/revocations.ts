@@ -17,7 +17,7 @@ import {
 } from '../../revocation/types.js';
 import { adminPrincipalOf, type AdminRoutes } from './app.js';
 import type { AdminPrincipal } from './auth.js';
-import { clientErrorOf } from '../http/errors.js';
+import { clientErrorOf } from '../client-errors.js';
 
 export interface RevocationRoutesDeps {
   readonly store: RevocationStore;

@@ -11,7 +11,7 @@ import type { EnvoyAuthorizer } from './authz.js';
 import type { EnvoyVerdict, HeaderPair } from './response.js';
 import type { EnvoyCall } from './input.js';
 import { attributesJson } from './protojson.js';
-import { isOversized, type OversizedRequest } from '../grpc/size-guard.js';
+import { isOversized, type OversizedRequest } from '../size-guard.js';
 
 /** Fully-qualified name of Envoy's authorization service, for health checks and reflection. */
 export const ENVOY_AUTHORIZATION_SERVICE_NAME = 'envoy.service.auth.v3.Authorization';

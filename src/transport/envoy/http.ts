@@ -6,7 +6,7 @@ import type { HeaderPair } from './response.js';
 import { httpModeAttributes } from './http-attributes.js';
 import { latin1Wire } from './header-values.js';
 import type { EnvoyCall } from './input.js';
-import { clientErrorOf } from '../http/errors.js';
+import { clientErrorOf } from '../client-errors.js';
 
 export interface EnvoyHttpOptions {
   /** Path prefix Envoy's `http_service.path_prefix` points at, e.g. `/envoy/authz`. */

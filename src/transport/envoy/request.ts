@@ -4,7 +4,7 @@ import { DEFAULT_MAX_NESTING_DEPTH } from '../../lib/nesting.js';
 import type { Reason } from '../../core/reasons.js';
 import type { AuthzRequest } from '../../core/request.js';
 import type { DecideTerms, DryRunRule } from '../../core/terms.js';
-import type { DpopEvidence } from '../../token/dpop.js';
+import type { DpopEvidence } from '../../core/request.js';
 import type { RouteTable } from '../route-table.js';
 import { compatDocumentOf, type EnvoyCall } from './input.js';
 import { decidedMethodOf, presentedTokenOf, type PresentedToken } from './request-headers.js';

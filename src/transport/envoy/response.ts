@@ -5,7 +5,7 @@ import type { Decision } from '../../core/decision.js';
 import type { Reason } from '../../core/reasons.js';
 import type { AuthzRequest } from '../../core/request.js';
 import { isFieldName, isFieldValue, unsendableHeader } from './header-values.js';
-import { presentDenial } from './status.js';
+import { presentDenial } from '../denial-presentation.js';
 
 /** One header (or query parameter) to set. */
 export interface HeaderPair {

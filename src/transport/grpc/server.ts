@@ -20,7 +20,7 @@ import {
   decodeEnvoyCheckRequest,
 } from '../envoy/grpc.js';
 import { loadReflectionFiles } from './reflection-descriptors.js';
-import { refusingOversized, sizeGuarded } from './size-guard.js';
+import { refusingOversized, sizeGuarded } from '../size-guard.js';
 
 /**
  * How many times `envoyMaxRequestBytes` the transport still reads, to answer an oversized Envoy

@@ -9,7 +9,7 @@ import { exchangeRoutes } from './exchange-route.js';
 import { healthRoutes } from './health-routes.js';
 import type { EnvoyAuthorizer } from '../envoy/authz.js';
 import { registerEnvoyHttpRoutes, type EnvoyHttpOptions } from '../envoy/http.js';
-import { clientErrorOf } from './errors.js';
+import { clientErrorOf } from '../client-errors.js';
 import { registerOpenApi } from '../openapi.js';
 
 export interface HttpAppDeps {

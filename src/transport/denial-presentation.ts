@@ -1,6 +1,6 @@
-// The one exhaustive map from reason code to what Envoy sends the client: status and an RFC 6750 / RFC 9449 WWW-Authenticate.
-import type { Reason, ReasonCode } from '../../core/reasons.js';
-import { DPOP_PROOF_ALGORITHMS, type DpopError } from '../../token/dpop.js';
+// The one exhaustive map from reason code to what a client is sent (by Envoy, by a token exchange): status and an RFC 6750 / RFC 9449 WWW-Authenticate.
+import type { Reason, ReasonCode } from '../core/reasons.js';
+import { DPOP_PROOF_ALGORITHMS, type DpopError } from '../core/request.js';
 
 /** How a denial is presented to the downstream client. */
 export interface DenialPresentation {
