@@ -2,11 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  OPENAPI_FILES,
-  openApiDocuments,
-  openApiText,
-} from '../dist/transport/openapi-documents.js';
+import { OPENAPI_FILES, openApiDocuments, openApiText } from '../dist/compose/openapi-documents.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const documents = await openApiDocuments();

@@ -11,7 +11,7 @@ import {
   buildDescribedApps,
   openApiDocuments,
   openApiText,
-} from '../../src/transport/openapi-documents.js';
+} from '../../src/compose/openapi-documents.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 

@@ -1,12 +1,12 @@
 // Builds both listeners' apps with every optional route group and inert dependencies, to read their OpenAPI documents.
 import type { FastifyInstance } from 'fastify';
-import { auditAdminRoutes } from './admin/decisions.js';
 import { DEFAULT_EGRESS_HTTP_PREFIX } from '../config/exchange.js';
 import { defaultConfig } from '../config/load.js';
-import { buildAdminApp } from './admin/app.js';
-import { policyAdminRoutes } from './admin/policies.js';
-import { revocationAdminRoutes } from './admin/revocations.js';
-import { buildHttpApp } from './http/app.js';
+import { buildAdminApp } from '../transport/admin/app.js';
+import { auditAdminRoutes } from '../transport/admin/decisions.js';
+import { policyAdminRoutes } from '../transport/admin/policies.js';
+import { revocationAdminRoutes } from '../transport/admin/revocations.js';
+import { buildHttpApp } from '../transport/http/app.js';
 
 /** The two listeners' documents, as `npm run openapi` writes them to docs/. */
 export interface OpenApiDocuments {
