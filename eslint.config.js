@@ -193,8 +193,6 @@ export const MODULE_STATE_KNOWN = [
   // heldHere: spool folders locked by this process. Process-wide on purpose: a lock belongs to the
   // process, whichever spool instance took it, so a second open in the same process is refused.
   'src/audit/spool/lock.ts',
-  'src/transport/grpc/check-decode.ts', // refusals
-  'src/transport/http/check-route.ts', // peers: the peer address per connection
 ];
 
 export default tseslint.config(

@@ -9,14 +9,6 @@ import { nestingMessage } from '../../lib/nesting.js';
  */
 export const DECODABLE_STRUCT_DEPTH = 32;
 
-/** Requests the scan or the decoder refused, with the client-facing reason (INVALID_ARGUMENT). */
-const refusals = new WeakMap<object, string>();
-
-/** Why a decoded request was refused, or undefined when it decoded within the bounds. */
-export function refusalOf(request: object): string | undefined {
-  return refusals.get(request);
-}
-
 class WireError extends Error {}
 
 interface Cursor {
@@ -138,28 +130,38 @@ function nestingFailureOf(bytes: Uint8Array, max: number): string | undefined {
   return undefined;
 }
 
-function refused(reason: string): CheckRequest {
-  const request = CheckRequest.fromPartial({});
-  refusals.set(request, reason);
-  return request;
+/** Check's request decoder, and the refusals it made (the handler answers them INVALID_ARGUMENT). */
+export interface CheckRequestDecoder {
+  /** A `requestDeserialize` for Check: never throws; bytes it refuses decode to a refused request. */
+  readonly decode: (bytes: Buffer) => CheckRequest;
+  /** Why a request this decoder made was refused, or undefined when it decoded within the bounds. */
+  refusalOf(request: object): string | undefined;
 }
 
 /**
- * A `requestDeserialize` for Check: the Struct fields' nesting is bounded (by `maxNestingDepth`
- * and by what the decoder can take, whichever is lower) before the recursive decoder runs, and
- * bytes that do not decode become a refused request rather than a transport-level INTERNAL error.
+ * A decoder for Check: the Struct fields' nesting is bounded (by `maxNestingDepth` and by what the
+ * decoder can take, whichever is lower) before the recursive decoder runs, and bytes that do not
+ * decode become a refused request rather than a transport-level INTERNAL error.
  */
-export function createCheckRequestDecoder(
-  maxNestingDepth: number,
-): (bytes: Buffer) => CheckRequest {
+export function createCheckRequestDecoder(maxNestingDepth: number): CheckRequestDecoder {
   const max = Math.min(maxNestingDepth, DECODABLE_STRUCT_DEPTH);
-  return (bytes) => {
-    try {
-      const tooDeep = nestingFailureOf(bytes, max);
-      if (tooDeep !== undefined) return refused(tooDeep);
-      return CheckRequest.decode(bytes);
-    } catch (err) {
-      return refused(`request: not a valid CheckRequest (${(err as Error).message})`);
-    }
+  /** Requests the scan or the decoder refused, with the client-facing reason. */
+  const refusals = new WeakMap<object, string>();
+  const refused = (reason: string): CheckRequest => {
+    const request = CheckRequest.fromPartial({});
+    refusals.set(request, reason);
+    return request;
+  };
+  return {
+    decode: (bytes) => {
+      try {
+        const tooDeep = nestingFailureOf(bytes, max);
+        if (tooDeep !== undefined) return refused(tooDeep);
+        return CheckRequest.decode(bytes);
+      } catch (err) {
+        return refused(`request: not a valid CheckRequest (${(err as Error).message})`);
+      }
+    },
+    refusalOf: (request) => refusals.get(request),
   };
 }

@@ -6,7 +6,7 @@ import type { AuthzRequest, ResourceRef } from '../../core/request.js';
 import type { CheckRequest, CheckResponse } from '../../gen/mandate/v1/authorizer.js';
 import { DEFAULT_MAX_NESTING_DEPTH, nestingFailureOf } from '../../lib/nesting.js';
 import { bearerTokenOf, dpopTokenOf } from '../bearer.js';
-import { refusalOf } from './check-decode.js';
+import type { CheckRequestDecoder } from './check-decode.js';
 import { encodedAllowOf, type EncodedCheckResponse } from './check-encoding.js';
 
 /** Longest accepted `action`, `tenant`, `resource.type` and request id, in UTF-16 code units. */
@@ -21,6 +21,8 @@ export interface CheckLogger {
 
 export interface CheckHandlerDeps {
   readonly decider: Decider;
+  /** The decoder of the service's requests: those it refused are answered INVALID_ARGUMENT. */
+  readonly decoder: Pick<CheckRequestDecoder, 'refusalOf'>;
   /** Receives decide() failures; the caller only ever sees `internal_error`. */
   readonly logger: CheckLogger;
   /** Deepest nesting accepted in `context` and `resource.attributes`. Default 64. */
@@ -37,7 +39,7 @@ export interface CheckHandlerDeps {
 export function createCheckHandler(
   deps: CheckHandlerDeps,
 ): handleUnaryCall<CheckRequest, CheckResponse | EncodedCheckResponse> {
-  const { decider, logger } = deps;
+  const { decider, decoder, logger } = deps;
   const maxNestingDepth = deps.maxNestingDepth ?? DEFAULT_MAX_NESTING_DEPTH;
 
   function fail(err: unknown, request: AuthzRequest): CheckResponse {
@@ -49,7 +51,7 @@ export function createCheckHandler(
 
   return (call, callback) => {
     const request =
-      refusalOf(call.request) ??
+      decoder.refusalOf(call.request) ??
       toAuthzRequest(call.request, call.metadata, call.getPeer(), maxNestingDepth);
     if (typeof request === 'string') {
       callback({ code: status.INVALID_ARGUMENT, details: request });

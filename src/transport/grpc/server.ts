@@ -139,7 +139,9 @@ export function createGrpcServer(deps: GrpcServerDeps, options: GrpcServerOption
     check: {
       ...AuthorizerService.check,
       responseSerialize: serializeCheckResponse,
-      requestDeserialize: guarded ? sizeGuarded(checkDecoder, ownLimit) : checkDecoder,
+      requestDeserialize: guarded
+        ? sizeGuarded(checkDecoder.decode, ownLimit)
+        : checkDecoder.decode,
     },
     exchange: {
       ...AuthorizerService.exchange,
@@ -153,7 +155,7 @@ export function createGrpcServer(deps: GrpcServerDeps, options: GrpcServerOption
         : {}),
     },
   };
-  const check = createCheckHandler({ ...deps, maxNestingDepth });
+  const check = createCheckHandler({ ...deps, decoder: checkDecoder, maxNestingDepth });
   const exchange = createExchangeHandler({
     ...(deps.exchanger ? { exchanger: deps.exchanger } : {}),
     logger: deps.logger,

@@ -102,24 +102,31 @@ function allowJsonOf(decision: Decision): string | undefined {
     : `{"allow":true,"decision_id":"${decision.decisionId}${tail}`;
 }
 
-/** The caller's `address:port` (`[v6]:port`), made once per connection: it cannot change on one. */
-const peers = new WeakMap<object, string>();
-
-function peerOf(socket: {
+/** A connection's socket, as far as naming its peer goes. */
+interface PeerSocket {
   readonly remoteAddress?: string;
   readonly remotePort?: number;
-}): string | undefined {
-  let peer = peers.get(socket);
-  if (peer === undefined) {
-    const address = socket.remoteAddress;
-    // Gone once the connection closed; nothing to remember then.
-    if (address === undefined) return undefined;
-    peer = address.includes(':')
-      ? `[${address}]:${socket.remotePort}`
-      : `${address}:${socket.remotePort}`;
-    peers.set(socket, peer);
-  }
-  return peer;
+}
+
+/**
+ * The caller's `address:port` (`[v6]:port`) of a socket, made once per connection (it cannot
+ * change on one) and remembered by the returned function for as long as the socket lives.
+ */
+function createPeerNames(): (socket: PeerSocket) => string | undefined {
+  const peers = new WeakMap<PeerSocket, string>();
+  return (socket) => {
+    let peer = peers.get(socket);
+    if (peer === undefined) {
+      const address = socket.remoteAddress;
+      // Gone once the connection closed; nothing to remember then.
+      if (address === undefined) return undefined;
+      peer = address.includes(':')
+        ? `[${address}]:${socket.remotePort}`
+        : `${address}:${socket.remotePort}`;
+      peers.set(socket, peer);
+    }
+    return peer;
+  };
 }
 
 /**
@@ -141,6 +148,7 @@ export function checkRoutes(
   maxNestingDepth: number = DEFAULT_MAX_NESTING_DEPTH,
 ): FastifyPluginAsync {
   return async (app) => {
+    const peerOf = createPeerNames();
     app.post<{ Body: CheckBody }>(
       '/v1/check',
       { schema: { body: checkBodySchema, response: { 200: checkResponseSchema } } },
