@@ -2,14 +2,9 @@
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
-import { createDecisionRecordMaker } from '../audit/decision-record.js';
-import type { AuditRecord, DecisionAuditRecord } from '../audit/record.js';
-import type { AuditSink } from '../audit/sink.js';
+import { checkLocally } from '../compose/local-check.js';
 import type { BundleSourceConfig } from '../config/policies.js';
 import type { MandateConfig } from '../config/types.js';
-import { openDecisionCore } from '../compose/core.js';
-import type { Decision } from '../core/decision.js';
-import { subjectToWire } from '../core/subject-wire.js';
 import type { PolicyOutcome } from '../policy/types.js';
 import { UsageError } from './usage-error.js';
 
@@ -128,85 +123,67 @@ export async function checkCommand(
     ...(values.policies !== undefined && { dir: resolve(values.policies), bundles: [] }),
     ...(values.bundles !== undefined && { bundles: await bundlesIn(resolve(values.bundles)) }),
   };
-  let record: DecisionAuditRecord | undefined;
-  const decisionRecords = createDecisionRecordMaker();
-  const audit: AuditSink = {
-    write(r: AuditRecord) {
-      if (r.type === 'decision') record = r;
-    },
-    writeDecision(facts) {
-      record = decisionRecords.recordOf(facts);
-    },
-    flush: async () => {},
-    close: async () => {},
-  };
+  const resource = parseResource(values.resource);
   // The pipeline `serve` runs (revocations from the configured store, the compatibility policy),
   // without listeners; its operational log stays quiet, the answer is what this command prints.
-  const core = await openDecisionCore({ ...config, policies }, pino({ level: 'silent' }), audit);
-  const { decider, policy: engine } = core;
-  try {
-    const resource = parseResource(values.resource);
-    const decision: Decision = await decider.decide({
+  const { decision, record, layers } = await checkLocally(
+    { ...config, policies },
+    pino({ level: 'silent' }),
+    {
       token: values.token,
       action: values.action,
       ...(resource !== undefined && { resource }),
       ...(values.tenant !== undefined && { tenant: values.tenant }),
       ...(context !== undefined && { context }),
-      transport: 'cli',
-    });
-    const layers =
-      values.explain && record?.input !== undefined && decision.decidedBy !== undefined
-        ? engine.evaluate(decision.subject?.tenant, record.input)
-        : undefined;
-    if (values.json) {
-      io.out(
-        `${JSON.stringify(
-          {
-            allow: decision.allow,
-            reasons: decision.reasons,
-            ...(decision.decidedBy !== undefined && { decided_by: decision.decidedBy }),
-            ...(decision.subject !== undefined && { subject: subjectToWire(decision.subject) }),
-            ...(record?.policy !== undefined && { policy: record.policy }),
-            ...(values.explain && { input: record?.input, layers: layersToWire(layers) }),
-          },
-          null,
-          2,
-        )}\n`,
+    },
+    { explain: values.explain === true },
+  );
+  if (values.json) {
+    io.out(
+      `${JSON.stringify(
+        {
+          allow: decision.allow,
+          reasons: decision.reasons,
+          ...(decision.decidedBy !== undefined && { decided_by: decision.decidedBy }),
+          ...(decision.subject !== undefined && { subject: decision.subject }),
+          ...(record?.policy !== undefined && { policy: record.policy }),
+          ...(values.explain && { input: record?.input, layers: layersToWire(layers) }),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  } else {
+    const by = decision.decidedBy === undefined ? '' : ` (decided by ${decision.decidedBy})`;
+    const lines = [`${decision.allow ? 'ALLOW' : 'DENY'}${by}`];
+    for (const reason of decision.reasons) lines.push(`  ${reason.code}: ${reason.message}`);
+    if (record?.policy !== undefined) {
+      lines.push(
+        `  policy: base ${record.policy.base ?? '-'}${
+          record.policy.tenant !== undefined
+            ? `, tenant ${record.policy.tenant}`
+            : decision.decidedBy === 'base' && !decision.allow
+              ? ' (tenant not evaluated: base denied)'
+              : ', no tenant policy'
+        }`,
       );
-    } else {
-      const by = decision.decidedBy === undefined ? '' : ` (decided by ${decision.decidedBy})`;
-      const lines = [`${decision.allow ? 'ALLOW' : 'DENY'}${by}`];
-      for (const reason of decision.reasons) lines.push(`  ${reason.code}: ${reason.message}`);
-      if (record?.policy !== undefined) {
-        lines.push(
-          `  policy: base ${record.policy.base ?? '-'}${
-            record.policy.tenant !== undefined
-              ? `, tenant ${record.policy.tenant}`
-              : decision.decidedBy === 'base' && !decision.allow
-                ? ' (tenant not evaluated: base denied)'
-                : ', no tenant policy'
-          }`,
-        );
-      }
-      if (values.explain) {
-        lines.push(
-          'input:',
-          ...JSON.stringify(record?.input ?? {}, null, 2)
-            .split('\n')
-            .map((l) => `  ${l}`),
-        );
-        if (layers !== undefined) {
-          lines.push(
-            'layers:',
-            ...layerLines('base', layers.base),
-            ...layerLines('tenant', layers.tenant),
-          );
-        }
-      }
-      io.out(`${lines.join('\n')}\n`);
     }
-    return decision.allow ? 0 : 3;
-  } finally {
-    await core.stop();
+    if (values.explain) {
+      lines.push(
+        'input:',
+        ...JSON.stringify(record?.input ?? {}, null, 2)
+          .split('\n')
+          .map((l) => `  ${l}`),
+      );
+      if (layers !== undefined) {
+        lines.push(
+          'layers:',
+          ...layerLines('base', layers.base),
+          ...layerLines('tenant', layers.tenant),
+        );
+      }
+    }
+    io.out(`${lines.join('\n')}\n`);
   }
+  return decision.allow ? 0 : 3;
 }
