@@ -35,7 +35,9 @@ describe('eslint.config.js allowances', () => {
       },
     });
     const present = OVERSIZED.filter((file) => existsSync(join(ROOT, file)));
-    const results = await eslint.lintFiles(present.map((file) => join(ROOT, file)));
+    // lintFiles([]) would lint the whole repository: with nothing listed there is nothing to check.
+    const results =
+      present.length === 0 ? [] : await eslint.lintFiles(present.map((file) => join(ROOT, file)));
     const within = results
       .filter((r) => r.errorCount === 0)
       .map((r) => r.filePath.slice(ROOT.length + 1));
