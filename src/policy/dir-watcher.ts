@@ -1,8 +1,8 @@
 // Watch mode: turns file events under the policy directory, or on a bundle file, into debounced batches of changes.
 import { watch as watchDir } from 'node:fs';
-import { basename, dirname, relative } from 'node:path';
-import { watch } from 'chokidar';
+import { basename, dirname } from 'node:path';
 import { BASE_DIR, TENANTS_DIR } from './conventions.js';
+import { watchTree } from './tree-watcher.js';
 
 /** A batch of units whose files changed: `base` and/or tenant ids. */
 export interface ChangedUnits {
@@ -61,34 +61,39 @@ export function watchPolicyDir(
       });
   };
 
-  // chokidar, not fs.watch: on Linux, Node's recursive fs.watch watches each file's inode, so once an
-  // editor saves by writing a temporary file and renaming it over the original (sed -i, vim, most
-  // IDEs), later edits of that file were never seen while the sidecar reported itself healthy.
-  const watcher = watch(dir, { ignoreInitial: true, atomic: true });
-  watcher.on('all', (_event, path) => {
-    const relativePath = relative(dir, path);
-    const unit = unitOfPath(relativePath);
-    if (unit === undefined) {
-      // `tenants` itself changed (a folder renamed in or out): rescan every tenant we can see.
-      if (relativePath === TENANTS_DIR) tenants.add('*');
-      else return;
-    } else if ('base' in unit) {
-      base = true;
-    } else {
-      tenants.add(unit.tenant);
-    }
-    if (timer !== undefined) clearTimeout(timer);
-    timer = setTimeout(flush, debounceMs);
-  });
-  watcher.on('error', onError);
-  const ready = new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+  // Directories only (tree-watcher.ts says why): an in-place write landing right after a
+  // rename-save of the same file is never lost. Only the root, base/ and tenants/ are watched.
+  const watcher = watchTree(
+    dir,
+    (relativePath) => {
+      const unit = unitOfPath(relativePath);
+      if (unit === undefined) {
+        // `tenants` itself changed (a folder renamed in or out): rescan every tenant we can see.
+        if (relativePath === TENANTS_DIR) tenants.add('*');
+        else return;
+      } else if ('base' in unit) {
+        base = true;
+      } else {
+        tenants.add(unit.tenant);
+      }
+      if (timer !== undefined) clearTimeout(timer);
+      timer = setTimeout(flush, debounceMs);
+    },
+    onError,
+    {
+      include: (relativeDir) =>
+        relativeDir === '' || relativeDir === TENANTS_DIR || unitOfPath(relativeDir) !== undefined,
+    },
+  );
+  // The tree is watched once watchTree returns.
+  const ready = Promise.resolve();
 
   return {
     ready,
     close() {
       closed = true;
       if (timer !== undefined) clearTimeout(timer);
-      void watcher.close();
+      watcher.close();
     },
   };
 }

@@ -315,47 +315,37 @@ describe('watch mode', () => {
     await writeUnit(dir, 'late', versioned('late', 'v'));
     await until(() => messageOf(engine, 'late') === 'late/v');
   });
-  // Retried: under load chokidar can still miss an in-place write that lands right after a
-  // rename-save of the same file (seen about once in four full runs on Node 24); a watcher that
-  // loses the file for good fails all three tries. The lost event itself is an open defect.
-  it(
-    'keeps seeing a file after editors save it by writing a temporary file and renaming it',
-    { retry: 2 },
-    async () => {
-      const dir = await dirWith({ base: ALLOW_ALL_BASE, tenants: { t: versioned('t', 'v0') } });
-      const engine = await start(dir, { watch: true, watchDebounceMs: 20 });
-      const policy = join(dir, 'tenants', 't', 'policy.rego');
-      const data = join(dir, 'tenants', 't', 'data.json');
+  it('keeps seeing a file after editors save it by writing a temporary file and renaming it', async () => {
+    const dir = await dirWith({ base: ALLOW_ALL_BASE, tenants: { t: versioned('t', 'v0') } });
+    const engine = await start(dir, { watch: true, watchDebounceMs: 20 });
+    const policy = join(dir, 'tenants', 't', 'policy.rego');
+    const data = join(dir, 'tenants', 't', 'data.json');
 
-      // An atomic save (as sed -i, vim and many editors do): write beside, then rename over.
-      const renameSave = async (path: string, content: string) => {
-        const temp = `${path}.tmp-save`;
-        await writeFile(temp, content);
-        await rename(temp, path);
-      };
-      await renameSave(policy, versioned('t-renamed', 'x')['policy.rego']);
-      await until(() => messageOf(engine, 't') === 't-renamed/v0');
-      // Later saves of the same file, in place and by rename, must still be seen.
-      await writeFile(policy, versioned('t-in-place', 'x')['policy.rego']);
-      await until(() => messageOf(engine, 't') === 't-in-place/v0');
-      await renameSave(data, JSON.stringify({ version: 'v1' }));
-      await until(() => messageOf(engine, 't') === 't-in-place/v1');
-      await writeFile(data, JSON.stringify({ version: 'v2' }));
-      await until(() => messageOf(engine, 't') === 't-in-place/v2');
-      // A tenant directory renamed in (as a sync tool would) is seen, and so are its later edits.
-      const staged = join(dir, 'staged-tenant');
-      await mkdir(staged);
-      await writeFile(join(staged, 'policy.rego'), versioned('moved', 'x')['policy.rego']);
-      await writeFile(join(staged, 'data.json'), JSON.stringify({ version: 'm0' }));
-      await rename(staged, join(dir, 'tenants', 'moved'));
-      await until(() => messageOf(engine, 'moved') === 'moved/m0');
-      await renameSave(
-        join(dir, 'tenants', 'moved', 'data.json'),
-        JSON.stringify({ version: 'm1' }),
-      );
-      await until(() => messageOf(engine, 'moved') === 'moved/m1');
-    },
-  );
+    // An atomic save (as sed -i, vim and many editors do): write beside, then rename over.
+    const renameSave = async (path: string, content: string) => {
+      const temp = `${path}.tmp-save`;
+      await writeFile(temp, content);
+      await rename(temp, path);
+    };
+    await renameSave(policy, versioned('t-renamed', 'x')['policy.rego']);
+    await until(() => messageOf(engine, 't') === 't-renamed/v0');
+    // Later saves of the same file, in place and by rename, must still be seen.
+    await writeFile(policy, versioned('t-in-place', 'x')['policy.rego']);
+    await until(() => messageOf(engine, 't') === 't-in-place/v0');
+    await renameSave(data, JSON.stringify({ version: 'v1' }));
+    await until(() => messageOf(engine, 't') === 't-in-place/v1');
+    await writeFile(data, JSON.stringify({ version: 'v2' }));
+    await until(() => messageOf(engine, 't') === 't-in-place/v2');
+    // A tenant directory renamed in (as a sync tool would) is seen, and so are its later edits.
+    const staged = join(dir, 'staged-tenant');
+    await mkdir(staged);
+    await writeFile(join(staged, 'policy.rego'), versioned('moved', 'x')['policy.rego']);
+    await writeFile(join(staged, 'data.json'), JSON.stringify({ version: 'm0' }));
+    await rename(staged, join(dir, 'tenants', 'moved'));
+    await until(() => messageOf(engine, 'moved') === 'moved/m0');
+    await renameSave(join(dir, 'tenants', 'moved', 'data.json'), JSON.stringify({ version: 'm1' }));
+    await until(() => messageOf(engine, 'moved') === 'moved/m1');
+  });
 });
 
 describe('packing many tenants into few modules', () => {
