@@ -1,5 +1,5 @@
 // The one exhaustive map from reason code to what a client is sent (by Envoy, by a token exchange): status and an RFC 6750 / RFC 9449 WWW-Authenticate.
-import type { Reason, ReasonCode } from '../core/reasons.js';
+import { classifyReason, type Reason } from '../core/reasons.js';
 import { DPOP_PROOF_ALGORITHMS, type DpopError } from '../core/request.js';
 
 /** How a denial is presented to the downstream client. */
@@ -62,26 +62,16 @@ export function presentDenial(
   scope: string,
   context: ChallengeContext = {},
 ): DenialPresentation {
-  const code: ReasonCode = reason.code;
-  switch (code) {
-    case 'token_missing':
+  // The status follows the shared class; only the challenge is this module's choice.
+  switch (classifyReason(reason.code)) {
+    case 'unauthenticated':
       // RFC 6750 §3.1: a request without credentials gets the bare challenge, no error code.
-      return { status: 401, wwwAuthenticate: 'Bearer', internal: false };
-    case 'token_malformed':
-    case 'token_expired':
-    case 'token_not_yet_valid':
-    case 'token_invalid_signature':
-    case 'algorithm_not_allowed':
-    case 'token_type_invalid':
-    case 'issuer_unknown':
-    case 'audience_mismatch':
-    case 'claim_missing':
-    case 'key_not_found':
-    case 'token_binding_unverified':
-    case 'claim_invalid':
-    case 'revoked': // no longer valid: RFC 6750 treats it like an expired token
+      if (reason.code === 'token_missing') {
+        return { status: 401, wwwAuthenticate: 'Bearer', internal: false };
+      }
       return invalidToken(reason, context);
-    case 'insufficient_scope':
+    case 'forbidden':
+      if (reason.code !== 'insufficient_scope') return { status: 403, internal: false };
       return {
         status: 403,
         wwwAuthenticate: challenge(
@@ -91,16 +81,9 @@ export function presentDenial(
         ),
         internal: false,
       };
-    case 'tenant_mismatch':
-    case 'delegation_required':
-    case 'policy_denied':
-    case 'route_unmapped':
-      return { status: 403, internal: false };
-    case 'request_invalid':
+    case 'invalid':
       return { status: 400, internal: false };
-    case 'jwks_unavailable':
-    case 'internal_error':
-    case 'audit_unavailable':
+    case 'unavailable':
       return { status: 503, internal: true };
   }
 }
