@@ -1,6 +1,7 @@
 // Makes an admin action's audit record from the facts the admin routes hand over: the record's shape is audit's alone.
 import { randomUUID } from 'node:crypto';
-import { AUDIT_SCHEMA_VERSION, type AdminAuditRecord } from './record.js';
+import type { AdminAuditRecord, AdminPrincipal } from './record.js';
+import { recordHeaderOf, recordPrincipalOf } from './record-header.js';
 
 /** Everything an `admin` record is made of. */
 export interface AdminFacts {
@@ -11,12 +12,7 @@ export interface AdminFacts {
   /** HTTP status answered: below 300 is `ok`, else the refusal it stands for. */
   readonly status: number;
   /** The authenticated admin (only these four fields are recorded). */
-  readonly principal: {
-    readonly kind: string;
-    readonly id: string;
-    readonly sub?: string;
-    readonly tenant?: string;
-  };
+  readonly principal: AdminPrincipal;
   readonly target?: Readonly<Record<string, unknown>>;
   readonly message?: string;
   readonly requestId?: string;
@@ -32,21 +28,15 @@ const OUTCOME = {
 
 /** The `admin` audit record of these facts. */
 export function adminRecordOf(facts: AdminFacts): AdminAuditRecord {
-  const { principal: p, status } = facts;
+  const status = facts.status;
   return {
-    type: 'admin',
-    schema_version: AUDIT_SCHEMA_VERSION,
+    ...recordHeaderOf('admin'),
     admin_id: randomUUID(),
     time: new Date(facts.timeMs).toISOString(),
     action: facts.action,
     outcome: status < 300 ? 'ok' : (OUTCOME[status as keyof typeof OUTCOME] ?? 'invalid'),
     status,
-    principal: {
-      kind: p.kind,
-      id: p.id,
-      ...(p.sub !== undefined ? { sub: p.sub } : {}),
-      ...(p.tenant !== undefined ? { tenant: p.tenant } : {}),
-    },
+    principal: recordPrincipalOf(facts.principal),
     ...(facts.target ? { target: facts.target } : {}),
     ...(facts.message !== undefined ? { message: facts.message } : {}),
     ...(facts.requestId !== undefined ? { request_id: facts.requestId } : {}),

@@ -1,6 +1,7 @@
 // Makes a token exchange's audit record from the facts the exchanger hands over: the record's shape is audit's alone.
 import { randomUUID } from 'node:crypto';
-import { AUDIT_SCHEMA_VERSION, type ExchangeAuditRecord, type ExchangeOutcome } from './record.js';
+import type { ExchangeAuditRecord, ExchangeOutcome } from './record.js';
+import { recordHeaderOf, recordSubjectOf, type SubjectFacts } from './record-header.js';
 
 export type { ExchangeOutcome } from './record.js';
 
@@ -13,12 +14,7 @@ export interface ExchangeFacts {
   /** Why no token was issued (absent when one was). */
   readonly reasons?: readonly { readonly code: string; readonly message: string }[];
   /** The subject the gating decision found, when it found one. */
-  readonly subject?: {
-    readonly tenant?: string;
-    readonly sub?: string;
-    readonly clientId?: string;
-    readonly act: readonly string[];
-  };
+  readonly subject?: SubjectFacts;
   /** mandate's own identity: the actor the exchange adds to the chain. */
   readonly actor: string;
   readonly audience: string;
@@ -37,20 +33,15 @@ export interface ExchangeFacts {
 
 /** The `exchange` audit record of these facts, stamped with the current time. */
 export function exchangeRecordOf(facts: ExchangeFacts): ExchangeAuditRecord {
-  const subject = facts.subject;
   return {
-    type: 'exchange',
-    schema_version: AUDIT_SCHEMA_VERSION,
+    ...recordHeaderOf('exchange'),
     exchange_id: randomUUID(),
     decision_id: facts.decisionId,
     time: new Date().toISOString(),
     transport: facts.transport,
     outcome: facts.outcome,
     ...(facts.reasons !== undefined ? { reasons: facts.reasons } : {}),
-    ...(subject?.tenant !== undefined ? { tenant: subject.tenant } : {}),
-    ...(subject?.sub !== undefined ? { sub: subject.sub } : {}),
-    ...(subject?.clientId !== undefined ? { client_id: subject.clientId } : {}),
-    ...(subject && subject.act.length > 0 ? { act: subject.act } : {}),
+    ...recordSubjectOf(facts.subject),
     actor: facts.actor,
     audience: facts.audience,
     ...(facts.resource !== undefined ? { resource: facts.resource } : {}),

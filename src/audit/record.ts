@@ -10,10 +10,35 @@ export const AUDIT_SCHEMA_VERSION = 1;
  */
 export const RECORD_SHAPE: unique symbol = Symbol('mandate.auditRecordShape');
 
-export interface DecisionAuditRecord {
-  readonly [RECORD_SHAPE]?: object;
-  readonly type: 'decision';
+/** The members every audit record opens with: what kind it is and its schema version. */
+export interface AuditRecordHeader<T extends string> {
+  readonly type: T;
   readonly schema_version: typeof AUDIT_SCHEMA_VERSION;
+}
+
+/** Who a decision or an exchange was about, as both record it. */
+export interface AuditRecordSubject {
+  /** The token's tenant (after the tenant guard), else the tenant the caller named. */
+  readonly tenant?: string;
+  readonly sub?: string;
+  readonly client_id?: string;
+  /**
+   * Delegation chain, outermost actor first; an exchange records its subject token's whole chain,
+   * though only the outermost actor is used for access control.
+   */
+  readonly act?: readonly string[];
+}
+
+/** The authenticated admin: `static` token (by fingerprint id) or `jwt` (its `sub`, and tenant if scoped). */
+export interface AdminPrincipal {
+  readonly kind: string;
+  readonly id: string;
+  readonly sub?: string;
+  readonly tenant?: string;
+}
+
+export interface DecisionAuditRecord extends AuditRecordHeader<'decision'>, AuditRecordSubject {
+  readonly [RECORD_SHAPE]?: object;
   readonly decision_id: string;
   /** RFC 3339 time the decision was made. */
   readonly time: string;
@@ -22,12 +47,6 @@ export interface DecisionAuditRecord {
   readonly reasons: readonly { readonly code: string; readonly message: string }[];
   readonly action: string;
   readonly resource?: { readonly type: string; readonly id?: string };
-  /** The token's tenant (after the tenant guard), else the tenant the caller named. */
-  readonly tenant?: string;
-  readonly sub?: string;
-  readonly client_id?: string;
-  /** Delegation chain, outermost actor first. */
-  readonly act?: readonly string[];
   readonly scopes?: readonly string[];
   readonly iss?: string;
   readonly jti?: string;
@@ -61,9 +80,7 @@ export interface DecisionAuditRecord {
 }
 
 /** One per admin API action (revocations, ...): who did what, when, and how it ended. */
-export interface AdminAuditRecord {
-  readonly type: 'admin';
-  readonly schema_version: typeof AUDIT_SCHEMA_VERSION;
+export interface AdminAuditRecord extends AuditRecordHeader<'admin'> {
   /** Unique id of this admin action. */
   readonly admin_id: string;
   readonly time: string;
@@ -73,13 +90,7 @@ export interface AdminAuditRecord {
   readonly outcome: 'ok' | 'invalid' | 'forbidden' | 'not_found' | 'unavailable';
   /** HTTP status answered. */
   readonly status: number;
-  /** The authenticated admin: `static` token (by fingerprint id) or `jwt` (its `sub`, and tenant if scoped). */
-  readonly principal: {
-    readonly kind: string;
-    readonly id: string;
-    readonly sub?: string;
-    readonly tenant?: string;
-  };
+  readonly principal: AdminPrincipal;
   /** What the action was about, e.g. `{ revocation_id, kind, tenant, sub, issued_before }`. */
   readonly target?: Readonly<Record<string, unknown>>;
   /** The refusal message for non-`ok` outcomes. */
@@ -100,9 +111,7 @@ export type ExchangeOutcome =
   | 'internal_error';
 
 /** One per token exchange (RFC 8693), next to the `decision` record of the check that gated it. */
-export interface ExchangeAuditRecord {
-  readonly type: 'exchange';
-  readonly schema_version: typeof AUDIT_SCHEMA_VERSION;
+export interface ExchangeAuditRecord extends AuditRecordHeader<'exchange'>, AuditRecordSubject {
   readonly exchange_id: string;
   /** The gating decision's id (also in its `decision` record). */
   readonly decision_id: string;
@@ -110,11 +119,6 @@ export interface ExchangeAuditRecord {
   readonly transport: string;
   readonly outcome: ExchangeOutcome;
   readonly reasons?: readonly { readonly code: string; readonly message: string }[];
-  readonly tenant?: string;
-  readonly sub?: string;
-  readonly client_id?: string;
-  /** The subject token's whole delegation chain, outermost first; nested actors are recorded though only the outermost is used for access control. */
-  readonly act?: readonly string[];
   /** mandate's own identity: the actor the exchange adds to the chain. */
   readonly actor?: string;
   readonly audience: string;
