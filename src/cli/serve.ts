@@ -1,16 +1,10 @@
 // `mandate serve`: start the sidecar, print where it listens (and a working curl in dev mode), stop on SIGTERM/SIGINT.
-import pino from 'pino';
 import type { MandateConfig } from '../config/types.js';
+import { operationalLogger, stopOnSignals } from './run-until-signalled.js';
 import { startServer, type RunningServer } from '../compose/server.js';
 
-const SHUTDOWN_GRACE_MS = 10_000;
-
 export async function serve(config: MandateConfig): Promise<void> {
-  // Operational logs go to stderr; stdout carries audit records only.
-  const logger = pino(
-    { level: config.logLevel, base: { service: 'mandate' } },
-    pino.destination(2),
-  );
+  const logger = operationalLogger(config);
   const server = await startServer(config, logger);
   const httpUrl = `http://${formatHost(server.http.host)}:${server.http.port}`;
   logger.info(
@@ -24,23 +18,7 @@ export async function serve(config: MandateConfig): Promise<void> {
   );
   await printDevBanner(config, server, httpUrl);
 
-  let signalled = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (signalled) return;
-    signalled = true;
-    logger.info({ signal }, 'shutting down');
-    const forced = setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS + 5000);
-    forced.unref();
-    server.stop(SHUTDOWN_GRACE_MS).then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  stopOnSignals(logger, (graceMs) => server.stop(graceMs));
 }
 
 function formatHost(host: string): string {
