@@ -99,5 +99,6 @@ export function egressAuthorizer(
 ): EnvoyAuthorizer | undefined {
   const routes = config.exchange?.egress ?? {};
   if (exchanger === undefined || Object.keys(routes).length === 0) return undefined;
-  return createEgressAuthorizer({ exchanger, routes });
+  // The outbound token is read from the same headers as on ingress (`envoy.token_headers`).
+  return createEgressAuthorizer({ exchanger, routes, tokenHeaders: config.envoy.tokenHeaders });
 }

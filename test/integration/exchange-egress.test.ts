@@ -150,3 +150,38 @@ describe('HTTP ext_authz in egress mode', () => {
     expect(decodeJwt(token)).toMatchObject({ aud: 'billing-api' });
   });
 });
+
+describe('egress with envoy.token_headers', () => {
+  it('reads the outbound token from the configured headers, as ingress does, and strips them', async () => {
+    const sidecar = await startAsSidecar(as, {
+      audience: 'crm-api',
+      exchangeYaml: exchangeYaml(
+        as,
+        'crm-service',
+        'crm-service-dev-secret',
+        `  egress:
+    billing.internal: { audience: billing-api, scope: billing.view }
+`,
+      ),
+      yaml: 'envoy:\n  token_headers: [x-mandate-token, authorization]\n',
+    });
+    const client = envoyClient(sidecar.grpcTarget);
+    try {
+      const res = await envoyCheck(
+        client,
+        egressCall('billing.internal', { 'x-mandate-token': `Bearer ${userToken}` }),
+      );
+      expect(res.status?.code).toBe(0);
+      const token = (headerMap(res.okResponse?.headers)['authorization'] ?? '').replace(
+        /^Bearer /,
+        '',
+      );
+      expect(decodeJwt(token)).toMatchObject({ aud: 'billing-api', scope: 'billing.view' });
+      // The header the caller's token came in never reaches the destination.
+      expect(res.okResponse?.headersToRemove).toContain('x-mandate-token');
+    } finally {
+      client.close();
+      await sidecar.stop();
+    }
+  });
+});

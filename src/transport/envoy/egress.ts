@@ -23,8 +23,8 @@ export interface EgressAuthorizerDeps {
   readonly exchanger: TokenExchanger;
   /** Destination host (`host` or `host:port`, lower-case) → what to exchange for. */
   readonly routes: Readonly<Record<string, EgressRoute>>;
-  /** Headers the outbound token may come in. Default `authorization`. */
-  readonly tokenHeaders?: readonly string[];
+  /** Headers the outbound token may come in, searched in order: `envoy.token_headers`, as on ingress. */
+  readonly tokenHeaders: readonly string[];
 }
 
 /** The route for a destination: `host:port` first, then the bare host. */
@@ -57,7 +57,7 @@ function deny(
 
 /** Answers egress calls: exchange, then allow with the new token, or deny saying why (never passing the old token on). */
 export function createEgressAuthorizer(deps: EgressAuthorizerDeps): EnvoyAuthorizer {
-  const tokenHeaders = deps.tokenHeaders ?? ['authorization'];
+  const tokenHeaders = deps.tokenHeaders;
   return {
     async authorize(call: EnvoyCall): Promise<EnvoyVerdict> {
       const route = egressRouteOf(deps.routes, call.host);
