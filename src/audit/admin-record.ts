@@ -36,6 +36,8 @@ export function adminRecordOf(facts: AdminFacts): AdminAuditRecord {
     action: facts.action,
     outcome: status < 300 ? 'ok' : (OUTCOME[status as keyof typeof OUTCOME] ?? 'invalid'),
     status,
+    // At the top level too, where every record kind keeps its tenant: queries and consumers filter on it.
+    ...(facts.principal.tenant !== undefined ? { tenant: facts.principal.tenant } : {}),
     principal: recordPrincipalOf(facts.principal),
     ...(facts.target ? { target: facts.target } : {}),
     ...(facts.message !== undefined ? { message: facts.message } : {}),

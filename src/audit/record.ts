@@ -90,6 +90,8 @@ export interface AdminAuditRecord extends AuditRecordHeader<'admin'> {
   readonly outcome: 'ok' | 'invalid' | 'forbidden' | 'not_found' | 'unavailable';
   /** HTTP status answered. */
   readonly status: number;
+  /** The tenant a tenant-scoped admin acted in (its principal's); absent for a platform admin. */
+  readonly tenant?: string;
   readonly principal: AdminPrincipal;
   /** What the action was about, e.g. `{ revocation_id, kind, tenant, sub, issued_before }`. */
   readonly target?: Readonly<Record<string, unknown>>;

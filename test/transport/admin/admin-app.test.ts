@@ -186,4 +186,37 @@ describe('admin route groups', () => {
     );
     expect(foreign.statusCode).toBe(403);
   });
+
+  it('admin records carry the tenant a tenant-scoped admin acted in, so its own audit query finds them', async () => {
+    const token = await adminJwt({ tenant: 'acme_inc' });
+    const created = await call('POST', '/v1/revocations', token, {
+      kind: 'subject',
+      tenant: 'acme_inc',
+      sub: 'user-scoped',
+    });
+    expect(created.statusCode).toBe(201);
+    // Audit writes are off the request path: the record reaches the ring shortly after the answer.
+    let record: Record<string, unknown> | undefined;
+    for (let i = 0; i < 100 && record === undefined; i += 1) {
+      const mine = await call('GET', '/v1/decisions?type=admin', token);
+      expect(mine.statusCode).toBe(200);
+      record = (mine.json() as { records: Record<string, unknown>[] }).records.find(
+        (r) => (r['target'] as { sub?: string } | undefined)?.sub === 'user-scoped',
+      );
+      if (record === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(record).toMatchObject({
+      type: 'admin',
+      action: 'revocation.create',
+      tenant: 'acme_inc',
+      principal: { kind: 'jwt', tenant: 'acme_inc' },
+    });
+    // A platform admin acts in no tenant: its records have none.
+    const platform = await call('GET', '/v1/decisions?type=admin', STATIC_TOKEN);
+    const byStatic = (platform.json() as { records: Record<string, unknown>[] }).records.filter(
+      (r) => (r['principal'] as { kind?: string }).kind === 'static',
+    );
+    expect(byStatic.length).toBeGreaterThan(0);
+    for (const r of byStatic) expect(r['tenant']).toBeUndefined();
+  });
 });
