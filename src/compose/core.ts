@@ -51,9 +51,10 @@ export async function startDecisionCore<A extends AuditSink>(
   const devSigner = await prepareDevIssuer(config);
   const revocation = createRevocation(config, metrics, logger);
   await lifecycle.start({
-    name: 'revocation',
+    name: 'revocations',
     start: () => revocation.start(),
     stop: () => revocation.store.stop(),
+    status: () => revocation.store.status(),
   });
   const policies = createPolicies(config, metrics, logger);
   const policy = policies.engine;
@@ -61,12 +62,14 @@ export async function startDecisionCore<A extends AuditSink>(
     name: 'policies',
     start: () => policy.start(),
     stop: () => policy.stop(),
+    status: () => policy.status(),
   });
   const verifier = createVerifier(config, metrics, logger);
   await lifecycle.start({
     name: 'keys',
     start: () => verifier.start(),
     stop: () => verifier.stop(),
+    status: () => verifier.status(),
   });
   const compat = createCompat(config, logger);
   if (compat) {
@@ -82,6 +85,7 @@ export async function startDecisionCore<A extends AuditSink>(
           );
       },
       stop: () => compat.stop(),
+      status: () => compat.status(),
     });
   }
   const audit = await startAudit(metrics);

@@ -56,6 +56,7 @@ export async function startExchange(
       unsubscribe();
       await exchanger?.stop();
     },
+    status: () => exchanger?.status() ?? { state: 'NOT_READY', message: 'not started' },
   });
   return exchanger;
 }

@@ -1,4 +1,5 @@
 // The ordered list of started components: each one started after the previous, all stopped in reverse, also when start-up fails half-way.
+import type { ComponentStatus } from '../lib/lifecycle.js';
 
 /** One long-lived part of the sidecar as the composition root starts and stops it. */
 export interface ComposedComponent {
@@ -11,6 +12,8 @@ export interface ComposedComponent {
    * `graceMs` is what a listener may spend draining calls in flight.
    */
   stop(graceMs: number): Promise<void>;
+  /** Its readiness, when it has one: /ready and gRPC health report it under `name`. */
+  status?(): ComponentStatus;
 }
 
 /** The components started so far, in start order. */
@@ -22,6 +25,11 @@ export interface Lifecycle {
   start(component: ComposedComponent): Promise<void>;
   /** The started components' names, in start order. */
   names(): readonly string[];
+  /**
+   * The started components that have a status, by name: what readiness reports. A live view,
+   * so a component started later is reported from then on.
+   */
+  statusSources(): Readonly<Record<string, { status(): ComponentStatus }>>;
   /**
    * Stops every started component, last first. Every one is stopped even when an earlier stop
    * rejects; the first such rejection is reported after all ran. Safe to call more than once.
@@ -60,6 +68,14 @@ export function createLifecycle(
       started.push(component);
     },
     names: () => started.map((c) => c.name),
+    statusSources() {
+      const sources: Record<string, { status(): ComponentStatus }> = {};
+      for (const component of started) {
+        const status = component.status?.bind(component);
+        if (status !== undefined) sources[component.name] = { status };
+      }
+      return sources;
+    },
     stop(graceMs) {
       stopping ??= (async () => {
         let first: unknown;

@@ -100,14 +100,8 @@ async function startCore(
     logger,
     lifecycle,
   );
-  const readiness = createReadiness({
-    ...(exchanger ? { exchange: exchanger } : {}),
-    keys: verifier,
-    policies: core.policy,
-    audit,
-    ...(core.compat ? { compat_policy: core.compat } : {}),
-    revocations: revocation.store,
-  });
+  // Every started component that has a status, under its lifecycle name.
+  const readiness = createReadiness(() => lifecycle.statusSources());
   const adminTokens = config.dev.enabled
     ? [...config.admin.tokens, await loadOrCreateDevAdminToken(config.dev.stateDir)]
     : config.admin.tokens;
@@ -157,6 +151,7 @@ export async function startAuditLog(
       }
     },
     stop: () => audit.close(),
+    status: () => audit.status(),
   });
   return audit;
 }

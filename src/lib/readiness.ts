@@ -14,15 +14,19 @@ export interface Readiness {
   drain(): void;
 }
 
+/** `components` by name, or a function giving them (read at every report: a list that grows). */
 export function createReadiness(
-  components: Record<string, { status(): ComponentStatus }>,
+  components:
+    | Readonly<Record<string, { status(): ComponentStatus }>>
+    | (() => Readonly<Record<string, { status(): ComponentStatus }>>),
 ): Readiness {
+  const current = typeof components === 'function' ? components : () => components;
   let draining = false;
   return {
     report() {
       const statuses: Record<string, ComponentStatus> = {};
       let ready = !draining;
-      for (const [name, component] of Object.entries(components)) {
+      for (const [name, component] of Object.entries(current())) {
         const status = component.status();
         statuses[name] = status;
         if (!isReady(status)) ready = false;

@@ -176,7 +176,7 @@ describe('a failed start-up stops what it had started', () => {
     const before = resources();
     const server = await startServer(config({}), pino({ level: 'silent' }));
     expect(server.components).toEqual([
-      'revocation',
+      'revocations',
       'policies',
       'keys',
       'audit',
@@ -184,6 +184,13 @@ describe('a failed start-up stops what it had started', () => {
       'listen.http',
       'listen.grpc',
       'listen.admin',
+    ]);
+    // Readiness reports the started components that have a status, under their lifecycle names.
+    expect(Object.keys(server.core.readiness.report().components)).toEqual([
+      'revocations',
+      'policies',
+      'keys',
+      'audit',
     ]);
     expect(await redisClients()).toBeGreaterThan(0);
     await server.stop(1000);
