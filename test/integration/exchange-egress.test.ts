@@ -17,7 +17,20 @@ let userToken: string;
 
 beforeAll(async () => {
   as = await startDevAuthorizationServer({ port: 0 });
-  crm = await startAsSidecar(as, {
+  crm = await startEgressSidecar();
+  userToken = await loginAsUser({
+    asUrl: as.url,
+    clientId: 'finance-bot',
+    clientSecret: 'finance-bot-dev-secret',
+    user: 'user_8421',
+    scope: 'contacts.read billing.view',
+    resource: 'urn:mandate:crm-api',
+  });
+});
+
+/** The CRM sidecar acting as crm-service, with egress routes to billing and (refused by the AS) ledger. */
+function startEgressSidecar(yaml?: string): Promise<AsSidecar> {
+  return startAsSidecar(as, {
     audience: 'crm-api',
     exchangeYaml: exchangeYaml(
       as,
@@ -28,16 +41,9 @@ beforeAll(async () => {
     "ledger.internal:8443": { audience: nowhere-api }
 `,
     ),
+    ...(yaml !== undefined ? { yaml } : {}),
   });
-  userToken = await loginAsUser({
-    asUrl: as.url,
-    clientId: 'finance-bot',
-    clientSecret: 'finance-bot-dev-secret',
-    user: 'user_8421',
-    scope: 'contacts.read billing.view',
-    resource: 'urn:mandate:crm-api',
-  });
-});
+}
 
 afterAll(async () => {
   await crm?.stop();
@@ -153,18 +159,9 @@ describe('HTTP ext_authz in egress mode', () => {
 
 describe('egress with envoy.token_headers', () => {
   it('reads the outbound token from the configured headers, as ingress does, and strips them', async () => {
-    const sidecar = await startAsSidecar(as, {
-      audience: 'crm-api',
-      exchangeYaml: exchangeYaml(
-        as,
-        'crm-service',
-        'crm-service-dev-secret',
-        `  egress:
-    billing.internal: { audience: billing-api, scope: billing.view }
-`,
-      ),
-      yaml: 'envoy:\n  token_headers: [x-mandate-token, authorization]\n',
-    });
+    const sidecar = await startEgressSidecar(
+      'envoy:\n  token_headers: [x-mandate-token, authorization]\n',
+    );
     const client = envoyClient(sidecar.grpcTarget);
     try {
       const res = await envoyCheck(

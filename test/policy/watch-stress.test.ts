@@ -15,7 +15,8 @@ import {
 const cleanups: (() => Promise<unknown>)[] = [];
 
 afterEach(async () => {
-  await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
+  // Last first: the engine stops before its directory is removed.
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
 const input = policyInput('contacts.read', delegatedSubject('agent-1', ['contacts.read']));
@@ -49,19 +50,25 @@ function busyLoop(burstMs: number): () => void {
   };
 }
 
+/** A policy directory with tenant `t` (its message is its data's `version`), watched by a started engine. */
+async function watchedTenant(): Promise<{ dir: string; engine: PolicyEngine }> {
+  const { dir, remove } = await makePolicyDir({
+    base: ALLOW_ALL_BASE,
+    tenants: { t: { 'policy.rego': POLICY, 'data.json': JSON.stringify({ version: 'v0' }) } },
+  });
+  cleanups.push(remove);
+  const engine = createPolicyEngine({
+    config: { dir, watch: true, watchDebounceMs: 5 },
+    logger: recordingLogger(),
+  });
+  cleanups.push(() => engine.stop());
+  await engine.start();
+  return { dir, engine };
+}
+
 describe('watch mode under stress', () => {
   it('sees every in-place write that lands right after a rename-save of the same file', async () => {
-    const { dir, remove } = await makePolicyDir({
-      base: ALLOW_ALL_BASE,
-      tenants: { t: { 'policy.rego': POLICY, 'data.json': JSON.stringify({ version: 'v0' }) } },
-    });
-    cleanups.push(remove);
-    const engine = createPolicyEngine({
-      config: { dir, watch: true, watchDebounceMs: 5 },
-      logger: recordingLogger(),
-    });
-    cleanups.push(() => engine.stop());
-    await engine.start();
+    const { dir, engine } = await watchedTenant();
     const data = join(dir, 'tenants', 't', 'data.json');
     const stop = busyLoop(3);
     try {
@@ -80,17 +87,7 @@ describe('watch mode under stress', () => {
   });
 
   it('keeps watching a unit whose directory was replaced, and a sub-directory created later', async () => {
-    const { dir, remove } = await makePolicyDir({
-      base: ALLOW_ALL_BASE,
-      tenants: { t: { 'policy.rego': POLICY, 'data.json': JSON.stringify({ version: 'v0' }) } },
-    });
-    cleanups.push(remove);
-    const engine = createPolicyEngine({
-      config: { dir, watch: true, watchDebounceMs: 5 },
-      logger: recordingLogger(),
-    });
-    cleanups.push(() => engine.stop());
-    await engine.start();
+    const { dir, engine } = await watchedTenant();
     const unit = join(dir, 'tenants', 't');
     // Replaced by a rename (a new directory, so a new inode, at the same path), as sync tools do.
     const staged = join(dir, 'staged');
