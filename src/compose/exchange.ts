@@ -4,7 +4,11 @@ import type { AuditSink } from '../audit/sink.js';
 import type { ExchangeConfig } from '../config/exchange.js';
 import type { MandateConfig } from '../config/types.js';
 import type { Decider } from '../core/decision.js';
-import { createTokenExchanger, type TokenExchanger } from '../exchange/exchanger.js';
+import {
+  createTokenExchanger,
+  type ExchangeObserver,
+  type TokenExchanger,
+} from '../exchange/exchanger.js';
 import { createExchangeMetrics } from '../exchange/metrics.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { RevocationChecker } from '../revocation/types.js';
@@ -22,6 +26,10 @@ export interface ExchangeSetupDeps {
   readonly revocations?: RevocationChecker;
   /** Subscribes to changes of the policies in force; returns the unsubscribe function. */
   readonly onPolicyChange?: (listener: () => void) => () => void;
+  /** The lifecycle component's name. Default `exchange`. */
+  readonly name?: string;
+  /** Metrics of exchanges; several exchangers share one. Default: registered on `metrics` here. */
+  readonly observer?: ExchangeObserver;
 }
 
 /**
@@ -41,9 +49,9 @@ export async function startExchange(
   let exchanger: TokenExchanger | undefined;
   let unsubscribe = () => {};
   await lifecycle.start({
-    name: 'exchange',
+    name: deps.name ?? 'exchange',
     start: async () => {
-      const log = logger.child({ component: 'exchange' });
+      const log = logger.child({ component: deps.name ?? 'exchange' });
       exchanger = await buildExchanger(exchange, deps, log);
       // A cached exchange carries the decision that allowed it; new policy must not keep serving it.
       const cache = exchanger.cache;
@@ -72,7 +80,7 @@ async function buildExchanger(
     decider: deps.decider,
     verifier: deps.verifier,
     audit: deps.audit,
-    observer: createExchangeMetrics(deps.metrics.registry),
+    observer: deps.observer ?? createExchangeMetrics(deps.metrics.registry),
     onError: (err) => log.error({ err }, 'token exchange failed with an internal error'),
     ...(revocations
       ? { isRevoked: (subject) => revocations.match(subject, subject.claims) !== undefined }

@@ -49,6 +49,7 @@ export async function startListeners(
       logger: logger.child({ component: 'http' }),
       ...(core.exchanger ? { exchanger: core.exchanger } : {}),
       ...egressHttp(config, core.exchanger),
+      ...(config.mcp !== undefined ? { protectedResources: config.mcp.resources } : {}),
       envoy: {
         authorizer: envoy,
         options: {

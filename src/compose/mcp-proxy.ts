@@ -1,4 +1,4 @@
-// The composition of `mandate proxy`: the decision core's components, one audience-bound verifier per MCP resource, then the proxy listener.
+// The composition of `mandate proxy`: the decision core's components, one audience-bound verifier per MCP resource (and its exchanger for the upstream's token), then the proxy listener.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -7,9 +7,14 @@ import type { McpConfig, McpResourceConfig } from '../config/mcp.js';
 import type { MandateConfig } from '../config/types.js';
 import { createDecider } from '../core/decide.js';
 import type { Decider } from '../core/decision.js';
+import { createExchangeMetrics } from '../exchange/metrics.js';
+import { createDpopVerifier } from '../token/dpop.js';
+import type { TokenVerifier } from '../token/types.js';
 import { createTokenVerifier } from '../token/verifier.js';
 import { createMcpProxy } from '../transport/mcp/proxy.js';
+import { createUpstreamTokens, type UpstreamTokens } from '../transport/mcp/upstream-token.js';
 import { startDecisionCore, type DecisionCore } from './core.js';
+import { startExchange } from './exchange.js';
 import { composeInOrder, createLifecycle, type Lifecycle } from './lifecycle.js';
 import { startAuditLog } from './server.js';
 
@@ -23,10 +28,19 @@ export interface RunningMcpProxy {
   stop(graceMs?: number): Promise<void>;
 }
 
+/** One resource's pipeline, and the verifier under it (an exchange re-reads the claims there). */
+interface ResourcePipeline {
+  readonly decider: Decider;
+  readonly verifier: TokenVerifier;
+}
+
 /**
  * RFC 8707 audience binding: a resource's decider verifies tokens with every issuer's audiences
  * replaced by that resource's canonical URI, so a token for another API of the same issuer, or
  * for another resource of this proxy, is refused as `audience_mismatch` (401) before any policy.
+ * A resource that requires DPoP accepts only DPoP-bound tokens and checks their proofs itself
+ * (an issuer's `sender_constrained: accept` does not apply: no proxy in front checks them), with
+ * the proof algorithms it advertises.
  */
 async function startResourceDeciders(
   config: MandateConfig,
@@ -34,33 +48,78 @@ async function startResourceDeciders(
   core: DecisionCore<AuditLog>,
   logger: Logger,
   lifecycle: Lifecycle,
-): Promise<Map<McpResourceConfig, Decider>> {
-  const deciders = new Map<McpResourceConfig, Decider>();
+): Promise<Map<McpResourceConfig, ResourcePipeline>> {
+  const deciders = new Map<McpResourceConfig, ResourcePipeline>();
   for (const resource of mcp.resources) {
     const verifier = createTokenVerifier({
-      issuers: config.issuers.map((issuer) => ({ ...issuer, audiences: [resource.uri] })),
+      issuers: config.issuers.map((issuer) => ({
+        ...issuer,
+        audiences: [resource.uri],
+        ...(resource.dpopRequired ? { senderConstrained: 'deny' as const } : {}),
+      })),
       token: config.token,
+      requireDpopBinding: resource.dpopRequired,
     });
     await lifecycle.start({
       name: `keys.mcp:${resource.uri}`,
       start: () => verifier.start(),
       stop: () => verifier.stop(),
     });
-    deciders.set(
-      resource,
-      createDecider({
-        verifier,
-        policy: core.policy,
-        audit: core.audit,
-        tenancy: config.tenancy,
-        metrics: core.metrics,
-        maxNestingDepth: config.limits.maxNestingDepth,
-        revocation: core.revocation.store,
-        onError: (err) => logger.error({ err }, 'decision failed with an internal error'),
-      }),
-    );
+    const decider = createDecider({
+      verifier,
+      policy: core.policy,
+      audit: core.audit,
+      tenancy: config.tenancy,
+      metrics: core.metrics,
+      maxNestingDepth: config.limits.maxNestingDepth,
+      revocation: core.revocation.store,
+      onError: (err) => logger.error({ err }, 'decision failed with an internal error'),
+      ...(resource.dpopAlgorithms !== undefined
+        ? { dpop: createDpopVerifier({ algorithms: resource.dpopAlgorithms }) }
+        : {}),
+    });
+    deciders.set(resource, { decider, verifier });
   }
   return deciders;
+}
+
+/**
+ * With `mcp.upstream_token`, one exchanger per resource, over that resource's pipeline: the
+ * gating decision of an exchange sees the client's token as the message's decision did (its
+ * audience, its DPoP proof). They share one set of exchange metrics.
+ */
+async function startUpstreamTokens(
+  config: MandateConfig,
+  mcp: McpConfig,
+  core: DecisionCore<AuditLog>,
+  pipelines: Map<McpResourceConfig, ResourcePipeline>,
+  logger: Logger,
+  lifecycle: Lifecycle,
+): Promise<Map<McpResourceConfig, UpstreamTokens>> {
+  const tokens = new Map<McpResourceConfig, UpstreamTokens>();
+  const target = mcp.upstreamToken?.exchange;
+  if (target === undefined) return tokens;
+  const observer = createExchangeMetrics(core.metrics.registry);
+  for (const [resource, pipeline] of pipelines) {
+    const exchanger = await startExchange(
+      config,
+      {
+        ...pipeline,
+        audit: core.audit,
+        metrics: core.metrics,
+        revocations: core.revocation.store,
+        onPolicyChange: core.onPolicyChange,
+        name: `exchange.mcp:${resource.uri}`,
+        observer,
+      },
+      logger,
+      lifecycle,
+    );
+    // Configuration validation makes `exchange:` present whenever `mcp.upstream_token` is.
+    if (exchanger === undefined) throw new Error('mcp.upstream_token: needs the exchange: section');
+    tokens.set(resource, createUpstreamTokens(exchanger, target));
+  }
+  return tokens;
 }
 
 /** Listens; on stop, refuses new connections, and cuts streams still open after `graceMs`. */
@@ -113,10 +172,19 @@ export async function startMcpProxy(
     const core = await startDecisionCore(config, logger, lifecycle, (metrics) =>
       startAuditLog(config, metrics, logger, lifecycle),
     );
-    const deciders = await startResourceDeciders(config, mcp, core, logger, lifecycle);
+    const pipelines = await startResourceDeciders(config, mcp, core, logger, lifecycle);
+    const upstreamTokens = await startUpstreamTokens(
+      config,
+      mcp,
+      core,
+      pipelines,
+      logger,
+      lifecycle,
+    );
     const proxy = createMcpProxy({
       config: mcp,
-      deciderFor: (resource) => deciders.get(resource) as Decider,
+      deciderFor: (resource) => (pipelines.get(resource) as ResourcePipeline).decider,
+      upstreamTokensFor: (resource) => upstreamTokens.get(resource),
       onError: (err) => log.error({ err }, 'mcp proxy failed while handling a request'),
     });
     const server = createServer((req, res) => proxy.handle(req, res));

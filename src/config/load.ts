@@ -105,6 +105,12 @@ function buildConfig(doc: unknown, options: LoadOptions): MandateConfig {
   const policies = resolvePolicies(raw.policies, at, stateDir, dev.enabled);
   const exchange = raw.exchange ? resolveExchange(raw.exchange, at) : undefined;
   const mcp = raw.mcp ? resolveMcp(raw.mcp, parseListen) : undefined;
+  if (mcp?.upstreamToken !== undefined && exchange === undefined) {
+    throw new ConfigError(
+      'mcp.upstream_token',
+      'needs the exchange: section (the client that exchanges tokens)',
+    );
+  }
   const config: MandateConfig = {
     listen: {
       http: parseListen('listen.http', raw.listen.http),

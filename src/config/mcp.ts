@@ -24,6 +24,29 @@ export interface McpResourceConfig {
   readonly resourceName?: string;
   /** A page for developers (RFC 9728 `resource_documentation`). */
   readonly documentation?: string;
+  /**
+   * DPoP proof algorithms accepted (RFC 9449), advertised as RFC 9728
+   * `dpop_signing_alg_values_supported` when configured or when DPoP is required. Default: every
+   * asymmetric algorithm.
+   */
+  readonly dpopAlgorithms?: readonly string[];
+  /**
+   * Only DPoP-bound tokens (`cnf.jkt`) with a valid proof are accepted; a bearer token is refused
+   * with `token_binding_unverified` and a `DPoP` challenge. Default false.
+   */
+  readonly dpopRequired: boolean;
+}
+
+/** The token the upstream receives: the client's token exchanged (RFC 8693) for the upstream's audience. */
+export interface McpUpstreamTokenConfig {
+  readonly exchange: {
+    /** RFC 8693 `audience`: the upstream as the authorization server knows it. */
+    readonly audience: string;
+    /** Scopes asked for; empty asks for the authorization server's default. */
+    readonly scopes: readonly string[];
+    /** RFC 8707 `resource`, when asked for. */
+    readonly resource?: string;
+  };
 }
 
 export interface McpConfig {
@@ -49,6 +72,13 @@ export interface McpConfig {
   readonly listLimitBytes: number;
   /** How long the upstream may take to start answering, milliseconds. Default 30000. */
   readonly upstreamTimeoutMs: number;
+  /**
+   * A token obtained for the upstream and sent as `Authorization: Bearer` (needs `exchange:`).
+   * Default none: the upstream gets no Authorization header.
+   */
+  readonly upstreamToken?: McpUpstreamTokenConfig;
+  /** Send the decided identity as `x-mandate-*` headers. Default true. */
+  readonly identityHeaders: boolean;
 }
 
 type McpFile = Static<typeof mcpSchema>;
@@ -84,6 +114,7 @@ function resolveResource(key: string, raw: ResourceFile): McpResourceConfig {
     absoluteHttpUrl(`${key}.authorization_servers[${i}]`, as),
   );
   if (raw.documentation !== undefined) absoluteHttpUrl(`${key}.documentation`, raw.documentation);
+  const algs = raw.dpop_signing_alg_values_supported;
   return {
     uri: raw.uri,
     path,
@@ -91,6 +122,34 @@ function resolveResource(key: string, raw: ResourceFile): McpResourceConfig {
     scopesSupported: raw.scopes_supported,
     ...(raw.resource_name !== undefined ? { resourceName: raw.resource_name } : {}),
     ...(raw.documentation !== undefined ? { documentation: raw.documentation } : {}),
+    ...(algs !== undefined ? { dpopAlgorithms: algs } : {}),
+    dpopRequired: raw.dpop_bound_access_tokens_required,
+  };
+}
+
+function resolveUpstreamToken(raw: NonNullable<McpFile['upstream_token']>): McpUpstreamTokenConfig {
+  const { audience, scope, resource } = raw.exchange;
+  if (resource !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(resource);
+    } catch {
+      url = undefined;
+    }
+    // RFC 8707 §2: an absolute URI without a fragment.
+    if (url === undefined || resource.includes('#')) {
+      throw new ConfigError(
+        'mcp.upstream_token.exchange.resource',
+        'must be an absolute URI without a fragment',
+      );
+    }
+  }
+  return {
+    exchange: {
+      audience,
+      scopes: scope === undefined ? [] : scope.split(' ').filter((s) => s !== ''),
+      ...(resource !== undefined ? { resource } : {}),
+    },
   };
 }
 
@@ -126,5 +185,9 @@ export function resolveMcp(
     bodyLimitBytes: raw.body_limit_bytes,
     listLimitBytes: raw.list_limit_bytes,
     upstreamTimeoutMs: raw.upstream_timeout_ms,
+    ...(raw.upstream_token !== undefined
+      ? { upstreamToken: resolveUpstreamToken(raw.upstream_token) }
+      : {}),
+    identityHeaders: raw.identity_headers,
   };
 }

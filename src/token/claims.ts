@@ -12,6 +12,8 @@ export interface ClaimRules {
    * binding, which mandate cannot check, is refused.
    */
   readonly acceptBoundTokens?: boolean;
+  /** Only DPoP-bound tokens (`cnf.jkt`) are accepted: a resource that requires proof of possession. */
+  readonly requireDpopBinding?: boolean;
 }
 
 /**
@@ -21,7 +23,8 @@ export interface ClaimRules {
  * then the issuer's required claims, then the shape of a delegation chain (`act`: malformed, it
  * would hide its actors from actor revocation and agent rules), then a key binding (`cnf`) unless the issuer accepts bound
  * tokens as bearer tokens: a DPoP binding passes here and is checked per request against its
- * proof (see VerifiedToken.dpopJkt), any other is refused.
+ * proof (see VerifiedToken.dpopJkt), any other is refused; last, when the rules require it, a
+ * DPoP binding at all.
  */
 export function checkClaims(
   claims: Readonly<Record<string, unknown>>,
@@ -66,6 +69,12 @@ export function checkClaims(
   if (claims['cnf'] !== undefined && rules.acceptBoundTokens !== true) {
     // A DPoP binding alone is checked per request (dpopKeyOf); any other cannot be checked here.
     if (dpopKeyOf(claims) === undefined) return tokenFailure('token_binding_unverified');
+  }
+  if (rules.requireDpopBinding === true && dpopKeyOf(claims) === undefined) {
+    return tokenFailure(
+      'token_binding_unverified',
+      'only DPoP-bound tokens (cnf.jkt) are accepted here',
+    );
   }
   return undefined;
 }

@@ -58,6 +58,11 @@ export interface DpopVerifierOptions {
   readonly clockToleranceSeconds?: number;
   /** Proof ids remembered against replay. Default 100,000. */
   readonly replayCacheEntries?: number;
+  /**
+   * Proof algorithms accepted, a subset of DPOP_PROOF_ALGORITHMS (a resource's advertised
+   * `dpop_signing_alg_values_supported`). Default: all of them.
+   */
+  readonly algorithms?: readonly string[];
 }
 
 export interface DpopVerifier {
@@ -72,7 +77,6 @@ export interface DpopVerifier {
   ): Promise<DpopFailure | undefined>;
 }
 
-const PROOF_ALGORITHMS: ReadonlySet<string> = new Set(DPOP_PROOF_ALGORITHMS);
 /** Members only a private (or symmetric) JWK has; a proof's `jwk` must be public. */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 const MAX_PROOF_BYTES = 8192;
@@ -85,6 +89,10 @@ export function createDpopVerifier(options: DpopVerifierOptions = {}): DpopVerif
   const now = options.now ?? Date.now;
   const maxAge = options.maxAgeSeconds ?? 60;
   const tolerance = options.clockToleranceSeconds ?? 5;
+  const algorithms = options.algorithms ?? DPOP_PROOF_ALGORITHMS;
+  const unknown = algorithms.filter((alg) => !DPOP_PROOF_ALGORITHMS.includes(alg));
+  if (unknown.length > 0) throw new TypeError(`not DPoP proof algorithms: ${unknown.join(', ')}`);
+  const accepted: ReadonlySet<string> = new Set(algorithms);
   /** Proof ids seen, per key, with when they stop mattering (their `iat` is then too old). */
   const seen = new ClockCache<string, number>(options.replayCacheEntries ?? 100_000);
   /**
@@ -135,7 +143,7 @@ export function createDpopVerifier(options: DpopVerifierOptions = {}): DpopVerif
       }
       const { alg, typ, jwk } = header;
       if (typ !== 'dpop+jwt') return proofFailure('the DPoP proof typ must be dpop+jwt');
-      if (typeof alg !== 'string' || !PROOF_ALGORITHMS.has(alg)) {
+      if (typeof alg !== 'string' || !accepted.has(alg)) {
         return proofFailure('the DPoP proof algorithm is not allowed');
       }
       if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) {

@@ -34,6 +34,11 @@ export interface TokenVerifierOptions {
   readonly now?: () => number;
   /** fetch used for remote JWKS. Default: the global fetch. */
   readonly fetch?: FetchLike;
+  /**
+   * Accept only DPoP-bound tokens (`cnf.jkt`), whatever the issuer: for a resource that requires
+   * proof of possession. Default false.
+   */
+  readonly requireDpopBinding?: boolean;
 }
 
 /** Everything about one issuer that verification needs, prepared once. */
@@ -203,6 +208,7 @@ function prepareIssuer(
     clockToleranceSeconds: config.clockToleranceSeconds,
     requiredClaims: [...config.requiredClaims],
     acceptBoundTokens: config.senderConstrained === 'accept',
+    requireDpopBinding: options.requireDpopBinding === true,
     // jose re-checks the algorithm: defence in depth should our own check ever regress.
     verifyOptions: { algorithms },
     resolver: createResolver(config, algorithms, options, now, observer),

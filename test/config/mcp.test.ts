@@ -45,6 +45,7 @@ describe('mcp config', () => {
           path: '/mcp',
           authorizationServers: ['https://as.example.com'],
           scopesSupported: [],
+          dpopRequired: false,
         },
       ],
       listen: { host: '127.0.0.1', port: 8190 },
@@ -53,6 +54,7 @@ describe('mcp config', () => {
       bodyLimitBytes: 4 * 1024 * 1024,
       listLimitBytes: 16 * 1024 * 1024,
       upstreamTimeoutMs: 30_000,
+      identityHeaders: true,
     });
     expect(Object.isFrozen(mcp?.resources[0])).toBe(true);
   });
@@ -65,6 +67,8 @@ describe('mcp config', () => {
       scopes_supported: [mcp.tools, offline_access]
       resource_name: Tools
       documentation: https://docs.example.com/mcp
+      dpop_signing_alg_values_supported: [ES256, EdDSA]
+      dpop_bound_access_tokens_required: true
 `).mcp;
     expect(mcp?.resources[0]).toEqual({
       uri: 'https://mcp.example.com/tools',
@@ -73,7 +77,44 @@ describe('mcp config', () => {
       scopesSupported: ['mcp.tools', 'offline_access'],
       resourceName: 'Tools',
       documentation: 'https://docs.example.com/mcp',
+      dpopAlgorithms: ['ES256', 'EdDSA'],
+      dpopRequired: true,
     });
+  });
+
+  const exchange = `exchange: { token_endpoint: https://as.example.com/token, client_id: mcp-proxy, client_secret: s }\n`;
+
+  it('reads the upstream token exchange and the identity headers switch', () => {
+    const config = parseConfig(
+      `${issuers}${exchange}mcp:\n${resource}  identity_headers: false
+  upstream_token:
+    exchange: { audience: crm-mcp, scope: "crm.read  crm.write", resource: "https://crm.internal/mcp" }
+`,
+    );
+    expect(config.mcp?.identityHeaders).toBe(false);
+    expect(config.mcp?.upstreamToken).toEqual({
+      exchange: {
+        audience: 'crm-mcp',
+        scopes: ['crm.read', 'crm.write'],
+        resource: 'https://crm.internal/mcp',
+      },
+    });
+  });
+
+  it('refuses an upstream token exchange without the exchange: section, naming the key', () => {
+    expect(
+      errorOf(() => load(`${resource}  upstream_token: { exchange: { audience: crm-mcp } }\n`)),
+    ).toContain('mcp.upstream_token: needs the exchange: section');
+  });
+
+  it('refuses an upstream token exchange resource that is not an absolute URI', () => {
+    expect(
+      errorOf(() =>
+        parseConfig(
+          `${issuers}${exchange}mcp:\n${resource}  upstream_token: { exchange: { audience: a, resource: not-a-uri } }\n`,
+        ),
+      ),
+    ).toContain('mcp.upstream_token.exchange.resource: must be an absolute URI');
   });
 
   const bad: [string, string, string][] = [
@@ -109,6 +150,21 @@ describe('mcp config', () => {
       'mcp.resources[0].scopes_supported[0]: must be a scope token',
     ],
     ['an unknown key', `  upstreams: x\n${resource}`, 'mcp.upstreams: unknown key'],
+    [
+      'a DPoP algorithm that is not an asymmetric JWS algorithm',
+      '  resources:\n    - { uri: https://m/mcp, authorization_servers: [https://as], dpop_signing_alg_values_supported: [HS256] }\n',
+      'mcp.resources[0].dpop_signing_alg_values_supported[0]: must be one of RS256',
+    ],
+    [
+      'an upstream token exchange without an audience',
+      `${resource}  upstream_token: { exchange: { scope: crm.read } }\n`,
+      'mcp.upstream_token.exchange.audience: is required',
+    ],
+    [
+      'an upstream token of an unknown kind',
+      `${resource}  upstream_token: { client_credentials: {} }\n`,
+      'mcp.upstream_token.exchange: is required',
+    ],
     [
       'an origin with a path',
       `  allowed_origins: [https://app.example.com/x]\n${resource}`,

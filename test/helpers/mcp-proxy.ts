@@ -53,6 +53,10 @@ export interface McpProxyOptions {
   readonly issuersYaml?: string;
   /** The port to listen on (see freePort); default a free one. */
   readonly port?: number;
+  /** Extra YAML keys of the resource entry (indented six spaces). */
+  readonly resourceYaml?: string;
+  /** Extra top-level YAML sections (e.g. `exchange:`). */
+  readonly extraYaml?: string;
 }
 
 export async function startMcpProxyUnderTest(options: McpProxyOptions): Promise<McpProxyUnderTest> {
@@ -85,7 +89,8 @@ mcp:
       authorization_servers: ["${options.authorizationServer ?? ISSUER}"]
       scopes_supported: ["mcp.tools", "crm.read", "crm.write", "offline_access"]
       resource_name: "CRM tools"
-${options.mcpYaml ?? ''}`,
+${options.resourceYaml ?? ''}${options.mcpYaml ?? ''}
+${options.extraYaml ?? ''}`,
     { baseDir: dir },
   );
   const proxy = await startMcpProxy(config, pino({ level: 'silent' }));

@@ -9,8 +9,13 @@ import { z } from 'zod';
 export interface McpUpstream {
   /** The Streamable HTTP endpoint, e.g. http://127.0.0.1:PORT/mcp. */
   readonly url: string;
-  /** Headers of every request received, in order. */
-  readonly requests: { method: string; headers: IncomingHttpHeaders; body: string }[];
+  /** Headers of every request received, in order, with the claims of the token it brought when `verifyToken` checked one. */
+  readonly requests: {
+    method: string;
+    headers: IncomingHttpHeaders;
+    body: string;
+    claims?: Record<string, unknown>;
+  }[];
   /** Tool calls the server ran, by name. */
   readonly calls: string[];
   close(): Promise<void>;
@@ -19,6 +24,12 @@ export interface McpUpstream {
 export interface McpUpstreamOptions {
   /** Answer POSTs with JSON instead of an SSE stream. Default false (SSE). */
   readonly json?: boolean;
+  /**
+   * Checks the `Authorization: Bearer` token of every request (an upstream that is a resource
+   * server of its own): its claims, or a rejection. A request without one, or whose token is
+   * rejected, is answered 401 and reaches no MCP code.
+   */
+  readonly verifyToken?: (token: string) => Promise<Record<string, unknown>>;
 }
 
 /** The tools, resources and prompts the tests' server offers. */
@@ -68,7 +79,31 @@ export async function startMcpUpstream(options: McpUpstreamOptions = {}): Promis
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      requests.push({ method: req.method ?? '', headers: req.headers, body });
+      const entry: McpUpstream['requests'][number] = {
+        method: req.method ?? '',
+        headers: req.headers,
+        body,
+      };
+      requests.push(entry);
+      const verify = options.verifyToken;
+      if (verify === undefined) {
+        serve(body);
+        return;
+      }
+      const auth = req.headers.authorization ?? '';
+      const token = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+      verify(token).then(
+        (claims) => {
+          entry.claims = claims;
+          serve(body);
+        },
+        () => {
+          res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"' });
+          res.end();
+        },
+      );
+    });
+    function serve(body: string) {
       const parsed: unknown = body.length > 0 ? JSON.parse(body) : undefined;
       const sessionId = req.headers['mcp-session-id'];
       const existing = typeof sessionId === 'string' ? sessions.get(sessionId) : undefined;
@@ -86,7 +121,7 @@ export async function startMcpUpstream(options: McpUpstreamOptions = {}): Promis
       void buildServer(calls)
         .connect(transport)
         .then(() => transport.handleRequest(req, res, parsed));
-    });
+    }
   });
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const { port } = http.address() as AddressInfo;

@@ -1,6 +1,7 @@
 // Schema of the `mcp:` section: the MCP servers `mandate proxy` guards (RFC 9728 metadata per resource) and its upstream.
 import { Type } from '@sinclair/typebox';
-import { int, section, str, strList } from './build.js';
+import { ASYMMETRIC_ALGORITHMS } from '../types.js';
+import { bool, int, oneOf, section, str, strList } from './build.js';
 
 const resource = section(
   {
@@ -30,8 +31,54 @@ const resource = section(
     documentation: Type.Optional(
       str({ description: 'RFC 9728 `resource_documentation`, an http(s) URL.' }),
     ),
+    dpop_signing_alg_values_supported: Type.Optional(
+      Type.Array(
+        oneOf(ASYMMETRIC_ALGORITHMS, {
+          errorMessage: `must be one of ${ASYMMETRIC_ALGORITHMS.join(', ')}`,
+        }),
+        {
+          minItems: 1,
+          uniqueItems: true,
+          'x-default': 'every asymmetric algorithm, advertised only when DPoP is required',
+          description:
+            'DPoP proof algorithms accepted here (RFC 9449), advertised as RFC 9728 `dpop_signing_alg_values_supported` and in `DPoP` challenges (`algs`); a proof signed otherwise is refused.',
+        },
+      ),
+    ),
+    dpop_bound_access_tokens_required: bool({
+      default: false,
+      description:
+        'Only DPoP-bound tokens (`cnf.jkt`) with a valid proof are accepted; a bearer token gets 401 with a `DPoP` challenge (RFC 9728 `dpop_bound_access_tokens_required`).',
+    }),
   },
   { description: 'One protected MCP server as clients know it.' },
+);
+
+const upstreamExchange = section(
+  {
+    audience: str({
+      description:
+        'Audience of the token the upstream receives (RFC 8693 `audience`): the upstream MCP server as the authorization server knows it.',
+    }),
+    scope: Type.Optional(
+      str({
+        description:
+          "Space-separated scopes asked for; each must be held by the client's token (an exchange only narrows). Default: the authorization server's default for the audience.",
+      }),
+    ),
+    resource: Type.Optional(
+      str({ description: 'RFC 8707 `resource` asked for, an absolute URI.' }),
+    ),
+  },
+  { description: "What the client's token is exchanged for (RFC 8693, with `exchange:`)." },
+);
+
+const upstreamToken = section(
+  { exchange: upstreamExchange },
+  {
+    description:
+      "A token for the upstream, sent as `Authorization: Bearer`: the client's token exchanged (needs the `exchange:` section). The client's own token never reaches the upstream.",
+  },
 );
 
 /** The `mcp:` section as written in the file. */
@@ -68,6 +115,12 @@ export const mcpSchema = section(
     list_limit_bytes: int(1024, 1_073_741_824, {
       default: 16_777_216,
       description: 'Largest JSON list answer, or single SSE event, read to filter, bytes.',
+    }),
+    upstream_token: Type.Optional(upstreamToken),
+    identity_headers: bool({
+      default: true,
+      description:
+        'Send the decided identity to the upstream as `x-mandate-*` headers (subject, tenant, client, scopes, act, decision id).',
     }),
     upstream_timeout_ms: int(100, 600_000, {
       default: 30_000,

@@ -7,10 +7,12 @@ import { checkRoutes } from './check-route.js';
 import type { TokenExchanger } from '../../exchange/exchanger.js';
 import { exchangeRoutes } from './exchange-route.js';
 import { healthRoutes } from './health-routes.js';
+import { metadataRoutesPlugin } from './metadata-routes.js';
 import type { EnvoyAuthorizer } from '../envoy/authz.js';
 import { registerEnvoyHttpRoutes, type EnvoyHttpOptions } from '../envoy/http.js';
 import { clientErrorOf } from '../client-errors.js';
 import { registerOpenApi } from '../openapi.js';
+import type { ProtectedResource } from '../resource-metadata.js';
 
 export interface HttpAppDeps {
   readonly decider: Decider;
@@ -24,6 +26,8 @@ export interface HttpAppDeps {
   readonly exchanger?: TokenExchanger;
   /** Envoy HTTP ext_authz for egress (token exchange) under its own prefix. */
   readonly egress?: { readonly authorizer: EnvoyAuthorizer; readonly options: EnvoyHttpOptions };
+  /** Protected resources whose RFC 9728 metadata the listener serves (the `mcp.resources`). */
+  readonly protectedResources?: readonly ProtectedResource[];
 }
 
 export interface HttpAppOptions {
@@ -77,6 +81,9 @@ export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions): Fastif
     void routes.register(checkRoutes(deps.decider, options.maxNestingDepth));
     void routes.register(exchangeRoutes(deps.exchanger));
     void routes.register(healthRoutes(deps.readiness, deps.metrics));
+    if (deps.protectedResources !== undefined && deps.protectedResources.length > 0) {
+      void routes.register(metadataRoutesPlugin(deps.protectedResources));
+    }
     const { egress, envoy } = deps;
     if (egress) {
       void routes.register(async (scope) =>

@@ -9,6 +9,7 @@ import type { McpProxyOptions } from './options.js';
 import { createSessionOwners } from './session-owners.js';
 import { createSseFilter } from './sse-filter.js';
 import { FORWARDED_RESPONSE_HEADERS, callUpstream, upstreamHeadersOf } from './upstream.js';
+import type { UpstreamTokenOutcome } from './upstream-token.js';
 
 /** What one allowed request is forwarded with. */
 export interface Forwarded {
@@ -20,6 +21,11 @@ export interface Forwarded {
   /** The request is a list method, so a JSON answer is read whole to be filtered. */
   readonly listMethod: boolean;
   readonly id: JsonRpcId | null;
+  /**
+   * Obtains the token the upstream receives (never the client's), once the request is otherwise
+   * ready to go; a failure is answered instead and nothing is forwarded.
+   */
+  readonly upstreamToken?: () => Promise<UpstreamTokenOutcome>;
 }
 
 export interface Forwarder {
@@ -34,7 +40,7 @@ export function createForwarder(config: McpProxyOptions): Forwarder {
   async function forward(
     req: IncomingMessage,
     res: ServerResponse,
-    { decision, ask, body, listMethod, id }: Forwarded,
+    { decision, ask, body, listMethod, id, upstreamToken }: Forwarded,
   ): Promise<void> {
     if (upstream === undefined) {
       sendError(res, 502, id, JSONRPC_INTERNAL_ERROR, 'no upstream MCP server is configured');
@@ -46,11 +52,29 @@ export function createForwarder(config: McpProxyOptions): Forwarder {
       sendError(res, 404, id, JSONRPC_INVALID_REQUEST, 'session not found');
       return;
     }
+    let token: string | undefined;
+    if (upstreamToken !== undefined) {
+      const outcome = await upstreamToken();
+      if (!outcome.ok) {
+        const { status, headers, body: refusal } = outcome.refusal;
+        send(res, status, { ...headers }, refusal);
+        return;
+      }
+      token = outcome.token;
+    }
     const bodyBytes = body === undefined ? undefined : Buffer.byteLength(body);
     const call = callUpstream(
       upstream,
       req.method ?? 'GET',
-      upstreamHeadersOf(req.headers, decision, bodyBytes),
+      upstreamHeadersOf(
+        req.headers,
+        decision,
+        {
+          identityHeaders: config.identityHeaders,
+          ...(token !== undefined ? { token } : {}),
+        },
+        bodyBytes,
+      ),
       config.upstreamTimeoutMs,
     );
     // The client went away (or cancelled by closing its stream): so does the upstream request.

@@ -1,5 +1,5 @@
 // Which MCP methods a client may send, and the AuthzRequest each JSON-RPC message becomes.
-import type { AuthzRequest, ResourceRef } from '../../core/request.js';
+import type { AuthzRequest, DpopEvidence, ResourceRef } from '../../core/request.js';
 import { JSONRPC_INVALID_PARAMS, type ClientMessage } from './jsonrpc.js';
 
 /** Client-to-server requests of MCP 2025-11-25; anything else is refused, never forwarded. */
@@ -140,6 +140,11 @@ export function questionOf(message: ClientMessage): McpQuestion | QuestionFailur
 /** Per-request facts the adapter knows (the session and the resource the message reached). */
 export interface McpRequestFacts {
   readonly token: string | undefined;
+  /**
+   * How the token came and what a DPoP proof must match: the resource URI as the client sees it.
+   * One object per HTTP request, so deciding its list items or its exchange is not a proof replay.
+   */
+  readonly dpop?: DpopEvidence;
   readonly resourceUri: string;
   readonly sessionId?: string;
   readonly protocolVersion?: string;
@@ -172,6 +177,7 @@ export function authzRequestOf(
       },
     },
     transport: 'mcp',
+    ...(facts.dpop !== undefined ? { dpop: facts.dpop } : {}),
     ...(facts.requestId !== undefined ? { requestId: facts.requestId } : {}),
     ...(facts.peer !== undefined ? { peer: facts.peer } : {}),
   };

@@ -1,16 +1,10 @@
 // What the MCP proxy is told about the resources it guards and the upstream it forwards to (the composition passes the `mcp:` config section).
+import type { ProtectedResource } from '../resource-metadata.js';
 
 /** One protected MCP server as clients know it (see the `mcp.resources[]` config). */
-export interface McpResourceOptions {
-  /** Canonical resource URI: the metadata's `resource` and the audience tokens must name. */
-  readonly uri: string;
+export interface McpResourceOptions extends ProtectedResource {
   /** Path the proxy serves the resource on. */
   readonly path: string;
-  readonly authorizationServers: readonly string[];
-  /** Advertised, and asked for in a 401 (never `offline_access`). */
-  readonly scopesSupported: readonly string[];
-  readonly resourceName?: string;
-  readonly documentation?: string;
 }
 
 export interface McpProxyOptions {
@@ -27,4 +21,6 @@ export interface McpProxyOptions {
   readonly listLimitBytes: number;
   /** How long the upstream may take to start answering, milliseconds. */
   readonly upstreamTimeoutMs: number;
+  /** Send the decided identity as `x-mandate-*` headers. */
+  readonly identityHeaders: boolean;
 }

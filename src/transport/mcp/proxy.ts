@@ -1,12 +1,17 @@
 // The MCP proxy's request handler: RFC 9728 metadata, then per message verify → decide → forward (Streamable HTTP), filtering list answers.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Decider } from '../../core/decision.js';
-import { bearerTokenOf } from '../bearer.js';
-import { createForwarder } from './forward.js';
+import { bearerTokenOf, dpopTokenOf } from '../bearer.js';
+import { METADATA_HEADERS, metadataRoutes } from '../resource-metadata.js';
+import { createForwarder, type Forwarded } from './forward.js';
 import { BodyTooLarge, header, readBody, send, sendError } from './http-io.js';
-import { JSONRPC_INTERNAL_ERROR, JSONRPC_INVALID_REQUEST, parseClientMessage } from './jsonrpc.js';
+import {
+  JSONRPC_INTERNAL_ERROR,
+  JSONRPC_INVALID_REQUEST,
+  parseClientMessage,
+  type JsonRpcId,
+} from './jsonrpc.js';
 import type { Ask } from './list-filter.js';
-import { metadataRoutes } from './metadata.js';
 import {
   END_SESSION_ACTION,
   STREAM_ACTION,
@@ -17,6 +22,7 @@ import {
 import type { McpProxyOptions, McpResourceOptions } from './options.js';
 import { createOriginGuard } from './origin.js';
 import { refusalOf } from './refusal.js';
+import type { UpstreamTokens } from './upstream-token.js';
 
 /** List methods whose JSON answers are read whole to be filtered (SSE answers are filtered event by event). */
 const LIST_METHODS: ReadonlySet<string> = new Set([
@@ -30,6 +36,8 @@ export interface McpProxyDeps {
   readonly config: McpProxyOptions;
   /** The pipeline for each resource (by its config), whose verifier accepts only that resource's URI as audience. */
   readonly deciderFor: (resource: McpResourceOptions) => Decider;
+  /** Where the upstream's token comes from, per resource; undefined: the upstream gets none. */
+  readonly upstreamTokensFor?: (resource: McpResourceOptions) => UpstreamTokens | undefined;
   /** Unexpected failures (bugs, a broken upstream stream); the client gets a fail-closed answer. */
   readonly onError?: (err: unknown) => void;
 }
@@ -52,14 +60,32 @@ function askerFor(decider: Decider, facts: McpRequestFacts): Ask {
   };
 }
 
-/** What the adapter knows of a request besides its message: token, session, protocol version, peer. */
+/**
+ * What the adapter knows of a request besides its message: token, DPoP evidence, session, protocol
+ * version, peer. A proof must be for the resource URI the client uses (its canonical URI, whatever
+ * path a gateway in front rewrites it to) and this request's method.
+ */
 function factsOf(req: IncomingMessage, resource: McpResourceOptions): McpRequestFacts {
   const sessionId = header(req, 'mcp-session-id');
   const protocolVersion = header(req, 'mcp-protocol-version');
   const requestId = header(req, 'x-request-id');
   const peer = req.socket.remoteAddress;
+  const authorization = header(req, 'authorization');
+  const bearer = bearerTokenOf(authorization);
+  const dpopToken = bearer === undefined ? dpopTokenOf(authorization) : undefined;
+  const uri = new URL(resource.uri);
   return {
-    token: bearerTokenOf(header(req, 'authorization')),
+    token: bearer ?? dpopToken,
+    dpop: {
+      scheme: dpopToken !== undefined ? 'dpop' : 'bearer',
+      proof: header(req, 'dpop'),
+      request: {
+        method: req.method ?? 'GET',
+        scheme: uri.protocol.slice(0, -1),
+        authority: uri.host,
+        path: uri.pathname,
+      },
+    },
     resourceUri: resource.uri,
     ...(sessionId !== undefined ? { sessionId } : {}),
     ...(protocolVersion !== undefined ? { protocolVersion } : {}),
@@ -74,6 +100,18 @@ export function createMcpProxy(deps: McpProxyDeps): McpProxy {
   const byPath = new Map(config.resources.map((r) => [r.path, r]));
   const guard = createOriginGuard(config);
   const forwarder = createForwarder(config);
+
+  /** How the forwarder obtains the upstream's token for this request, when one is configured. */
+  function upstreamTokenOf(
+    resource: McpResourceOptions,
+    facts: McpRequestFacts,
+    id: JsonRpcId | null,
+    isRequest: boolean,
+  ): Pick<Forwarded, 'upstreamToken'> {
+    const tokens = deps.upstreamTokensFor?.(resource);
+    if (tokens === undefined) return {};
+    return { upstreamToken: () => tokens.obtain(facts, resource, id, isRequest) };
+  }
 
   async function handlePost(
     req: IncomingMessage,
@@ -111,7 +149,13 @@ export function createMcpProxy(deps: McpProxyDeps): McpProxy {
     const facts = factsOf(req, resource);
     const decision = await decider.decide(authzRequestOf(question, facts));
     if (!decision.allow) {
-      const refusal = refusalOf(decision, resource, id, message.kind === 'request');
+      const refusal = refusalOf(
+        decision,
+        resource,
+        id,
+        message.kind === 'request',
+        facts.dpop?.scheme,
+      );
       send(res, refusal.status, { ...refusal.headers }, refusal.body);
       return;
     }
@@ -122,6 +166,7 @@ export function createMcpProxy(deps: McpProxyDeps): McpProxy {
       body: JSON.stringify(message.doc),
       listMethod,
       id,
+      ...upstreamTokenOf(resource, facts, id, message.kind === 'request'),
     });
   }
 
@@ -136,7 +181,7 @@ export function createMcpProxy(deps: McpProxyDeps): McpProxy {
     const facts = factsOf(req, resource);
     const decision = await decider.decide(authzRequestOf({ action }, facts));
     if (!decision.allow) {
-      const refusal = refusalOf(decision, resource, null, false);
+      const refusal = refusalOf(decision, resource, null, false, facts.dpop?.scheme);
       send(res, refusal.status, { ...refusal.headers }, refusal.body);
       return;
     }
@@ -145,6 +190,7 @@ export function createMcpProxy(deps: McpProxyDeps): McpProxy {
       ask: askerFor(decider, facts),
       listMethod: false,
       id: null,
+      ...upstreamTokenOf(resource, facts, null, false),
     });
   }
 
@@ -161,17 +207,7 @@ export function createMcpProxy(deps: McpProxyDeps): McpProxy {
         send(res, 405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }, 'method not allowed');
         return;
       }
-      // Public by design (RFC 9728 §3): browser-based clients read it cross-origin.
-      send(
-        res,
-        200,
-        {
-          'content-type': 'application/json',
-          'access-control-allow-origin': '*',
-          'cache-control': 'max-age=300',
-        },
-        JSON.stringify(document),
-      );
+      send(res, 200, { ...METADATA_HEADERS }, JSON.stringify(document));
       return;
     }
     const resource = byPath.get(path);

@@ -2,7 +2,8 @@
 import type { McpResourceOptions } from './options.js';
 import type { Decision } from '../../core/decision.js';
 import { classifyReason, type ReasonCode } from '../../core/reasons.js';
-import { bearerChallenge } from './challenge.js';
+import { dpopAlgorithmsOf } from '../resource-metadata.js';
+import { bearerChallenge, type ChallengeError } from './challenge.js';
 import {
   JSONRPC_FORBIDDEN,
   JSONRPC_INTERNAL_ERROR,
@@ -36,17 +37,39 @@ function challengeScopes(decision: Decision, resource: McpResourceOptions): read
 }
 
 /**
+ * RFC 9449 §7.1: a resource that requires DPoP, or a token that came with the DPoP scheme, is
+ * answered in the `DPoP` scheme with the algorithms accepted; anything else in `Bearer`.
+ */
+function dpopAlgorithmsFor(
+  resource: McpResourceOptions,
+  scheme: 'bearer' | 'dpop' | undefined,
+): { dpopAlgorithms?: readonly string[] } {
+  return resource.dpopRequired || scheme === 'dpop'
+    ? { dpopAlgorithms: dpopAlgorithmsOf(resource) }
+    : {};
+}
+
+/** The challenge's error for a token problem: RFC 9449's own code for a proof that failed. */
+function tokenError(decision: Decision, dpop: boolean): ChallengeError {
+  return dpop && decision.dpopError === 'invalid_dpop_proof'
+    ? 'invalid_dpop_proof'
+    : 'invalid_token';
+}
+
+/**
  * The answer to a denied message. Token problems are HTTP 401 with the RFC 9728 challenge (no
  * `error` when no token came, RFC 6750 §3.1); a missing scope is 403 `insufficient_scope` naming
  * the scopes to ask for; a policy refusal of a request is a JSON-RPC error the client's caller
- * sees (HTTP 200), of a notification or a stream an HTTP 403.
+ * sees (HTTP 200), of a notification or a stream an HTTP 403. `scheme` is how the token came.
  */
 export function refusalOf(
   decision: Decision,
   resource: McpResourceOptions,
   id: JsonRpcId | null,
   isRequest: boolean,
+  scheme?: 'bearer' | 'dpop',
 ): Refusal {
+  const dpop = dpopAlgorithmsFor(resource, scheme);
   const first = decision.reasons[0];
   const code: ReasonCode = first?.code ?? 'internal_error';
   const message = first?.message ?? 'denied';
@@ -64,9 +87,13 @@ export function refusalOf(
           'www-authenticate': bearerChallenge({
             resourceUri: resource.uri,
             scopes: resource.scopesSupported,
+            ...dpop,
             ...(code === 'token_missing'
               ? {}
-              : { error: 'invalid_token' as const, description: message }),
+              : {
+                  error: tokenError(decision, dpop.dpopAlgorithms !== undefined),
+                  description: message,
+                }),
           }),
         },
         body: errorBody(id, JSONRPC_FORBIDDEN, message, data),
@@ -80,6 +107,7 @@ export function refusalOf(
             'www-authenticate': bearerChallenge({
               resourceUri: resource.uri,
               scopes: challengeScopes(decision, resource),
+              ...dpop,
               error: 'insufficient_scope',
               description: message,
             }),

@@ -1,4 +1,4 @@
-// Forwards an allowed MCP request to the upstream server: chosen headers only (never the client's token), identity headers added.
+// Forwards an allowed MCP request to the upstream server: chosen headers only (never the client's token), identity headers and mandate's token for the upstream added.
 import {
   request as httpRequest,
   type IncomingHttpHeaders,
@@ -58,10 +58,22 @@ function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** The headers the upstream gets: the forwarded ones, then mandate's identity headers (a client's own x-mandate-* never pass). */
+/** What mandate adds to a forwarded request. */
+export interface UpstreamCredentials {
+  /** Send the decided identity as `x-mandate-*` headers. */
+  readonly identityHeaders: boolean;
+  /** A token obtained for the upstream (never the client's), sent as `Authorization: Bearer`. */
+  readonly token?: string;
+}
+
+/**
+ * The headers the upstream gets: the forwarded ones, then mandate's token for the upstream and its
+ * identity headers (a client's own Authorization and x-mandate-* never pass).
+ */
 export function upstreamHeadersOf(
   incoming: IncomingHttpHeaders,
   decision: Decision,
+  credentials: UpstreamCredentials,
   bodyBytes?: number,
 ): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -70,6 +82,8 @@ export function upstreamHeadersOf(
     if (value !== undefined) headers[name] = value;
   }
   if (bodyBytes !== undefined) headers['content-length'] = String(bodyBytes);
+  if (credentials.token !== undefined) headers['authorization'] = `Bearer ${credentials.token}`;
+  if (!credentials.identityHeaders) return headers;
   const subject = decision.subject;
   const identity: [string, string | undefined][] = [
     [IDENTITY_HEADERS.decisionId, decision.decisionId],

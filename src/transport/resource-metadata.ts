@@ -1,7 +1,21 @@
-// RFC 9728 Protected Resource Metadata for each guarded MCP resource, and where clients find it.
-import type { McpResourceOptions } from './options.js';
+// RFC 9728 Protected Resource Metadata for each protected resource and where clients find it; served by the MCP proxy and by the HTTP listener.
+import { DPOP_PROOF_ALGORITHMS } from '../core/request.js';
 
 export const WELL_KNOWN_PRM = '/.well-known/oauth-protected-resource';
+
+/** What the metadata of one protected resource says (the `mcp.resources[]` config). */
+export interface ProtectedResource {
+  /** Canonical resource URI: the metadata's `resource` and the audience tokens must name. */
+  readonly uri: string;
+  readonly authorizationServers: readonly string[];
+  readonly scopesSupported: readonly string[];
+  readonly resourceName?: string;
+  readonly documentation?: string;
+  /** DPoP proof algorithms accepted; undefined: every asymmetric one. */
+  readonly dpopAlgorithms?: readonly string[];
+  /** Only DPoP-bound tokens are accepted. */
+  readonly dpopRequired: boolean;
+}
 
 /** RFC 9728 §2's document, in its own field names. */
 export interface ProtectedResourceMetadata {
@@ -11,10 +25,29 @@ export interface ProtectedResourceMetadata {
   readonly bearer_methods_supported: readonly string[];
   readonly resource_name?: string;
   readonly resource_documentation?: string;
+  readonly dpop_signing_alg_values_supported?: readonly string[];
+  readonly dpop_bound_access_tokens_required?: boolean;
 }
 
-/** The metadata document of one resource. Tokens are accepted in the Authorization header only. */
-export function metadataOf(resource: McpResourceOptions): ProtectedResourceMetadata {
+/** Headers of a metadata answer: public by design (RFC 9728 §3), browser-based clients read it cross-origin. */
+export const METADATA_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': 'application/json',
+  'access-control-allow-origin': '*',
+  'cache-control': 'max-age=300',
+};
+
+/** The DPoP proof algorithms a resource accepts: its configured list, else every asymmetric one. */
+export function dpopAlgorithmsOf(resource: ProtectedResource): readonly string[] {
+  return resource.dpopAlgorithms ?? DPOP_PROOF_ALGORITHMS;
+}
+
+/**
+ * The metadata document of one resource. Tokens are accepted in the Authorization header only.
+ * The DPoP algorithms are advertised when configured or when DPoP is required (a client must then
+ * know which key to make).
+ */
+export function metadataOf(resource: ProtectedResource): ProtectedResourceMetadata {
+  const advertiseDpop = resource.dpopAlgorithms !== undefined || resource.dpopRequired;
   return {
     resource: resource.uri,
     authorization_servers: resource.authorizationServers,
@@ -24,6 +57,8 @@ export function metadataOf(resource: McpResourceOptions): ProtectedResourceMetad
     ...(resource.documentation !== undefined
       ? { resource_documentation: resource.documentation }
       : {}),
+    ...(advertiseDpop ? { dpop_signing_alg_values_supported: dpopAlgorithmsOf(resource) } : {}),
+    ...(resource.dpopRequired ? { dpop_bound_access_tokens_required: true } : {}),
   };
 }
 
@@ -47,7 +82,7 @@ export function metadataUrlOf(resourceUri: string): string {
  * client that found nothing at the suffixed path falls back to the bare one).
  */
 export function metadataRoutes(
-  resources: readonly McpResourceOptions[],
+  resources: readonly ProtectedResource[],
 ): ReadonlyMap<string, ProtectedResourceMetadata> {
   const routes = new Map<string, ProtectedResourceMetadata>();
   for (const resource of resources) routes.set(metadataPathOf(resource.uri), metadataOf(resource));
