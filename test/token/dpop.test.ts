@@ -124,6 +124,16 @@ describe('DPoP proofs', () => {
     expect(await verifyMessage(verifier, evidence(hs))).toMatch(/algorithm/);
   });
 
+  it('accept only the algorithms they are given, and refuse to be given a non-proof algorithm', async () => {
+    const es256Only = createDpopVerifier({ now, algorithms: ['ES256'] });
+    expect(await verifyMessage(es256Only, evidence(await proof()))).toBeUndefined();
+    const others = createDpopVerifier({ now, algorithms: ['ES384', 'EdDSA'] });
+    expect(await verifyMessage(others, evidence(await proof()))).toMatch(
+      /algorithm is not allowed/,
+    );
+    expect(() => createDpopVerifier({ algorithms: ['HS256'] })).toThrow(TypeError);
+  });
+
   it('forgets a proof id once the proof would be too old anyway', async () => {
     const verifier = createDpopVerifier({ now, maxAgeSeconds: 60 });
     const p = await proof({ jti: 'reused-later' });
