@@ -241,3 +241,37 @@ describe('a resource that accepts DPoP with its own algorithms, and bearer token
     expect(challenge).toMatch(/, algs="ES384 EdDSA"$/);
   });
 });
+
+describe('a resource served on another path than its URI (a gateway in front rewrites it)', () => {
+  let upstream: McpUpstream;
+  let target: McpProxyUnderTest;
+
+  beforeAll(async () => {
+    upstream = await startMcpUpstream({ json: true });
+    target = await startMcpProxyUnderTest({
+      upstream: upstream.url,
+      resourceYaml: '      path: /internal/mcp\n      dpop_bound_access_tokens_required: true\n',
+    });
+  });
+  afterAll(async () => {
+    await target?.stop();
+    await upstream?.close();
+  });
+
+  it('wants proofs for the resource URI the client uses, not the path the proxy serves', async () => {
+    const client = await createDpopClient();
+    const token = await target.token('mcp.tools', { claims: { cnf: { jkt: client.jkt } } });
+    const served = `${target.baseUrl}/internal/mcp`;
+    const forUri = await post(served, {
+      authorization: `DPoP ${token}`,
+      dpop: await client.proof(token, 'POST', target.resourceUri),
+    });
+    expect(forUri.status).toBe(200);
+    const forPath = await post(served, {
+      authorization: `DPoP ${token}`,
+      dpop: await client.proof(token, 'POST', served),
+    });
+    expect(forPath.status).toBe(401);
+    expect(forPath.headers.get('www-authenticate')).toContain('error="invalid_dpop_proof"');
+  });
+});
