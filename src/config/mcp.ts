@@ -78,7 +78,7 @@ export interface McpConfig {
    */
   readonly upstreamToken?: McpUpstreamTokenConfig;
   /** Send the decided identity as `x-mandate-*` headers. Default true. */
-  readonly identityHeaders: boolean;
+  readonly sendIdentityHeaders: boolean;
 }
 
 type McpFile = Static<typeof mcpSchema>;
@@ -188,6 +188,6 @@ export function resolveMcp(
     ...(raw.upstream_token !== undefined
       ? { upstreamToken: resolveUpstreamToken(raw.upstream_token) }
       : {}),
-    identityHeaders: raw.identity_headers,
+    sendIdentityHeaders: raw.send_identity_headers,
   };
 }

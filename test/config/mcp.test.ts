@@ -54,7 +54,7 @@ describe('mcp config', () => {
       bodyLimitBytes: 4 * 1024 * 1024,
       listLimitBytes: 16 * 1024 * 1024,
       upstreamTimeoutMs: 30_000,
-      identityHeaders: true,
+      sendIdentityHeaders: true,
     });
     expect(Object.isFrozen(mcp?.resources[0])).toBe(true);
   });
@@ -86,12 +86,12 @@ describe('mcp config', () => {
 
   it('reads the upstream token exchange and the identity headers switch', () => {
     const config = parseConfig(
-      `${issuers}${exchange}mcp:\n${resource}  identity_headers: false
+      `${issuers}${exchange}mcp:\n${resource}  send_identity_headers: false
   upstream_token:
     exchange: { audience: crm-mcp, scope: "crm.read  crm.write", resource: "https://crm.internal/mcp" }
 `,
     );
-    expect(config.mcp?.identityHeaders).toBe(false);
+    expect(config.mcp?.sendIdentityHeaders).toBe(false);
     expect(config.mcp?.upstreamToken).toEqual({
       exchange: {
         audience: 'crm-mcp',

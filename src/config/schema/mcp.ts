@@ -117,7 +117,7 @@ export const mcpSchema = section(
       description: 'Largest JSON list answer, or single SSE event, read to filter, bytes.',
     }),
     upstream_token: Type.Optional(upstreamToken),
-    identity_headers: bool({
+    send_identity_headers: bool({
       default: true,
       description:
         'Send the decided identity to the upstream as `x-mandate-*` headers (subject, tenant, client, scopes, act, decision id).',

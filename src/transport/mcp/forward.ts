@@ -70,7 +70,7 @@ export function createForwarder(config: McpProxyOptions): Forwarder {
         req.headers,
         decision,
         {
-          identityHeaders: config.identityHeaders,
+          sendIdentityHeaders: config.sendIdentityHeaders,
           ...(token !== undefined ? { token } : {}),
         },
         bodyBytes,

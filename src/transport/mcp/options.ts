@@ -22,5 +22,5 @@ export interface McpProxyOptions {
   /** How long the upstream may take to start answering, milliseconds. */
   readonly upstreamTimeoutMs: number;
   /** Send the decided identity as `x-mandate-*` headers. */
-  readonly identityHeaders: boolean;
+  readonly sendIdentityHeaders: boolean;
 }

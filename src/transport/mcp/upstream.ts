@@ -61,7 +61,7 @@ function single(value: string | string[] | undefined): string | undefined {
 /** What mandate adds to a forwarded request. */
 export interface UpstreamCredentials {
   /** Send the decided identity as `x-mandate-*` headers. */
-  readonly identityHeaders: boolean;
+  readonly sendIdentityHeaders: boolean;
   /** A token obtained for the upstream (never the client's), sent as `Authorization: Bearer`. */
   readonly token?: string;
 }
@@ -83,7 +83,7 @@ export function upstreamHeadersOf(
   }
   if (bodyBytes !== undefined) headers['content-length'] = String(bodyBytes);
   if (credentials.token !== undefined) headers['authorization'] = `Bearer ${credentials.token}`;
-  if (!credentials.identityHeaders) return headers;
+  if (!credentials.sendIdentityHeaders) return headers;
   const subject = decision.subject;
   const identity: [string, string | undefined][] = [
     [IDENTITY_HEADERS.decisionId, decision.decisionId],

@@ -27,7 +27,7 @@ const incoming = {
 
 describe('upstreamHeadersOf', () => {
   it('sends the identity headers and no credential of the client by default', () => {
-    const headers = upstreamHeadersOf(incoming, decision, { identityHeaders: true });
+    const headers = upstreamHeadersOf(incoming, decision, { sendIdentityHeaders: true });
     expect(headers).toEqual({
       'content-type': 'application/json',
       'x-mandate-decision-id': 'd-1',
@@ -41,7 +41,7 @@ describe('upstreamHeadersOf', () => {
 
   it("sends mandate's token for the upstream, in place of the client's", () => {
     const headers = upstreamHeadersOf(incoming, decision, {
-      identityHeaders: true,
+      sendIdentityHeaders: true,
       token: 'exchanged',
     });
     expect(headers['authorization']).toBe('Bearer exchanged');
@@ -50,7 +50,7 @@ describe('upstreamHeadersOf', () => {
 
   it('leaves the identity headers out when they are switched off, a forged one included', () => {
     const headers = upstreamHeadersOf(incoming, decision, {
-      identityHeaders: false,
+      sendIdentityHeaders: false,
       token: 'exchanged',
     });
     expect(headers).toEqual({

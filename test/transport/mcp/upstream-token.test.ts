@@ -216,7 +216,7 @@ describe('when no token for the upstream can be had', () => {
   retries: 0
   timeout_ms: 500
 `,
-      mcpYaml: `  identity_headers: false\n  upstream_token:\n    exchange: { audience: ${UPSTREAM_AUDIENCE} }\n`,
+      mcpYaml: `  send_identity_headers: false\n  upstream_token:\n    exchange: { audience: ${UPSTREAM_AUDIENCE} }\n`,
     });
   });
   afterAll(async () => {
