@@ -3,7 +3,12 @@ import type { DpopEvidence } from '../token/dpop.js';
 
 // Adapters gather the DPoP evidence and speak its challenge (algorithms, error code) through core/,
 // never token/ directly.
-export { DPOP_PROOF_ALGORITHMS, type DpopError, type DpopEvidence } from '../token/dpop.js';
+export {
+  DPOP_PROOF_ALGORITHMS,
+  type DpopError,
+  type DpopEvidence,
+  type DpopRequest,
+} from '../token/dpop.js';
 
 /** Which adapter a request came through; recorded in audit and metrics. */
 export type Transport = 'http' | 'grpc' | 'envoy_grpc' | 'envoy_http' | 'mcp' | 'cli';

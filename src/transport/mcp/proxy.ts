@@ -1,6 +1,7 @@
 // The MCP proxy's request handler: RFC 9728 metadata, then per message verify → decide → forward (Streamable HTTP), filtering list answers.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Decider } from '../../core/decision.js';
+import type { DpopRequest } from '../../core/request.js';
 import { bearerTokenOf, dpopTokenOf } from '../bearer.js';
 import { METADATA_HEADERS, metadataRoutes } from '../resource-metadata.js';
 import { createForwarder, type Forwarded } from './forward.js';
@@ -60,12 +61,24 @@ function askerFor(decider: Decider, facts: McpRequestFacts): Ask {
   };
 }
 
+/** The URL a DPoP proof must name (`htu`), from the resource URI: scheme, authority and path. */
+type ProofTarget = Omit<DpopRequest, 'method'>;
+
+function proofTargetOf(resource: McpResourceOptions): ProofTarget {
+  const uri = new URL(resource.uri);
+  return { scheme: uri.protocol.slice(0, -1), authority: uri.host, path: uri.pathname };
+}
+
 /**
  * What the adapter knows of a request besides its message: token, DPoP evidence, session, protocol
  * version, peer. A proof must be for the resource URI the client uses (its canonical URI, whatever
  * path a gateway in front rewrites it to) and this request's method.
  */
-function factsOf(req: IncomingMessage, resource: McpResourceOptions): McpRequestFacts {
+function factsOf(
+  req: IncomingMessage,
+  resource: McpResourceOptions,
+  target: ProofTarget,
+): McpRequestFacts {
   const sessionId = header(req, 'mcp-session-id');
   const protocolVersion = header(req, 'mcp-protocol-version');
   const requestId = header(req, 'x-request-id');
@@ -73,18 +86,12 @@ function factsOf(req: IncomingMessage, resource: McpResourceOptions): McpRequest
   const authorization = header(req, 'authorization');
   const bearer = bearerTokenOf(authorization);
   const dpopToken = bearer === undefined ? dpopTokenOf(authorization) : undefined;
-  const uri = new URL(resource.uri);
   return {
     token: bearer ?? dpopToken,
     dpop: {
       scheme: dpopToken !== undefined ? 'dpop' : 'bearer',
       proof: header(req, 'dpop'),
-      request: {
-        method: req.method ?? 'GET',
-        scheme: uri.protocol.slice(0, -1),
-        authority: uri.host,
-        path: uri.pathname,
-      },
+      request: { method: req.method ?? 'GET', ...target },
     },
     resourceUri: resource.uri,
     ...(sessionId !== undefined ? { sessionId } : {}),
@@ -94,24 +101,28 @@ function factsOf(req: IncomingMessage, resource: McpResourceOptions): McpRequest
   };
 }
 
+/** How the forwarder obtains the upstream's token for this request, when one is configured. */
+function upstreamTokenOf(
+  deps: McpProxyDeps,
+  resource: McpResourceOptions,
+  facts: McpRequestFacts,
+  id: JsonRpcId | null,
+  isRequest: boolean,
+): Pick<Forwarded, 'upstreamToken'> {
+  const tokens = deps.upstreamTokensFor?.(resource);
+  if (tokens === undefined) return {};
+  return { upstreamToken: () => tokens.obtain(facts, resource, id, isRequest) };
+}
+
 export function createMcpProxy(deps: McpProxyDeps): McpProxy {
   const { config } = deps;
   const metadata = metadataRoutes(config.resources);
   const byPath = new Map(config.resources.map((r) => [r.path, r]));
+  const proofTargets = new Map(config.resources.map((r) => [r, proofTargetOf(r)]));
+  const factsFor = (req: IncomingMessage, resource: McpResourceOptions) =>
+    factsOf(req, resource, proofTargets.get(resource) ?? proofTargetOf(resource));
   const guard = createOriginGuard(config);
   const forwarder = createForwarder(config);
-
-  /** How the forwarder obtains the upstream's token for this request, when one is configured. */
-  function upstreamTokenOf(
-    resource: McpResourceOptions,
-    facts: McpRequestFacts,
-    id: JsonRpcId | null,
-    isRequest: boolean,
-  ): Pick<Forwarded, 'upstreamToken'> {
-    const tokens = deps.upstreamTokensFor?.(resource);
-    if (tokens === undefined) return {};
-    return { upstreamToken: () => tokens.obtain(facts, resource, id, isRequest) };
-  }
 
   async function handlePost(
     req: IncomingMessage,
@@ -146,7 +157,7 @@ export function createMcpProxy(deps: McpProxyDeps): McpProxy {
       return;
     }
     const decider = deps.deciderFor(resource);
-    const facts = factsOf(req, resource);
+    const facts = factsFor(req, resource);
     const decision = await decider.decide(authzRequestOf(question, facts));
     if (!decision.allow) {
       const refusal = refusalOf(
@@ -166,7 +177,7 @@ export function createMcpProxy(deps: McpProxyDeps): McpProxy {
       body: JSON.stringify(message.doc),
       listMethod,
       id,
-      ...upstreamTokenOf(resource, facts, id, message.kind === 'request'),
+      ...upstreamTokenOf(deps, resource, facts, id, message.kind === 'request'),
     });
   }
 
@@ -178,7 +189,7 @@ export function createMcpProxy(deps: McpProxyDeps): McpProxy {
     action: string,
   ) {
     const decider = deps.deciderFor(resource);
-    const facts = factsOf(req, resource);
+    const facts = factsFor(req, resource);
     const decision = await decider.decide(authzRequestOf({ action }, facts));
     if (!decision.allow) {
       const refusal = refusalOf(decision, resource, null, false, facts.dpop?.scheme);
@@ -190,7 +201,7 @@ export function createMcpProxy(deps: McpProxyDeps): McpProxy {
       ask: askerFor(decider, facts),
       listMethod: false,
       id: null,
-      ...upstreamTokenOf(resource, facts, null, false),
+      ...upstreamTokenOf(deps, resource, facts, null, false),
     });
   }
 
