@@ -53,6 +53,8 @@ export interface McpProxyOptions {
   readonly issuersYaml?: string;
   /** The port to listen on (see freePort); default a free one. */
   readonly port?: number;
+  /** Extra YAML keys of the test issuer's entry (indented four spaces). */
+  readonly issuerYaml?: string;
   /** Extra YAML keys of the resource entry (indented six spaces). */
   readonly resourceYaml?: string;
   /** Extra top-level YAML sections (e.g. `exchange:`). */
@@ -77,7 +79,8 @@ ${
     jwks_uri: "${jwks.url}"
     audiences: ["orders-api"]
     algorithms: ["ES256"]
-    token_types: ["at+jwt"]`
+    token_types: ["at+jwt"]
+${options.issuerYaml ?? ''}`
 }
 policies: { dir: "${examplePolicies()}" }
 audit: { sink: file, path: "${auditPath}" }

@@ -275,3 +275,34 @@ describe('a resource served on another path than its URI (a gateway in front rew
     expect(forPath.headers.get('www-authenticate')).toContain('error="invalid_dpop_proof"');
   });
 });
+
+describe('a resource that requires DPoP, trusting an issuer whose bound tokens are taken as bearer tokens elsewhere', () => {
+  let upstream: McpUpstream;
+  let target: McpProxyUnderTest;
+
+  beforeAll(async () => {
+    upstream = await startMcpUpstream({ json: true });
+    target = await startMcpProxyUnderTest({
+      upstream: upstream.url,
+      issuerYaml: '    sender_constrained: accept\n',
+      resourceYaml: '      dpop_bound_access_tokens_required: true\n',
+    });
+  });
+  afterAll(async () => {
+    await target?.stop();
+    await upstream?.close();
+  });
+
+  it('still checks the proof itself: nobody in front of the proxy did', async () => {
+    const client = await createDpopClient();
+    const token = await target.token('mcp.tools', { claims: { cnf: { jkt: client.jkt } } });
+    const without = await post(target.resourceUri, { authorization: `DPoP ${token}` });
+    expect(without.status).toBe(401);
+    expect(without.headers.get('www-authenticate')).toContain('error="invalid_dpop_proof"');
+    const withProof = await post(target.resourceUri, {
+      authorization: `DPoP ${token}`,
+      dpop: await client.proof(token, 'POST', target.resourceUri),
+    });
+    expect(withProof.status).toBe(200);
+  });
+});
