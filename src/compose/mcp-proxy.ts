@@ -1,4 +1,4 @@
-// The composition of `mandate proxy`: the decision core's components, one audience-bound verifier per MCP resource (and its exchanger for the upstream's token), then the proxy listener.
+// The composition of `mandate proxy`: the decision core's components, one audience-bound verifier per MCP resource (and its exchanger for the upstream's token) and the MCP listener, then the plain HTTP listener.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -15,13 +15,23 @@ import { createMcpProxy } from '../transport/mcp/proxy.js';
 import { createUpstreamTokens, type UpstreamTokens } from '../transport/mcp/upstream-token.js';
 import { startDecisionCore, type DecisionCore } from './core.js';
 import { startExchange } from './exchange.js';
+import { startHttpProxyListener } from './http-proxy.js';
 import { composeInOrder, createLifecycle, type Lifecycle } from './lifecycle.js';
+import { proxyListenerComponent } from './proxy-listener.js';
 import { startAuditLog } from './server.js';
+
+/** Where one of the proxy's listeners is bound (the real port when the config asked for 0). */
+export interface BoundAddress {
+  readonly host: string;
+  readonly port: number;
+}
 
 export interface RunningMcpProxy {
   readonly core: DecisionCore<AuditLog>;
-  readonly host: string;
-  readonly port: number;
+  /** The MCP listener (`mcp:`), when configured. */
+  readonly mcp?: BoundAddress;
+  /** The plain HTTP listener (`proxy:`), when configured. */
+  readonly http?: BoundAddress;
   /** The components in the order they started (they stop in the reverse order). */
   readonly components: readonly string[];
   /** Stops accepting, lets open exchanges finish within `graceMs` (then cuts them), stops the rest. */
@@ -122,80 +132,71 @@ async function startUpstreamTokens(
   return tokens;
 }
 
-/** Listens; on stop, refuses new connections, and cuts streams still open after `graceMs`. */
-function listenerComponent(server: Server, mcp: McpConfig) {
-  return {
-    name: 'listen.mcp',
-    start: () =>
-      new Promise<void>((resolve, reject) => {
-        const failed = (err: Error) =>
-          reject(
-            new Error(
-              `mcp.listen: cannot listen on ${mcp.listen.host}:${mcp.listen.port}: ${err.message}`,
-            ),
-          );
-        server.once('error', failed);
-        server.listen(mcp.listen.port, mcp.listen.host, () => {
-          server.off('error', failed);
-          resolve();
-        });
-      }),
-    stop: async (graceMs: number) => {
-      if (!server.listening) return;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      // A GET stream or a long SSE answer may never end by itself.
-      const cut = setTimeout(() => server.closeAllConnections(), graceMs);
-      await closed;
-      clearTimeout(cut);
-    },
-  };
+function boundOf(server: Server, host: string): BoundAddress {
+  return { host, port: (server.address() as AddressInfo).port };
 }
 
 /**
  * Starts `mandate proxy`: revocation, policies, keys, compatibility policy, audit (as `serve`),
- * one verifier per MCP resource, then the listener. When one fails to start, those already
- * started are stopped, last first, and the promise rejects with that failure.
+ * one verifier (and, with `mcp.upstream_token`, one exchanger) per MCP resource and the MCP
+ * listener (`mcp:`), then the plain HTTP listener (`proxy:`); at least one of the two. When one
+ * fails to start, those already started are stopped, last first, and the promise rejects with
+ * that failure.
  */
 export async function startMcpProxy(
   config: MandateConfig,
   logger: Logger,
 ): Promise<RunningMcpProxy> {
-  const mcp = config.mcp;
-  if (mcp === undefined) throw new Error('mcp: the proxy needs an mcp: section with resources');
-  if (mcp.upstream === undefined) throw new Error('mcp.upstream: the proxy needs an upstream URL');
+  const { mcp, proxy: http } = config;
+  if (mcp === undefined && http === undefined) {
+    throw new Error(
+      'mandate proxy needs an mcp: section (an MCP server) or a proxy: section (an HTTP service)',
+    );
+  }
+  if (mcp !== undefined && mcp.upstream === undefined) {
+    throw new Error('mcp.upstream: the proxy needs an upstream URL');
+  }
   const lifecycle = createLifecycle((name, err) =>
     logger.error({ err, component: name }, 'component failed to stop'),
   );
   const log = logger.child({ component: 'mcp-proxy' });
-  const { core, server } = await composeInOrder(lifecycle, async () => {
+  const { core, mcpServer, httpServer } = await composeInOrder(lifecycle, async () => {
     const core = await startDecisionCore(config, logger, lifecycle, (metrics) =>
       startAuditLog(config, metrics, logger, lifecycle),
     );
-    const pipelines = await startResourceDeciders(config, mcp, core, logger, lifecycle);
-    const upstreamTokens = await startUpstreamTokens(
-      config,
-      mcp,
-      core,
-      pipelines,
-      logger,
-      lifecycle,
-    );
-    const proxy = createMcpProxy({
-      config: mcp,
-      deciderFor: (resource) => (pipelines.get(resource) as ResourcePipeline).decider,
-      upstreamTokensFor: (resource) => upstreamTokens.get(resource),
-      onError: (err) => log.error({ err }, 'mcp proxy failed while handling a request'),
-    });
-    const server = createServer((req, res) => proxy.handle(req, res));
-    await lifecycle.start(listenerComponent(server, mcp));
-    return { core, server };
+    let mcpServer: Server | undefined;
+    if (mcp !== undefined) {
+      const pipelines = await startResourceDeciders(config, mcp, core, logger, lifecycle);
+      const upstreamTokens = await startUpstreamTokens(
+        config,
+        mcp,
+        core,
+        pipelines,
+        logger,
+        lifecycle,
+      );
+      const proxy = createMcpProxy({
+        config: mcp,
+        deciderFor: (resource) => (pipelines.get(resource) as ResourcePipeline).decider,
+        upstreamTokensFor: (resource) => upstreamTokens.get(resource),
+        onError: (err) => log.error({ err }, 'mcp proxy failed while handling a request'),
+      });
+      mcpServer = createServer((req, res) => proxy.handle(req, res));
+      await lifecycle.start(
+        proxyListenerComponent('listen.mcp', 'mcp.listen', mcpServer, mcp.listen),
+      );
+    }
+    const httpServer =
+      http !== undefined
+        ? await startHttpProxyListener(http, core.decider, logger, lifecycle)
+        : undefined;
+    return { core, mcpServer, httpServer };
   });
   let stopping: Promise<void> | undefined;
   return {
     core,
-    host: mcp.listen.host,
-    port: (server.address() as AddressInfo).port,
+    ...(mcp && mcpServer ? { mcp: boundOf(mcpServer, mcp.listen.host) } : {}),
+    ...(http && httpServer ? { http: boundOf(httpServer, http.listen.host) } : {}),
     components: lifecycle.names(),
     stop(graceMs = 10_000) {
       stopping ??= (async () => {

@@ -119,8 +119,11 @@ function templateCaptures(key: string, path: string): Set<string> {
   return captures;
 }
 
-function resolveRoute(route: RouteFile, i: number): EnvoyRouteConfig {
-  const key = `envoy.routes[${i}]`;
+/**
+ * Resolves one route of a route list (`envoy.routes[i]`, `proxy.routes[i]`, named by `key`):
+ * methods upper-cased and known, the template's captures, every `{name}` used is captured.
+ */
+export function resolveRoute(key: string, route: RouteFile): EnvoyRouteConfig {
   const list = Array.isArray(route.method) ? route.method : [route.method];
   const methods = list.map((m, j) => {
     const upper = m.toUpperCase();
@@ -220,7 +223,7 @@ export function resolveEnvoy(
     methodOverrideHeaders,
     ...(raw.tenant_header !== undefined ? { tenantHeader: raw.tenant_header.toLowerCase() } : {}),
     identityHeaders,
-    routes: raw.routes.map(resolveRoute),
+    routes: raw.routes.map((r, i) => resolveRoute(`envoy.routes[${i}]`, r)),
     unmapped: raw.unmapped ?? (compat.enabled ? 'derive' : 'deny'),
     dryRun: { grpc: raw.dry_run.grpc, http: raw.dry_run.http, tenants: raw.dry_run.tenants },
     onError: raw.on_error,

@@ -8,6 +8,7 @@ import { ConfigError } from './errors.js';
 import { resolveEnvoy } from './envoy.js';
 import { resolveExchange } from './exchange.js';
 import { resolveMcp } from './mcp.js';
+import { resolveProxy } from './proxy.js';
 import { devIssuer, resolveIssuer } from './issuer.js';
 import { resolvePolicies } from './policies.js';
 import { resolveRevocation } from './revocation.js';
@@ -111,6 +112,7 @@ function buildConfig(doc: unknown, options: LoadOptions): MandateConfig {
       'needs the exchange: section (the client that exchanges tokens)',
     );
   }
+  const proxy = raw.proxy ? resolveProxy(raw.proxy, parseListen) : undefined;
   const config: MandateConfig = {
     listen: {
       http: parseListen('listen.http', raw.listen.http),
@@ -136,6 +138,7 @@ function buildConfig(doc: unknown, options: LoadOptions): MandateConfig {
     envoy: resolveEnvoy(raw.envoy, at, policies.dir),
     ...(exchange ? { exchange } : {}),
     ...(mcp ? { mcp } : {}),
+    ...(proxy ? { proxy } : {}),
     logLevel: raw.log_level,
   };
   return deepFreeze(config);

@@ -8,6 +8,7 @@ import type { AdminJwtConfig } from './admin-jwt.js';
 import type { RevocationConfig } from './revocation.js';
 import type { PolicyConfig } from './policies.js';
 import type { McpConfig } from './mcp.js';
+import type { ProxyConfig } from './proxy.js';
 
 /** A `host:port` listen address. Port 0 picks a free port (tests). */
 export interface ListenAddress {
@@ -251,6 +252,8 @@ export interface MandateConfig {
   readonly exchange?: ExchangeConfig;
   /** Guarded MCP servers and the `mandate proxy` upstream (see src/config/mcp.ts); absent: none. */
   readonly mcp?: McpConfig;
+  /** A plain HTTP upstream `mandate proxy` guards with method + path routes (see src/config/proxy.ts); absent: none. */
+  readonly proxy?: ProxyConfig;
   /** pino level for operational logs. Default info. */
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }

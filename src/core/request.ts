@@ -11,7 +11,15 @@ export {
 } from '../token/dpop.js';
 
 /** Which adapter a request came through; recorded in audit and metrics. */
-export type Transport = 'http' | 'grpc' | 'envoy_grpc' | 'envoy_http' | 'mcp' | 'cli';
+export type Transport =
+  | 'http'
+  | 'grpc'
+  | 'envoy_grpc'
+  | 'envoy_http'
+  | 'mcp'
+  /** `mandate proxy` in front of a plain HTTP upstream (`proxy:`). */
+  | 'http_proxy'
+  | 'cli';
 
 export interface ResourceRef {
   readonly type: string;

@@ -20,7 +20,8 @@ export const DEFAULT_METHOD_OVERRIDE_HEADERS = [
   'x-method-override',
 ];
 
-const route = section(
+/** One route (shared by `envoy.routes` and `proxy.routes`): method(s) and path template to action and resource. */
+export const routeSchema = section(
   {
     method: Type.Union([str({}), strList({})], {
       default: '*',
@@ -110,7 +111,7 @@ export const envoySchema = section(
           'Headers mandate sets for the upstream on allow; incoming copies are always removed. Names must differ from each other.',
       },
     ),
-    routes: Type.Array(route, {
+    routes: Type.Array(routeSchema, {
       default: [],
       description:
         '`{method, path, action, resource?, tenant?}`: method (list, or `*`) and path template (`{id}` one segment, last `{rest*}`) to action/resource.',

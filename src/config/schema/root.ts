@@ -7,6 +7,7 @@ import { envoySchema } from './envoy.js';
 import { exchangeSchema } from './exchange.js';
 import { issuerProperties } from './issuer.js';
 import { mcpSchema } from './mcp.js';
+import { proxySchema } from './proxy.js';
 import { policiesSchema } from './policies.js';
 import { revocationSchema } from './revocation.js';
 
@@ -138,6 +139,7 @@ export const configFileSchema = section(
     envoy: envoySchema,
     exchange: Type.Optional(exchangeSchema),
     mcp: Type.Optional(mcpSchema),
+    proxy: Type.Optional(proxySchema),
     revocation: revocationSchema,
     log_level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       default: 'info',

@@ -7,6 +7,7 @@ import {
 } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Decision } from '../../core/decision.js';
+import { addIdentityHeaders } from '../identity-headers.js';
 
 /** Request headers passed to the upstream; everything else (Authorization, Cookie, hop-by-hop) stays here. */
 const FORWARDED_REQUEST_HEADERS = [
@@ -26,33 +27,6 @@ export const FORWARDED_RESPONSE_HEADERS = [
   'cache-control',
   'content-length',
 ] as const;
-
-/** Identity of the decided caller, as the upstream receives it (the names Envoy mode uses by default). */
-export const IDENTITY_HEADERS = {
-  subject: 'x-mandate-subject',
-  tenant: 'x-mandate-tenant',
-  client: 'x-mandate-client',
-  scopes: 'x-mandate-scopes',
-  act: 'x-mandate-act',
-  decisionId: 'x-mandate-decision-id',
-} as const;
-
-/** Whether a value can be sent as a header value: no control character but HTAB (RFC 9110 §5.5). */
-function isFieldValue(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return false;
-  }
-  return true;
-}
-
-/** Node sends header strings as Latin-1: a UTF-8 value goes as its bytes, so the upstream reads UTF-8. */
-function utf8OnTheWire(value: string): string {
-  for (let i = 0; i < value.length; i++) {
-    if (value.charCodeAt(i) > 0xff) return Buffer.from(value, 'utf8').toString('latin1');
-  }
-  return value;
-}
 
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
@@ -83,21 +57,7 @@ export function upstreamHeadersOf(
   }
   if (bodyBytes !== undefined) headers['content-length'] = String(bodyBytes);
   if (credentials.token !== undefined) headers['authorization'] = `Bearer ${credentials.token}`;
-  if (!credentials.sendIdentityHeaders) return headers;
-  const subject = decision.subject;
-  const identity: [string, string | undefined][] = [
-    [IDENTITY_HEADERS.decisionId, decision.decisionId],
-    [IDENTITY_HEADERS.subject, subject?.sub],
-    [IDENTITY_HEADERS.tenant, subject?.tenant],
-    [IDENTITY_HEADERS.client, subject?.clientId],
-    [IDENTITY_HEADERS.scopes, subject?.scopes.join(' ')],
-    [IDENTITY_HEADERS.act, subject && subject.act.length > 0 ? subject.act.join(',') : undefined],
-  ];
-  for (const [name, value] of identity) {
-    // A claim that cannot be a header value is left out rather than split into another header.
-    if (value !== undefined && value !== '' && isFieldValue(value))
-      headers[name] = utf8OnTheWire(value);
-  }
+  if (credentials.sendIdentityHeaders) addIdentityHeaders(headers, decision);
   return headers;
 }
 

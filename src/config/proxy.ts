@@ -1,0 +1,61 @@
+// The `proxy:` config section: the plain HTTP upstream `mandate proxy` guards and the routes mapping its requests to actions.
+import type { Static } from '@sinclair/typebox';
+import { resolveRoute, type EnvoyRouteConfig } from './envoy.js';
+import { ConfigError } from './errors.js';
+import type { proxySchema } from './schema/proxy.js';
+import type { ListenAddress } from './types.js';
+
+export interface ProxyConfig {
+  /**
+   * Where allowed requests go: an http(s) URL without query or fragment. Its path, when not `/`,
+   * is put before each forwarded path (`http://svc:3000/api` sends `/v1/x` to `/api/v1/x`).
+   */
+  readonly upstream: string;
+  /** The proxy's listen address. Default 127.0.0.1:8191. */
+  readonly listen: ListenAddress;
+  /**
+   * Method + path template → action, resource and tenant, with `envoy.routes`' syntax and
+   * matching. A request no route maps is denied (403 `route_unmapped`), never forwarded.
+   */
+  readonly routes: readonly EnvoyRouteConfig[];
+  /**
+   * Longest the upstream may stay silent, milliseconds: connecting, before its answer starts
+   * (504 then) or while it streams (the answer is cut). Default 30000.
+   */
+  readonly upstreamTimeoutMs: number;
+}
+
+type ProxyFile = Static<typeof proxySchema>;
+
+/** An http(s) URL without userinfo, query or fragment (those would be sent, or mean nothing, on every request). */
+function upstreamUrl(key: string, value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(key, 'must be an absolute http(s) URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ConfigError(key, 'must be an absolute http(s) URL');
+  }
+  if (url.search !== '' || url.hash !== '' || value.includes('?') || value.includes('#')) {
+    throw new ConfigError(key, 'must have no query or fragment');
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new ConfigError(key, 'must not carry credentials');
+  }
+  return value;
+}
+
+/** Resolves `proxy:`; `parseListen` is the loader's own `host:port` parser, passed in. */
+export function resolveProxy(
+  raw: ProxyFile,
+  parseListen: (key: string, text: string) => ListenAddress,
+): ProxyConfig {
+  return {
+    upstream: upstreamUrl('proxy.upstream', raw.upstream),
+    listen: parseListen('proxy.listen', raw.listen),
+    routes: raw.routes.map((r, i) => resolveRoute(`proxy.routes[${i}]`, r)),
+    upstreamTimeoutMs: raw.upstream_timeout_ms,
+  };
+}
