@@ -105,7 +105,7 @@ export function createProgram(io: ProgramIo, result: ProgramResult): Command {
   program
     .command('proxy')
     .description(
-      'run the MCP proxy in front of the MCP server in mcp.upstream (needs an mcp: section)',
+      'run the proxy in front of the MCP server in mcp.upstream and/or the HTTP service in proxy.upstream',
     )
     .addOption(configOption())
     .action(async (_opts, command: Command) => {
