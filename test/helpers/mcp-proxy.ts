@@ -59,6 +59,8 @@ export interface McpProxyOptions {
   readonly resourceYaml?: string;
   /** Extra top-level YAML sections (e.g. `exchange:`). */
   readonly extraYaml?: string;
+  /** The policies directory; default the base policy with the example acme_inc tenant (examplePolicies). */
+  readonly policiesDir?: string;
 }
 
 export async function startMcpProxyUnderTest(options: McpProxyOptions): Promise<McpProxyUnderTest> {
@@ -82,7 +84,7 @@ ${
     token_types: ["at+jwt"]
 ${options.issuerYaml ?? ''}`
 }
-policies: { dir: "${examplePolicies()}" }
+policies: { dir: "${options.policiesDir ?? examplePolicies()}" }
 audit: { sink: file, path: "${auditPath}" }
 mcp:
   upstream: "${options.upstream}"
