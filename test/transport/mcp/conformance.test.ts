@@ -1,35 +1,34 @@
-// The official MCP conformance suite's server scenarios against server-everything, directly and through mandate proxy: whatever passes directly must pass through the proxy.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// The official MCP conformance suite's server scenarios, directly and through mandate proxy, against server-everything and against a server with the suite's own fixtures: whatever passes directly must pass through the proxy.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBearerShim, type BearerShim } from '../../helpers/bearer-shim.js';
 import {
-  freePort,
-  startMcpProxyUnderTest,
-  type McpProxyUnderTest,
-} from '../../helpers/mcp-proxy.js';
-import { POLICIES_DIR } from '../../helpers/sidecar.js';
+  startConformanceUpstream,
+  type ConformanceUpstream,
+} from '../../helpers/conformance-upstream.js';
+import {
+  compareThroughProxy,
+  failed,
+  failingScenarios,
+  regressions,
+  type Comparison,
+} from '../../helpers/mcp-conformance.js';
+import { freePort } from '../../helpers/mcp-proxy.js';
 
-const ROOT = resolve(import.meta.dirname, '../../..');
-/** Installed by scripts/ensure-mcp-conformance.mjs (npm pretest): the suite needs Node >= 22. */
-const NODE24 = join(ROOT, '.tools/node24/bin/node');
-const CONFORMANCE = join(
-  ROOT,
-  '.tools/mcp-conformance/node_modules/@modelcontextprotocol/conformance/dist/index.js',
-);
 const SERVER_EVERYTHING = join(
-  ROOT,
+  resolve(import.meta.dirname, '../../..'),
   'node_modules/@modelcontextprotocol/server-everything/dist/index.js',
 );
 
+/** Every server scenario of the pinned suite (`conformance list`, with --suite all). */
+const SCENARIO_COUNT = 32;
+
 /**
- * Scenarios server-everything fails on its own, and why. The suite's scenarios call fixtures of the
- * suite's own reference server (tools named `test_*`, resources `test://…`) that server-everything
- * does not have; it also has no Host/Origin check. Through the proxy they must fail no worse.
+ * Scenarios server-everything fails on its own, and why. The suite's scenarios call the fixtures
+ * of the suite's own reference server (tools named `test_*`, resources `test://…`), which
+ * server-everything does not have (the fixtures server below has them); nor does it check Host.
  */
-const FAILING_DIRECTLY: Readonly<Record<string, string>> = {
+const FAILING_ON_SERVER_EVERYTHING: Readonly<Record<string, string>> = {
   'completion-complete': 'no prompt test_prompt_with_arguments',
   'prompts-get-simple': 'no prompt test_simple_prompt',
   'prompts-get-with-args': 'no prompt test_prompt_with_arguments',
@@ -53,42 +52,6 @@ const FAILING_DIRECTLY: Readonly<Record<string, string>> = {
   'dns-rebinding-protection': 'server-everything accepts any Host and Origin',
 };
 
-/** One check of one scenario, as the suite writes it to checks.json. */
-interface Check {
-  readonly id: string;
-  readonly status: 'SUCCESS' | 'FAILURE' | 'WARNING' | 'INFO' | 'SKIPPED';
-  readonly errorMessage?: string;
-}
-
-/** Checks by scenario. */
-type Results = Map<string, Check[]>;
-
-/** Runs every server scenario (`--suite all`) against `url` and reads the checks each wrote. */
-function runSuite(url: string, outDir: string): Promise<Results> {
-  return new Promise((done, fail) => {
-    execFile(
-      NODE24,
-      [CONFORMANCE, 'server', '--suite', 'all', '--url', url, '--output-dir', outDir],
-      { timeout: 90_000, maxBuffer: 16 * 1024 * 1024 },
-      (error) => {
-        // The suite exits 1 when any scenario fails; only a run that wrote nothing is an error.
-        const results: Results = new Map();
-        for (const dir of readdirSync(outDir)) {
-          const scenario = dir.replace(/^server-/, '').replace(/-\d{4}-\d\d-\d\dT[\d-]+Z$/, '');
-          const checks = JSON.parse(readFileSync(join(outDir, dir, 'checks.json'), 'utf8'));
-          results.set(scenario, checks as Check[]);
-        }
-        if (results.size === 0) fail(error ?? new Error(`the suite wrote nothing for ${url}`));
-        else done(results);
-      },
-    );
-  });
-}
-
-function failed(checks: readonly Check[]): boolean {
-  return checks.some((c) => c.status === 'FAILURE');
-}
-
 /** server-everything in Streamable HTTP mode on a free port, once it says it listens. */
 async function startServerEverything(): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
@@ -107,101 +70,66 @@ async function startServerEverything(): Promise<{ child: ChildProcess; url: stri
   return { child, url: `http://127.0.0.1:${port}/mcp` };
 }
 
-/** The base policy and a tenant that allows every MCP message (the base still asks for its scopes). */
-function allowAllPolicies(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mandate-conformance-policies-'));
-  cpSync(join(POLICIES_DIR, 'base'), join(dir, 'base'), { recursive: true });
-  mkdirSync(join(dir, 'tenants', TENANT), { recursive: true });
-  writeFileSync(
-    join(dir, 'tenants', TENANT, 'decision.rego'),
-    'package mandate.tenant\n\ndecision := {"allow": true, "reasons": []}\n',
+/** Prints the counts the report asks for, and checks nothing got worse through the proxy. */
+function expectNoRegressions(name: string, { direct, proxied }: Comparison) {
+  const passing = [...direct.keys()].filter((s) => !failed(direct.get(s)));
+  const through = passing.filter((s) => !failed(proxied.get(s)));
+  console.log(
+    `MCP conformance, ${name}: ${passing.length}/${direct.size} scenarios pass directly, ` +
+      `${through.length} of them through mandate proxy; ` +
+      `${direct.size - failingScenarios(proxied).length}/${direct.size} pass through the proxy`,
   );
-  return dir;
+  expect(regressions(direct, proxied)).toEqual([]);
 }
 
-const TENANT = 'conformance';
-
-let everything: { child: ChildProcess; url: string } | undefined;
-let target: McpProxyUnderTest | undefined;
-let shim: BearerShim | undefined;
-let direct: Results;
-let proxied: Results;
-
-beforeAll(async () => {
-  everything = await startServerEverything();
-  const port = await freePort();
-  let token = '';
-  shim = await startBearerShim(`http://127.0.0.1:${port}`, () => token);
-  // The suite reaches the proxy through the shim, as through a gateway: the shim's name is allowed.
-  target = await startMcpProxyUnderTest({
-    upstream: everything.url,
-    port,
-    policiesDir: allowAllPolicies(),
-    mcpYaml: `  allowed_hosts: ["${shim.host}"]\n  allowed_origins: ["${shim.url}"]\n`,
+describe('the MCP conformance suite against server-everything, through mandate proxy', () => {
+  let everything: { child: ChildProcess; url: string } | undefined;
+  let results: Comparison;
+  beforeAll(async () => {
+    everything = await startServerEverything();
+    results = await compareThroughProxy(everything.url);
+  }, 120_000);
+  afterAll(() => {
+    everything?.child.kill();
   });
-  token = await target.token('mcp.tools mcp.resources mcp.prompts', {
-    claims: { tenant: TENANT, sub: 'conformance-user', client_id: 'conformance', act: undefined },
-  });
-  const out = mkdtempSync(join(tmpdir(), 'mandate-conformance-'));
-  mkdirSync(join(out, 'direct'));
-  mkdirSync(join(out, 'proxy'));
-  direct = await runSuite(everything.url, join(out, 'direct'));
-  proxied = await runSuite(`${shim.url}/mcp`, join(out, 'proxy'));
-}, 150_000);
 
-afterAll(async () => {
-  await shim?.close();
-  await target?.stop();
-  everything?.child.kill();
-});
-
-/** `scenario: check STATUS (message)` for each check that is worse through the proxy than directly. */
-function regressions(): string[] {
-  const worse: string[] = [];
-  for (const [scenario, checks] of direct) {
-    const through = proxied.get(scenario) ?? [];
-    for (const check of checks) {
-      if (check.status === 'FAILURE') continue;
-      const other = through.find((c) => c.id === check.id);
-      const regressed =
-        other === undefined ||
-        other.status === 'FAILURE' ||
-        (check.status === 'SUCCESS' && other.status !== 'SUCCESS');
-      if (regressed) {
-        worse.push(
-          `${scenario}: ${check.id} ${check.status} directly, ${other?.status ?? 'missing'} through the proxy` +
-            (other?.errorMessage ? ` (${other.errorMessage})` : ''),
-        );
-      }
-    }
-  }
-  return worse;
-}
-
-describe('the MCP conformance suite (server scenarios) through mandate proxy', () => {
-  it('runs every scenario against server-everything, which fails only the recorded ones', () => {
-    const failing = [...direct].filter(([, checks]) => failed(checks)).map(([s]) => s);
-    expect(direct.size).toBeGreaterThanOrEqual(30);
-    expect(failing.sort()).toEqual(Object.keys(FAILING_DIRECTLY).sort());
+  it('runs every scenario; server-everything fails only the recorded ones directly', () => {
+    expect(results.direct.size).toBe(SCENARIO_COUNT);
+    expect(failingScenarios(results.direct).sort()).toEqual(
+      Object.keys(FAILING_ON_SERVER_EVERYTHING).sort(),
+    );
   });
 
   it('passes through the proxy every check that passes directly', () => {
-    const passing = [...direct].filter(([, checks]) => !failed(checks)).map(([s]) => s);
-    const passingThrough = passing.filter(
-      (s) => !failed(proxied.get(s) ?? [{ id: '', status: 'FAILURE' }]),
-    );
-    console.log(
-      `MCP conformance: ${passing.length}/${direct.size} scenarios pass directly, ` +
-        `${passingThrough.length} of them through the proxy`,
-    );
-    expect(regressions()).toEqual([]);
+    expectNoRegressions('server-everything', results);
   });
 
   it('passes the DNS rebinding checks through the proxy, which guards Host and Origin itself', () => {
-    const checks = proxied.get('dns-rebinding-protection') ?? [];
+    const checks = results.proxied.get('dns-rebinding-protection') ?? [];
     expect(checks.map((c) => `${c.id} ${c.status}`).sort()).toEqual([
       'localhost-host-rebinding-rejected SUCCESS',
       'localhost-host-valid-accepted SUCCESS',
     ]);
+  });
+});
+
+describe("the MCP conformance suite against a server with the suite's fixtures, through mandate proxy", () => {
+  let fixtures: ConformanceUpstream | undefined;
+  let results: Comparison;
+  beforeAll(async () => {
+    fixtures = await startConformanceUpstream();
+    results = await compareThroughProxy(fixtures.url);
+  }, 120_000);
+  afterAll(async () => {
+    await fixtures?.close();
+  });
+
+  it('passes every scenario directly', () => {
+    expect(results.direct.size).toBe(SCENARIO_COUNT);
+    expect(failingScenarios(results.direct)).toEqual([]);
+  });
+
+  it('passes through the proxy every check that passes directly', () => {
+    expectNoRegressions('fixtures server', results);
   });
 });
