@@ -1,6 +1,6 @@
 // An MCP server with the MCP conformance suite's fixtures (conformance-fixtures.ts) over Streamable HTTP on port 0: sessions, resumable streams (an event store), Host checks.
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:http';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   StreamableHTTPServerTransport,
@@ -12,6 +12,8 @@ import { buildFixtureServer } from './conformance-fixtures.js';
 export interface ConformanceUpstream {
   /** The Streamable HTTP endpoint, e.g. http://127.0.0.1:PORT/mcp. */
   readonly url: string;
+  /** Method and headers of every request received, in order. */
+  readonly requests: { method: string; headers: IncomingHttpHeaders }[];
   close(): Promise<void>;
 }
 
@@ -40,8 +42,10 @@ function createEventStore(): EventStore {
 /** Listens on port 0; guards Host like the SDK's servers do (DNS rebinding). */
 export async function startConformanceUpstream(): Promise<ConformanceUpstream> {
   const sessions = new Map<string, StreamableHTTPServerTransport>();
+  const requests: ConformanceUpstream['requests'] = [];
   let host = '';
   const http = createServer((req, res) => {
+    requests.push({ method: req.method ?? '', headers: req.headers });
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -88,6 +92,7 @@ export async function startConformanceUpstream(): Promise<ConformanceUpstream> {
   host = `127.0.0.1:${port}`;
   return {
     url: `http://${host}/mcp`,
+    requests,
     async close() {
       await Promise.all([...sessions.values()].map((t) => t.close()));
       http.closeAllConnections();

@@ -84,15 +84,16 @@ export function regressions(direct: Results, proxied: Results): string[] {
   return worse;
 }
 
-const TENANT = 'conformance';
+/** The tenant of the suite's token, whose policy allows every MCP message. */
+export const CONFORMANCE_TENANT = 'conformance';
 
 /** The base policy and a tenant that allows every MCP message (the base still asks for its scopes). */
-function allowAllPolicies(): string {
+export function allowAllPolicies(): string {
   const dir = mkdtempSync(join(tmpdir(), 'mandate-conformance-policies-'));
   cpSync(join(POLICIES_DIR, 'base'), join(dir, 'base'), { recursive: true });
-  mkdirSync(join(dir, 'tenants', TENANT), { recursive: true });
+  mkdirSync(join(dir, 'tenants', CONFORMANCE_TENANT), { recursive: true });
   writeFileSync(
-    join(dir, 'tenants', TENANT, 'decision.rego'),
+    join(dir, 'tenants', CONFORMANCE_TENANT, 'decision.rego'),
     'package mandate.tenant\n\ndecision := {"allow": true, "reasons": []}\n',
   );
   return dir;
@@ -122,7 +123,12 @@ export async function compareThroughProxy(upstream: string): Promise<Comparison>
   });
   try {
     token = await target.token('mcp.tools mcp.resources mcp.prompts', {
-      claims: { tenant: TENANT, sub: 'conformance-user', client_id: 'conformance', act: undefined },
+      claims: {
+        tenant: CONFORMANCE_TENANT,
+        sub: 'conformance-user',
+        client_id: 'conformance',
+        act: undefined,
+      },
     });
     return { direct, proxied: await runSuite(`${shim.url}/mcp`) };
   } finally {
