@@ -25,21 +25,34 @@ export interface Check {
 /** Checks by scenario. */
 export type Results = Map<string, Check[]>;
 
-/** Runs every server scenario (`--suite all`) against `url` and reads the checks each wrote. */
-export function runSuite(url: string): Promise<Results> {
+/** The checks a scenario wrote; one that wrote none (the run was cut off) counts as one failed check. */
+function checksIn(dir: string): Check[] {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'checks.json'), 'utf8')) as Check[];
+  } catch {
+    return [
+      { id: 'checks-written', status: 'FAILURE', errorMessage: 'the scenario wrote no checks' },
+    ];
+  }
+}
+
+/**
+ * Runs every server scenario (`--suite all`) against `url` and reads the checks each wrote. A run
+ * past `timeoutMs` is killed: the scenarios it finished still count, the one it was in fails.
+ */
+export function runSuite(url: string, timeoutMs = 90_000): Promise<Results> {
   const outDir = mkdtempSync(join(tmpdir(), 'mandate-conformance-'));
   return new Promise((done, fail) => {
     execFile(
       NODE24,
       [CONFORMANCE, 'server', '--suite', 'all', '--url', url, '--output-dir', outDir],
-      { timeout: 90_000, maxBuffer: 16 * 1024 * 1024 },
+      { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
       (error) => {
         // The suite exits 1 when any scenario fails; only a run that wrote nothing is an error.
         const results: Results = new Map();
         for (const dir of readdirSync(outDir)) {
           const scenario = dir.replace(/^server-/, '').replace(/-\d{4}-\d\d-\d\dT[\d-]+Z$/, '');
-          const checks = JSON.parse(readFileSync(join(outDir, dir, 'checks.json'), 'utf8'));
-          results.set(scenario, checks as Check[]);
+          results.set(scenario, checksIn(join(outDir, dir)));
         }
         if (results.size === 0) fail(error ?? new Error(`the suite wrote nothing for ${url}`));
         else done(results);

@@ -19,13 +19,18 @@ const FORWARDED_REQUEST_HEADERS = [
   'user-agent',
 ] as const;
 
-/** Response headers passed back to the client. */
+/**
+ * Response headers passed back to the client: the MCP ones, and those a status needs to be acted on
+ * (`allow` with a 405, as a server without a GET stream answers; `retry-after` with a 503 or 429).
+ */
 export const FORWARDED_RESPONSE_HEADERS = [
   'content-type',
   'mcp-session-id',
   'mcp-protocol-version',
   'cache-control',
   'content-length',
+  'allow',
+  'retry-after',
 ] as const;
 
 function single(value: string | string[] | undefined): string | undefined {

@@ -8,7 +8,7 @@ import {
   type McpProxyUnderTest,
 } from '../../helpers/mcp-proxy.js';
 
-type Mode = 'hang' | 'die' | 'ok';
+type Mode = 'hang' | 'die' | 'ok' | 'no-stream' | 'busy';
 
 describe('upstream faults', () => {
   let mode: Mode = 'ok';
@@ -20,6 +20,15 @@ describe('upstream faults', () => {
       req.resume();
       req.on('end', () => {
         if (mode === 'hang') return;
+        if (mode === 'no-stream' || mode === 'busy') {
+          // A server without a GET stream (MCP: 405) and one shedding load: the headers say what to do.
+          res.writeHead(mode === 'busy' ? 503 : 405, {
+            'content-type': 'application/json',
+            ...(mode === 'busy' ? { 'retry-after': '7' } : { allow: 'POST, DELETE' }),
+          });
+          res.end('{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"no"}}');
+          return;
+        }
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         if (mode === 'die') {
           res.write('id: 1\ndata: {"jsonrpc":"2.0","id":1,"resu');
@@ -72,6 +81,22 @@ describe('upstream faults', () => {
     const next = await ping();
     expect(next.status).toBe(200);
     expect(await next.text()).toBe('data: {"jsonrpc":"2.0","id":1,"result":{}}\n\n');
+  });
+
+  it("passes on the upstream's Allow with a 405 and its Retry-After with a 503", async () => {
+    const token = await target.token('mcp.tools');
+    mode = 'no-stream';
+    const get = await fetch(target.resourceUri, {
+      headers: { accept: 'text/event-stream', authorization: `Bearer ${token}` },
+    });
+    expect(get.status).toBe(405);
+    // RFC 9110 §15.5.6: a 405 names the methods the resource does allow.
+    expect(get.headers.get('allow')).toBe('POST, DELETE');
+    mode = 'busy';
+    const busy = await ping();
+    expect(busy.status).toBe(503);
+    expect(busy.headers.get('retry-after')).toBe('7');
+    mode = 'ok';
   });
 
   it('answers 502 when the upstream is down', async () => {
