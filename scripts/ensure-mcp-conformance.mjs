@@ -2,7 +2,7 @@
 // with the Node.js 24 it runs on: it needs Node >= 22, so it cannot be a devDependency of a Node 20 project.
 // What is installed is scripts/mcp-conformance/{package.json,package-lock.json}, with `npm ci`; a copy of the
 // lock beside the install says which one is there. Environment: MANDATE_TOOLS_DIR (instead of .tools/).
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { copyFile, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,14 +38,13 @@ async function upToDate() {
 }
 
 async function main() {
-  const node = await run(process.execPath, [join(root, 'scripts', 'ensure-node24.mjs')]).then(
-    () => 0,
-    (error) => {
-      process.stdout.write(error.stdout ?? '');
-      process.stderr.write(error.stderr ?? '');
-      return 1;
-    },
-  );
+  const node = await new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(root, 'scripts', 'ensure-node24.mjs')], {
+      stdio: 'inherit',
+    });
+    child.on('error', () => resolve(1));
+    child.on('exit', (code) => resolve(code ?? 1));
+  });
   if (node !== 0) return 1;
   if (await upToDate()) return 0;
   const version = JSON.parse(await readFile(join(pinned, 'package.json'), 'utf8')).dependencies[

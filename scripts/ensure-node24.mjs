@@ -3,7 +3,7 @@
 // The binary comes from npm's per-platform `node-<platform>-<arch>` package, installed with npm itself.
 // Environment: MANDATE_TOOLS_DIR (where to install instead of .tools/).
 import { execFile } from 'node:child_process';
-import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,11 +31,19 @@ async function installedVersion() {
 
 async function main() {
   if ((await installedVersion())?.startsWith(`v${NODE_MAJOR}.`)) return 0;
+  // Already running on that major (a developer's machine): link it rather than download another.
+  if (process.version.startsWith(`v${NODE_MAJOR}.`)) {
+    await rm(home, { recursive: true, force: true });
+    await mkdir(join(home, 'bin'), { recursive: true });
+    await symlink(process.execPath, target);
+    console.log(`ensure-node24: linked ${target} to ${process.execPath} (${process.version})`);
+    return 0;
+  }
   // npm publishes the official binaries for Linux only under these names (bin/node inside).
   if (process.platform !== 'linux' || !['x64', 'arm64'].includes(process.arch)) {
     console.error(
       `ensure-node24: no npm package carries Node.js ${NODE_MAJOR} for ${process.platform}-${process.arch}; ` +
-        `install it from https://nodejs.org and link its binary to ${target}`,
+        `install it from https://nodejs.org and run this script with it (or link its binary to ${target})`,
     );
     return 1;
   }
