@@ -1,6 +1,4 @@
 // The official MCP conformance suite's server scenarios, directly and through mandate proxy, against server-everything and against a server with the suite's own fixtures: whatever passes directly must pass through the proxy.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   startConformanceUpstream,
@@ -13,12 +11,7 @@ import {
   regressions,
   type Comparison,
 } from '../../helpers/mcp-conformance.js';
-import { freePort } from '../../helpers/mcp-proxy.js';
-
-const SERVER_EVERYTHING = join(
-  resolve(import.meta.dirname, '../../..'),
-  'node_modules/@modelcontextprotocol/server-everything/dist/index.js',
-);
+import { startServerEverything, type ServerEverything } from '../../helpers/server-everything.js';
 
 /** Every server scenario of the pinned suite (`conformance list`, with --suite all). */
 const SCENARIO_COUNT = 32;
@@ -52,24 +45,6 @@ const FAILING_ON_SERVER_EVERYTHING: Readonly<Record<string, string>> = {
   'dns-rebinding-protection': 'server-everything accepts any Host and Origin',
 };
 
-/** server-everything in Streamable HTTP mode on a free port, once it says it listens. */
-async function startServerEverything(): Promise<{ child: ChildProcess; url: string }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [SERVER_EVERYTHING, 'streamableHttp'], {
-    env: { ...process.env, PORT: String(port) },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  await new Promise<void>((ready, fail) => {
-    let said = '';
-    child.stderr?.on('data', (chunk: Buffer) => {
-      said += chunk.toString();
-      if (said.includes('listening on port')) ready();
-    });
-    child.once('exit', (code) => fail(new Error(`server-everything exited (${code}): ${said}`)));
-  });
-  return { child, url: `http://127.0.0.1:${port}/mcp` };
-}
-
 /** Prints the counts the report asks for, and checks nothing got worse through the proxy. */
 function expectNoRegressions(name: string, { direct, proxied }: Comparison) {
   const passing = [...direct.keys()].filter((s) => !failed(direct.get(s)));
@@ -83,14 +58,14 @@ function expectNoRegressions(name: string, { direct, proxied }: Comparison) {
 }
 
 describe('the MCP conformance suite against server-everything, through mandate proxy', () => {
-  let everything: { child: ChildProcess; url: string } | undefined;
+  let everything: ServerEverything | undefined;
   let results: Comparison;
   beforeAll(async () => {
     everything = await startServerEverything();
     results = await compareThroughProxy(everything.url);
   }, 120_000);
   afterAll(() => {
-    everything?.child.kill();
+    everything?.stop();
   });
 
   it('runs every scenario; server-everything fails only the recorded ones directly', () => {
