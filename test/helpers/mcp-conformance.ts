@@ -1,6 +1,14 @@
 // Runs the official MCP conformance suite's server scenarios (installed by scripts/ensure-mcp-conformance.mjs) against an MCP server, directly and through mandate proxy, and compares the checks.
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startBearerShim } from './bearer-shim.js';
@@ -41,6 +49,12 @@ function checksIn(dir: string): Check[] {
  * past `timeoutMs` is killed: the scenarios it finished still count, the one it was in fails.
  */
 export function runSuite(url: string, timeoutMs = 90_000): Promise<Results> {
+  for (const needed of [NODE24, CONFORMANCE]) {
+    if (!existsSync(needed)) {
+      const why = `${needed} is missing: run \`node scripts/ensure-mcp-conformance.mjs\` (npm test's pretest does)`;
+      return Promise.reject(new Error(why));
+    }
+  }
   const outDir = mkdtempSync(join(tmpdir(), 'mandate-conformance-'));
   return new Promise((done, fail) => {
     execFile(
