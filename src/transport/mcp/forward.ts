@@ -95,7 +95,8 @@ export function createForwarder(config: McpProxyOptions): Forwarder {
     }
     const issued = answer.headers['mcp-session-id'];
     if (typeof issued === 'string') sessions.claim(issued, decision.subject);
-    if (sessionId !== undefined && req.method === 'DELETE' && (answer.statusCode ?? 500) < 300) {
+    const status = answer.statusCode ?? 502;
+    if (sessionId !== undefined && req.method === 'DELETE' && status < 300) {
       sessions.forget(sessionId);
     }
     const headers: Record<string, string> = {};
@@ -106,9 +107,14 @@ export function createForwarder(config: McpProxyOptions): Forwarder {
     const type = (answer.headers['content-type'] ?? '').toLowerCase();
     if (type.startsWith('text/event-stream')) {
       delete headers['content-length'];
-      res.writeHead(answer.statusCode ?? 502, headers);
+      res.writeHead(status, headers);
       res.flushHeaders();
-      await pipeline(answer, createSseFilter(ask, config.listLimitBytes), res);
+      const filter = createSseFilter({
+        ask,
+        maxEventBytes: config.listLimitBytes,
+        ...(listMethod && id !== null ? { listRequestId: id } : {}),
+      });
+      await pipeline(answer, filter, res);
       return;
     }
     if (listMethod && type.startsWith('application/json')) {
@@ -135,10 +141,10 @@ export function createForwarder(config: McpProxyOptions): Forwarder {
       }
       const out = isListAnswer(message) ? await filterListAnswer(message, ask) : message;
       delete headers['content-length'];
-      send(res, answer.statusCode ?? 502, headers, JSON.stringify(out));
+      send(res, status, headers, JSON.stringify(out));
       return;
     }
-    res.writeHead(answer.statusCode ?? 502, headers);
+    res.writeHead(status, headers);
     await pipeline(answer, res);
   }
 

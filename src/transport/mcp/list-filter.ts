@@ -13,6 +13,9 @@ const LISTS: Readonly<Record<string, (item: Record<string, unknown>) => McpQuest
     resourceTemplates: (item) => itemQuestion('resources/read', 'resource', item['uriTemplate']),
   };
 
+/** The result members that hold a list mandate filters. */
+export const LIST_KEYS: ReadonlySet<string> = new Set(Object.keys(LISTS));
+
 function itemQuestion(method: string, type: string, id: unknown): McpQuestion | undefined {
   return typeof id === 'string' && id.length > 0
     ? { action: `mcp.${method}`, method, resource: { type, id } }
@@ -52,4 +55,23 @@ export async function filterListAnswer(
     result[key] = items.filter((_, i) => verdicts[i] === true);
   }
   return { ...message, result };
+}
+
+/** Server notifications about one resource: the caller sees them only if it may read the resource. */
+const RESOURCE_NOTIFICATIONS: ReadonlySet<string> = new Set(['notifications/resources/updated']);
+
+/**
+ * Whether a message the server sends must be kept from the caller: a notification about a
+ * resource it may not read (asked as `resources/read` of its `uri`, like a listed resource).
+ * Everything else passes: server requests (sampling, elicitation, roots) are answered by the
+ * client, and that answer is decided (`mcp.response`).
+ */
+export async function isHiddenFromCaller(message: unknown, ask: Ask): Promise<boolean> {
+  if (!isObject(message) || typeof message['method'] !== 'string') return false;
+  if (!RESOURCE_NOTIFICATIONS.has(message['method'])) return false;
+  const params = message['params'];
+  const question = isObject(params)
+    ? itemQuestion('resources/read', 'resource', params['uri'])
+    : undefined;
+  return question === undefined ? true : !(await ask(question));
 }

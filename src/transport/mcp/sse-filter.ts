@@ -1,18 +1,24 @@
-// A Transform over a text/event-stream that passes every event on as it completes, rewriting list answers to the filtered ones.
+// A Transform over a text/event-stream that passes every event on as it completes, rewriting list answers and hiding what the caller may not see.
 import { Transform, type TransformCallback } from 'node:stream';
-import { filterListAnswer, isListAnswer, type Ask } from './list-filter.js';
+import type { JsonRpcId } from './jsonrpc.js';
+import { filterListAnswer, isHiddenFromCaller, isListAnswer, type Ask } from './list-filter.js';
+import { dataValue, startOversizeEvent, type OversizeEvent } from './sse-oversize-event.js';
 
-/** Cheap pre-check before parsing an event's data: only results naming a filtered list can need it. */
-const LIST_HINT = /"(tools|prompts|resources|resourceTemplates)"\s*:/;
+/**
+ * Cheap pre-check before parsing an event's data: only these messages can need rewriting. A
+ * `\\u` or `\\/` escape could spell either, so data holding one is always parsed.
+ */
+const REWRITE_HINT =
+  /"(tools|prompts|resources|resourceTemplates)"\s*:|notifications\/resources\/|\\[u/]/;
 
-/** The data of an event (its `data:` lines joined by LF, WHATWG HTML §9.2.6), or undefined. */
+const LINE_END = /[\r\n]/g;
+
+/** The data of an event (its `data:` lines joined by LF), or undefined. */
 function dataOf(lines: readonly string[]): string | undefined {
   const data: string[] = [];
   for (const line of lines) {
-    if (line === 'data' || line.startsWith('data:')) {
-      const value = line.slice(5);
-      data.push(value.startsWith(' ') ? value.slice(1) : value);
-    }
+    const value = dataValue(line);
+    if (value !== undefined) data.push(value);
   }
   return data.length > 0 ? data.join('\n') : undefined;
 }
@@ -22,7 +28,7 @@ function withData(lines: readonly string[], data: string): string {
   const out: string[] = [];
   let written = false;
   for (const line of lines) {
-    if (line === 'data' || line.startsWith('data:')) {
+    if (dataValue(line) !== undefined) {
       if (!written) out.push(`data: ${data}`);
       written = true;
     } else {
@@ -33,14 +39,42 @@ function withData(lines: readonly string[], data: string): string {
 }
 
 /**
- * Splits the stream into events (a blank line ends one; CRLF, LF and CR all end a line) and writes
- * each on once complete. An event larger than `maxEventBytes` ends the stream with an error rather
- * than grow without bound.
+ * What is left of a hidden event: its `id` with empty data, so the client's resumption point still
+ * moves past it (a client skips an event whose data is empty), or nothing when it had no id.
  */
-export function createSseFilter(ask: Ask, maxEventBytes: number): Transform {
+function hiddenEvent(lines: readonly string[]): string {
+  const ids = lines.filter((l) => l === 'id' || l.startsWith('id:'));
+  return ids.length > 0 ? `${ids.join('\n')}\ndata:\n\n` : '';
+}
+
+export interface SseFilterOptions {
+  /** Decides each item of a list answer, and each notification about a resource, as the caller. */
+  readonly ask: Ask;
+  /** Largest event read whole to be filtered; a larger one is passed on as it comes, or refused if it is a list answer. */
+  readonly maxEventBytes: number;
+  /** The id of the list request this stream answers: an oversize list answer becomes an error for it instead of cutting the stream. */
+  readonly listRequestId?: JsonRpcId;
+}
+
+/**
+ * Splits the stream into events (a blank line ends one; CRLF, LF and CR all end a line) and writes
+ * each on once complete, filtered. An event larger than `maxEventBytes` is not kept: what was read
+ * of it is passed on, then the rest as it arrives, while its data is scanned; if it shows itself a
+ * list answer the stream ends with an error before its items are sent (a client never dispatches
+ * an event the stream ends inside of), so memory stays bounded whatever the size of a tool result.
+ */
+export function createSseFilter({
+  ask,
+  maxEventBytes,
+  listRequestId,
+}: SseFilterOptions): Transform {
   let pending = '';
   let lines: string[] = [];
   let eventBytes = 0;
+  /** The last chunk ended in CR: an LF starting the next one belongs to it. */
+  let lastCR = false;
+  /** Set while an event over the limit is passed on (or skipped). */
+  let passing: OversizeEvent | undefined;
   const decoder = new TextDecoder('utf-8');
 
   async function finishEvent(stream: Transform): Promise<void> {
@@ -48,7 +82,7 @@ export function createSseFilter(ask: Ask, maxEventBytes: number): Transform {
     lines = [];
     eventBytes = 0;
     const data = dataOf(event);
-    if (data !== undefined && LIST_HINT.test(data)) {
+    if (data !== undefined && REWRITE_HINT.test(data)) {
       let message: unknown;
       try {
         message = JSON.parse(data);
@@ -59,27 +93,61 @@ export function createSseFilter(ask: Ask, maxEventBytes: number): Transform {
         stream.push(withData(event, JSON.stringify(await filterListAnswer(message, ask))));
         return;
       }
+      if (await isHiddenFromCaller(message, ask)) {
+        stream.push(hiddenEvent(event));
+        return;
+      }
     }
     stream.push(`${event.join('\n')}\n\n`);
   }
 
+  /** The event outgrew the limit: pass on what was read (unless it is a list answer) and the rest as it comes. */
+  function startPassing(stream: Transform): void {
+    passing = startOversizeEvent({
+      lines,
+      lastCR,
+      ...(listRequestId !== undefined ? { listRequestId } : {}),
+      push: (t) => stream.push(t),
+    });
+    lines = [];
+    eventBytes = 0;
+    const rest = pending;
+    pending = '';
+    lastCR = false;
+    if (rest.length > 0 && passing.read(rest, 0) >= 0) passing = undefined;
+  }
+
   async function consume(stream: Transform, text: string): Promise<void> {
-    pending += text;
-    for (;;) {
-      const end = pending.search(/\r\n|\r|\n/);
-      // A lone CR at the end may be the first half of a CRLF: wait for the next chunk.
-      if (end < 0 || (pending[end] === '\r' && end === pending.length - 1)) break;
-      const line = pending.slice(0, end);
-      pending = pending.slice(end + (pending.startsWith('\r\n', end) ? 2 : 1));
-      if (line === '') {
+    let i = 0;
+    while (i < text.length) {
+      if (passing !== undefined) {
+        const end = passing.read(text, i);
+        lastCR = passing.lastCR;
+        if (end < 0) return;
+        passing = undefined;
+        i = end;
+        continue;
+      }
+      if (lastCR && text[i] === '\n') i++;
+      lastCR = false;
+      LINE_END.lastIndex = i;
+      const found = LINE_END.exec(text);
+      if (found === null) {
+        pending += text.slice(i);
+        if (eventBytes + pending.length > maxEventBytes) startPassing(stream);
+        return;
+      }
+      const l = pending + text.slice(i, found.index);
+      pending = '';
+      lastCR = text[found.index] === '\r';
+      i = found.index + 1;
+      if (l === '') {
         if (lines.length > 0) await finishEvent(stream);
         continue;
       }
-      lines.push(line);
-      eventBytes += line.length;
-    }
-    if (eventBytes + pending.length > maxEventBytes) {
-      throw new Error('an event of the upstream stream exceeds the size limit');
+      lines.push(l);
+      eventBytes += l.length;
+      if (eventBytes > maxEventBytes) startPassing(stream);
     }
   }
 

@@ -11,7 +11,11 @@ const allowOnly =
     names.includes(question.resource?.id ?? '');
 
 async function run(chunks: string[], ask: Ask, max = 1 << 20): Promise<string> {
-  return text(Readable.from(chunks.map((c) => Buffer.from(c))).pipe(createSseFilter(ask, max)));
+  return text(
+    Readable.from(chunks.map((c) => Buffer.from(c))).pipe(
+      createSseFilter({ ask, maxEventBytes: max }),
+    ),
+  );
 }
 
 const LIST = JSON.stringify({
@@ -49,10 +53,86 @@ describe('SSE filter', () => {
     expect(await run([event], allowOnly())).toBe(event);
   });
 
-  it('ends the stream with an error when one event outgrows the limit', async () => {
-    await expect(run([`data: ${'x'.repeat(5000)}`], allowOnly(), 1024)).rejects.toThrow(
-      'exceeds the size limit',
+  it('filters a list whose key is spelt with escapes', async () => {
+    const escaped = LIST.replace('"tools"', '"\\u0074ools"');
+    expect(await run([`data: ${escaped}\n\n`], allowOnly('crm.search'))).toBe(
+      `data: ${FILTERED}\n\n`,
     );
+  });
+
+  it('hides a resource notification about a resource the caller may not read, keeping the event id', async () => {
+    const updated = (uri: string) =>
+      `{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"${uri}"}}`;
+    const stream =
+      `id: 4\nevent: message\ndata: ${updated('file:///secrets.txt')}\n\n` +
+      `data: ${updated('file:\\/\\/\\/secrets.txt')}\n\n` +
+      `id: 5\ndata: ${updated('file:///readme.md')}\n\n` +
+      `data: {"jsonrpc":"2.0","method":"notifications/resources/updated","params":{}}\n\n`;
+    expect(await run([stream], allowOnly('file:///readme.md'))).toBe(
+      `id: 4\ndata:\n\nid: 5\ndata: ${updated('file:///readme.md')}\n\n`,
+    );
+  });
+
+  const big = 'x'.repeat(5000);
+  const bigResult = `{"jsonrpc":"2.0","id":3,"result":{"content":[{"type":"text","text":"${big}"}]}}`;
+
+  it('passes an event over the limit on as it comes, whatever the cuts, if it is no list answer', async () => {
+    const stream = `id: 9\r\ndata: ${bigResult}\r\n\r\ndata: ${LIST}\n\n`;
+    const expected = `id: 9\ndata: ${bigResult}\n\ndata: ${FILTERED}\n\n`;
+    // Passed on as received, so line ends may stay CR or CRLF: compared once normalised.
+    const lf = (t: string) => t.replace(/\r\n?/g, '\n');
+    for (const size of [1, 7, 1000, 4096, stream.length]) {
+      const chunks: string[] = [];
+      for (let i = 0; i < stream.length; i += size) chunks.push(stream.slice(i, i + size));
+      expect(lf(await run(chunks, allowOnly('crm.search'), 1024))).toBe(expected);
+    }
+  });
+
+  it('sends the start of an oversize event before its end arrives', async () => {
+    const filter = createSseFilter({ ask: allowOnly(), maxEventBytes: 1024 });
+    const out: string[] = [];
+    filter.on('data', (c: Buffer) => out.push(c.toString()));
+    filter.write(`data: ${bigResult.slice(0, 3000)}`);
+    await new Promise((r) => setImmediate(r));
+    expect(out.join('')).toBe(`data: ${bigResult.slice(0, 3000)}`);
+    filter.end(`${bigResult.slice(3000)}\n\n`);
+    await new Promise((r) => filter.once('end', r));
+    expect(out.join('')).toBe(`data: ${bigResult}\n\n`);
+  });
+
+  const bigList = JSON.stringify({
+    jsonrpc: '2.0',
+    id: 2,
+    result: { tools: [{ name: 'crm.delete_contact', description: big }, { name: 'crm.search' }] },
+  });
+
+  it('answers a list over the limit with an error for the list request, and goes on', async () => {
+    const stream = `id: 1\ndata: ${bigList}\n\ndata: {"jsonrpc":"2.0","method":"ping"}\n\n`;
+    const filter = createSseFilter({ ask: allowOnly(), maxEventBytes: 1024, listRequestId: 2 });
+    const out = await text(Readable.from([Buffer.from(stream)]).pipe(filter));
+    expect(out).toBe(
+      'data: {"jsonrpc":"2.0","id":2,"error":{"code":-32603,"message":"the upstream list answer is too large to filter"}}\n\n' +
+        'data: {"jsonrpc":"2.0","method":"ping"}\n\n',
+    );
+  });
+
+  it('cuts the stream before any item of a list over the limit, wherever the list key comes', async () => {
+    const late = `{"jsonrpc":"2.0","id":2,"result":{"nextCursor":"${big}","tools":[{"name":"crm.delete_contact"}]}}`;
+    for (const data of [bigList, late]) {
+      const sent: string[] = [];
+      const filter = createSseFilter({ ask: allowOnly(), maxEventBytes: 1024 });
+      filter.on('data', (c: Buffer) => sent.push(c.toString()));
+      const chunks = [`id: 1\ndata: `, ...(data.match(/[^]{1,700}/g) ?? []), '\n\n'];
+      const failed = await new Promise<Error | undefined>((resolve) => {
+        filter.once('error', resolve);
+        filter.once('end', () => resolve(undefined));
+        for (const c of chunks) filter.write(c);
+        filter.end();
+      });
+      expect(failed?.message).toContain('exceeds the size limit');
+      expect(sent.join('')).not.toContain('crm.delete_contact');
+      expect(sent.join('')).not.toMatch(/\n\n$/);
+    }
   });
 
   it('drops an event the stream ends in the middle of, as a client would', async () => {
