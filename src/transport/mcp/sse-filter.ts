@@ -105,16 +105,15 @@ export function createSseFilter({
   function startPassing(stream: Transform): void {
     passing = startOversizeEvent({
       lines,
+      partial: pending,
       lastCR,
       ...(listRequestId !== undefined ? { listRequestId } : {}),
       push: (t) => stream.push(t),
     });
     lines = [];
     eventBytes = 0;
-    const rest = pending;
     pending = '';
     lastCR = false;
-    if (rest.length > 0 && passing.read(rest, 0) >= 0) passing = undefined;
   }
 
   async function consume(stream: Transform, text: string): Promise<void> {

@@ -25,6 +25,8 @@ export interface OversizeEvent {
 export interface OversizeEventStart {
   /** The event's complete lines read so far. */
   readonly lines: readonly string[];
+  /** The line being read (not yet ended). */
+  readonly partial: string;
   /** Whether the text read so far ended in a CR. */
   readonly lastCR: boolean;
   /** The list request the stream answers: an oversize list answer becomes an error for it. */
@@ -41,6 +43,7 @@ export const TOO_LARGE = 'a list answer of the upstream stream exceeds the size 
  */
 export function startOversizeEvent({
   lines,
+  partial,
   lastCR: endedInCR,
   listRequestId,
   push,
@@ -51,9 +54,12 @@ export function startOversizeEvent({
     const value = dataValue(l);
     if (value !== undefined) scan.feed(dataLines++ > 0 ? `\n${value}` : value);
   }
+  // A bare `data` may still become `data:` or `database...`: decided when the line goes on.
+  const partialData = partial === 'data' ? undefined : dataValue(partial);
+  if (partialData !== undefined) scan.feed(dataLines++ > 0 ? `\n${partialData}` : partialData);
   const emit = !scan.listAnswer;
   if (emit) {
-    if (lines.length > 0) push(`${lines.join('\n')}\n`);
+    push(lines.length > 0 ? `${lines.join('\n')}\n${partial}` : partial);
   } else {
     if (listRequestId === undefined) throw new Error(TOO_LARGE);
     const error = errorBody(
@@ -65,10 +71,16 @@ export function startOversizeEvent({
   }
   let lastCR = endedInCR;
   // The current line: nothing read yet, its field name so far, and what it turned out to be.
-  let empty = true;
-  let head = '';
-  let kind: 'unknown' | 'data' | 'other' = 'unknown';
-  let dropSpace = false;
+  let empty = partial.length === 0;
+  let head = partial.slice(0, 5);
+  let kind: 'unknown' | 'data' | 'other' =
+    partialData !== undefined
+      ? 'data'
+      : partial.includes(':') || partial.length >= 5
+        ? 'other'
+        : 'unknown';
+  // `data:` read, but not yet the optional space after it.
+  let dropSpace = partial === 'data:';
 
   function newLine(): void {
     if (kind === 'unknown' && head === 'data' && dataLines++ > 0) scan.feed('\n');
