@@ -11,7 +11,7 @@ import { createExchangeMetrics } from '../exchange/metrics.js';
 import { createDpopVerifier } from '../token/dpop.js';
 import type { TokenVerifier } from '../token/types.js';
 import { createTokenVerifier } from '../token/verifier.js';
-import { createMcpProxy } from '../transport/mcp/proxy.js';
+import { createMcpProxy, type McpProxy } from '../transport/mcp/proxy.js';
 import { createUpstreamTokens, type UpstreamTokens } from '../transport/mcp/upstream-token.js';
 import { startDecisionCore, type DecisionCore } from './core.js';
 import { startExchange } from './exchange.js';
@@ -34,6 +34,8 @@ export interface RunningMcpProxy {
   readonly http?: BoundAddress;
   /** The components in the order they started (they stop in the reverse order). */
   readonly components: readonly string[];
+  /** How many MCP sessions the proxy remembers an owner for. */
+  sessionCount(): number;
   /** Stops accepting, lets open exchanges finish within `graceMs` (then cuts them), stops the rest. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -160,11 +162,12 @@ export async function startMcpProxy(
     logger.error({ err, component: name }, 'component failed to stop'),
   );
   const log = logger.child({ component: 'mcp-proxy' });
-  const { core, mcpServer, httpServer } = await composeInOrder(lifecycle, async () => {
+  const { core, mcpServer, httpServer, mcpProxy } = await composeInOrder(lifecycle, async () => {
     const core = await startDecisionCore(config, logger, lifecycle, (metrics) =>
       startAuditLog(config, metrics, logger, lifecycle),
     );
     let mcpServer: Server | undefined;
+    let mcpProxy: McpProxy | undefined;
     if (mcp !== undefined) {
       const pipelines = await startResourceDeciders(config, mcp, core, logger, lifecycle);
       const upstreamTokens = await startUpstreamTokens(
@@ -181,6 +184,7 @@ export async function startMcpProxy(
         upstreamTokensFor: (resource) => upstreamTokens.get(resource),
         onError: (err) => log.error({ err }, 'mcp proxy failed while handling a request'),
       });
+      mcpProxy = proxy;
       mcpServer = createServer((req, res) => proxy.handle(req, res));
       await lifecycle.start(
         proxyListenerComponent('listen.mcp', 'mcp.listen', mcpServer, mcp.listen),
@@ -190,7 +194,7 @@ export async function startMcpProxy(
       http !== undefined
         ? await startHttpProxyListener(http, core.decider, logger, lifecycle)
         : undefined;
-    return { core, mcpServer, httpServer };
+    return { core, mcpServer, httpServer, mcpProxy };
   });
   let stopping: Promise<void> | undefined;
   return {
@@ -198,6 +202,7 @@ export async function startMcpProxy(
     ...(mcp && mcpServer ? { mcp: boundOf(mcpServer, mcp.listen.host) } : {}),
     ...(http && httpServer ? { http: boundOf(httpServer, http.listen.host) } : {}),
     components: lifecycle.names(),
+    sessionCount: () => mcpProxy?.sessionCount() ?? 0,
     stop(graceMs = 10_000) {
       stopping ??= (async () => {
         // Key fetches end first, so a hanging JWKS endpoint cannot hold the listener open.

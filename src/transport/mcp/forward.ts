@@ -30,6 +30,8 @@ export interface Forwarded {
 
 export interface Forwarder {
   forward(req: IncomingMessage, res: ServerResponse, what: Forwarded): Promise<void>;
+  /** How many sessions the forwarder remembers an owner for. */
+  sessionCount(): number;
 }
 
 export function createForwarder(config: McpProxyOptions): Forwarder {
@@ -96,7 +98,9 @@ export function createForwarder(config: McpProxyOptions): Forwarder {
     const issued = answer.headers['mcp-session-id'];
     if (typeof issued === 'string') sessions.claim(issued, decision.subject);
     const status = answer.statusCode ?? 502;
-    if (sessionId !== undefined && req.method === 'DELETE' && status < 300) {
+    // A session ends with a DELETE the upstream accepts, or when the upstream no longer knows it
+    // (404, as the spec has a server answer a terminated session): its owner entry goes with it.
+    if (sessionId !== undefined && ((req.method === 'DELETE' && status < 300) || status === 404)) {
       sessions.forget(sessionId);
     }
     const headers: Record<string, string> = {};
@@ -148,5 +152,5 @@ export function createForwarder(config: McpProxyOptions): Forwarder {
     await pipeline(answer, res);
   }
 
-  return { forward };
+  return { forward, sessionCount: () => sessions.size() };
 }

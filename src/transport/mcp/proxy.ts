@@ -46,6 +46,8 @@ export interface McpProxyDeps {
 export interface McpProxy {
   /** Answers one HTTP request; never throws. */
   handle(req: IncomingMessage, res: ServerResponse): void;
+  /** How many MCP sessions the proxy remembers an owner for (bounded; freed when a session ends). */
+  sessionCount(): number;
 }
 
 /** A decision for each item of a list answer, as the caller of the listing message. */
@@ -244,6 +246,7 @@ export function createMcpProxy(deps: McpProxyDeps): McpProxy {
   }
 
   return {
+    sessionCount: () => forwarder.sessionCount(),
     handle(req, res) {
       route(req, res).catch((err: unknown) => {
         // A client that went away mid-answer is no failure of the proxy's.

@@ -6,8 +6,10 @@ export interface SessionOwners {
   claim(sessionId: string, subject: Subject | undefined): void;
   /** False when the session is known and belongs to another caller. Unknown sessions pass (the upstream decides). */
   mayUse(sessionId: string, subject: Subject | undefined): boolean;
-  /** Forgets a session (ended with DELETE). */
+  /** Forgets a session (ended with DELETE, or no longer known upstream). */
   forget(sessionId: string): void;
+  /** How many sessions have a remembered owner. */
+  size(): number;
 }
 
 /** The owner key: issuer, subject and client together (the same user through another agent is another caller). */
@@ -34,5 +36,6 @@ export function createSessionOwners(max = 100_000): SessionOwners {
     forget(sessionId) {
       owners.delete(sessionId);
     },
+    size: () => owners.size,
   };
 }
