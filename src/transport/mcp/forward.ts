@@ -26,6 +26,8 @@ export interface Forwarded {
    * ready to go; a failure is answered instead and nothing is forwarded.
    */
   readonly upstreamToken?: () => Promise<UpstreamTokenOutcome>;
+  /** An event-stream answer is cut after this many milliseconds (when the caller's token expires). */
+  readonly streamDeadlineMs?: number;
 }
 
 export interface Forwarder {
@@ -42,7 +44,7 @@ export function createForwarder(config: McpProxyOptions): Forwarder {
   async function forward(
     req: IncomingMessage,
     res: ServerResponse,
-    { decision, ask, body, listMethod, id, upstreamToken }: Forwarded,
+    { decision, ask, body, listMethod, id, upstreamToken, streamDeadlineMs }: Forwarded,
   ): Promise<void> {
     if (upstream === undefined) {
       sendError(res, 502, id, JSONRPC_INTERNAL_ERROR, 'no upstream MCP server is configured');
@@ -113,6 +115,11 @@ export function createForwarder(config: McpProxyOptions): Forwarder {
       delete headers['content-length'];
       res.writeHead(status, headers);
       res.flushHeaders();
+      if (streamDeadlineMs !== undefined) {
+        // The client comes back with a fresh token (and Last-Event-ID) to go on listening.
+        const cut = setTimeout(() => res.destroy(), streamDeadlineMs);
+        res.once('close', () => clearTimeout(cut));
+      }
       const filter = createSseFilter({
         ask,
         maxEventBytes: config.listLimitBytes,

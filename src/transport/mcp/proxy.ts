@@ -24,6 +24,7 @@ import type { McpProxyOptions, McpResourceOptions } from './options.js';
 import { createOriginGuard } from './origin.js';
 import { refusalOf } from './refusal.js';
 import type { UpstreamTokens } from './upstream-token.js';
+import { streamDeadlineMs } from './stream-deadline.js';
 
 /** List methods whose JSON answers are read whole to be filtered (SSE answers are filtered event by event). */
 const LIST_METHODS: ReadonlySet<string> = new Set([
@@ -198,12 +199,16 @@ export function createMcpProxy(deps: McpProxyDeps): McpProxy {
       send(res, refusal.status, { ...refusal.headers }, refusal.body);
       return;
     }
+    const deadline =
+      action === STREAM_ACTION ? streamDeadlineMs(facts.token, Date.now()) : undefined;
     await forwarder.forward(req, res, {
       decision,
       ask: askerFor(decider, facts),
       listMethod: false,
       id: null,
       ...upstreamTokenOf(deps, resource, facts, null, false),
+      // The GET stream answers no decided request and may last for ever: not past the token.
+      ...(deadline !== undefined ? { streamDeadlineMs: deadline } : {}),
     });
   }
 

@@ -144,6 +144,37 @@ describe('resumption with Last-Event-ID', () => {
   });
 });
 
+describe('the GET stream and the token that opened it', () => {
+  it('is cut when the token expires, and the upstream stream with it', async () => {
+    const { session } = await openSession();
+    const short = await target.token('mcp.tools', {
+      claims: { exp: Math.floor(Date.now() / 1000) + 2 },
+    });
+    const before = upstream.requests.length;
+    const opened = Date.now();
+    const stream = await send('GET', {
+      authorization: `Bearer ${short}`,
+      'mcp-session-id': session,
+      'mcp-protocol-version': VERSION,
+    });
+    expect(stream.status).toBe(200);
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+    // Nothing comes on this stream: the read ends only when the stream does.
+    await reader.read().then(
+      ({ done }) => expect(done).toBe(true),
+      () => undefined,
+    );
+    const lasted = Date.now() - opened;
+    expect(lasted).toBeGreaterThan(500);
+    expect(lasted).toBeLessThan(4000);
+    const get = upstream.requests.slice(before).find((r) => r.method === 'GET');
+    for (let i = 0; i < 100 && get?.abortedByPeer === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(get?.abortedByPeer).toBe(true);
+  });
+});
+
 describe('MCP-Protocol-Version', () => {
   it('passes an unsupported version to the server, whose 400 reaches the client, and goes on serving', async () => {
     const { token, session } = await openSession();
