@@ -72,6 +72,20 @@ function buildServer(events: string[]): McpServer {
     events.push(extra.signal.aborted ? 'slow:aborted' : 'slow:finished');
     return { content: [{ type: 'text', text: 'done' }] };
   });
+  server.registerTool('ask', { description: 'asks the user through the client' }, async () => {
+    // Related to no request: the elicitation travels on the GET stream.
+    const answer = await server.server.elicitInput({
+      message: 'Proceed?',
+      requestedSchema: {
+        type: 'object',
+        properties: { ok: { type: 'boolean' } },
+        required: ['ok'],
+      },
+    });
+    return {
+      content: [{ type: 'text', text: `${answer.action}:${JSON.stringify(answer.content ?? {})}` }],
+    };
+  });
   server.registerTool(
     'big',
     { description: 'a large result', inputSchema: { bytes: z.number() } },

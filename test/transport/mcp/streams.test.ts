@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
+  ElicitRequestSchema,
   LoggingMessageNotificationSchema,
   ResourceUpdatedNotificationSchema,
   ToolListChangedNotificationSchema,
@@ -22,7 +23,14 @@ async function waitFor(check: () => boolean, what: string, ms = 5000): Promise<v
 }
 
 async function connect(target: McpProxyUnderTest, scope: string): Promise<Client> {
-  const client = new Client({ name: 'stream-test', version: '1.0.0' });
+  const client = new Client(
+    { name: 'stream-test', version: '1.0.0' },
+    { capabilities: { elicitation: { form: {} } } },
+  );
+  client.setRequestHandler(ElicitRequestSchema, async () => ({
+    action: 'accept',
+    content: { ok: true },
+  }));
   const transport = new StreamableHTTPClientTransport(new URL(target.resourceUri), {
     requestInit: { headers: { authorization: `Bearer ${await target.token(scope, PERSON)}` } },
     reconnectionOptions: {
@@ -72,6 +80,18 @@ for (const mode of ['sse', 'json'] as const) {
       await upstream.close();
     });
 
+    /** Until the client's GET stream reached the server (messages related to no request go there). */
+    function streamOpened(client: Client): Promise<void> {
+      const session = (client.transport as StreamableHTTPClientTransport).sessionId;
+      return waitFor(
+        () =>
+          upstream.requests.some(
+            (r) => r.method === 'GET' && r.headers['mcp-session-id'] === session,
+          ),
+        'the GET stream to open',
+      );
+    }
+
     it('brings server-initiated notifications over the GET stream, hiding those about resources the caller may not read', async () => {
       for (const [scope, expectUpdated] of [
         ['mcp.tools mcp.resources', true],
@@ -80,10 +100,7 @@ for (const mode of ['sse', 'json'] as const) {
         const client = await connect(target, scope);
         try {
           const seen = collect(client);
-          await waitFor(
-            () => upstream.requests.some((r) => r.method === 'GET'),
-            'the GET stream to open',
-          );
+          await streamOpened(client);
           expect(textOf(await client.callTool({ name: 'notify' }))).toBe('sent');
           await waitFor(
             () => seen.includes('log:hello from the server'),
@@ -101,6 +118,19 @@ for (const mode of ['sse', 'json'] as const) {
       expect(records.some((r) => r['action'] === 'mcp.stream' && r['allow'] === true)).toBe(true);
     });
 
+    it("passes a server's request to the client, and decides the client's answer", async () => {
+      const client = await connect(target, 'mcp.tools');
+      try {
+        await streamOpened(client);
+        const before = (await target.auditRecords()).length;
+        expect(textOf(await client.callTool({ name: 'ask' }))).toBe('accept:{"ok":true}');
+        const records = (await target.auditRecords()).slice(before);
+        expect(records.find((r) => r['action'] === 'mcp.response')).toMatchObject({ allow: true });
+      } finally {
+        await client.close();
+      }
+    });
+
     it('resumes a stream the server cut: the client comes back with Last-Event-ID, decided like any request', async () => {
       const client = await connect(target, 'mcp.tools');
       try {
@@ -109,6 +139,8 @@ for (const mode of ['sse', 'json'] as const) {
         const result = await client.callTool({ name: 'resumable' });
         expect(textOf(result)).toBe('resumed');
         if (mode === 'sse') {
+          // Notification handlers run apart from the answer: give the replayed one a moment.
+          await waitFor(() => seen.length >= 2, 'the notification sent after the cut');
           expect(seen).toEqual(['log:before the cut', 'log:after the cut']);
           const resumed = upstream.requests
             .slice(before)
