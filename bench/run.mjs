@@ -11,6 +11,7 @@ import { DEV_AUDIENCE, DEV_ISSUER } from '../dist/config/load.js';
 import { AuthorizerClient, CheckRequest } from '../dist/gen/mandate/v1/authorizer.js';
 import { loadOrCreateDevSigner } from '../dist/token/dev-signer.js';
 import { machineInfo, sampleBackgroundLoad, startCpuAccount } from './cpu.mjs';
+import { fmtInt, fmtUs, table } from './format.mjs';
 import { mergeHistogram, percentileOf, runH2load, runWrk } from './load.mjs';
 import { formatTop, topSelfTime } from './profile-top.mjs';
 import { ROOT, killAll, startBaseline, startMandate, track } from './servers.mjs';
@@ -32,6 +33,15 @@ const SETTINGS = {
   uniqueTokens: int('BENCH_UNIQUE_TOKENS', 60_000),
   verifyTokens: int('BENCH_VERIFY_TOKENS', 5_000),
 };
+/**
+ * Seconds of one row's slice in each round. wrk refuses a fractional duration (`-d2.5s`), and
+ * h2load's `-D` is whole seconds too, so BENCH_SECONDS is split into whole seconds per round (at
+ * least 1): the time measured is BENCH_ROUNDS × this, which the report prints, and may differ
+ * from BENCH_SECONDS when that is not a multiple of BENCH_ROUNDS.
+ */
+const SLICE_SECONDS = Math.max(1, Math.round(SETTINGS.seconds / SETTINGS.rounds));
+/** The warm-up is one wrk/h2load run: whole seconds as well. */
+const WARMUP_SECONDS = Math.max(1, Math.round(SETTINGS.warmupSeconds));
 /** The whole bench is aborted past this, whatever hangs. */
 const DEADLINE_MS = int('BENCH_DEADLINE_SECONDS', 420) * 1000;
 
@@ -223,7 +233,7 @@ async function prepare(spec, ctx) {
     /** req/s of each round's slice, in round order, to pair with the baseline's slice of that round. */
     roundRps: [],
   };
-  await spec.load(state, SETTINGS.warmupSeconds, 'warmup');
+  await spec.load(state, WARMUP_SECONDS, 'warmup');
   // The unique-token run continues from the middle of the file: the warm-up's tokens come back only
   // after more distinct tokens than the cache (10 000 entries) holds.
   state.offset = Math.floor(SETTINGS.uniqueTokens / 2);
@@ -333,11 +343,10 @@ async function runGroup(specs, ctx) {
       log(`- starting ${spec.label}`);
       states.push(await prepare(spec, ctx));
     }
-    const sliceSeconds = SETTINGS.seconds / SETTINGS.rounds;
     for (let round = 0; round < SETTINGS.rounds; round++) {
       log(`  round ${round + 1}/${SETTINGS.rounds}`);
       for (let i = 0; i < states.length; i++) {
-        await slice(states[(round + i) % states.length], sliceSeconds);
+        await slice(states[(round + i) % states.length], SLICE_SECONDS);
       }
     }
   } catch (err) {
@@ -429,25 +438,6 @@ function verifyCost() {
 
 // ---- report -------------------------------------------------------------------------------------
 
-function fmtInt(n) {
-  return Math.round(n).toLocaleString('en-US');
-}
-
-function fmtUs(us) {
-  if (us === undefined) return 'n/a';
-  return us >= 1000 ? `${(us / 1000).toFixed(2)}ms` : `${Math.round(us)}us`;
-}
-
-function table(header, rows) {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (cells) =>
-    cells
-      .map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i])))
-      .join('  ')
-      .trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
-
 function report(info, tools, background, results, verify) {
   const by = Object.fromEntries(results.map((r) => [r.id, r]));
   const invalid = (r) => r.checks.some((c) => !c.ok);
@@ -498,7 +488,7 @@ function report(info, tools, background, results, verify) {
     `machine: nproc ${info.nproc}, ${info.model}, Node ${info.node}, ${tools.wrk}, ${tools.h2load}`,
     `load from other processes: ${background === undefined ? 'n/a' : `${background.toFixed(2)} cores busy`} in the 2 s before start; loadavg ${info.loadavg.join(' ')}`,
     `load: HTTP wrk -t${SETTINGS.wrkThreads} -c${SETTINGS.wrkConnections} (HTTP/1.1 keep-alive); gRPC h2load -t${SETTINGS.h2Threads} -c${SETTINGS.h2Clients} -m${SETTINGS.h2Streams} (h2c);` +
-      ` per row ${SETTINGS.warmupSeconds} s warm-up, then ${SETTINGS.seconds} s measured in ${SETTINGS.rounds} slices taking turns with the other rows of its transport;` +
+      ` per row ${WARMUP_SECONDS} s warm-up, then ${SLICE_SECONDS * SETTINGS.rounds} s measured in ${SETTINGS.rounds} slices of ${SLICE_SECONDS} s taking turns with the other rows of its transport;` +
       ' server and load generator share the cores, nothing pinned',
     '',
     table(
@@ -599,6 +589,12 @@ async function main() {
   await mkdir(OUT, { recursive: true });
   const info = machineInfo();
   const background = await sampleBackgroundLoad(2000);
+  if (SLICE_SECONDS * SETTINGS.rounds !== SETTINGS.seconds) {
+    log(
+      `bench: BENCH_SECONDS=${SETTINGS.seconds} is not a whole number of seconds per round;` +
+        ` measuring ${SETTINGS.rounds} rounds of ${SLICE_SECONDS} s`,
+    );
+  }
   stateDir = await mkdtemp(join(tmpdir(), 'mandate-bench-'));
   log(`bench: minting ${SETTINGS.uniqueTokens} dev tokens`);
   const ctx = { stateDir, tokens: await prepareTokens(stateDir), profiles: [] };
