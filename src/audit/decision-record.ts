@@ -162,11 +162,31 @@ export function createDecisionRecordMaker(): DecisionRecordMaker {
           : undefined,
         eval_ns: evalNs !== undefined ? Math.round(evalNs) : undefined,
         peer: asked.peer,
+        mcp: mcpFactsOf(asked.context),
         input: learned.input ?? askedInputOf(asked),
         // Last: a computed key ends the literal's preset shape, so everything before stays fast.
         [RECORD_SHAPE]: cached ? shapeOf(outcome, decided.reasons, dryRun) : undefined,
       };
     },
+  };
+}
+
+/**
+ * The record's `mcp` member: the message's method and session as the adapter put them in
+ * `context.mcp` (so a query can find every call of a tool in one session), strings only; the
+ * arguments stay in `input`, where masking reaches them.
+ */
+function mcpFactsOf(context: AskedFacts['context']): DecisionAuditRecord['mcp'] {
+  const mcp = context?.['mcp'];
+  if (typeof mcp !== 'object' || mcp === null) return undefined;
+  const m = mcp as Readonly<Record<string, unknown>>;
+  const text = (key: string) => (typeof m[key] === 'string' ? m[key] : undefined);
+  return {
+    method: text('method'),
+    session_id: text('session_id'),
+    resource_uri: text('resource'),
+    protocol_version: text('protocol_version'),
+    listing: m['listing'] === true ? true : undefined,
   };
 }
 

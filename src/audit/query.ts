@@ -1,4 +1,5 @@
 // The audit query: filters over records ("who did this, under which authority?"), parsed from the admin API's query string.
+import { MCP_CLIENT_NOTIFICATIONS, MCP_CLIENT_REQUESTS } from '../lib/mcp-methods.js';
 import type { AuditRecord } from './record.js';
 
 export interface AuditQuery {
@@ -9,6 +10,10 @@ export interface AuditQuery {
   readonly agent?: string;
   /** Exact action, or a prefix ending in `*` (`contacts.*`). */
   readonly action?: string;
+  /** An MCP tool (the record's resource `{type: tool, id}`): exact name, or a prefix ending in `*`. */
+  readonly tool?: string;
+  /** The JSON-RPC method of an MCP message (the record's `mcp.method`), one MCP knows. */
+  readonly mcpMethod?: string;
   readonly allow?: boolean;
   /** Record type (`decision`, `exchange`, `admin`, ...). */
   readonly type?: string;
@@ -47,11 +52,13 @@ const TEXT_PARAMS = {
   type: 'type',
   decision_id: 'decisionId',
   reason: 'reason',
+  tool: 'tool',
 } as const;
 
 /** The parameters `GET /v1/decisions` accepts. */
 export const QUERY_PARAMS = [
   ...Object.keys(TEXT_PARAMS),
+  'mcp_method',
   'allow',
   'since',
   'until',
@@ -88,6 +95,15 @@ export function parseAuditQuery(params: Readonly<Record<string, unknown>>): Audi
       continue;
     }
     switch (name) {
+      case 'mcp_method':
+        if (!MCP_CLIENT_REQUESTS.has(raw) && !MCP_CLIENT_NOTIFICATIONS.has(raw)) {
+          throw new AuditQueryError(
+            name,
+            `not a method an MCP client sends (e.g. tools/call, resources/read, prompts/get)`,
+          );
+        }
+        q['mcpMethod'] = raw;
+        break;
       case 'allow':
         if (raw !== 'true' && raw !== 'false')
           throw new AuditQueryError(name, 'must be true or false');
@@ -113,6 +129,12 @@ export function parseAuditQuery(params: Readonly<Record<string, unknown>>): Audi
   return q as unknown as AuditQuery;
 }
 
+/** `value` equals `pattern`, or starts with it when the pattern ends in `*`. */
+function matchesName(pattern: string, value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  return pattern.endsWith('*') ? value.startsWith(pattern.slice(0, -1)) : value === pattern;
+}
+
 /** Epoch ms of a record's time, NaN when it has none. */
 export function recordTimeMs(record: AuditRecord): number {
   const time = (record as { time?: unknown }).time;
@@ -132,12 +154,14 @@ export function matchesQuery(q: AuditQuery, record: AuditRecord): boolean {
     const act = r['act'];
     if (r['client_id'] !== q.agent && !(Array.isArray(act) && act.includes(q.agent))) return false;
   }
-  if (q.action !== undefined) {
-    const action = r['action'];
-    if (typeof action !== 'string') return false;
-    if (q.action.endsWith('*')) {
-      if (!action.startsWith(q.action.slice(0, -1))) return false;
-    } else if (action !== q.action) return false;
+  if (q.action !== undefined && !matchesName(q.action, r['action'])) return false;
+  if (q.tool !== undefined) {
+    const resource = r['resource'] as { type?: unknown; id?: unknown } | undefined;
+    if (resource?.type !== 'tool' || !matchesName(q.tool, resource.id)) return false;
+  }
+  if (q.mcpMethod !== undefined) {
+    const mcp = r['mcp'] as { method?: unknown } | undefined;
+    if (mcp?.method !== q.mcpMethod) return false;
   }
   if (q.reason !== undefined) {
     const reasons = r['reasons'];

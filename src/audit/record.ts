@@ -67,6 +67,19 @@ export interface DecisionAuditRecord extends AuditRecordHeader<'decision'>, Audi
   /** The caller's address as the transport saw it (OPA's `requested_by`). */
   readonly peer?: string;
   /**
+   * An MCP message's facts (the proxy, or Envoy on an MCP path): its JSON-RPC `method` (absent for
+   * a stream or session end, whose `action` says which), the `Mcp-Session-Id`, the resource's
+   * canonical URI, the protocol version, and `listing: true` when the decision filtered an item of
+   * a list answer. The tool, prompt or resource is `resource` (`{type: tool, id: <name>}`).
+   */
+  readonly mcp?: {
+    readonly method?: string;
+    readonly session_id?: string;
+    readonly resource_uri?: string;
+    readonly protocol_version?: string;
+    readonly listing?: true;
+  };
+  /**
    * The policy input document (OPA's `input`); when policy did not run, what the request asked.
    * Never holds the raw token: credentials in it are erased before the record leaves memory.
    */

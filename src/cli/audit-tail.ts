@@ -5,7 +5,7 @@ import { fetchWithDeadline } from '../lib/fetch-deadline.js';
 import { UsageError } from './usage-error.js';
 
 export const AUDIT_TAIL_USAGE = `usage: mandate audit tail [--tenant T] [--sub S] [--client-id C] [--agent A] [--action A|prefix*]
-         [--allow true|false] [--reason CODE] [--type decision|exchange|admin] [--decision-id ID]
+         [--tool NAME|prefix*] [--mcp-method METHOD] [--allow true|false] [--reason CODE] [--type decision|exchange|admin] [--decision-id ID]
          [--since RFC3339] [--until RFC3339] [--limit N] [--follow] [--interval 1s] [--json]
          [--admin-url URL] [--admin-token TOKEN | --admin-token-file FILE]`;
 
@@ -16,6 +16,8 @@ const FILTERS = {
   'client-id': 'client_id',
   agent: 'agent',
   action: 'action',
+  tool: 'tool',
+  'mcp-method': 'mcp_method',
   allow: 'allow',
   reason: 'reason',
   type: 'type',
@@ -99,6 +101,8 @@ export function formatRecord(r: Record<string, unknown>): string {
   if (resource && typeof resource.type === 'string') {
     parts.push(`resource=${resource.type}${resource.id !== undefined ? `/${resource.id}` : ''}`);
   }
+  const mcp = r['mcp'] as { session_id?: unknown } | undefined;
+  if (typeof mcp?.session_id === 'string') parts.push(`session=${mcp.session_id}`);
   const scopes = r['scopes'];
   if (Array.isArray(scopes)) parts.push(`scopes=${scopes.join(',')}`);
   field('outcome', 'outcome');

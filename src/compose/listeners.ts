@@ -9,6 +9,7 @@ import { buildHttpApp } from '../transport/http/app.js';
 import { createRouteTable } from '../transport/route-table.js';
 import { egressAuthorizer, withEgress } from './exchange.js';
 import type { Lifecycle } from './lifecycle.js';
+import { startResourceDeciders } from './mcp-deciders.js';
 import type { Core } from './server.js';
 
 /** Where each listener is bound (the real port when the config asked for 0). */
@@ -33,8 +34,29 @@ export async function startListeners(
   logger: Logger,
   lifecycle: Lifecycle,
 ): Promise<Listeners> {
+  // Envoy on an MCP resource's path decides as `mandate proxy` does: with the resource's own
+  // audience-bound pipeline.
+  const mcp = config.mcp;
+  const mcpDeciders =
+    mcp !== undefined
+      ? await startResourceDeciders(config, mcp, core, logger, lifecycle)
+      : undefined;
   const envoy = createEnvoyAuthorizer({
     decider: core.decider,
+    ...(mcp !== undefined && mcpDeciders !== undefined
+      ? {
+          mcp: {
+            resources: mcp.resources,
+            bodyLimitBytes: mcp.bodyLimitBytes,
+            deciderFor: (resource) => {
+              const pipeline = mcpDeciders.get(resource);
+              // Never the core's decider: it would accept tokens for other audiences.
+              if (pipeline === undefined) throw new Error(`no decider for ${resource.uri}`);
+              return pipeline.decider;
+            },
+          },
+        }
+      : {}),
     config: config.envoy,
     routes: createRouteTable(config.envoy.routes),
     compat: config.envoy.compat.enabled,

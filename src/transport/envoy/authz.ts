@@ -4,6 +4,8 @@ import type { Decider, Decision } from '../../core/decision.js';
 import type { AuthzRequest } from '../../core/request.js';
 import type { RouteTable } from '../route-table.js';
 import type { EnvoyCall } from './input.js';
+import { mcpDenialOf, type EnvoyMcpOptions } from './mcp-call.js';
+import type { McpResourceOptions } from '../mcp/options.js';
 import { createEnvoyRequestMapper } from './request.js';
 import { createEnvoyResponder, type EnvoyVerdict } from './response.js';
 
@@ -20,6 +22,13 @@ export interface EnvoyAuthorizerDeps {
   readonly compat: boolean;
   /** Deepest nesting accepted in a parsed body; deeper is denied with `request_invalid`. Default 64. */
   readonly maxNestingDepth?: number;
+  /**
+   * MCP resources (the `mcp:` section): calls on their paths are decided per JSON-RPC message by
+   * the resource's own pipeline (tokens bound to its URI as audience) and denied in MCP's terms.
+   */
+  readonly mcp?: EnvoyMcpOptions & {
+    readonly deciderFor: (resource: McpResourceOptions) => Decider;
+  };
   readonly onError?: (err: unknown) => void;
 }
 
@@ -36,10 +45,14 @@ export function createEnvoyAuthorizer(deps: EnvoyAuthorizerDeps): EnvoyAuthorize
     async authorize(call) {
       try {
         let answer: { decision: Decision; request: AuthzRequest } | undefined;
-        for (const { request, terms } of toRequests(call)) {
-          const decision = await decider.decideWith(request, terms);
+        for (const { request, terms, mcp } of toRequests(call)) {
+          const by = mcp !== undefined && deps.mcp ? deps.mcp.deciderFor(mcp.resource) : decider;
+          const decision = await by.decideWith(request, terms);
           const shadowed = decision.dryRun === true;
-          if (!decision.allow && !shadowed) return responder.verdictOf(decision, request, false);
+          if (!decision.allow && !shadowed) {
+            const asMcp = mcp && mcpDenialOf(decision, mcp, deps.config.identityHeaders.decisionId);
+            return asMcp ?? responder.verdictOf(decision, request, false);
+          }
           // A shadowed denial (dry run) is what the answer reports, whatever came before it.
           if (answer === undefined || (!decision.allow && answer.decision.allow)) {
             answer = { decision, request };

@@ -7,6 +7,7 @@ import type { DecideTerms, DryRunRule } from '../../core/terms.js';
 import type { DpopEvidence } from '../../core/request.js';
 import type { RouteTable } from '../route-table.js';
 import { compatDocumentOf, type EnvoyCall } from './input.js';
+import { mcpAuthzRequestOf, mcpCallOf, type EnvoyMcpOptions, type McpAnswer } from './mcp-call.js';
 import { decidedMethodOf, presentedTokenOf, type PresentedToken } from './request-headers.js';
 
 /** What the mapping needs to know, fixed when the adapter is built. */
@@ -17,6 +18,8 @@ export interface EnvoyRequestOptions {
   readonly compat: boolean;
   /** Deepest nesting accepted in a parsed body; deeper is denied with `request_invalid`. Default 64. */
   readonly maxNestingDepth?: number;
+  /** MCP resources: a call on one's path is decided per JSON-RPC message, as the MCP proxy does. */
+  readonly mcp?: EnvoyMcpOptions;
 }
 
 /** One Envoy call as the pipeline takes it: the request, and what the adapter settles itself. */
@@ -24,6 +27,8 @@ export interface EnvoyRequest {
   readonly request: AuthzRequest;
   /** The adapter's own denial, the OPA-Envoy document in compat mode, shadow mode. */
   readonly terms: DecideTerms;
+  /** On an MCP resource's path: how a denial is answered (an MCP client's terms). */
+  readonly mcp?: McpAnswer;
 }
 
 /**
@@ -75,6 +80,8 @@ export function createEnvoyRequestMapper(options: EnvoyRequestOptions): EnvoyReq
   const dryRunGrpc = dryRunOf(config.dryRun.grpc);
   const dryRunHttp = dryRunOf(config.dryRun.http);
   const maxNestingDepth = options.maxNestingDepth ?? DEFAULT_MAX_NESTING_DEPTH;
+  const mcpByPath = new Map((options.mcp?.resources ?? []).map((r) => [r.path, r]));
+  const mcpBodyLimit = options.mcp?.bodyLimitBytes ?? 0;
 
   return (call) => {
     const line = call.method.toUpperCase();
@@ -90,6 +97,41 @@ export function createEnvoyRequestMapper(options: EnvoyRequestOptions): EnvoyReq
     // request line's. mandate cannot know which, so both must be allowed.
     const methods = decided.ok && decided.method !== line ? [decided.method, line] : [line];
     const pathOnly = call.path.split(/[?#]/, 1)[0] ?? call.path;
+    const dryRun = call.transport === 'envoy_grpc' ? dryRunGrpc : dryRunHttp;
+    // Verified even when ambiguous: the pipeline answers a bad token before the adapter's denial.
+    const presented = credential.presented;
+    // One frozen object for every request of this call: the verifier knows it as one use of the proof.
+    const dpop = presented && dpopEvidenceOf(call, presented);
+    const headerTenant =
+      config.tenantHeader !== undefined ? call.headers[config.tenantHeader] : undefined;
+
+    const mcpResource = mcpByPath.get(pathOnly);
+    if (mcpResource !== undefined) {
+      // One message, one decision (base AND tenant, never the compatibility policy), as the MCP
+      // proxy decides it; the upstream reads the method of the request line only.
+      const mcp = mcpCallOf(call, mcpResource, mcpBodyLimit);
+      const overridden =
+        decided.ok && decided.method !== line
+          ? `method override headers are refused on an MCP path (${decided.method})`
+          : undefined;
+      const refusal =
+        denial ??
+        (overridden !== undefined
+          ? { code: 'request_invalid' as const, message: overridden }
+          : undefined) ??
+        mcp.refusal;
+      const request: AuthzRequest = {
+        ...mcpAuthzRequestOf(call, mcp, presented?.token),
+        ...(dpop ? { dpop } : {}),
+        ...(headerTenant !== undefined && headerTenant !== '' ? { tenant: headerTenant } : {}),
+      };
+      const terms: DecideTerms = {
+        ...(dryRun ? { dryRun } : {}),
+        ...(refusal ? { refusal } : {}),
+      };
+      return [{ request, terms, mcp: mcp.answer }];
+    }
+
     let compatInput: Readonly<Record<string, unknown>> | undefined;
     let compatDenial: Reason | undefined;
     if (options.compat) {
@@ -97,11 +139,6 @@ export function createEnvoyRequestMapper(options: EnvoyRequestOptions): EnvoyReq
       if (doc.ok) compatInput = doc.input;
       else compatDenial = { code: 'request_invalid', message: doc.message };
     }
-    const dryRun = call.transport === 'envoy_grpc' ? dryRunGrpc : dryRunHttp;
-    // Verified even when ambiguous: the pipeline answers a bad token before the adapter's denial.
-    const presented = credential.presented;
-    // One frozen object for every request of this call: the verifier knows it as one use of the proof.
-    const dpop = presented && dpopEvidenceOf(call, presented);
 
     return methods.map((method): EnvoyRequest => {
       const match = routes.match(method, call.path);
@@ -119,9 +156,7 @@ export function createEnvoyRequestMapper(options: EnvoyRequestOptions): EnvoyReq
         }
       }
       refusal ??= compatDenial;
-      const tenant =
-        match?.tenant ??
-        (config.tenantHeader !== undefined ? call.headers[config.tenantHeader] : undefined);
+      const tenant = match?.tenant ?? headerTenant;
       const request: AuthzRequest = {
         token: presented?.token,
         ...(dpop ? { dpop } : {}),

@@ -1,36 +1,7 @@
 // Which MCP methods a client may send, and the AuthzRequest each JSON-RPC message becomes.
 import type { AuthzRequest, DpopEvidence, ResourceRef } from '../../core/request.js';
+import { MCP_CLIENT_NOTIFICATIONS, MCP_CLIENT_REQUESTS } from '../../lib/mcp-methods.js';
 import { JSONRPC_INVALID_PARAMS, type ClientMessage } from './jsonrpc.js';
-
-/** Client-to-server requests of MCP 2025-11-25; anything else is refused, never forwarded. */
-const REQUESTS: ReadonlySet<string> = new Set([
-  'initialize',
-  'ping',
-  'tools/list',
-  'tools/call',
-  'resources/list',
-  'resources/templates/list',
-  'resources/read',
-  'resources/subscribe',
-  'resources/unsubscribe',
-  'prompts/list',
-  'prompts/get',
-  'completion/complete',
-  'logging/setLevel',
-  'tasks/get',
-  'tasks/result',
-  'tasks/list',
-  'tasks/cancel',
-]);
-
-/** Client-to-server notifications of MCP 2025-11-25. */
-const NOTIFICATIONS: ReadonlySet<string> = new Set([
-  'notifications/initialized',
-  'notifications/cancelled',
-  'notifications/progress',
-  'notifications/roots/list_changed',
-  'notifications/tasks/status',
-]);
 
 /** The action of a client's answer to a server request (sampling, elicitation, roots). */
 export const RESPONSE_ACTION = 'mcp.response';
@@ -116,7 +87,7 @@ function isFailure(value: unknown): value is QuestionFailure {
 /** The question a client message asks, or why it cannot be asked (unknown method, bad params). */
 export function questionOf(message: ClientMessage): McpQuestion | QuestionFailure {
   if (message.kind === 'response') return { action: RESPONSE_ACTION };
-  const known = message.kind === 'request' ? REQUESTS : NOTIFICATIONS;
+  const known = message.kind === 'request' ? MCP_CLIENT_REQUESTS : MCP_CLIENT_NOTIFICATIONS;
   if (!known.has(message.method)) {
     return {
       code: -32601,
