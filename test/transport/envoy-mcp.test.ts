@@ -113,6 +113,8 @@ describe('the SDK client through Envoy HTTP ext_authz', () => {
       const forwarded = upstream.requests.findLast((r) => r.body.includes('tools/call'));
       expect(forwarded?.headers['x-mandate-subject']).toBe('user_8421');
       expect(forwarded?.headers['x-mandate-client']).toBe('agent-1');
+      // No token passthrough: Envoy removes the client's credentials before the upstream.
+      expect(forwarded?.headers['authorization']).toBeUndefined();
     } finally {
       await client.close();
     }
@@ -267,6 +269,9 @@ describe('gRPC CheckRequests on an MCP path', () => {
     const ok = await envoyCheck(grpc, message(call('crm.search'), auth));
     expect(ok.status?.code).toBe(0);
     expect(headerMap(ok.okResponse?.headers)['x-mandate-subject']).toBe('user_8421');
+    expect(ok.okResponse?.headersToRemove).toEqual(
+      expect.arrayContaining(['authorization', 'dpop', 'cookie']),
+    );
     const denied = await envoyCheck(grpc, message(call('crm.delete_contact', {}, 'a'), auth));
     expect(denied.status?.code).toBe(7);
     expect(denied.deniedResponse?.status?.code).toBe(403);

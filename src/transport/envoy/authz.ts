@@ -4,7 +4,7 @@ import type { Decider, Decision } from '../../core/decision.js';
 import type { AuthzRequest } from '../../core/request.js';
 import type { RouteTable } from '../route-table.js';
 import type { EnvoyCall } from './input.js';
-import { mcpDenialOf, type EnvoyMcpOptions } from './mcp-call.js';
+import { mcpDenialOf, withoutCredentials, type EnvoyMcpOptions } from './mcp-call.js';
 import type { McpResourceOptions } from '../mcp/options.js';
 import { createEnvoyRequestMapper } from './request.js';
 import { createEnvoyResponder, type EnvoyVerdict } from './response.js';
@@ -45,7 +45,9 @@ export function createEnvoyAuthorizer(deps: EnvoyAuthorizerDeps): EnvoyAuthorize
     async authorize(call) {
       try {
         let answer: { decision: Decision; request: AuthzRequest } | undefined;
+        let onMcpPath = false;
         for (const { request, terms, mcp } of toRequests(call)) {
+          onMcpPath ||= mcp !== undefined;
           const by = mcp !== undefined && deps.mcp ? deps.mcp.deciderFor(mcp.resource) : decider;
           const decision = await by.decideWith(request, terms);
           const shadowed = decision.dryRun === true;
@@ -59,11 +61,12 @@ export function createEnvoyAuthorizer(deps: EnvoyAuthorizerDeps): EnvoyAuthorize
           }
         }
         if (answer === undefined) throw new Error('the call mapped to no request');
-        return responder.verdictOf(
+        const verdict = responder.verdictOf(
           answer.decision,
           answer.request,
           answer.decision.dryRun === true,
         );
+        return onMcpPath ? withoutCredentials(verdict, deps.config.tokenHeaders) : verdict;
       } catch (err) {
         return responder.failed(err);
       }

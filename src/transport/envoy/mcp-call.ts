@@ -203,3 +203,17 @@ export function mcpDenialOf(
     },
   };
 }
+
+/**
+ * An allow on an MCP path, minus the client's credentials: the MCP authorization spec forbids
+ * passing the client's token to the upstream, and the proxy forwards neither it nor cookies, so
+ * Envoy removes the token headers, `dpop` and `cookie` from the forwarded request.
+ */
+export function withoutCredentials(
+  verdict: EnvoyVerdict,
+  tokenHeaders: readonly string[],
+): EnvoyVerdict {
+  if (verdict.kind !== 'allow') return verdict;
+  const removeHeaders = [...new Set([...verdict.removeHeaders, ...tokenHeaders, 'dpop', 'cookie'])];
+  return { ...verdict, removeHeaders };
+}
