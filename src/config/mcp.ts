@@ -11,7 +11,10 @@ export interface McpResourceConfig {
    * its metadata, and the audience a token must name (`aud`) to be accepted there. Required.
    */
   readonly uri: string;
-  /** Path the proxy serves this resource on. Default: the URI's path. */
+  /**
+   * Path the proxy serves this resource on, and on which Envoy ext_authz calls are decided per MCP
+   * message. Default: the URI's path.
+   */
   readonly path: string;
   /** Issuer identifiers of the authorization servers clients should use (RFC 9728 `authorization_servers`). Required, non-empty. */
   readonly authorizationServers: readonly string[];

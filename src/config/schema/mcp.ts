@@ -12,7 +12,8 @@ const resource = section(
     path: Type.Optional(
       str({
         'x-default': "the URI's path",
-        description: 'Path the proxy serves this resource on.',
+        description:
+          'Path the proxy serves this resource on, and on which Envoy ext_authz calls are decided per MCP message.',
       }),
     ),
     authorization_servers: strList({
@@ -127,5 +128,8 @@ export const mcpSchema = section(
       description: 'How long the upstream may take to start answering, milliseconds (502 beyond).',
     }),
   },
-  { description: 'MCP servers guarded by `mandate proxy` (see docs/mcp.md).' },
+  {
+    description:
+      'MCP servers guarded by `mandate proxy`, or by Envoy ext_authz through `mandate serve` (see docs/mcp.md).',
+  },
 );
