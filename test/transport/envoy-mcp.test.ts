@@ -192,6 +192,35 @@ describe('hostile MCP bodies through Envoy HTTP ext_authz', () => {
     expect(upstream.calls.length).toBe(before);
   });
 
+  it('refuses a body another parser could read as another message (the upstream gets the bytes)', async () => {
+    const before = upstream.calls.length;
+    const cases = [
+      // JavaScript keeps the last name (crm.search, allowed); a first-wins parser calls delete.
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"crm.delete_contact","name":"crm.search"}}',
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","method":"tools/call","params":{"name":"crm.search"}}',
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"crm.search","arguments":{"limit":1e400}}}',
+    ];
+    for (const body of cases) {
+      const res = await post(body, auth());
+      expect(res.status, body).toBe(400);
+      expect(jsonRpcError(res.text).error.code, body).toBe(-32600);
+    }
+    // Escaped names are names too; the same name twice in different objects is fine.
+    const escaped = await post(
+      '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"crm.delete_contact","n\\u0061me":"crm.search"}}',
+      auth(),
+    );
+    expect(escaped.status).toBe(400);
+    // Asked of mandate directly: the same name in different objects, and inside a string, is fine.
+    const nested = await fetch(`${sidecar.httpUrl}/envoy/authz/mcp`, {
+      method: 'POST',
+      headers: { ...auth(), 'content-type': 'application/json' },
+      body: '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"crm.search","arguments":{"name":"x","text":"[\\"name\\"]"}}}',
+    });
+    expect(nested.status).toBe(200);
+    expect(upstream.calls.length).toBe(before);
+  });
+
   it('refuses a body Envoy cut at max_request_bytes (x-envoy-auth-partial-body) with 413', async () => {
     const res = await post(call('crm.search', { text: 'x'.repeat(MAX_REQUEST_BYTES) }), auth());
     expect(res.status).toBe(413);

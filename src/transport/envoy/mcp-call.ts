@@ -18,6 +18,7 @@ import {
 import type { McpResourceOptions } from '../mcp/options.js';
 import { refusalOf } from '../mcp/refusal.js';
 import type { EnvoyCall } from './input.js';
+import { jsonAmbiguityOf } from './json-unambiguous.js';
 import type { EnvoyVerdict, HeaderPair } from './response.js';
 
 /** The MCP resources Envoy guards (the `mcp:` section), found by the path of the original request. */
@@ -81,7 +82,8 @@ function cutShort(call: EnvoyCall, body: string): boolean {
  * (parsed by the proxy's own reader, asked by its own question), GET opens the server's stream,
  * DELETE ends a session. Everything the proxy would not forward is refused (`request_invalid`):
  * no body (Envoy without `with_request_body`), a partial or oversized body, one that is not a
- * single JSON-RPC message of a known method, another HTTP method.
+ * single JSON-RPC message of a known method or that another parser could read otherwise, another
+ * HTTP method.
  */
 export function mcpCallOf(
   call: EnvoyCall,
@@ -133,6 +135,12 @@ export function mcpCallOf(
     return refused(resource, message.message, message.code, 400, message.id);
   }
   const id = message.kind === 'notification' ? null : message.id;
+  // The proxy forwards what it parsed, serialised again; behind Envoy the upstream reads the bytes
+  // as sent, so they must not mean something else to its parser.
+  const ambiguity = jsonAmbiguityOf(body);
+  if (ambiguity !== undefined) {
+    return refused(resource, ambiguity, JSONRPC_INVALID_REQUEST, 400, id);
+  }
   const question = questionOf(message);
   if ('code' in question) {
     return refused(resource, question.message, question.code, 400, id);
