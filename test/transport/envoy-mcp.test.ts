@@ -251,6 +251,24 @@ describe('hostile MCP bodies through Envoy HTTP ext_authz', () => {
     }
   });
 
+  it('refuses a body that is not UTF-8 (its replacement characters are not what the upstream reads)', async () => {
+    const bytes = Buffer.concat([
+      Buffer.from('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo'),
+      Buffer.from([0xff]),
+      Buffer.from('"}}'),
+    ]);
+    const res = await fetch(`${sidecar.httpUrl}/envoy/authz/mcp`, {
+      method: 'POST',
+      headers: { ...auth(), 'content-type': 'application/json' },
+      body: bytes,
+    });
+    expect(res.status).toBe(400);
+    expect(jsonRpcError(await res.text()).error).toMatchObject({
+      code: -32700,
+      message: 'the body is not UTF-8',
+    });
+  });
+
   it('refuses a POST that reached mandate without its body (no with_request_body)', async () => {
     const res = await fetch(`${sidecar.httpUrl}/envoy/authz/mcp`, {
       method: 'POST',
@@ -324,6 +342,11 @@ describe('gRPC CheckRequests on an MCP path', () => {
     expect(encoded.status?.code).toBe(7);
     expect(encoded.deniedResponse?.status?.code).toBe(400);
     expect(jsonRpcError(encoded.deniedResponse?.body ?? '').error.code).toBe(-32700);
+    const notUtf8 = Buffer.concat([Buffer.from(call('echo')).subarray(0, 60), Buffer.from([0xc3])]);
+    const invalid = await envoyCheck(grpc, message(undefined, auth, notUtf8));
+    expect(jsonRpcError(invalid.deniedResponse?.body ?? '').error.message).toBe(
+      'the body is not UTF-8',
+    );
   });
 
   it('refuses a partial body and answers a missing token with the challenge', async () => {

@@ -1,4 +1,5 @@
 // envoy.service.auth.v3.Authorization/Check: Envoy's CheckRequest → EnvoyCall → verdict → CheckResponse.
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { status as grpcStatus, type handleUnaryCall } from '@grpc/grpc-js';
 import {
@@ -32,8 +33,12 @@ export function envoyCallOf(request: CheckRequest): EnvoyCall {
     headers[key] = headers[key] === undefined ? value : `${headers[key]},${value}`;
   }
   let body: string | undefined;
+  let bodyNotUtf8 = false;
   if (http?.body) body = http.body;
-  else if (http && http.rawBody.length > 0) body = Buffer.from(http.rawBody).toString('utf8');
+  else if (http && http.rawBody.length > 0) {
+    body = Buffer.from(http.rawBody).toString('utf8');
+    bodyNotUtf8 = !isUtf8(http.rawBody);
+  }
   return {
     method: http?.method ?? '',
     path: http?.path || '/',
@@ -43,6 +48,7 @@ export function envoyCallOf(request: CheckRequest): EnvoyCall {
     requestId: http?.id || headers['x-request-id'] || '',
     body,
     partialBody: headers['x-envoy-auth-partial-body'] === 'true',
+    bodyNotUtf8,
     attributes: attributesJson(request.attributes),
     transport: 'envoy_grpc',
   };

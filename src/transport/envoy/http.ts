@@ -1,5 +1,6 @@
 // Envoy's http_service ext_authz under a path prefix: the original method, path and headers in, 200 or a denial out.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import type { EnvoyAuthorizer } from './authz.js';
 import type { HeaderPair } from './response.js';
@@ -96,6 +97,7 @@ export function registerEnvoyHttpRoutes(
         requestId: headers['x-request-id'] ?? '',
         body: Buffer.isBuffer(raw) && raw.length > 0 ? raw.toString('utf8') : undefined,
         partialBody: headers['x-envoy-auth-partial-body'] === 'true',
+        bodyNotUtf8: Buffer.isBuffer(raw) && !isUtf8(raw),
         attributes: httpModeAttributes({
           method: req.method,
           path: path.startsWith('/') ? path : `/${path}`,

@@ -21,6 +21,11 @@ export interface EnvoyCall {
   /** True when Envoy says it sent only part of the body. */
   readonly partialBody: boolean;
   /**
+   * True when the body came as bytes that are not UTF-8 (read into `body` with replacement
+   * characters, so `body` is not what the upstream will read).
+   */
+  readonly bodyNotUtf8?: boolean;
+  /**
    * The `attributes` document as OPA-Envoy renders the AttributeContext (envoy-protojson.ts); the
    * compatibility input's path, headers and principal are read from it, as OPA-Envoy reads them.
    */

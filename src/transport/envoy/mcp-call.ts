@@ -4,6 +4,7 @@ import { classifyReason, type Reason } from '../../core/reasons.js';
 import type { AuthzRequest } from '../../core/request.js';
 import {
   JSONRPC_INVALID_REQUEST,
+  JSONRPC_PARSE_ERROR,
   errorBody,
   parseClientMessage,
   type JsonRpcId,
@@ -129,6 +130,10 @@ export function mcpCallOf(
       JSONRPC_INVALID_REQUEST,
       413,
     );
+  }
+  if (call.bodyNotUtf8 === true) {
+    // Read with replacement characters, the text is not what the upstream will read.
+    return refused(resource, 'the body is not UTF-8', JSONRPC_PARSE_ERROR, 400);
   }
   const message = parseClientMessage(body);
   if (message.kind === 'invalid') {
