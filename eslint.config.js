@@ -34,7 +34,10 @@ const ROOMS = {
   // envoy/; nothing flows back, and adapters share code through the root of transport/ only.
   'transport/http': { may: ['transport', 'core', 'exchange', 'gen', 'envoy'] },
   'transport/grpc': { may: ['transport', 'core', 'exchange', 'gen', 'envoy'] },
-  'transport/envoy': { may: ['transport', 'core', 'exchange', 'gen'] },
+  // Envoy decides a call on an MCP path as the MCP proxy decides a message: with the MCP adapter's
+  // own message reader, question and refusal, so one message has one reading whichever way it came.
+  'transport/envoy': { may: ['transport', 'core', 'exchange', 'gen', 'mcp'] },
+  'transport/mcp': { may: ['transport', 'core', 'exchange', 'gen'] },
   // The admin listener is the operator's window onto the components it administers: it may use
   // revocation/ (the store interface, entry validation), policy/ (unit status) and audit/ (the
   // decision query, the sink, the admin record maker) directly; audit records are built by audit/
@@ -72,7 +75,7 @@ const ROOMS = {
 
 /** Every top-level room, and transport/'s adapter folders (reached as ../http/ from a sibling). */
 const TOP = [...Object.keys(ROOMS).filter((r) => !r.includes('/')), 'gen'];
-const SUB = ['http', 'grpc', 'envoy', 'admin'];
+const SUB = ['http', 'grpc', 'envoy', 'admin', 'mcp'];
 
 /**
  * Imports that break the table today, each allowed for one file and one import path until the
