@@ -1,6 +1,7 @@
 // The SSE filter: events pass on as they complete, list answers are filtered wherever the stream is cut, oversize events end it.
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createSseFilter } from '../../../src/transport/mcp/sse-filter.js';
 import type { Ask } from '../../../src/transport/mcp/list-filter.js';
@@ -38,8 +39,9 @@ describe('SSE filter', () => {
   it('gives the same answer however the stream is cut, with CRLF line ends', async () => {
     const stream = `: keep-alive\r\n\r\nid: 1\r\ndata: ${LIST}\r\n\r\ndata: {"jsonrpc":"2.0","method":"notifications/progress"}\r\n\r\n`;
     const whole = await run([stream], allowOnly('crm.search'));
+    // The rewritten list answer is written with LF; the other events pass on byte for byte.
     expect(whole).toBe(
-      `: keep-alive\n\nid: 1\ndata: ${FILTERED}\n\ndata: {"jsonrpc":"2.0","method":"notifications/progress"}\n\n`,
+      `: keep-alive\r\n\r\nid: 1\ndata: ${FILTERED}\n\ndata: {"jsonrpc":"2.0","method":"notifications/progress"}\r\n\r\n`,
     );
     for (let cut = 1; cut < stream.length; cut += 7) {
       expect(await run([stream.slice(0, cut), stream.slice(cut)], allowOnly('crm.search'))).toBe(
@@ -140,9 +142,111 @@ describe('SSE filter', () => {
     }
   });
 
+  it('gives, however the stream is cut, the same events around ones over the limit', async () => {
+    const updated = (uri: string) =>
+      `data: {"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"${uri}"}}`;
+    // Each event as its lines, and what the client must get (line ends normalised to LF).
+    const kinds: [string[], string][] = [
+      [[`data: ${LIST}`], `data: ${FILTERED}\n\n`],
+      [['id: 3', `data: ${bigResult}`], `id: 3\ndata: ${bigResult}\n\n`],
+      [[`data: ${bigResult}`, 'id: 4'], `data: ${bigResult}\nid: 4\n\n`],
+      [['id: 5', updated('file:///secrets.txt')], 'id: 5\ndata:\n\n'],
+      [[updated('file:///readme.md')], `${updated('file:///readme.md')}\n\n`],
+      [[': keep-alive', 'data: é€'], ': keep-alive\ndata: é€\n\n'],
+    ];
+    const lf = (t: string) => t.replace(/\r\n?/g, '\n');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({ kind: fc.nat(kinds.length - 1), eol: fc.constantFrom('\n', '\r', '\r\n') }),
+          {
+            maxLength: 5,
+          },
+        ),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        async (events, cuts) => {
+          const stream = Buffer.from(
+            events
+              .map(
+                ({ kind, eol }) =>
+                  `${(kinds[kind] as [string[], string])[0].join(eol)}${eol}${eol}`,
+              )
+              .join(''),
+          );
+          const expected = events
+            .map(({ kind }) => (kinds[kind] as [string[], string])[1])
+            .join('');
+          const at = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
+          const chunks = [0, ...at].map((from, i) =>
+            stream.subarray(from, [...at, stream.length][i]),
+          );
+          const filter = createSseFilter({
+            ask: allowOnly('crm.search', 'file:///readme.md'),
+            maxEventBytes: 1024,
+          });
+          expect(lf(await text(Readable.from(chunks).pipe(filter)))).toBe(expected);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
   it('drops an event the stream ends in the middle of, as a client would', async () => {
     expect(await run([`data: ${FILTERED}\n\ndata: ${LIST}`], allowOnly('crm.search'))).toBe(
       `data: ${FILTERED}\n\n`,
+    );
+  });
+
+  it('passes a large result byte for byte, split at every line end and inside multi-byte characters', async () => {
+    const result = `id: 9\r\nevent: message\r\ndata: {"jsonrpc":"2.0","id":9,"result":{"content":[{"type":"text","text":"${'é€'.repeat(100_000)}"}]}}\r\n\r\n`;
+    const bytes = Buffer.from(result);
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < bytes.length; at += 1021) chunks.push(bytes.subarray(at, at + 1021));
+    const out = await text(
+      Readable.from(chunks).pipe(createSseFilter({ ask: allowOnly(), maxEventBytes: 1 << 20 })),
+    );
+    expect(out).toBe(result);
+  });
+
+  it('gives, however the stream is cut, each list answer filtered and every other event as it came', async () => {
+    const ending = fc.constantFrom('\n', '\r', '\r\n');
+    const line = fc.oneof(
+      fc.constant(`data: ${LIST}`),
+      fc.constant('data: {"jsonrpc":"2.0","method":"notifications/progress","params":{}}'),
+      fc.constant(': keep-alive'),
+      fc.constant('id: 4'),
+      fc.constant('event: message'),
+    );
+    const event = fc.record({
+      lines: fc.array(line, { minLength: 1, maxLength: 3 }),
+      eol: ending,
+      // A blank line before the event, outside any event (CRLF: never read as the LF of a CR before).
+      idle: fc.constantFrom('', '\r\n'),
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(event, { maxLength: 6 }),
+        fc.array(fc.nat(), { maxLength: 5 }),
+        async (events, cuts) => {
+          const stream = events
+            .map((e) => `${e.idle}${e.lines.join(e.eol)}${e.eol}${e.eol}`)
+            .join('');
+          const expected = events
+            .map((e) => {
+              const lists = e.lines.filter((l) => l === `data: ${LIST}`).length;
+              // Two data lines make one data value (joined by LF), which is no JSON: passed as it came.
+              if (lists === 0 || e.lines.filter((l) => l.startsWith('data')).length > 1) {
+                return `${e.idle}${e.lines.join(e.eol)}${e.eol}${e.eol}`;
+              }
+              return `${e.idle}${e.lines.map((l) => (l === `data: ${LIST}` ? `data: ${FILTERED}` : l)).join('\n')}\n\n`;
+            })
+            .join('');
+          const at = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
+          const chunks = [0, ...at].map((from, i) => stream.slice(from, [...at, stream.length][i]));
+          expect(await run(chunks, allowOnly('crm.search'))).toBe(expected);
+        },
+      ),
+      { numRuns: 1000 },
     );
   });
 });
