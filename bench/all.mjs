@@ -18,6 +18,7 @@ const SUITES = [
   ],
   ['token exchange (cache hit/miss, single-flight)', 'exchange.mjs'],
   ['policy scale (1,000 tenants)', 'policy-scale.mjs'],
+  ['MCP proxy (tools/call overhead, tools/list filtering, streamed results)', 'mcp.mjs'],
 ];
 
 const only = process.argv.slice(2);

@@ -159,3 +159,21 @@ export function startBaseline(script) {
     },
   );
 }
+
+/**
+ * `node dist/cli/main.js proxy --config <configPath>` (the MCP proxy); resolves once it logs that
+ * it is serving, with its address. `nodeArgs`: e.g. `--cpu-prof`.
+ */
+export function startMcpProxy({ configPath, nodeArgs = [], name = 'mandate proxy' }) {
+  return startChild(
+    { name, args: [...nodeArgs, 'dist/cli/main.js', 'proxy', '--config', configPath], env: {} },
+    (line) => {
+      const record = parseJsonLine(line);
+      // 'mandate proxy is serving MCP': matched as a prefix, as the proxy serves other upstreams too.
+      if (typeof record?.msg !== 'string' || !record.msg.startsWith('mandate proxy is serving')) {
+        return undefined;
+      }
+      return { http: hostPort(new URL(record.listen).host) };
+    },
+  );
+}
