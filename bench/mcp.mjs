@@ -289,7 +289,8 @@ function report(info, background, results) {
       `${perItemLine('json')}; ${perItemLine('sse')} ` +
       '(a decision as the caller, its audit record, and the share of reading and re-serialising the list)',
     'added: proxy minus direct in the same round. proxy CPU/req: the proxy process CPU time (all threads) over its requests.',
-    'MB/s: answer bytes received by the driver per second. INVALID: some answer was not a 200 of the checked size.',
+    'MB/s: answer bytes received by the driver per second. proxy/direct: the median over the rounds of the ratio within',
+    'each round (not the ratio of the two medians). INVALID: some answer was not a 200 of the checked size.',
   ].join('\n');
 }
 
