@@ -1,5 +1,11 @@
-// Large answers through mandate proxy: a 200 MB tool result streams (first bytes before the upstream ends, bounded memory); an oversize list is refused cleanly.
-import { request, createServer, type Server, type ServerResponse } from 'node:http';
+// Large answers through mandate proxy: a 200 MB tool result streams (first bytes before the upstream ends, the upstream held back while the client does not read); an oversize list is refused cleanly.
+import {
+  request,
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMcpProxyUnderTest, type McpProxyUnderTest } from '../../helpers/mcp-proxy.js';
@@ -10,14 +16,34 @@ const HEAD = '{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text"
 const TAIL = '"}]}}';
 const PERSON = { claims: { act: undefined, client_id: 'crm-web' } };
 
-type Plan = { kind: 'big'; sse: boolean; gate: Promise<void> } | { kind: 'list'; sse: boolean };
+/** How far the upstream has got writing the big answer. */
+type Progress = { sent: number };
+type Plan =
+  | { kind: 'big'; sse: boolean; gate: Promise<void>; progress: Progress }
+  | { kind: 'list'; sse: boolean };
 
 /** Writes `bytes` of filler, waiting for the reader each time the socket buffer is full. */
-async function writeFiller(res: ServerResponse, bytes: number): Promise<void> {
+async function writeFiller(res: ServerResponse, bytes: number, progress: Progress): Promise<void> {
   const chunk = Buffer.alloc(64 * 1024, 'x');
   for (let sent = 0; sent < bytes; sent += chunk.length) {
+    progress.sent += chunk.length;
     if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
   }
+}
+
+/** Resolves once `progress.sent` has not moved for `quietMs` (or after `maxMs`), with the bytes sent by then. */
+async function settled(progress: Progress, quietMs: number, maxMs: number): Promise<number> {
+  const started = Date.now();
+  let last = -1;
+  let still = Date.now();
+  while (Date.now() - started < maxMs) {
+    if (progress.sent !== last) {
+      last = progress.sent;
+      still = Date.now();
+    } else if (Date.now() - still >= quietMs) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return progress.sent;
 }
 
 async function answer(plan: Plan, res: ServerResponse): Promise<void> {
@@ -33,10 +59,10 @@ async function answer(plan: Plan, res: ServerResponse): Promise<void> {
   }
   res.write(plan.sse ? `id: 1\ndata: ${HEAD}` : HEAD);
   // Past list_limit_bytes, the most the proxy may hold of one event to see whether it is a list.
-  await writeFiller(res, 2 * MiB);
+  await writeFiller(res, 2 * MiB, plan.progress);
   // The rest only once the client has the first bytes: a proxy that buffers never gets here.
   await plan.gate;
-  await writeFiller(res, TOTAL - 2 * MiB);
+  await writeFiller(res, TOTAL - 2 * MiB, plan.progress);
   res.end(plan.sse ? `${TAIL}\n\n` : TAIL);
 }
 
@@ -63,8 +89,11 @@ describe('large answers', () => {
     await new Promise<void>((r) => upstream.close(() => r()));
   });
 
-  /** POSTs a message; resolves with the status, the whole body's size, its start and end, and the first-bytes signal. */
-  async function call(body: string, onFirstBytes: () => void = () => undefined) {
+  /** POSTs a message; resolves with the status, the whole body's size and its start and end; `onFirstBytes` gets the answer stream. */
+  async function call(
+    body: string,
+    onFirstBytes: (res: IncomingMessage) => void = () => undefined,
+  ) {
     const token = await target.token('mcp.tools', PERSON);
     const url = new URL(target.resourceUri);
     return new Promise<{ status: number; size: number; head: string; tail: string }>(
@@ -86,7 +115,7 @@ describe('large answers', () => {
             let head = '';
             let tail = '';
             res.on('data', (c: Buffer) => {
-              if (size === 0) onFirstBytes();
+              if (size === 0) onFirstBytes(res);
               size += c.length;
               if (head.length < 200) head += c.toString('latin1');
               tail = (tail + c.toString('latin1')).slice(-200);
@@ -102,33 +131,33 @@ describe('large answers', () => {
   }
 
   for (const sse of [true, false]) {
-    it(`streams a 200 MB tool result (${sse ? 'SSE' : 'JSON'}): first bytes before the upstream ends, memory bounded`, async () => {
+    it(`streams a 200 MB tool result (${sse ? 'SSE' : 'JSON'}): first bytes before the upstream ends, the upstream held back while the client does not read`, async () => {
       let open!: () => void;
       const gate = new Promise<void>((r) => (open = r));
       // A proxy that buffers the answer never lets the first bytes through, and the gate stays shut.
       const shut = setTimeout(() => open(), 10_000);
+      const progress: Progress = { sent: 0 };
       let firstBytesAt = 0;
-      plan = { kind: 'big', sse, gate };
-      globalThis.gc?.();
-      const base = process.memoryUsage().rss;
-      let peak = base;
-      const sampler = setInterval(() => {
-        peak = Math.max(peak, process.memoryUsage().rss);
-      }, 20);
+      let heldBack = Promise.resolve(0);
+      plan = { kind: 'big', sse, gate, progress };
       const started = Date.now();
       const out = await call(
         '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}',
-        () => {
+        (answer) => {
           firstBytesAt = Date.now();
+          // The client stops reading: a proxy that honours backpressure stops reading the upstream
+          // once the socket buffers on both sides are full; one that reads on holds the answer in memory.
+          answer.pause();
           open();
+          heldBack = settled(progress, 500, 20_000).then((sent) => {
+            answer.resume();
+            return sent;
+          });
         },
-      ).finally(() => {
-        clearInterval(sampler);
-        clearTimeout(shut);
-      });
-      const growthMiB = (peak - base) / MiB;
+      ).finally(() => clearTimeout(shut));
+      const heldBackMiB = (await heldBack) / MiB;
       console.log(
-        `${sse ? 'SSE' : 'JSON'}: ${TOTAL / MiB} MiB in ${Date.now() - started} ms, first bytes after ${firstBytesAt - started} ms, RSS growth ${growthMiB.toFixed(1)} MiB`,
+        `${sse ? 'SSE' : 'JSON'}: ${TOTAL / MiB} MiB in ${Date.now() - started} ms, first bytes after ${firstBytesAt - started} ms, upstream held back after ${heldBackMiB.toFixed(1)} MiB`,
       );
       expect(out.status).toBe(200);
       expect(firstBytesAt - started).toBeLessThan(9_000);
@@ -136,7 +165,7 @@ describe('large answers', () => {
       expect(out.size).toBe(HEAD.length + TOTAL + TAIL.length + framing);
       expect(out.head.startsWith(sse ? `id: 1\ndata: ${HEAD}` : HEAD)).toBe(true);
       expect(out.tail.endsWith(sse ? `${TAIL}\n\n` : TAIL)).toBe(true);
-      expect(growthMiB).toBeLessThan(100);
+      expect(heldBackMiB).toBeLessThan(64);
     }, 120_000);
   }
 
