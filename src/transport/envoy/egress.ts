@@ -4,7 +4,7 @@ import type { EgressRoute } from '../../config/exchange.js';
 import type { TokenExchanger } from '../../exchange/exchanger.js';
 import type { EnvoyAuthorizer } from './authz.js';
 import { dpopEvidenceOf, presentedToken } from './request.js';
-import type { EnvoyVerdict, HeaderPair } from './response.js';
+import { JSON_TYPE, type EnvoyVerdict, type HeaderPair } from './response.js';
 import type { EnvoyCall } from './input.js';
 import { presentExchangeFailure } from '../exchange-status.js';
 
@@ -16,8 +16,6 @@ import { presentExchangeFailure } from '../exchange-status.js';
  */
 export const EGRESS_MODE_KEY = 'mandate_mode';
 export const EGRESS_MODE_VALUE = 'egress';
-
-const JSON_TYPE: HeaderPair = { name: 'content-type', value: 'application/json', overwrite: true };
 
 export interface EgressAuthorizerDeps {
   readonly exchanger: TokenExchanger;

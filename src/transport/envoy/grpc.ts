@@ -9,7 +9,7 @@ import {
 import { CheckRequest, type CheckResponse } from '../../gen/envoy/service/auth/v3/external_auth.js';
 import { StatusCode } from '../../gen/envoy/type/v3/http_status.js';
 import type { EnvoyAuthorizer } from './authz.js';
-import type { EnvoyVerdict, HeaderPair } from './response.js';
+import { jsonDenial, type EnvoyVerdict, type HeaderPair } from './response.js';
 import type { EnvoyCall } from './input.js';
 import { attributesJson } from './protojson.js';
 import { isOversized, type OversizedRequest } from '../size-guard.js';
@@ -107,16 +107,7 @@ function undecidedDenial(
   status: number,
   message: string,
 ): Exclude<EnvoyVerdict, { kind: 'error' }> {
-  const decisionId = randomUUID();
-  const reasons = [{ code: 'request_invalid', message }];
-  return {
-    kind: 'deny',
-    decisionId,
-    status,
-    headers: [{ name: 'content-type', value: 'application/json', overwrite: true }],
-    body: JSON.stringify({ decision_id: decisionId, reasons }),
-    dynamicMetadata: { decision_id: decisionId, reasons: ['request_invalid'] },
-  };
+  return jsonDenial(randomUUID(), status, [{ code: 'request_invalid', message }]);
 }
 
 /**

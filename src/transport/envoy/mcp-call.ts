@@ -20,7 +20,7 @@ import type { McpResourceOptions } from '../mcp/options.js';
 import { refusalOf } from '../mcp/refusal.js';
 import type { EnvoyCall } from './input.js';
 import { jsonAmbiguityOf } from './json-unambiguous.js';
-import type { EnvoyVerdict, HeaderPair } from './response.js';
+import { denyVerdict, type EnvoyVerdict, type HeaderPair } from './response.js';
 
 /** The MCP resources Envoy guards (the `mcp:` section), found by the path of the original request. */
 export interface EnvoyMcpOptions {
@@ -204,17 +204,7 @@ export function mcpDenialOf(
     overwrite: true,
   }));
   headers.push({ name: decisionIdHeader, value: decision.decisionId, overwrite: true });
-  return {
-    kind: 'deny',
-    decisionId: decision.decisionId,
-    status,
-    headers,
-    body,
-    dynamicMetadata: {
-      decision_id: decision.decisionId,
-      reasons: decision.reasons.map((r) => r.code),
-    },
-  };
+  return denyVerdict(decision.decisionId, decision.reasons, { status, headers, body });
 }
 
 /**

@@ -63,7 +63,11 @@ export interface EnvoyResponder {
   failed(err: unknown, message?: string): EnvoyVerdict;
 }
 
-const JSON_TYPE: HeaderPair = { name: 'content-type', value: 'application/json', overwrite: true };
+export const JSON_TYPE: HeaderPair = {
+  name: 'content-type',
+  value: 'application/json',
+  overwrite: true,
+};
 
 function headerStrings(value: unknown): string[] {
   if (typeof value === 'string') return [value];
@@ -162,7 +166,7 @@ function allowVerdict(shape: Shaping, decision: Decision, shadowed: boolean): En
 }
 
 /** The denial: mandate's status and challenge, or the compatibility policy's own answer. */
-function denyVerdict(shape: Shaping, decision: Decision, request: AuthzRequest): EnvoyVerdict {
+function shapedDenial(shape: Shaping, decision: Decision, request: AuthzRequest): EnvoyVerdict {
   const { identity, config } = shape;
   const first: Reason = decision.reasons[0] ?? {
     code: 'internal_error',
@@ -204,17 +208,45 @@ function denyVerdict(shape: Shaping, decision: Decision, request: AuthzRequest):
     headers.push(...policyHeaders(result['headers'], true));
   }
   if (contentType && !headers.some((h) => h.name === 'content-type')) headers.push(JSON_TYPE);
+  return denyVerdict(decision.decisionId, decision.reasons, { status, headers, body });
+}
+
+/** The deny form of a verdict. */
+export type Denial = Extract<EnvoyVerdict, { kind: 'deny' }>;
+
+/**
+ * A denial as Envoy gets it: the answer to send back, with the decision id and the reason codes as
+ * dynamic metadata (for access logs and later filters).
+ */
+export function denyVerdict(
+  decisionId: string,
+  reasons: readonly { readonly code: string }[],
+  answer: {
+    readonly status: number;
+    readonly headers: readonly HeaderPair[];
+    readonly body: string;
+  },
+): Denial {
   return {
     kind: 'deny',
-    decisionId: decision.decisionId,
-    status,
-    headers,
-    body,
-    dynamicMetadata: {
-      decision_id: decision.decisionId,
-      reasons: decision.reasons.map((r) => r.code),
-    },
+    decisionId,
+    ...answer,
+    dynamicMetadata: { decision_id: decisionId, reasons: reasons.map((r) => r.code) },
   };
+}
+
+/** A denial mandate answers itself (not shaped by a policy): the decision id and reasons as JSON. */
+export function jsonDenial(
+  decisionId: string,
+  status: number,
+  reasons: readonly { readonly code: string; readonly message: string }[],
+  headers: readonly HeaderPair[] = [],
+): Denial {
+  return denyVerdict(decisionId, reasons, {
+    status,
+    headers: [JSON_TYPE, ...headers],
+    body: JSON.stringify({ decision_id: decisionId, reasons }),
+  });
 }
 
 /** Builds the responder: identity headers, policy-shaped answers (OPA-Envoy), and the fail-closed forms. */
@@ -230,14 +262,8 @@ export function createEnvoyResponder(options: EnvoyResponderOptions): EnvoyRespo
     if (config.onError === 'error_response') {
       return { kind: 'error', decisionId, message: `internal_error (decision ${decisionId})` };
     }
-    return {
-      kind: 'deny',
-      decisionId,
-      status: 503,
-      headers: [JSON_TYPE, { name: identity.decisionId, value: decisionId, overwrite: true }],
-      body: JSON.stringify({ decision_id: decisionId, reasons }),
-      dynamicMetadata: { decision_id: decisionId, reasons: ['internal_error'] },
-    };
+    const idHeader = { name: identity.decisionId, value: decisionId, overwrite: true };
+    return jsonDenial(decisionId, 503, reasons, [idHeader]);
   }
 
   /**
@@ -271,7 +297,7 @@ export function createEnvoyResponder(options: EnvoyResponderOptions): EnvoyRespo
     verdictOf(decision, request, shadowed) {
       return decision.allow || shadowed
         ? sendable(allowVerdict(shape, decision, shadowed && !decision.allow))
-        : sendable(denyVerdict(shape, decision, request));
+        : sendable(shapedDenial(shape, decision, request));
     },
     failed,
   };
