@@ -1,5 +1,6 @@
 // The `mcp:` config section: the MCP servers mandate guards (RFC 9728 metadata per resource) and the upstream `mandate proxy` forwards to.
 import { ConfigError } from './errors.js';
+import { absoluteHttpUrl } from './http-url.js';
 import type { Static } from '@sinclair/typebox';
 import type { mcpSchema } from './schema/mcp.js';
 import type { ListenAddress } from './types.js';
@@ -86,19 +87,6 @@ export interface McpConfig {
 
 type McpFile = Static<typeof mcpSchema>;
 type ResourceFile = McpFile['resources'][number];
-
-function absoluteHttpUrl(key: string, value: string): URL {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(key, 'must be an absolute http(s) URL');
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new ConfigError(key, 'must be an absolute http(s) URL');
-  }
-  return url;
-}
 
 function resolveResource(key: string, raw: ResourceFile): McpResourceConfig {
   const url = absoluteHttpUrl(`${key}.uri`, raw.uri);

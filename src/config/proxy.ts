@@ -2,6 +2,7 @@
 import type { Static } from '@sinclair/typebox';
 import { resolveRoute, type EnvoyRouteConfig } from './envoy.js';
 import { ConfigError } from './errors.js';
+import { absoluteHttpUrl } from './http-url.js';
 import type { proxySchema } from './schema/proxy.js';
 import type { ListenAddress } from './types.js';
 
@@ -29,15 +30,7 @@ type ProxyFile = Static<typeof proxySchema>;
 
 /** An http(s) URL without userinfo, query or fragment (those would be sent, or mean nothing, on every request). */
 function upstreamUrl(key: string, value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(key, 'must be an absolute http(s) URL');
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new ConfigError(key, 'must be an absolute http(s) URL');
-  }
+  const url = absoluteHttpUrl(key, value);
   if (url.search !== '' || url.hash !== '' || value.includes('?') || value.includes('#')) {
     throw new ConfigError(key, 'must have no query or fragment');
   }

@@ -1,21 +1,20 @@
 // RFC 9728 Protected Resource Metadata for each protected resource and where clients find it; served by the MCP proxy and by the HTTP listener.
+import type { McpResourceConfig } from '../config/mcp.js';
 import { DPOP_PROOF_ALGORITHMS } from '../core/request.js';
 
 export const WELL_KNOWN_PRM = '/.well-known/oauth-protected-resource';
 
 /** What the metadata of one protected resource says (the `mcp.resources[]` config). */
-export interface ProtectedResource {
-  /** Canonical resource URI: the metadata's `resource` and the audience tokens must name. */
-  readonly uri: string;
-  readonly authorizationServers: readonly string[];
-  readonly scopesSupported: readonly string[];
-  readonly resourceName?: string;
-  readonly documentation?: string;
-  /** DPoP proof algorithms accepted; undefined: every asymmetric one. */
-  readonly dpopAlgorithms?: readonly string[];
-  /** Only DPoP-bound tokens are accepted. */
-  readonly dpopRequired: boolean;
-}
+export type ProtectedResource = Pick<
+  McpResourceConfig,
+  | 'uri'
+  | 'authorizationServers'
+  | 'scopesSupported'
+  | 'resourceName'
+  | 'documentation'
+  | 'dpopAlgorithms'
+  | 'dpopRequired'
+>;
 
 /** RFC 9728 §2's document, in its own field names. */
 export interface ProtectedResourceMetadata {
