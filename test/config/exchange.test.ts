@@ -1,27 +1,12 @@
 // The `exchange:` section: defaults, the three client-auth methods, egress routes, and errors that name the key.
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/errors.js';
+import { configMessageOf, MINIMAL_ISSUERS } from '../helpers/config-text.js';
 import { parseConfig } from '../../src/config/load.js';
 
-const issuers = `
-issuers:
-  - issuer: https://as.example.com
-    jwks_uri: https://as.example.com/jwks
-    audiences: [crm-api]
-`;
+const issuers = MINIMAL_ISSUERS;
 
 function load(exchange: string, env: Record<string, string> = {}) {
   return parseConfig(`${issuers}\nexchange:\n${exchange}`, { baseDir: '/srv', env });
-}
-
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
 }
 
 describe('exchange config', () => {
@@ -157,6 +142,6 @@ describe('exchange config', () => {
       'exchange.cache: unknown key',
     ],
   ])('rejects %j', (yaml, message) => {
-    expect(errorOf(() => load(yaml))).toContain(message);
+    expect(configMessageOf(() => load(yaml))).toContain(message);
   });
 });

@@ -3,25 +3,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/errors.js';
+import { configErrorOf, MINIMAL_ISSUERS } from '../helpers/config-text.js';
 import { DEV_ISSUER, defaultConfig, loadConfigFile, parseConfig } from '../../src/config/load.js';
 
-const minimal = `
-issuers:
-  - issuer: https://as.example.com
-    jwks_uri: https://as.example.com/.well-known/jwks.json
-    audiences: [crm-api]
-`;
-
-function errorOf(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const minimal = MINIMAL_ISSUERS;
 
 describe('config', () => {
   it('built-in defaults are dev mode on the documented addresses', () => {
@@ -84,9 +69,9 @@ policies: { dir: "./pol" }
     });
     expect(config.listen.http.port).toBe(0);
     expect(config.logLevel).toBe('warn');
-    expect(errorOf(() => parseConfig(minimal, { env: { MANDATE_GRPC_LISTEN: 'nope' } })).key).toBe(
-      'listen.grpc',
-    );
+    expect(
+      configErrorOf(() => parseConfig(minimal, { env: { MANDATE_GRPC_LISTEN: 'nope' } })).key,
+    ).toBe('listen.grpc');
   });
 
   it.each([
@@ -143,7 +128,7 @@ policies: { dir: "./pol" }
       'issuers[0].sender_constrained',
     ],
   ])('rejects %s naming the key', (_name, yaml, key) => {
-    const err = errorOf(() => parseConfig(yaml));
+    const err = configErrorOf(() => parseConfig(yaml));
     expect(err.key).toBe(key);
     expect(err.message).toContain(key);
   });
@@ -156,14 +141,14 @@ policies: { dir: "./pol" }
       parseConfig(minimal, { env: { MANDATE_ADMIN_TOKENS: `${a}, ${b}` } }).admin.tokens,
     ).toEqual([a, b]);
     expect(parseConfig(minimal).admin.tokens).toEqual([]);
-    expect(errorOf(() => parseConfig(`${minimal}admin: { tokens: ["short"] }\n`)).key).toBe(
+    expect(configErrorOf(() => parseConfig(`${minimal}admin: { tokens: ["short"] }\n`)).key).toBe(
       'admin.tokens[0]',
     );
   });
 
   it('rejects a duplicate issuer', () => {
     const twice = `issuers:\n${minimal.split('issuers:\n')[1]}${minimal.split('issuers:\n')[1]}`;
-    expect(errorOf(() => parseConfig(twice)).key).toBe('issuers[1].issuer');
+    expect(configErrorOf(() => parseConfig(twice)).key).toBe('issuers[1].issuer');
   });
 
   it('allows HS256 only with an explicit secret', () => {
@@ -179,8 +164,10 @@ policies: { dir: "./pol" }
     const dir = mkdtempSync(join(tmpdir(), 'mandate-config-'));
     writeFileSync(join(dir, 'mandate.yaml'), `${minimal}policies: { dir: ./p }\n`);
     expect(loadConfigFile(join(dir, 'mandate.yaml')).policies.dir).toBe(join(dir, 'p'));
-    expect(errorOf(() => loadConfigFile(join(dir, 'missing.yaml'))).key).toBe('MANDATE_CONFIG');
-    expect(errorOf(() => parseConfig('a: [')).message).toMatch(/not valid YAML/);
+    expect(configErrorOf(() => loadConfigFile(join(dir, 'missing.yaml'))).key).toBe(
+      'MANDATE_CONFIG',
+    );
+    expect(configErrorOf(() => parseConfig('a: [')).message).toMatch(/not valid YAML/);
   });
 });
 

@@ -1,28 +1,13 @@
 // The `mcp:` section: defaults, resource validation, and errors that name the key.
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/errors.js';
+import { configMessageOf, MINIMAL_ISSUERS } from '../helpers/config-text.js';
 import { resolve } from 'node:path';
 import { loadConfigFile, parseConfig } from '../../src/config/load.js';
 
-const issuers = `
-issuers:
-  - issuer: https://as.example.com
-    jwks_uri: https://as.example.com/jwks
-    audiences: [crm-api]
-`;
+const issuers = MINIMAL_ISSUERS;
 
 function load(mcp: string) {
   return parseConfig(`${issuers}\nmcp:\n${mcp}`, { baseDir: '/srv' });
-}
-
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
 }
 
 const resource = `  resources:
@@ -103,13 +88,15 @@ describe('mcp config', () => {
 
   it('refuses an upstream token exchange without the exchange: section, naming the key', () => {
     expect(
-      errorOf(() => load(`${resource}  upstream_token: { exchange: { audience: crm-mcp } }\n`)),
+      configMessageOf(() =>
+        load(`${resource}  upstream_token: { exchange: { audience: crm-mcp } }\n`),
+      ),
     ).toContain('mcp.upstream_token: needs the exchange: section');
   });
 
   it('refuses an upstream token exchange resource that is not an absolute URI', () => {
     expect(
-      errorOf(() =>
+      configMessageOf(() =>
         parseConfig(
           `${issuers}${exchange}mcp:\n${resource}  upstream_token: { exchange: { audience: a, resource: not-a-uri } }\n`,
         ),
@@ -173,7 +160,7 @@ describe('mcp config', () => {
   ];
   for (const [name, yaml, message] of bad) {
     it(`refuses ${name}`, () => {
-      expect(errorOf(() => load(yaml))).toContain(message);
+      expect(configMessageOf(() => load(yaml))).toContain(message);
     });
   }
 

@@ -4,29 +4,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/errors.js';
+import { configErrorOf, MINIMAL_ISSUERS } from '../helpers/config-text.js';
 import { defaultConfig, parseConfig } from '../../src/config/load.js';
 
-const issuers = `
-issuers:
-  - issuer: https://as.example.com
-    jwks_uri: https://as.example.com/.well-known/jwks.json
-    audiences: [crm-api]
-`;
+const issuers = MINIMAL_ISSUERS;
 
 const PEM = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   .publicKey.export({ type: 'spki', format: 'pem' })
   .toString();
-
-function errorOf(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 const indentPem = (pem: string) =>
   pem
@@ -157,6 +142,6 @@ ${indentPem(PEM)}
     ['policies: { keys: { k: { algorithm: none, key: x } } }', 'policies.keys.k.algorithm'],
     ['policies: { bundle: {} }', 'policies.bundle'],
   ])('rejects %s naming %s', (yaml, key) => {
-    expect(errorOf(() => parseConfig(`${issuers}\n${yaml}\n`)).key).toBe(key);
+    expect(configErrorOf(() => parseConfig(`${issuers}\n${yaml}\n`)).key).toBe(key);
   });
 });

@@ -1,27 +1,12 @@
 // The `proxy:` section: defaults, routes read as `envoy.routes` are, and errors that name the key.
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/errors.js';
+import { configMessageOf, MINIMAL_ISSUERS } from '../helpers/config-text.js';
 import { parseConfig } from '../../src/config/load.js';
 
-const issuers = `
-issuers:
-  - issuer: https://as.example.com
-    jwks_uri: https://as.example.com/jwks
-    audiences: [crm-api]
-`;
+const issuers = MINIMAL_ISSUERS;
 
 function load(proxy: string) {
   return parseConfig(`${issuers}\nproxy:\n${proxy}`, { baseDir: '/srv' });
-}
-
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
 }
 
 const routes = `  routes:
@@ -73,6 +58,6 @@ describe('proxy config', () => {
     ['  upstream: http://h\n  routes: [{ path: /x }]\n', 'proxy.routes[0]'],
     ['  upstream: http://h\n  upstream_timeout_ms: 1\n' + routes, 'proxy.upstream_timeout_ms'],
   ])('refuses %j naming the key', (yaml, expected) => {
-    expect(errorOf(() => load(yaml))).toContain(expected);
+    expect(configMessageOf(() => load(yaml))).toContain(expected);
   });
 });

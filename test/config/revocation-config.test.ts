@@ -1,24 +1,9 @@
 // The `revocation:` and `admin.jwt:` config sections: defaults, the Redis driver, env overrides, errors naming the key.
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/errors.js';
+import { configErrorOf, MINIMAL_ISSUERS } from '../helpers/config-text.js';
 import { parseConfig } from '../../src/config/load.js';
 
-const issuers = `
-issuers:
-  - issuer: https://as.example.com
-    jwks_uri: https://as.example.com/.well-known/jwks.json
-    audiences: [crm-api]
-`;
-
-function errorOf(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const issuers = MINIMAL_ISSUERS;
 
 describe('revocation config', () => {
   it('defaults to the memory store with a snapshot in the state folder', () => {
@@ -83,7 +68,7 @@ revocation:
     ],
     ['revocation: { typo: 1 }', 'revocation.typo'],
   ])('%s → error at %s', (yaml, key) => {
-    expect(errorOf(() => parseConfig(`${issuers}\n${yaml}`)).key).toBe(key);
+    expect(configErrorOf(() => parseConfig(`${issuers}\n${yaml}`)).key).toBe(key);
   });
 
   it('reads a per-issuer token lifetime', () => {
@@ -128,6 +113,6 @@ admin: { jwt: { issuer: "https://idp", jwks_file: ./k.json, audiences: [a] } }`,
       'admin.jwt.scopes',
     ],
   ])('%s → error at %s', (yaml, key) => {
-    expect(errorOf(() => parseConfig(`${issuers}\n${yaml}`)).key).toBe(key);
+    expect(configErrorOf(() => parseConfig(`${issuers}\n${yaml}`)).key).toBe(key);
   });
 });
