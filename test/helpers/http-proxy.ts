@@ -1,5 +1,5 @@
 // Starts `mandate proxy` in-process in front of a plain HTTP upstream (`proxy:`), trusting a real JWKS endpoint, with the repository's policies.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -7,6 +7,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { startMcpProxy, type RunningMcpProxy } from '../../src/compose/mcp-proxy.js';
 import { startJwksServer, type JwksServer } from './jwks-server.js';
 import { POLICIES_DIR } from './sidecar.js';
+import { readJsonLines } from './json-lines.js';
 import { AUDIENCE, ISSUER, createTestKey, signToken, type SignOptions } from './tokens.js';
 
 export interface HttpProxyUnderTest {
@@ -70,16 +71,7 @@ ${options.proxyYaml}`,
       }),
     async auditRecords() {
       await proxy.core.audit.flush();
-      let text = '';
-      try {
-        text = readFileSync(auditPath, 'utf8');
-      } catch {
-        // nothing written yet
-      }
-      return text
-        .split('\n')
-        .filter((l) => l.length > 0)
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      return readJsonLines(auditPath);
     },
     async stop() {
       await proxy.stop(500);

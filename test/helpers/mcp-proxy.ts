@@ -1,5 +1,5 @@
 // Starts `mandate proxy` in-process in front of an MCP upstream, trusting a real JWKS endpoint, with the example acme_inc MCP policy.
-import { cpSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -7,6 +7,7 @@ import pino from 'pino';
 import { parseConfig } from '../../src/config/load.js';
 import { startMcpProxy, type RunningMcpProxy } from '../../src/compose/mcp-proxy.js';
 import { startJwksServer, type JwksServer } from './jwks-server.js';
+import { readJsonLines } from './json-lines.js';
 import { ISSUER, createTestKey, signToken, type SignOptions, type TestKey } from './tokens.js';
 import { POLICIES_DIR } from './sidecar.js';
 
@@ -120,16 +121,7 @@ ${options.extraYaml ?? ''}`,
       }),
     async auditRecords() {
       await proxy.core.audit.flush();
-      let text = '';
-      try {
-        text = readFileSync(auditPath, 'utf8');
-      } catch {
-        // nothing written yet
-      }
-      return text
-        .split('\n')
-        .filter((l) => l.length > 0)
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      return readJsonLines(auditPath);
     },
     async stop() {
       await proxy.stop(500);

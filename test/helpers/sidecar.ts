@@ -14,6 +14,7 @@ import {
   queryApiOutput,
   recordCredential,
 } from './credential-scan.js';
+import { parseJsonLines } from './json-lines.js';
 import { startJwksServer, type JwksServer } from './jwks-server.js';
 import {
   AUDIENCE,
@@ -195,11 +196,7 @@ export async function startInProcess(
     grpcTarget: `127.0.0.1:${server.grpc.port}`,
     readAudit,
     async auditRecords() {
-      const text = await readAudit();
-      return text
-        .split('\n')
-        .filter((l) => l.length > 0)
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      return parseJsonLines(await readAudit());
     },
     logText: () => logLines.join(''),
     async stop(andThen) {
