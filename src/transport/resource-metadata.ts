@@ -35,6 +35,22 @@ export const METADATA_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'max-age=300',
 };
 
+/** How a metadata document may be asked for. */
+export const METADATA_METHODS = 'GET, HEAD, OPTIONS';
+
+/**
+ * The answer to a CORS preflight for a metadata document (204): any origin, as for the document.
+ * Only `mcp-protocol-version` is asked for: the MCP SDK's discovery sends it (and retries without
+ * it when a preflight fails).
+ */
+export const METADATA_PREFLIGHT_HEADERS: Readonly<Record<string, string>> = {
+  allow: METADATA_METHODS,
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': METADATA_METHODS,
+  'access-control-allow-headers': 'mcp-protocol-version',
+  'access-control-max-age': '3600',
+};
+
 /** The DPoP proof algorithms a resource accepts: its configured list, else every asymmetric one. */
 export function dpopAlgorithmsOf(resource: ProtectedResource): readonly string[] {
   return resource.dpopAlgorithms ?? DPOP_PROOF_ALGORITHMS;

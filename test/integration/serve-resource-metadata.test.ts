@@ -95,6 +95,26 @@ describe('serve with mcp.resources', () => {
     expect(unknown.status).toBe(404);
   });
 
+  it("answers a browser client's CORS preflight for any origin, as the document is public", async () => {
+    for (const path of [
+      '/.well-known/oauth-protected-resource/crm',
+      '/.well-known/oauth-protected-resource',
+    ]) {
+      const res = await fetch(`${sidecar.httpUrl}${path}`, {
+        method: 'OPTIONS',
+        headers: {
+          origin: 'https://app.example',
+          'access-control-request-method': 'GET',
+          'access-control-request-headers': 'mcp-protocol-version',
+        },
+      });
+      expect(res.status).toBe(204);
+      expect(res.headers.get('access-control-allow-origin')).toBe('*');
+      expect(res.headers.get('access-control-allow-methods')).toContain('GET');
+      expect(res.headers.get('access-control-allow-headers')).toContain('mcp-protocol-version');
+    }
+  });
+
   it('serves no metadata without mcp.resources', async () => {
     const res = await fetch(`${bare.httpUrl}/.well-known/oauth-protected-resource`);
     expect(res.status).toBe(404);

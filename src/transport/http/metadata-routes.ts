@@ -1,6 +1,11 @@
-// GET /.well-known/oauth-protected-resource[/<path>] on the HTTP listener: the RFC 9728 documents of the `mcp.resources`, as the MCP proxy serves them.
+// GET (and the CORS preflight's OPTIONS) /.well-known/oauth-protected-resource[/<path>] on the HTTP listener: the RFC 9728 documents of the `mcp.resources`, as the MCP proxy serves them.
 import type { FastifyPluginAsync } from 'fastify';
-import { METADATA_HEADERS, metadataRoutes, type ProtectedResource } from '../resource-metadata.js';
+import {
+  METADATA_HEADERS,
+  METADATA_PREFLIGHT_HEADERS,
+  metadataRoutes,
+  type ProtectedResource,
+} from '../resource-metadata.js';
 
 /**
  * The metadata of each resource at its path-suffixed well-known path, and at the bare one (see
@@ -15,6 +20,10 @@ export function metadataRoutesPlugin(resources: readonly ProtectedResource[]): F
     for (const [path, body] of documents) {
       // HEAD comes with GET (fastify's exposeHeadRoutes).
       routes.get(path, async (_req, reply) => reply.headers(METADATA_HEADERS).send(body));
+      // A browser client's CORS preflight (its discovery sends MCP-Protocol-Version).
+      routes.options(path, async (_req, reply) =>
+        reply.code(204).headers(METADATA_PREFLIGHT_HEADERS).send(),
+      );
     }
   };
 }

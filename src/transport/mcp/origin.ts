@@ -4,6 +4,8 @@ import type { McpProxyOptions } from './options.js';
 export interface OriginGuard {
   /** Undefined when the request may go on, else why it is refused (HTTP 403). */
   refuse(host: string | undefined, origin: string | undefined): string | undefined;
+  /** The Origin is one a browser page may call the resources from (the same list `refuse` uses). */
+  allowsOrigin(origin: string): boolean;
 }
 
 export function createOriginGuard(config: McpProxyOptions): OriginGuard {
@@ -25,5 +27,6 @@ export function createOriginGuard(config: McpProxyOptions): OriginGuard {
       }
       return undefined;
     },
+    allowsOrigin: (origin) => origins.has(origin),
   };
 }

@@ -1,9 +1,15 @@
-// The MCP proxy's request handler: RFC 9728 metadata, then per message verify → decide → forward (Streamable HTTP), filtering list answers.
+// The MCP proxy's request handler: RFC 9728 metadata, Host/Origin guard and CORS, then per message verify → decide → forward (Streamable HTTP), filtering list answers.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Decider } from '../../core/decision.js';
 import type { DpopRequest } from '../../core/request.js';
 import { bearerTokenOf, dpopTokenOf } from '../bearer.js';
-import { METADATA_HEADERS, metadataRoutes } from '../resource-metadata.js';
+import {
+  METADATA_HEADERS,
+  METADATA_METHODS,
+  METADATA_PREFLIGHT_HEADERS,
+  metadataRoutes,
+} from '../resource-metadata.js';
+import { MCP_METHODS, createCors } from './cors.js';
 import { createForwarder, type Forwarded } from './forward.js';
 import { BodyTooLarge, header, readBody, send, sendError } from './http-io.js';
 import {
@@ -21,7 +27,7 @@ import {
   type McpRequestFacts,
 } from './methods.js';
 import type { McpProxyOptions, McpResourceOptions } from './options.js';
-import { createOriginGuard } from './origin.js';
+import { createOriginGuard, type OriginGuard } from './origin.js';
 import { refusalOf } from './refusal.js';
 import type { UpstreamTokens } from './upstream-token.js';
 import { streamDeadlineMs } from './stream-deadline.js';
@@ -117,6 +123,37 @@ function upstreamTokenOf(
   return { upstreamToken: () => tokens.obtain(facts, resource, id, isRequest) };
 }
 
+/** An RFC 9728 document: public, so any page may read it (no Origin check; Host is still checked). */
+function serveMetadata(
+  req: IncomingMessage,
+  res: ServerResponse,
+  document: object,
+  guard: OriginGuard,
+) {
+  const refused = guard.refuse(header(req, 'host'), undefined);
+  if (refused !== undefined) {
+    sendError(res, 403, null, JSONRPC_INVALID_REQUEST, refused);
+    return;
+  }
+  switch (req.method) {
+    case 'GET':
+    case 'HEAD':
+      send(res, 200, { ...METADATA_HEADERS }, JSON.stringify(document));
+      return;
+    case 'OPTIONS':
+      res.writeHead(204, { ...METADATA_PREFLIGHT_HEADERS });
+      res.end();
+      return;
+    default:
+      send(
+        res,
+        405,
+        { allow: METADATA_METHODS, 'content-type': 'text/plain' },
+        'method not allowed',
+      );
+  }
+}
+
 export function createMcpProxy(deps: McpProxyDeps): McpProxy {
   const { config } = deps;
   const metadata = metadataRoutes(config.resources);
@@ -125,6 +162,7 @@ export function createMcpProxy(deps: McpProxyDeps): McpProxy {
   const factsFor = (req: IncomingMessage, resource: McpResourceOptions) =>
     factsOf(req, resource, proofTargets.get(resource) ?? proofTargetOf(resource));
   const guard = createOriginGuard(config);
+  const cors = createCors(guard.allowsOrigin);
   const forwarder = createForwarder(config);
 
   async function handlePost(
@@ -214,18 +252,17 @@ export function createMcpProxy(deps: McpProxyDeps): McpProxy {
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const refused = guard.refuse(header(req, 'host'), header(req, 'origin'));
-    if (refused !== undefined) {
-      sendError(res, 403, null, JSONRPC_INVALID_REQUEST, refused);
-      return;
-    }
     const document = metadata.get(path);
     if (document !== undefined) {
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        send(res, 405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }, 'method not allowed');
-        return;
-      }
-      send(res, 200, { ...METADATA_HEADERS }, JSON.stringify(document));
+      serveMetadata(req, res, document, guard);
+      return;
+    }
+    const origin = header(req, 'origin');
+    const refused = guard.refuse(header(req, 'host'), origin);
+    // A refused request gets Vary only, never CORS headers: its page cannot read the 403.
+    cors.decorate(res, refused === undefined ? origin : undefined);
+    if (refused !== undefined) {
+      sendError(res, 403, null, JSONRPC_INVALID_REQUEST, refused);
       return;
     }
     const resource = byPath.get(path);
@@ -240,13 +277,12 @@ export function createMcpProxy(deps: McpProxyDeps): McpProxy {
         return handleBodiless(req, res, resource, STREAM_ACTION);
       case 'DELETE':
         return handleBodiless(req, res, resource, END_SESSION_ACTION);
+      case 'OPTIONS':
+        // Browsers send a preflight without a token: answered here, never decided nor forwarded.
+        cors.answerOptions(req, res);
+        return;
       default:
-        send(
-          res,
-          405,
-          { allow: 'GET, POST, DELETE', 'content-type': 'text/plain' },
-          'method not allowed',
-        );
+        send(res, 405, { allow: MCP_METHODS, 'content-type': 'text/plain' }, 'method not allowed');
     }
   }
 
