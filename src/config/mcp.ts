@@ -63,6 +63,7 @@ export interface McpConfig {
   /**
    * `Origin` values accepted (besides every resource URI's own origin); a request with any other
    * Origin is refused with 403 (DNS rebinding). A request without Origin (not a browser) passes.
+   * Pages on these origins also get CORS: preflights answered, answers readable (no credentials).
    */
   readonly allowedOrigins: readonly string[];
   /**

@@ -103,7 +103,8 @@ export const mcpSchema = section(
     }),
     allowed_origins: strList({
       default: [],
-      description: "Origins accepted besides the resources' own; any other Origin gets 403.",
+      description:
+        "Origins accepted besides the resources' own; any other Origin gets 403. Browser pages on these origins get CORS: preflights answered, answers readable (see docs/mcp.md).",
     }),
     allowed_hosts: strList({
       default: [],
