@@ -30,7 +30,15 @@ export interface RevocationIndex extends RevocationChecker {
   size(): number;
   /** Drops expired entries; returns how many. */
   sweep(): number;
+  /**
+   * Calls `listener` with the entries each change brings in (an add, or those new to a resync),
+   * synchronously, once the index enforces them. Returns the function that unsubscribes.
+   */
+  onAdded(listener: RevocationListener): () => void;
 }
+
+/** Told of entries the index has just started enforcing; it must not throw (one that does is skipped). */
+export type RevocationListener = (entries: readonly RevocationEntry[]) => void;
 
 /**
  * Entries sharing one key (one jti, one (tenant, sub), ...). Nearly always one; a few when an
@@ -235,6 +243,19 @@ export function createRevocationIndex(options: RevocationIndexOptions): Revocati
   const { grantClaim, lifetime } = options;
   const byId = new Map<string, RevocationEntry>();
   const maps = createKindMaps();
+  const listeners = new Set<RevocationListener>();
+
+  /** Runs after the index changed: a listener's failure must not undo or fail the change. */
+  function announce(added: readonly RevocationEntry[]): void {
+    if (added.length === 0) return;
+    for (const listener of listeners) {
+      try {
+        listener(added);
+      } catch {
+        // Listeners report their own failures; the entry is enforced either way.
+      }
+    }
+  }
 
   function remove(id: string): RevocationEntry | undefined {
     const e = byId.get(id);
@@ -257,16 +278,25 @@ export function createRevocationIndex(options: RevocationIndexOptions): Revocati
       const iat = issuedAt(lifetime, subject, claims);
       return matchIn(maps, grantClaim, subject, claims, iat, now());
     },
-    add: put,
+    add(e) {
+      put(e);
+      announce([e]);
+    },
     remove,
     get(id) {
       const e = byId.get(id);
       return e !== undefined && isLive(e, now()) ? e : undefined;
     },
     replaceAll(entries) {
+      const before = new Set(byId.keys());
       byId.clear();
       clearKindMaps(maps);
-      for (const e of entries) put(e);
+      const added: RevocationEntry[] = [];
+      for (const e of entries) {
+        put(e);
+        if (!before.has(e.id)) added.push(e);
+      }
+      announce(added);
     },
     list: (filter = {}) => listLive(byId, filter, now()),
     entries: () => [...byId.values()],
@@ -281,6 +311,10 @@ export function createRevocationIndex(options: RevocationIndexOptions): Revocati
         }
       }
       return removed;
+    },
+    onAdded(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
   };
 }

@@ -68,8 +68,18 @@ export interface RevocationFilter {
   readonly kind?: RevocationKind;
 }
 
+/** Tells of revocations as they start being enforced, so what was allowed before (an open stream) can be ended. */
+export interface RevocationFeed {
+  /**
+   * Calls `listener`, synchronously, with the entries each change brings in (an add here, one heard
+   * from another sidecar, those new to a resync) once `match` enforces them; the listener must not
+   * throw. Returns the function that unsubscribes.
+   */
+  onAdded(listener: (entries: readonly RevocationEntry[]) => void): () => void;
+}
+
 /** Every store driver (memory with a snapshot file, Redis) implements this; one conformance suite tests them all. */
-export interface RevocationStore extends RevocationChecker {
+export interface RevocationStore extends RevocationChecker, RevocationFeed {
   readonly driver: 'memory' | 'redis';
   /** Durably adds an entry (idempotent by id); resolves once it is stored, rejects with `RevocationStoreError` when it cannot be. */
   add(entry: RevocationEntry): Promise<void>;

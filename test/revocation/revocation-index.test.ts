@@ -235,6 +235,29 @@ describe('revocation index', () => {
     expect(matches(index, tok({ tenant: 'globex' }))).toBeDefined();
   });
 
+  it('tells listeners of the entries each add or resync brings in, after they match; a failing listener changes nothing', () => {
+    const { index } = setup();
+    const heard: string[][] = [];
+    index.onAdded(() => {
+      throw new Error('a broken listener');
+    });
+    const stop = index.onAdded((entries) => {
+      heard.push(entries.map((e) => e.id));
+      for (const e of entries) expect(index.get(e.id)).toBe(e);
+    });
+    const a = entry({ kind: 'token', value: 'jti-1' });
+    const b = entry({ kind: 'tenant', tenant: 'globex' });
+    index.add(a);
+    expect(matches(index, tok({ jti: 'jti-1' }))).toBe(a);
+    // A resync announces only what it brings in, not what was already enforced.
+    index.replaceAll([a, b]);
+    index.replaceAll([a, b]);
+    expect(heard).toEqual([[a.id], [b.id]]);
+    stop();
+    index.add(entry({ kind: 'token', value: 'jti-2' }));
+    expect(heard).toHaveLength(2);
+  });
+
   it('lists live entries oldest first, filtered by tenant and kind', () => {
     const { index } = setup();
     const a = entry({ kind: 'subject', tenant: 'acme', value: 'u1' });

@@ -200,4 +200,31 @@ describe.each(['memory', 'redis'] as const)('revocation store conformance: %s', 
     const b = await open(driver, place);
     expect(revoked(b, token())).toBeDefined();
   });
+
+  it('tells its listeners of each entry once it is enforced, also one added through another store', async () => {
+    const place = newPlace();
+    const a = await open(driver, place);
+    const heard: { id: string; matched: boolean }[] = [];
+    const t = token();
+    const unsubscribe = a.onAdded((entries) => {
+      for (const e of entries) heard.push({ id: e.id, matched: revoked(a, t) !== undefined });
+    });
+    const here = entry();
+    await a.add(here);
+    expect(heard).toEqual([{ id: here.id, matched: true }]);
+    if (driver === 'redis') {
+      // Another sidecar's revocation reaches this one over pub/sub: its listeners hear of it too.
+      const b = await open(driver, place);
+      const there = entry({ value: 'user-2' });
+      await b.add(there);
+      const until = Date.now() + 5000;
+      while (!heard.some((h) => h.id === there.id) && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(heard.map((h) => h.id)).toEqual([here.id, there.id]);
+    }
+    unsubscribe();
+    await a.add(entry({ value: 'user-3' }));
+    expect(heard).toHaveLength(driver === 'redis' ? 2 : 1);
+  });
 });

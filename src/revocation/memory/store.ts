@@ -42,6 +42,7 @@ export function createMemoryRevocationStore(options: MemoryStoreOptions): Revoca
   return {
     driver: 'memory',
     match: index.match,
+    onAdded: index.onAdded,
 
     async add(entry) {
       const previous = index.get(entry.id);

@@ -188,6 +188,7 @@ export function createRedisRevocationStore(options: RedisStoreOptions): Revocati
   return {
     driver: 'redis',
     match: index.match,
+    onAdded: index.onAdded,
     add,
     remove,
     get: (id) => index.get(id),
