@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { McpConfig, McpResourceConfig } from '../config/mcp.js';
 import type { MandateConfig } from '../config/types.js';
+import { createStreamGuard } from '../core/stream-guard.js';
 import { createExchangeMetrics } from '../exchange/metrics.js';
 import { createMcpProxy, type McpProxy } from '../transport/mcp/proxy.js';
 import { createUpstreamTokens, type UpstreamTokens } from '../transport/mcp/upstream-token.js';
@@ -119,11 +120,18 @@ export async function startMcpProxy(
         logger,
         lifecycle,
       );
+      const onError = (err: unknown) =>
+        log.error({ err }, 'mcp proxy failed while handling a request');
       const proxy = createMcpProxy({
         config: mcp,
         deciderFor: (resource) => (pipelines.get(resource) as ResourcePipeline).decider,
         upstreamTokensFor: (resource) => upstreamTokens.get(resource),
-        onError: (err) => log.error({ err }, 'mcp proxy failed while handling a request'),
+        onError,
+        streams: createStreamGuard({
+          revocations: core.revocation.store,
+          audit: core.audit,
+          onError,
+        }),
       });
       mcpProxy = proxy;
       mcpServer = createServer((req, res) => proxy.handle(req, res));

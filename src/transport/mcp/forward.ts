@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Decision } from '../../core/decision.js';
+import { createCuttableSink } from '../cuttable-sink.js';
 import { BodyTooLarge, header, readBody, send, sendError } from './http-io.js';
 import { JSONRPC_INTERNAL_ERROR, JSONRPC_INVALID_REQUEST, type JsonRpcId } from './jsonrpc.js';
 import { filterListAnswer, isListAnswer, type Ask } from './list-filter.js';
@@ -28,6 +29,12 @@ export interface Forwarded {
   readonly upstreamToken?: () => Promise<UpstreamTokenOutcome>;
   /** An event-stream answer is cut after this many milliseconds (when the caller's token expires). */
   readonly streamDeadlineMs?: number;
+  /**
+   * Watches the decided token for revocation while an event-stream answer is relayed: calls
+   * `onRevoked` once one matching it is enforced (at once when one already is); returns the
+   * function that stops watching.
+   */
+  readonly watchRevocation?: (onRevoked: () => void) => () => void;
 }
 
 export interface Forwarder {
@@ -44,7 +51,16 @@ export function createForwarder(config: McpProxyOptions): Forwarder {
   async function forward(
     req: IncomingMessage,
     res: ServerResponse,
-    { decision, ask, body, listMethod, id, upstreamToken, streamDeadlineMs }: Forwarded,
+    {
+      decision,
+      ask,
+      body,
+      listMethod,
+      id,
+      upstreamToken,
+      streamDeadlineMs,
+      watchRevocation,
+    }: Forwarded,
   ): Promise<void> {
     if (upstream === undefined) {
       sendError(res, 502, id, JSONRPC_INTERNAL_ERROR, 'no upstream MCP server is configured');
@@ -125,7 +141,17 @@ export function createForwarder(config: McpProxyOptions): Forwarder {
         maxEventBytes: config.listLimitBytes,
         ...(listMethod && id !== null ? { listRequestId: id } : {}),
       });
-      await pipeline(answer, filter, res);
+      // A revoked token gets nothing more: the stream ends cleanly (no event is cut in half, so
+      // the client reconnects, as after any end of a stream, and is refused with `revoked`).
+      const relay = createCuttableSink(res);
+      const unwatch = watchRevocation?.(() => relay.cut(answer));
+      try {
+        await pipeline(answer, filter, relay.sink);
+      } catch (err) {
+        if (!relay.isCut()) throw err;
+      } finally {
+        unwatch?.();
+      }
       return;
     }
     if (listMethod && type.startsWith('application/json')) {

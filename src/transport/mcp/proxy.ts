@@ -1,7 +1,8 @@
 // The MCP proxy's request handler: RFC 9728 metadata, Host/Origin guard and CORS, then per message verify → decide → forward (Streamable HTTP), filtering list answers.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Decider } from '../../core/decision.js';
-import type { DpopRequest } from '../../core/request.js';
+import type { Decider, Decision } from '../../core/decision.js';
+import type { AuthzRequest, DpopRequest } from '../../core/request.js';
+import type { StreamGuard } from '../../core/stream-guard.js';
 import { bearerTokenOf, dpopTokenOf } from '../bearer.js';
 import {
   METADATA_HEADERS,
@@ -48,6 +49,8 @@ export interface McpProxyDeps {
   readonly upstreamTokensFor?: (resource: McpResourceOptions) => UpstreamTokens | undefined;
   /** Unexpected failures (bugs, a broken upstream stream); the client gets a fail-closed answer. */
   readonly onError?: (err: unknown) => void;
+  /** Ends an event stream once its token is revoked; without it, streams run to their end. */
+  readonly streams?: StreamGuard;
 }
 
 export interface McpProxy {
@@ -154,6 +157,17 @@ function serveMetadata(
   }
 }
 
+/** How the forwarder watches the token of an allowed request for revocation, when a guard is given. */
+function revocationWatchOf(
+  deps: McpProxyDeps,
+  request: AuthzRequest,
+  decision: Decision,
+): Pick<Forwarded, 'watchRevocation'> {
+  const streams = deps.streams;
+  if (streams === undefined) return {};
+  return { watchRevocation: (onRevoked) => streams.watch(request, decision, onRevoked) };
+}
+
 export function createMcpProxy(deps: McpProxyDeps): McpProxy {
   const { config } = deps;
   const metadata = metadataRoutes(config.resources);
@@ -199,7 +213,8 @@ export function createMcpProxy(deps: McpProxyDeps): McpProxy {
     }
     const decider = deps.deciderFor(resource);
     const facts = factsFor(req, resource);
-    const decision = await decider.decide(authzRequestOf(question, facts));
+    const asked = authzRequestOf(question, facts);
+    const decision = await decider.decide(asked);
     if (!decision.allow) {
       const refusal = refusalOf(
         decision,
@@ -219,6 +234,7 @@ export function createMcpProxy(deps: McpProxyDeps): McpProxy {
       listMethod,
       id,
       ...upstreamTokenOf(deps, resource, facts, id, message.kind === 'request'),
+      ...revocationWatchOf(deps, asked, decision),
     });
   }
 
@@ -231,7 +247,8 @@ export function createMcpProxy(deps: McpProxyDeps): McpProxy {
   ) {
     const decider = deps.deciderFor(resource);
     const facts = factsFor(req, resource);
-    const decision = await decider.decide(authzRequestOf({ action }, facts));
+    const asked = authzRequestOf({ action }, facts);
+    const decision = await decider.decide(asked);
     if (!decision.allow) {
       const refusal = refusalOf(decision, resource, null, false, facts.dpop?.scheme);
       send(res, refusal.status, { ...refusal.headers }, refusal.body);
@@ -245,6 +262,7 @@ export function createMcpProxy(deps: McpProxyDeps): McpProxy {
       listMethod: false,
       id: null,
       ...upstreamTokenOf(deps, resource, facts, null, false),
+      ...revocationWatchOf(deps, asked, decision),
       // The GET stream answers no decided request and may last for ever: not past the token.
       ...(deadline !== undefined ? { streamDeadlineMs: deadline } : {}),
     });
