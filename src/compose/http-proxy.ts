@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { ProxyConfig } from '../config/proxy.js';
 import type { Decider } from '../core/decision.js';
+import type { StreamGuard } from '../core/stream-guard.js';
 import { createHttpForwarder } from '../transport/proxy/forward.js';
 import { createHttpProxy } from '../transport/proxy/proxy.js';
 import { createRouteTable } from '../transport/route-table.js';
@@ -11,11 +12,13 @@ import { proxyListenerComponent } from './proxy-listener.js';
 
 /**
  * Starts the listener guarding `proxy.upstream`. Tokens are verified as `mandate serve` verifies
- * them (each issuer's own `audiences`), so the core's decider is used as it is.
+ * them (each issuer's own `audiences`), so the core's decider is used as it is; `streams` cuts an
+ * answer still streaming once its token is revoked.
  */
 export async function startHttpProxyListener(
   proxy: ProxyConfig,
   decider: Decider,
+  streams: StreamGuard,
   logger: Logger,
   lifecycle: Lifecycle,
 ): Promise<Server> {
@@ -28,6 +31,7 @@ export async function startHttpProxyListener(
     decider,
     routes: createRouteTable(proxy.routes),
     forwarder,
+    streams,
     onError: (err) => log.error({ err }, 'http proxy failed while handling a request'),
   });
   const server = createServer((req, res) => handler.handle(req, res));

@@ -108,6 +108,12 @@ export async function startMcpProxy(
     const core = await startDecisionCore(config, logger, lifecycle, (metrics) =>
       startAuditLog(config, metrics, logger, lifecycle),
     );
+    // One guard for both listeners: a revocation ends every stream its entry matches.
+    const streams = createStreamGuard({
+      revocations: core.revocation.store,
+      audit: core.audit,
+      onError: (err) => log.error({ err }, 'failed to end a stream whose token was revoked'),
+    });
     let mcpServer: Server | undefined;
     let mcpProxy: McpProxy | undefined;
     if (mcp !== undefined) {
@@ -120,18 +126,12 @@ export async function startMcpProxy(
         logger,
         lifecycle,
       );
-      const onError = (err: unknown) =>
-        log.error({ err }, 'mcp proxy failed while handling a request');
       const proxy = createMcpProxy({
         config: mcp,
         deciderFor: (resource) => (pipelines.get(resource) as ResourcePipeline).decider,
         upstreamTokensFor: (resource) => upstreamTokens.get(resource),
-        onError,
-        streams: createStreamGuard({
-          revocations: core.revocation.store,
-          audit: core.audit,
-          onError,
-        }),
+        onError: (err) => log.error({ err }, 'mcp proxy failed while handling a request'),
+        streams,
       });
       mcpProxy = proxy;
       mcpServer = createServer((req, res) => proxy.handle(req, res));
@@ -141,7 +141,7 @@ export async function startMcpProxy(
     }
     const httpServer =
       http !== undefined
-        ? await startHttpProxyListener(http, core.decider, logger, lifecycle)
+        ? await startHttpProxyListener(http, core.decider, streams, logger, lifecycle)
         : undefined;
     return { core, mcpServer, httpServer, mcpProxy };
   });

@@ -25,12 +25,16 @@ export interface HttpForwarder {
    * Sends `req` (method, `pathAndQuery` as received, `headers`, body streamed) upstream and pipes
    * the answer to `res`. Never rejects: an upstream that cannot be reached gets the client a 502,
    * one that stays silent a 504; one that fails mid-answer cuts the client's answer.
+   * `watchRevocation`, when given, watches the decided token while the answer streams: once a
+   * revocation matching it is enforced, the answer is cut (as a failure: a body cut short must not
+   * look complete) and the upstream exchange closed.
    */
   forward(
     req: IncomingMessage,
     res: ServerResponse,
     pathAndQuery: string,
     headers: OutgoingHttpHeaders,
+    watchRevocation?: (onRevoked: () => void) => () => void,
   ): Promise<void>;
   /** Closes idle upstream connections. */
   close(): void;
@@ -62,6 +66,7 @@ export function createHttpForwarder(target: UpstreamTarget): HttpForwarder {
     res: ServerResponse,
     pathAndQuery: string,
     headers: OutgoingHttpHeaders,
+    watchRevocation?: (onRevoked: () => void) => () => void,
   ): Promise<void> {
     // The path goes as received (the route table decided on exactly this spelling); never through
     // URL parsing, which would resolve or re-encode it into something else.
@@ -101,12 +106,15 @@ export function createHttpForwarder(target: UpstreamTarget): HttpForwarder {
       return;
     }
     res.writeHead(upstreamRes.statusCode ?? 502, clientResponseHeaders(upstreamRes.headers));
+    const unwatch = watchRevocation?.(() => res.destroy());
     try {
       await pipeline(upstreamRes, res);
     } catch {
-      // The upstream failed mid-answer, went silent, or the client left: the answer is cut
-      // (pipeline destroyed both sides), never completed with something else.
+      // The upstream failed mid-answer, went silent, the client left or the token was revoked:
+      // the answer is cut (pipeline destroyed both sides), never completed with something else.
       upstreamReq.destroy();
+    } finally {
+      unwatch?.();
     }
   }
 

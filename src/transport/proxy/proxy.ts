@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Decider, Decision } from '../../core/decision.js';
 import type { AuthzRequest } from '../../core/request.js';
+import type { StreamGuard } from '../../core/stream-guard.js';
 import type { DecideTerms } from '../../core/terms.js';
 import { bearerTokenOf } from '../bearer.js';
 import { presentDenial } from '../denial-presentation.js';
@@ -17,6 +18,8 @@ export interface HttpProxyDeps {
   readonly forwarder: HttpForwarder;
   /** Unexpected failures (bugs); the client gets a fail-closed answer. */
   readonly onError?: (err: unknown) => void;
+  /** Cuts an answer still streaming once its token is revoked; without it, answers run to their end. */
+  readonly streams?: StreamGuard;
 }
 
 export interface HttpProxy {
@@ -96,7 +99,14 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
       peer: req.socket.remoteAddress,
       host: one(req.headers.host),
     });
-    await deps.forwarder.forward(req, res, req.url ?? '/', headers);
+    const streams = deps.streams;
+    await deps.forwarder.forward(
+      req,
+      res,
+      req.url ?? '/',
+      headers,
+      streams && ((onRevoked) => streams.watch(request, decision, onRevoked)),
+    );
   }
 
   return {
