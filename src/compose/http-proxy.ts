@@ -29,7 +29,7 @@ export async function startHttpProxyListener(
   const log = logger.child({ component: 'http-proxy' });
   const handler = createHttpProxy({
     decider,
-    routes: createRouteTable(proxy.routes),
+    routes: createRouteTable(proxy.routes, { pathParameters: proxy.pathParameters }),
     forwarder,
     streams,
     onError: (err) => log.error({ err }, 'http proxy failed while handling a request'),

@@ -58,7 +58,9 @@ export async function startListeners(
         }
       : {}),
     config: config.envoy,
-    routes: createRouteTable(config.envoy.routes),
+    routes: createRouteTable(config.envoy.routes, {
+      pathParameters: config.envoy.pathParameters,
+    }),
     compat: config.envoy.compat.enabled,
     maxNestingDepth: config.limits.maxNestingDepth,
     onError: (err) => logger.error({ err }, 'envoy ext_authz failed with an internal error'),

@@ -17,6 +17,12 @@ export interface EnvoyRouteConfig {
   readonly tenant?: string;
 }
 
+/**
+ * Whether a route-table path may hold `;` in a segment: `reject` (never matches: servers that strip
+ * path parameters would read another path) or `allow` (an ordinary character).
+ */
+export type PathParameters = 'reject' | 'allow';
+
 export interface EnvoyIdentityHeaders {
   readonly subject: string;
   readonly tenant: string;
@@ -65,6 +71,12 @@ export interface EnvoyConfig {
   /** Headers mandate sets for the upstream on allow; incoming copies are always removed. */
   readonly identityHeaders: EnvoyIdentityHeaders;
   readonly routes: readonly EnvoyRouteConfig[];
+  /**
+   * `reject`: a path with `;` in a segment (raw or `%3B`) maps to no route, since servers that
+   * strip `;parameters` (servlet containers, Spring) read `/x/admin;y` as `/x/admin`; `allow`: `;`
+   * is an ordinary character, for upstreams that keep it. Default `reject`.
+   */
+  readonly pathParameters: PathParameters;
   /**
    * What an unmapped method + path gets: `deny` (403 `route_unmapped`) or `derive` (policy decides
    * action `http.<method>` on resource `{type: http_path, id: <path>}`). Default `deny`, or `derive`
@@ -161,6 +173,56 @@ export function resolveRoute(key: string, route: RouteFile): EnvoyRouteConfig {
   };
 }
 
+/** A literal segment as a lenient upstream reads it; the route table's `segmentKey`, for config checks. */
+function literalKey(segment: string): string {
+  const semicolon = segment.indexOf(';');
+  return (semicolon === -1 ? segment : segment.slice(0, semicolon)).toUpperCase().toLowerCase();
+}
+
+/**
+ * Resolves a route list (`envoy.routes`, `proxy.routes`, named by `key`), refusing templates that
+ * could never match or that an upstream could not tell apart: a literal holding `;` while path
+ * parameters are rejected, and two literals after the same segments that differ only in case or
+ * `;parameters` (`/x/Admin` beside `/x/admin`), which a case-insensitive server reads as one.
+ */
+export function resolveRoutes(
+  key: string,
+  routes: readonly RouteFile[],
+  pathParameters: PathParameters,
+): EnvoyRouteConfig[] {
+  const seen = new Map<string, { readonly literal: string; readonly at: string }>();
+  return routes.map((raw, i) => {
+    const at = `${key}[${i}].path`;
+    const route = resolveRoute(`${key}[${i}]`, raw);
+    const segments = route.path.slice(1).split('/');
+    // Captures share one trie node whatever their name, so they share one prefix here too.
+    let prefix = '';
+    for (const segment of segments) {
+      if (segment.startsWith('{')) {
+        prefix += '/{}';
+        continue;
+      }
+      if (pathParameters === 'reject' && segment.includes(';')) {
+        throw new ConfigError(
+          at,
+          `segment ${JSON.stringify(segment)} holds ";", which path_parameters: reject never matches`,
+        );
+      }
+      const slot = `${prefix}/${literalKey(segment)}`;
+      const other = seen.get(slot);
+      if (other !== undefined && other.literal !== segment) {
+        throw new ConfigError(
+          at,
+          `segment ${JSON.stringify(segment)} differs from ${JSON.stringify(other.literal)} (${other.at}) only in case or ;parameters`,
+        );
+      }
+      if (other === undefined) seen.set(slot, { literal: segment, at });
+      prefix += `/${segment}`;
+    }
+    return route;
+  });
+}
+
 /** Resolves `envoy:`. Route templates are compiled (and checked again) by the route table. */
 export function resolveEnvoy(
   raw: EnvoyFile,
@@ -223,7 +285,8 @@ export function resolveEnvoy(
     methodOverrideHeaders,
     ...(raw.tenant_header !== undefined ? { tenantHeader: raw.tenant_header.toLowerCase() } : {}),
     identityHeaders,
-    routes: raw.routes.map((r, i) => resolveRoute(`envoy.routes[${i}]`, r)),
+    routes: resolveRoutes('envoy.routes', raw.routes, raw.path_parameters),
+    pathParameters: raw.path_parameters,
     unmapped: raw.unmapped ?? (compat.enabled ? 'derive' : 'deny'),
     dryRun: { grpc: raw.dry_run.grpc, http: raw.dry_run.http, tenants: raw.dry_run.tenants },
     onError: raw.on_error,

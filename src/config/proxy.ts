@@ -1,6 +1,6 @@
 // The `proxy:` config section: the plain HTTP upstream `mandate proxy` guards and the routes mapping its requests to actions.
 import type { Static } from '@sinclair/typebox';
-import { resolveRoute, type EnvoyRouteConfig } from './envoy.js';
+import { resolveRoutes, type EnvoyRouteConfig, type PathParameters } from './envoy.js';
 import { ConfigError } from './errors.js';
 import { absoluteHttpUrl } from './http-url.js';
 import type { proxySchema } from './schema/proxy.js';
@@ -19,6 +19,8 @@ export interface ProxyConfig {
    * matching. A request no route maps is denied (403 `route_unmapped`), never forwarded.
    */
   readonly routes: readonly EnvoyRouteConfig[];
+  /** As `envoy.path_parameters`: whether a `;` in a path segment may match a route. Default `reject`. */
+  readonly pathParameters: PathParameters;
   /**
    * Longest the upstream may stay silent, milliseconds: connecting, before its answer starts
    * (504 then) or while it streams (the answer is cut). Default 30000.
@@ -48,7 +50,8 @@ export function resolveProxy(
   return {
     upstream: upstreamUrl('proxy.upstream', raw.upstream),
     listen: parseListen('proxy.listen', raw.listen),
-    routes: raw.routes.map((r, i) => resolveRoute(`proxy.routes[${i}]`, r)),
+    routes: resolveRoutes('proxy.routes', raw.routes, raw.path_parameters),
+    pathParameters: raw.path_parameters,
     upstreamTimeoutMs: raw.upstream_timeout_ms,
   };
 }

@@ -1,5 +1,5 @@
 // Maps an HTTP method + path to the action and resource to authorize, through a segment trie: O(path segments).
-import type { EnvoyRouteConfig } from '../config/envoy.js';
+import type { EnvoyRouteConfig, PathParameters } from '../config/envoy.js';
 
 /** What a request maps to. */
 export interface RouteMatch {
@@ -19,12 +19,27 @@ export interface RouteTable {
    * segments (also as `..;x`), empty segments, encoded slashes, backslashes (raw or encoded), control characters,
    * double-encoded escapes, a `#` or undecodable escapes never match: a proxy should normalise them
    * first, and a mapping must not be reachable through a spelling the upstream reads differently.
+   * For the same reason a `;` in a segment never matches (unless `pathParameters` is `allow`), and
+   * neither does a path holding another spelling of a route's literal segment (see {@link segmentKey}).
    */
   match(method: string, path: string): RouteMatch | undefined;
 }
 
+/** How the table is built. */
+export interface RouteTableOptions {
+  /**
+   * `reject` (default): a segment holding `;` (raw or `%3B`) never matches, since servers that
+   * strip path parameters (servlet containers, Spring) read `/x/admin;y` as `/x/admin`. `allow`: a
+   * `;` is an ordinary character, but a segment is still never taken for a capture when its part
+   * before `;` spells a literal there (and an empty part before `;` never matches).
+   */
+  readonly pathParameters?: PathParameters;
+}
+
 interface Node {
   readonly literals: Map<string, Node>;
+  /** {@link segmentKey} of every literal child: the spellings some upstream reads as that literal. */
+  readonly literalKeys: Set<string>;
   param?: { readonly name: string; readonly node: Node };
   /** A final `{name*}` capture: matches the rest of the path, possibly empty. */
   rest?: { readonly name: string; readonly byMethod: Map<string, EnvoyRouteConfig> };
@@ -33,7 +48,27 @@ interface Node {
 }
 
 function newNode(): Node {
-  return { literals: new Map(), byMethod: new Map() };
+  return { literals: new Map(), literalKeys: new Set(), byMethod: new Map() };
+}
+
+/**
+ * What a segment is to the most lenient upstream: its part before any `;` (servers that strip path
+ * parameters), case-folded (case-insensitive servers such as IIS). Folded through upper then lower
+ * case so that `ſ`, `ı` or the Kelvin sign meet `s`, `i` and `k`, as an upper-casing comparison
+ * (.NET's `OrdinalIgnoreCase`) has them meet; folding too much only refuses more.
+ */
+export function segmentKey(segment: string): string {
+  const semicolon = segment.indexOf(';');
+  const bare = semicolon === -1 ? segment : segment.slice(0, semicolon);
+  return bare.toUpperCase().toLowerCase();
+}
+
+/** The walk's answer when a segment is another spelling of a literal: the whole match fails. */
+const AMBIGUOUS = Symbol('ambiguous');
+
+interface Found {
+  readonly route: EnvoyRouteConfig;
+  readonly names: string[];
 }
 
 const CAPTURE = /^\{([A-Za-z_][A-Za-z0-9_]*)(\*?)\}$/;
@@ -46,7 +81,11 @@ function addMethods(byMethod: Map<string, EnvoyRouteConfig>, route: EnvoyRouteCo
 }
 
 /** Builds the trie. Templates are validated by the config reader; a malformed one throws TypeError. */
-export function createRouteTable(routes: readonly EnvoyRouteConfig[]): RouteTable {
+export function createRouteTable(
+  routes: readonly EnvoyRouteConfig[],
+  options: RouteTableOptions = {},
+): RouteTable {
+  const pathParameters = options.pathParameters ?? 'reject';
   const root = newNode();
   for (const route of routes) {
     let node: Node | undefined = root;
@@ -70,6 +109,7 @@ export function createRouteTable(routes: readonly EnvoyRouteConfig[]): RouteTabl
         if (next === undefined) {
           next = newNode();
           node.literals.set(segment, next);
+          node.literalKeys.add(segmentKey(segment));
         }
         node = next;
       }
@@ -81,26 +121,37 @@ export function createRouteTable(routes: readonly EnvoyRouteConfig[]): RouteTabl
     return byMethod.get(method) ?? byMethod.get('*');
   }
 
-  /** Depth-first: a literal beats a capture beats a rest capture at every level. */
+  /**
+   * Depth-first: a literal beats a capture beats a rest capture at every level. A segment that is
+   * not a literal here but is one to a lenient upstream (`ADMIN`, `admin;x` beside `admin`) ends
+   * the whole match: the upstream may follow that literal while a capture here would take it, so
+   * the path has two readings. The walk reaches such a node before trying any capture above it,
+   * since it descends through the exactly-spelled literals first.
+   */
   function walk(
     node: Node,
     segments: readonly string[],
     i: number,
     method: string,
     params: string[],
-  ): { route: EnvoyRouteConfig; names: string[]; rest?: string } | undefined {
+  ): Found | typeof AMBIGUOUS | undefined {
     if (i === segments.length) {
       const route = pick(node.byMethod, method);
       if (route) return { route, names: [] };
     } else {
-      const literal = node.literals.get(segments[i] as string);
+      const segment = segments[i] as string;
+      const literal = node.literals.get(segment);
       if (literal) {
+        // A match or an ambiguity below ends the walk alike.
         const found = walk(literal, segments, i + 1, method, params);
         if (found) return found;
+      } else if (node.literalKeys.has(segmentKey(segment))) {
+        return AMBIGUOUS;
       }
       if (node.param) {
-        params.push(segments[i] as string);
+        params.push(segment);
         const found = walk(node.param.node, segments, i + 1, method, params);
+        if (found === AMBIGUOUS) return found;
         if (found) {
           found.names.unshift(node.param.name);
           return found;
@@ -120,12 +171,12 @@ export function createRouteTable(routes: readonly EnvoyRouteConfig[]): RouteTabl
 
   return {
     match(method, rawPath) {
-      const segments = splitPath(rawPath);
+      const segments = splitPath(rawPath, pathParameters);
       if (segments === undefined) return undefined;
       const upper = method.toUpperCase();
       const values: string[] = [];
       const found = walk(root, segments, 0, upper, values);
-      if (!found) return undefined;
+      if (found === undefined || found === AMBIGUOUS) return undefined;
       const params: Record<string, string> = {};
       found.names.forEach((name, k) => {
         params[name] = values[k] as string;
@@ -172,14 +223,17 @@ function hasSeparatorOrControl(decoded: string): boolean {
 const ESCAPE_LEFT = /%[0-9A-Fa-f]{2}/;
 
 /**
- * Whether a decoded segment could be read as something else by a server behind the proxy: a dot
- * segment (also with `;parameters`, which some servers strip before resolving dots), a separator,
- * a control character, or a second layer of percent-encoding.
+ * Whether a decoded segment could be read as something else by a server behind the proxy: one with
+ * `;parameters` unless they are allowed (servers that strip them read `admin;x` as `admin`; `%3B`
+ * too, since some decode before stripping); a dot segment or an empty one once its parameters are
+ * stripped (`..;x`, `;x`); a separator, a control character, or a second layer of percent-encoding.
  */
-function ambiguousSegment(decoded: string): boolean {
+function ambiguousSegment(decoded: string, pathParameters: PathParameters): boolean {
   const semicolon = decoded.indexOf(';');
+  if (semicolon !== -1 && pathParameters === 'reject') return true;
   const bare = semicolon === -1 ? decoded : decoded.slice(0, semicolon);
   return (
+    bare === '' ||
     bare === '.' ||
     bare === '..' ||
     hasSeparatorOrControl(decoded) ||
@@ -191,7 +245,10 @@ function ambiguousSegment(decoded: string): boolean {
  * Path → decoded segments; undefined for segments a server could read differently (see
  * {@link ambiguousSegment}), empty segments and bad escapes. `/` is no segment at all.
  */
-export function splitPath(rawPath: string): string[] | undefined {
+export function splitPath(
+  rawPath: string,
+  pathParameters: PathParameters = 'reject',
+): string[] | undefined {
   let end = rawPath.length;
   const q = rawPath.indexOf('?');
   if (q !== -1) end = q;
@@ -215,7 +272,7 @@ export function splitPath(rawPath: string): string[] | undefined {
       return undefined;
     }
     // An encoded slash, a backslash or a dot segment would let one spelling reach another route's resource.
-    if (ambiguousSegment(decoded)) return undefined;
+    if (ambiguousSegment(decoded, pathParameters)) return undefined;
     out.push(decoded);
   }
   return out;

@@ -14,12 +14,27 @@ describe('envoy config', () => {
       methodOverrideHeaders: ['x-http-method-override', 'x-http-method', 'x-method-override'],
       grpcMaxRequestBytes: 1_048_576,
       unmapped: 'deny',
+      pathParameters: 'reject',
       onError: 'deny',
       dryRun: { grpc: false, http: false, tenants: [] },
       identityHeaders: { subject: 'x-mandate-subject', decisionId: 'x-mandate-decision-id' },
       compat: { enabled: false, entrypoint: 'envoy/authz/allow', dir: '/srv/policies/envoy' },
       routes: [],
     });
+  });
+
+  it('reads path_parameters, and keeps literals apart only where they share a parent', () => {
+    const { envoy } = load(`
+envoy:
+  path_parameters: allow
+  routes:
+    - { path: "/x/a;v=1", action: a }
+    - { path: /x/b/admin, action: b }
+    - { path: /x/c/Admin, action: c }
+    - { path: "/x/{id}/admin", action: d }
+`);
+    expect(envoy.pathParameters).toBe('allow');
+    expect(envoy.routes.map((r) => r.action)).toEqual(['a', 'b', 'c', 'd']);
   });
 
   it('derives unmapped routes by default in compat mode, and reads routes', () => {
@@ -73,6 +88,20 @@ envoy:
       'envoy.method_override_headers[0]: x-mandate-tenant is also an identity header',
     ],
     ['envoy: { compat: { entrypoint: "data.envoy.allow" } }', 'envoy.compat.entrypoint'],
+    ['envoy: { path_parameters: strip }', 'envoy.path_parameters: must be one of: reject, allow'],
+    [
+      'envoy: { routes: [{ path: "/x/a;v=1", action: a }] }',
+      'envoy.routes[0].path: segment "a;v=1" holds ";"',
+    ],
+    // A case-insensitive server reads both as one path, or a parameter-stripping one.
+    [
+      'envoy: { routes: [{ path: /x/admin, action: a }, { path: /x/Admin, action: b }] }',
+      'envoy.routes[1].path: segment "Admin" differs from "admin" (envoy.routes[0].path) only in case',
+    ],
+    [
+      'envoy: { path_parameters: allow, routes: [{ path: "/{t}/x/a", action: a }, { path: "/{u}/x/a;v", action: b }] }',
+      'envoy.routes[1].path: segment "a;v" differs from "a"',
+    ],
   ])('rejects %s', (yaml, message) => {
     expect(() => load(yaml)).toThrow(message);
   });

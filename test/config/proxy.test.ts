@@ -31,6 +31,7 @@ describe('proxy config', () => {
           tenant: '{org}',
         },
       ],
+      pathParameters: 'reject',
       upstreamTimeoutMs: 30_000,
     });
   });
@@ -57,6 +58,11 @@ describe('proxy config', () => {
     ],
     ['  upstream: http://h\n  routes: [{ path: /x }]\n', 'proxy.routes[0]'],
     ['  upstream: http://h\n  upstream_timeout_ms: 1\n' + routes, 'proxy.upstream_timeout_ms'],
+    ['  upstream: http://h\n  path_parameters: keep\n' + routes, 'proxy.path_parameters'],
+    [
+      '  upstream: http://h\n  routes: [{ path: /x/A, action: a }, { path: /x/a, action: b }]\n',
+      'proxy.routes[1].path: segment "a" differs from "A" (proxy.routes[0].path)',
+    ],
   ])('refuses %j naming the key', (yaml, expected) => {
     expect(configMessageOf(() => load(yaml))).toContain(expected);
   });

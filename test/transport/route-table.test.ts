@@ -100,9 +100,83 @@ describe('route table', () => {
       expect(table.match('GET', path), path).toBeUndefined();
       expect(table.match('PATCH', path), path).toBeUndefined();
     }
-    // Still fine: a semicolon or a percent sign that is not an escape, in an ordinary segment.
-    expect(table.match('GET', '/v1/contacts/a;b')?.params).toEqual({ id: 'a;b' });
+    // Still fine: a percent sign that is not an escape, in an ordinary segment.
     expect(table.match('GET', '/v1/contacts/100%25%20done')?.params).toEqual({ id: '100% done' });
+  });
+
+  // Each spelling matched a capture (or a rest capture) on a table that ignored them, while a server
+  // that strips `;parameters` or compares case-insensitively serves the literal route beside it.
+  describe('another spelling of a literal never reaches a capture beside it', () => {
+    const guarded = createRouteTable([
+      route(['GET'], '/x/admin', 'admin.read'),
+      route(['GET', 'PATCH'], '/x/{id}', 'x.read', { resource: { type: 'x', id: '{id}' } }),
+      route(['GET'], '/files/a/admin', 'files.admin'),
+      route(['GET'], '/files/{path*}', 'files.read', { resource: { type: 'file', id: '{path}' } }),
+      route(['GET'], '/orgs/internal/keys', 'keys.admin'),
+      route(['GET'], '/orgs/{org}/keys', 'keys.read', { tenant: '{org}' }),
+    ]);
+    const allowing = createRouteTable(
+      [
+        route(['GET'], '/x/admin', 'admin.read'),
+        route(['GET'], '/x/{id}', 'x.read', { resource: { type: 'x', id: '{id}' } }),
+        route(['GET'], '/files/a/admin', 'files.admin'),
+        route(['GET'], '/files/{path*}', 'files.read'),
+      ],
+      { pathParameters: 'allow' },
+    );
+
+    it.each([
+      // Path parameters, raw and encoded (some servers decode before stripping).
+      '/x/admin;y',
+      '/x/admin;',
+      '/x/admin;jsessionid=0123',
+      '/x/admin%3By',
+      '/x/admin%3by',
+      '/files/a/admin;x',
+      '/orgs/internal;x/keys',
+      // Case, also escaped, also in an earlier segment or under a rest capture.
+      '/x/ADMIN',
+      '/x/Admin',
+      '/x/%41DMIN',
+      '/x/ADMIN;y',
+      '/files/a/ADMIN',
+      '/files/A/admin',
+      '/orgs/INTERNAL/keys',
+      // Dotless ı upper-cases to I: an upper-casing comparison reads admın as ADMIN.
+      '/x/adm%C4%B1n',
+    ])('%s maps to nothing', (path) => {
+      expect(guarded.match('GET', path)).toBeUndefined();
+      expect(guarded.match('PATCH', path)).toBeUndefined();
+    });
+
+    it.each([
+      '/x/admin;y',
+      '/x/admin%3Bv=1',
+      '/x/Admin;y',
+      '/x/ADMIN',
+      '/files/a/admin;x',
+      '/files/a/ADMIN',
+      // Nothing before the `;`: a stripping server reads an empty segment (//a → /a).
+      '/x/;y',
+      '/files/;x/a/admin',
+    ])('%s maps to nothing when path parameters are allowed', (path) => {
+      expect(allowing.match('GET', path)).toBeUndefined();
+    });
+
+    it('still maps the literal, other captures, and parameters when allowed', () => {
+      expect(guarded.match('GET', '/x/admin')?.action).toBe('admin.read');
+      expect(guarded.match('GET', '/x/administrator')?.params).toEqual({ id: 'administrator' });
+      expect(guarded.match('GET', '/x/C_1')?.params).toEqual({ id: 'C_1' });
+      // The method has no literal route: the exact spelling goes to the capture, as upstream.
+      expect(guarded.match('PATCH', '/x/admin')?.params).toEqual({ id: 'admin' });
+      expect(guarded.match('GET', '/files/a/admin')?.action).toBe('files.admin');
+      expect(guarded.match('GET', '/files/b/ADMIN')?.params).toEqual({ path: 'b/ADMIN' });
+      expect(guarded.match('GET', '/orgs/Acme/keys')?.tenant).toBe('Acme');
+      expect(guarded.match('GET', '/x/c_1;v=2')).toBeUndefined();
+      expect(allowing.match('GET', '/x/c_1;v=2')?.params).toEqual({ id: 'c_1;v=2' });
+      expect(allowing.match('GET', '/files/b;v=1/c')?.params).toEqual({ path: 'b;v=1/c' });
+      expect(table.match('GET', '/v1/contacts/a;b')).toBeUndefined();
+    });
   });
 
   it('splits paths into decoded segments', () => {
@@ -110,6 +184,10 @@ describe('route table', () => {
     expect(splitPath('/')).toEqual([]);
     expect(splitPath('/a//b')).toBeUndefined();
     expect(splitPath('/a/b//')).toBeUndefined();
+    expect(splitPath('/a;b')).toBeUndefined();
+    expect(splitPath('/a%3Bb')).toBeUndefined();
+    expect(splitPath('/a;b', 'allow')).toEqual(['a;b']);
+    expect(splitPath('/;b', 'allow')).toBeUndefined();
   });
 
   it('matches in time linear in segments, not in routes', () => {

@@ -116,6 +116,11 @@ export const envoySchema = section(
       description:
         '`{method, path, action, resource?, tenant?}`: method (list, or `*`) and path template (`{id}` one segment, last `{rest*}`) to action/resource.',
     }),
+    path_parameters: oneOf(['reject', 'allow'], {
+      default: 'reject',
+      description:
+        '`reject`: a path with `;` in a segment (raw or `%3B`) maps to no route, since servers that strip `;parameters` read `/x/admin;y` as `/x/admin`; `allow`: `;` is an ordinary character (see docs/envoy-request-hardening.md).',
+    }),
     unmapped: Type.Optional(
       oneOf(['deny', 'derive'], {
         'x-default': '`deny` (`derive` in compat mode)',

@@ -1,6 +1,6 @@
 // Schema of the `proxy:` section: a plain HTTP upstream `mandate proxy` guards, with method + path routes as in `envoy.routes`.
 import { Type } from '@sinclair/typebox';
-import { int, section, str } from './build.js';
+import { int, oneOf, section, str } from './build.js';
 import { routeSchema } from './envoy.js';
 
 /** The `proxy:` section as written in the file. */
@@ -20,6 +20,11 @@ export const proxySchema = section(
       minItems: 1,
       description:
         '`{method, path, action, resource?, tenant?}` as in `envoy.routes`; a request no route maps is denied 403 `route_unmapped`.',
+    }),
+    path_parameters: oneOf(['reject', 'allow'], {
+      default: 'reject',
+      description:
+        'As `envoy.path_parameters`: `reject` maps no path with `;` in a segment (raw or `%3B`), `allow` reads `;` as an ordinary character (see docs/proxy.md).',
     }),
     upstream_timeout_ms: int(100, 600_000, {
       default: 30_000,
