@@ -8,6 +8,7 @@ import { rawHttp } from '../../helpers/raw-http.js';
 const ROUTES = `  routes:
     - { method: GET, path: /v1/contacts, action: contacts.read }
     - { method: PATCH, path: '/v1/contacts/{id}', action: contacts.update, resource: { type: contact, id: '{id}' } }
+    - { method: PATCH, path: /v1/contacts/merge, action: contacts.merge }
     - { method: GET, path: '/v1/orgs/{org}/tickets', action: tickets.read, tenant: '{org}' }
     - { method: GET, path: /admin, action: admin.read }
 `;
@@ -218,6 +219,39 @@ describe('mandate proxy: plain HTTP upstream routes', () => {
     expect(res.status).toBe(403);
     expect(JSON.parse(res.text)).toMatchObject({ reasons: [{ code: 'route_unmapped' }] });
     expect(seen).toHaveLength(0);
+  });
+
+  // A server that strips ;parameters (servlet containers) or compares case-insensitively (IIS)
+  // serves PATCH /v1/contacts/merge for each; a contacts.write token must not reach it as an update.
+  it.each([
+    '/v1/contacts/merge;x',
+    '/v1/contacts/merge;jsessionid=0123',
+    '/v1/contacts/merge%3Bx',
+    '/v1/contacts/MERGE',
+    '/v1/contacts/Merge',
+    '/v1/contacts/%4Derge',
+  ])('never lets %s reach the upstream as another route than the literal', async (path) => {
+    const token = await target.token('contacts.write');
+    const res = await rawHttp(target.baseUrl, 'PATCH', path, [
+      ['authorization', `Bearer ${token}`],
+    ]);
+    expect(res.status).toBe(403);
+    expect(JSON.parse(res.text)).toMatchObject({ reasons: [{ code: 'route_unmapped' }] });
+    expect(seen).toHaveLength(0);
+  });
+
+  it('still decides the literal as itself and other ids as the capture', async () => {
+    const token = await target.token('contacts.write');
+    const merge = await rawHttp(target.baseUrl, 'PATCH', '/v1/contacts/merge', [
+      ['authorization', `Bearer ${token}`],
+    ]);
+    expect(merge.status).toBe(403);
+    expect(merge.headers['www-authenticate']).toContain('scope="contacts.merge"');
+    const other = await rawHttp(target.baseUrl, 'PATCH', '/v1/contacts/Merger', [
+      ['authorization', `Bearer ${token}`],
+    ]);
+    expect(other.status).toBe(200);
+    expect(seen.map((s) => s.url)).toEqual(['/api/v1/contacts/Merger']);
   });
 
   it('decides an escaped spelling of a route as that route, and forwards it as sent', async () => {
