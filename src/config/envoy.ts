@@ -173,10 +173,17 @@ export function resolveRoute(key: string, route: RouteFile): EnvoyRouteConfig {
   };
 }
 
-/** A literal segment as a lenient upstream reads it; the route table's `segmentKey`, for config checks. */
-function literalKey(segment: string): string {
+/**
+ * What a path segment is to the most lenient upstream: its part before any `;` (servers that strip
+ * path parameters), case-folded (case-insensitive servers such as IIS). Folded through upper then
+ * lower case so that `ſ`, `ı` or the Kelvin sign meet `s`, `i` and `k`, as an upper-casing
+ * comparison (.NET's `OrdinalIgnoreCase`) has them meet; folding too much only refuses more. The
+ * route table and the checks of route lists below share it, so both see the same collisions.
+ */
+export function segmentKey(segment: string): string {
   const semicolon = segment.indexOf(';');
-  return (semicolon === -1 ? segment : segment.slice(0, semicolon)).toUpperCase().toLowerCase();
+  const bare = semicolon === -1 ? segment : segment.slice(0, semicolon);
+  return bare.toUpperCase().toLowerCase();
 }
 
 /**
@@ -208,7 +215,7 @@ export function resolveRoutes(
           `segment ${JSON.stringify(segment)} holds ";", which path_parameters: reject never matches`,
         );
       }
-      const slot = `${prefix}/${literalKey(segment)}`;
+      const slot = `${prefix}/${segmentKey(segment)}`;
       const other = seen.get(slot);
       if (other !== undefined && other.literal !== segment) {
         throw new ConfigError(

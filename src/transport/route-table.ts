@@ -1,5 +1,5 @@
 // Maps an HTTP method + path to the action and resource to authorize, through a segment trie: O(path segments).
-import type { EnvoyRouteConfig, PathParameters } from '../config/envoy.js';
+import { segmentKey, type EnvoyRouteConfig, type PathParameters } from '../config/envoy.js';
 
 /** What a request maps to. */
 export interface RouteMatch {
@@ -49,18 +49,6 @@ interface Node {
 
 function newNode(): Node {
   return { literals: new Map(), literalKeys: new Set(), byMethod: new Map() };
-}
-
-/**
- * What a segment is to the most lenient upstream: its part before any `;` (servers that strip path
- * parameters), case-folded (case-insensitive servers such as IIS). Folded through upper then lower
- * case so that `ſ`, `ı` or the Kelvin sign meet `s`, `i` and `k`, as an upper-casing comparison
- * (.NET's `OrdinalIgnoreCase`) has them meet; folding too much only refuses more.
- */
-export function segmentKey(segment: string): string {
-  const semicolon = segment.indexOf(';');
-  const bare = semicolon === -1 ? segment : segment.slice(0, semicolon);
-  return bare.toUpperCase().toLowerCase();
 }
 
 /** The walk's answer when a segment is another spelling of a literal: the whole match fails. */
@@ -145,7 +133,7 @@ export function createRouteTable(
         // A match or an ambiguity below ends the walk alike.
         const found = walk(literal, segments, i + 1, method, params);
         if (found) return found;
-      } else if (node.literalKeys.has(segmentKey(segment))) {
+      } else if (node.literalKeys.size > 0 && node.literalKeys.has(segmentKey(segment))) {
         return AMBIGUOUS;
       }
       if (node.param) {
