@@ -1,4 +1,4 @@
-// `node bench/mcp.mjs [--cpu-prof]` (after `npm run build`): `mandate proxy` in front of the SDK's MCP server against a direct connection to it — tools/call added latency, tools/list filtering cost, streamed-result throughput.
+// `node bench/mcp.mjs [--cpu-prof]` (after `npm run build`): `mandate proxy` in front of the SDK's MCP server against a direct connection to it and a bare Node hop — tools/call added latency, mandate's excess over the bare hop, tools/list filtering cost, streamed-result throughput.
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -17,8 +17,8 @@ import { ROOT, killAll, startBaseline, startMcpProxy } from './servers.mjs';
 const int = (name, fallback) => Number(process.env[name] ?? fallback);
 /** Settings; override with env for exploration (the recorded figures use the defaults). */
 const SETTINGS = {
-  rounds: int('BENCH_MCP_ROUNDS', 5),
-  sliceMs: int('BENCH_MCP_SLICE_MS', 1000),
+  rounds: int('BENCH_MCP_ROUNDS', 10),
+  sliceMs: int('BENCH_MCP_SLICE_MS', 500),
   warmupMs: int('BENCH_MCP_WARMUP_MS', 500),
   tools: int('BENCH_MCP_TOOLS', 100),
   allowedTools: int('BENCH_MCP_ALLOWED_TOOLS', 50),
@@ -74,10 +74,15 @@ async function freePort() {
   return port;
 }
 
-/** Upstream (SDK server), then the proxy in front of it (dev issuer, audit to stdout = /dev/null). */
+/**
+ * Upstream (SDK server), the bare Node hop and the proxy in front of it (dev issuer, audit to
+ * stdout = /dev/null).
+ */
 async function startServers() {
   const upstream = await startBaseline('mcp-upstream.mjs');
   const upstreamUrl = `http://${upstream.http.host}:${upstream.http.port}/mcp`;
+  const bare = await startBaseline('mcp-bare-proxy.mjs', { BENCH_UPSTREAM: upstreamUrl });
+  const bareUrl = `http://${bare.http.host}:${bare.http.port}/mcp`;
   const port = await freePort();
   const resourceUri = `http://127.0.0.1:${port}/mcp`;
   const configPath = join(stateDir, 'mandate.yaml');
@@ -106,10 +111,10 @@ async function startServers() {
     configPath,
     nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
   });
-  return { upstream, upstreamUrl, proxy, resourceUri, profileDir };
+  return { upstream, upstreamUrl, bare, bareUrl, proxy, resourceUri, profileDir };
 }
 
-/** One session per side and answer mode: direct to the upstream, and through the proxy with the token. */
+/** One session per side and answer mode: direct, through the bare hop, and through the proxy with the token. */
 async function openSessions(servers, token) {
   const open = async (url, auth, mode) => {
     const client = createMcpClient({ url, token: auth, clientName: `mandate-bench-${mode}` });
@@ -119,10 +124,12 @@ async function openSessions(servers, token) {
   return {
     json: {
       direct: await open(servers.upstreamUrl, undefined, 'json'),
+      bare: await open(servers.bareUrl, undefined, 'json'),
       proxy: await open(servers.resourceUri, token, 'json'),
     },
     sse: {
       direct: await open(servers.upstreamUrl, undefined, 'sse'),
+      bare: await open(servers.bareUrl, undefined, 'sse'),
       proxy: await open(servers.resourceUri, token, 'sse'),
     },
   };
@@ -134,14 +141,25 @@ const median = (values) => {
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 };
 
-/** Checks one answer per side (and learns its size), warms both up, then measures the rounds. */
-async function measure(scenario, sessions, proxyPid) {
+const SIDES = ['direct', 'bare', 'proxy'];
+
+/**
+ * Checks one answer per side (and learns its size), warms each up, then measures the rounds: the
+ * three sides take turns, in an order rotated each round, so a swing of the machine's speed
+ * (other load on the same cores) falls on all three alike; each figure compares sides within one
+ * round, and the median over the rounds is reported.
+ */
+async function measure(scenario, sessions, pids) {
   const sides = sessions[scenario.mode];
   const expectBytes = {};
-  for (const side of ['direct', 'proxy']) {
+  for (const side of SIDES) {
     const client = sides[side];
     const answer = await client.post(scenario.body(client.takeId()), { keepText: true });
-    if (answer.status !== 200 || !scenario.ok(messagesOf(answer.text), side)) {
+    // The bare hop filters nothing: its list answers are checked as direct ones.
+    if (
+      answer.status !== 200 ||
+      !scenario.ok(messagesOf(answer.text), side === 'proxy' ? 'proxy' : 'direct')
+    ) {
       throw new Error(
         `${scenario.label}: the ${side} answer is not the expected one: ${answer.status} ${answer.text.slice(0, 400)}`,
       );
@@ -154,44 +172,56 @@ async function measure(scenario, sessions, proxyPid) {
       ms,
       expectBytes: expectBytes[side],
     });
-  await run('direct', SETTINGS.warmupMs);
-  await run('proxy', SETTINGS.warmupMs);
+  for (const side of SIDES) await run(side, SETTINGS.warmupMs);
   const rounds = [];
   for (let r = 0; r < SETTINGS.rounds; r++) {
     const round = {};
-    for (const side of r % 2 === 0 ? ['direct', 'proxy'] : ['proxy', 'direct']) {
-      const cpu = side === 'proxy' ? startCpuAccount(proxyPid) : undefined;
+    const order = SIDES.map((_, i) => SIDES[(i + r) % SIDES.length]);
+    if (Math.floor(r / SIDES.length) % 2 === 1) order.reverse();
+    for (const side of order) {
+      const cpu = pids[side] !== undefined ? startCpuAccount(pids[side]) : undefined;
       round[side] = await run(side, SETTINGS.sliceMs);
-      if (cpu) round.proxyCpuMs = cpu.finish()?.server;
+      round[side].cpuUs = cpu ? ((cpu.finish()?.server ?? NaN) * 1000) / round[side].requests : NaN;
     }
     rounds.push(round);
   }
   const of = (side, key) => median(rounds.map((r) => r[side][key]));
+  const stats = (side) => ({
+    p50: of(side, 'p50'),
+    p99: of(side, 'p99'),
+    rps: of(side, 'rps'),
+    mbps: of(side, 'mbps'),
+    cpuUs: of(side, 'cpuUs'),
+  });
+  const ratio = (a, b, key) => median(rounds.map((r) => r[a][key] / r[b][key]));
+  const diff = (a, b, key) => median(rounds.map((r) => r[a][key] - r[b][key]));
   const requests = rounds.reduce((n, r) => n + r.proxy.requests, 0);
-  const cpuMs = rounds.reduce((n, r) => n + (r.proxyCpuMs ?? NaN), 0);
+  const cpuUs = rounds.reduce((n, r) => n + r.proxy.cpuUs * r.proxy.requests, 0);
   return {
     ...scenario,
     body: undefined,
     ok: undefined,
     expectBytes,
-    direct: {
-      p50: of('direct', 'p50'),
-      p99: of('direct', 'p99'),
-      rps: of('direct', 'rps'),
-      mbps: of('direct', 'mbps'),
-    },
-    proxy: {
-      p50: of('proxy', 'p50'),
-      p99: of('proxy', 'p99'),
-      rps: of('proxy', 'rps'),
-      mbps: of('proxy', 'mbps'),
-    },
-    addedP50: median(rounds.map((r) => r.proxy.p50 - r.direct.p50)),
-    addedP99: median(rounds.map((r) => r.proxy.p99 - r.direct.p99)),
-    rpsRatio: median(rounds.map((r) => r.proxy.rps / r.direct.rps)),
-    mbpsRatio: median(rounds.map((r) => r.proxy.mbps / r.direct.mbps)),
-    proxyCpuUs: (cpuMs * 1000) / requests,
-    mismatches: rounds.reduce((n, r) => n + r.direct.mismatches + r.proxy.mismatches, 0),
+    direct: stats('direct'),
+    bare: stats('bare'),
+    proxy: stats('proxy'),
+    addedP50: diff('proxy', 'direct', 'p50'),
+    addedP99: diff('proxy', 'direct', 'p99'),
+    rpsRatio: ratio('proxy', 'direct', 'rps'),
+    mbpsRatio: ratio('proxy', 'direct', 'mbps'),
+    proxyCpuUs: cpuUs / requests,
+    bareAddedP50: diff('bare', 'direct', 'p50'),
+    excessP50: diff('proxy', 'bare', 'p50'),
+    excessCpuUs: diff('proxy', 'bare', 'cpuUs'),
+    cpuRatio: ratio('proxy', 'bare', 'cpuUs'),
+    bareRpsRatio: ratio('bare', 'direct', 'rps'),
+    bareMbpsRatio: ratio('bare', 'direct', 'mbps'),
+    overBareRps: ratio('proxy', 'bare', 'rps'),
+    overBareMbps: ratio('proxy', 'bare', 'mbps'),
+    mismatches: rounds.reduce(
+      (n, r) => n + SIDES.reduce((m, side) => m + r[side].mismatches, 0),
+      0,
+    ),
   };
 }
 
@@ -236,8 +266,8 @@ function report(info, background, results) {
       `${background === undefined ? 'n/a' : background.toFixed(2)} cores busy in the 2 s before start`,
     `upstream: @modelcontextprotocol/sdk McpServer, Streamable HTTP, one stateful session per side and answer mode; ` +
       `proxy: mandate proxy, dev issuer, cached token, audit to stdout (/dev/null)`,
-    `load: keep-alive node:http driver, ${SETTINGS.rounds} rounds of ${SETTINGS.sliceMs} ms per side, direct and proxy taking turns ` +
-      `(order swapped each round), after ${SETTINGS.warmupMs} ms warm-up each; figures are medians over the rounds`,
+    `load: keep-alive node:http driver, ${SETTINGS.rounds} rounds of ${SETTINGS.sliceMs} ms per side, direct, bare hop and proxy taking turns ` +
+      `(order rotated each round), after ${SETTINGS.warmupMs} ms warm-up each; figures are medians over the rounds`,
     '',
     table(
       [
@@ -285,12 +315,48 @@ function report(info, background, results) {
       }),
     ),
     '',
+    table(
+      [
+        'mandate excess over a bare Node hop',
+        'bare added',
+        'proxy added',
+        'excess',
+        'bare CPU/req',
+        'proxy CPU/req',
+        'excess CPU',
+        'CPU x bare',
+      ],
+      results.map((r) => {
+        const mb = r.kind === 'mbps';
+        const rps = r.kind === 'rps';
+        const added = (bare) => {
+          if (mb) return pct(bare ? r.bareMbpsRatio : r.mbpsRatio);
+          if (rps) return pct(bare ? r.bareRpsRatio : r.rpsRatio);
+          return signedUs(bare ? r.bareAddedP50 : r.addedP50);
+        };
+        const excess = mb ? pct(r.overBareMbps) : rps ? pct(r.overBareRps) : signedUs(r.excessP50);
+        return [
+          r.label,
+          added(true),
+          added(false),
+          excess,
+          fmtUs(r.bare.cpuUs),
+          fmtUs(r.proxy.cpuUs),
+          signedUs(r.excessCpuUs),
+          `${r.cpuRatio.toFixed(2)}x`,
+        ];
+      }),
+    ),
+    '',
     `tools/list filtering, per listed item (tools/list over tools/call, / ${listItems} items): ` +
       `${perItemLine('json')}; ${perItemLine('sse')} ` +
       '(a decision as the caller, its audit record, and the share of reading and re-serialising the list)',
     'added: proxy minus direct in the same round. proxy CPU/req: the proxy process CPU time (all threads) over its requests.',
     'MB/s: answer bytes received by the driver per second. proxy/direct: the median over the rounds of the ratio within',
     'each round (not the ratio of the two medians). INVALID: some answer was not a 200 of the checked size.',
+    'bare hop: a plain keep-alive node:http reverse proxy (bench/mcp-bare-proxy.mjs), what any Node hop costs here.',
+    'excess: proxy minus bare hop in the same round, p50 (req/s and MB/s rows: proxy over bare hop); CPU/req: the',
+    "process's CPU time over its requests in each round, median over the rounds; CPU x bare: the median ratio.",
   ].join('\n');
 }
 
@@ -317,15 +383,20 @@ async function main() {
   for (const scenario of scenarios(SETTINGS)) {
     if (only.length > 0 && !only.includes(scenario.id)) continue;
     log(`- ${scenario.label}`);
-    const r = await measure(scenario, sessions, servers.proxy.pid);
+    const r = await measure(scenario, sessions, {
+      bare: servers.bare.pid,
+      proxy: servers.proxy.pid,
+    });
     log(
-      `  direct p50 ${fmtUs(r.direct.p50)} / proxy p50 ${fmtUs(r.proxy.p50)}, ` +
-        `${fmtInt(r.direct.rps)} / ${fmtInt(r.proxy.rps)} req/s, ${r.direct.mbps.toFixed(1)} / ${r.proxy.mbps.toFixed(1)} MB/s`,
+      `  direct / bare / proxy: p50 ${fmtUs(r.direct.p50)} / ${fmtUs(r.bare.p50)} / ${fmtUs(r.proxy.p50)}, ` +
+        `${fmtInt(r.direct.rps)} / ${fmtInt(r.bare.rps)} / ${fmtInt(r.proxy.rps)} req/s, ` +
+        `${r.direct.mbps.toFixed(1)} / ${r.bare.mbps.toFixed(1)} / ${r.proxy.mbps.toFixed(1)} MB/s`,
     );
     results.push(r);
   }
   for (const mode of Object.values(sessions)) for (const c of Object.values(mode)) c.close();
   await servers.proxy.stop();
+  await servers.bare.stop();
   await servers.upstream.stop();
   const text = report(info, background, results);
   process.stdout.write(`\n${text}\n`);

@@ -145,28 +145,30 @@ export function startMandate({ stateDir, auditSink = 'stdout', nodeArgs = [], na
   );
 }
 
-/** A bare baseline script from bench/; it prints `{"ready":true,"http"|"grpc":"host:port"}`. */
-export function startBaseline(script) {
-  return startChild(
-    { name: script, args: [`bench/${script}`], env: {}, readStdout: true },
-    (line) => {
-      const record = parseJsonLine(line);
-      if (record?.ready !== true) return undefined;
-      return {
-        ...(record.http ? { http: hostPort(record.http) } : {}),
-        ...(record.grpc ? { grpc: hostPort(record.grpc) } : {}),
-      };
-    },
-  );
+/** A bare baseline script from bench/ (with `env` added); it prints `{"ready":true,"http"|"grpc":"host:port"}`. */
+export function startBaseline(script, env = {}) {
+  return startChild({ name: script, args: [`bench/${script}`], env, readStdout: true }, (line) => {
+    const record = parseJsonLine(line);
+    if (record?.ready !== true) return undefined;
+    return {
+      ...(record.http ? { http: hostPort(record.http) } : {}),
+      ...(record.grpc ? { grpc: hostPort(record.grpc) } : {}),
+    };
+  });
 }
 
 /**
  * `node dist/cli/main.js proxy --config <configPath>` (the MCP proxy); resolves once it logs that
- * it is serving, with its address. `nodeArgs`: e.g. `--cpu-prof`.
+ * it is serving, with its address. `nodeArgs`: e.g. `--cpu-prof`; `main`: another build's entry point.
  */
-export function startMcpProxy({ configPath, nodeArgs = [], name = 'mandate proxy' }) {
+export function startMcpProxy({
+  configPath,
+  nodeArgs = [],
+  name = 'mandate proxy',
+  main = 'dist/cli/main.js',
+}) {
   return startChild(
-    { name, args: [...nodeArgs, 'dist/cli/main.js', 'proxy', '--config', configPath], env: {} },
+    { name, args: [...nodeArgs, main, 'proxy', '--config', configPath], env: {} },
     (line) => {
       const record = parseJsonLine(line);
       // 'mandate proxy is serving MCP': matched as a prefix, as the proxy serves other upstreams too.
