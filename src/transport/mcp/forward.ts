@@ -7,6 +7,7 @@ import { BodyTooLarge, header, readBody, send, sendError } from './http-io.js';
 import { JSONRPC_INTERNAL_ERROR, JSONRPC_INVALID_REQUEST, type JsonRpcId } from './jsonrpc.js';
 import { filterListAnswer, isListAnswer, type Ask } from './list-filter.js';
 import type { McpProxyOptions } from './options.js';
+import { relayAnswer } from './relay.js';
 import { createSessionOwners } from './session-owners.js';
 import { createSseFilter } from './sse-filter.js';
 import { FORWARDED_RESPONSE_HEADERS, callUpstream, upstreamHeadersOf } from './upstream.js';
@@ -182,7 +183,7 @@ export function createForwarder(config: McpProxyOptions): Forwarder {
       return;
     }
     res.writeHead(status, headers);
-    await pipeline(answer, res);
+    await relayAnswer(answer, res);
   }
 
   return { forward, sessionCount: () => sessions.size() };

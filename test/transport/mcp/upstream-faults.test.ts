@@ -8,7 +8,7 @@ import {
   type McpProxyUnderTest,
 } from '../../helpers/mcp-proxy.js';
 
-type Mode = 'hang' | 'die' | 'ok' | 'no-stream' | 'busy';
+type Mode = 'hang' | 'die' | 'die-json' | 'ok' | 'no-stream' | 'busy';
 
 describe('upstream faults', () => {
   let mode: Mode = 'ok';
@@ -27,6 +27,16 @@ describe('upstream faults', () => {
             ...(mode === 'busy' ? { 'retry-after': '7' } : { allow: 'POST, DELETE' }),
           });
           res.end('{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"no"}}');
+          return;
+        }
+        if (mode === 'die-json') {
+          const whole = '{"jsonrpc":"2.0","id":1,"result":{"content":[]}}';
+          res.writeHead(200, {
+            'content-type': 'application/json',
+            'content-length': whole.length,
+          });
+          res.write(whole.slice(0, 20));
+          setTimeout(() => res.socket?.destroy(), 20);
           return;
         }
         res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -81,6 +91,17 @@ describe('upstream faults', () => {
     const next = await ping();
     expect(next.status).toBe(200);
     expect(await next.text()).toBe('data: {"jsonrpc":"2.0","id":1,"result":{}}\n\n');
+  });
+
+  it('cuts the client answer when the upstream dies mid-JSON answer, and keeps serving', async () => {
+    mode = 'die-json';
+    const res = await ping();
+    expect(res.status).toBe(200);
+    // The client's answer ends short of its Content-Length: never taken for a whole one.
+    await expect(res.text()).rejects.toThrow();
+    mode = 'ok';
+    const next = await ping();
+    expect(next.status).toBe(200);
   });
 
   it("passes on the upstream's Allow with a 405 and its Retry-After with a 503", async () => {
