@@ -132,11 +132,6 @@ export function createForwarder(config: McpProxyOptions): Forwarder {
       delete headers['content-length'];
       res.writeHead(status, headers);
       res.flushHeaders();
-      if (streamDeadlineMs !== undefined) {
-        // The client comes back with a fresh token (and Last-Event-ID) to go on listening.
-        const cut = setTimeout(() => res.destroy(), streamDeadlineMs);
-        res.once('close', () => clearTimeout(cut));
-      }
       const filter = createSseFilter({
         ask,
         maxEventBytes: config.listLimitBytes,
@@ -146,6 +141,12 @@ export function createForwarder(config: McpProxyOptions): Forwarder {
       // the client reconnects, as after any end of a stream, and is refused with `revoked`).
       const relay = createCuttableSink(res);
       const unwatch = watchRevocation?.(() => relay.cut(answer));
+      if (streamDeadlineMs !== undefined) {
+        // At the token's exp the stream ends the same clean way: the client comes back with a
+        // fresh token (and Last-Event-ID) to go on listening.
+        const expire = setTimeout(() => relay.cut(answer), streamDeadlineMs);
+        res.once('close', () => clearTimeout(expire));
+      }
       try {
         await pipeline(answer, filter, relay.sink);
       } catch (err) {
