@@ -83,6 +83,9 @@ export function createForwarder(config: McpProxyOptions): Forwarder {
       }
       token = outcome.token;
     }
+    // A client that went away while its message was decided (or its upstream token fetched) has
+    // nobody to give the answer to: a tool call it may have given up on is not made for it.
+    if (res.destroyed || req.socket.destroyed) return;
     const bodyBytes = body === undefined ? undefined : Buffer.byteLength(body);
     const call = callUpstream(
       upstream,

@@ -1,4 +1,6 @@
 // mcp.upstream_token: the proxy exchanges the client's token at the real dev authorization server and an SDK upstream that checks tokens accepts only what it receives from it.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -244,5 +246,93 @@ describe('when no token for the upstream can be had', () => {
       outcome: 'as_unavailable',
       decision_id: answer.body.error.data.decision_id,
     });
+  });
+});
+
+describe('a client that goes away while the proxy is still getting the upstream token', () => {
+  let as: DevAuthorizationServer;
+  let upstream: McpUpstream;
+  let target: McpProxyUnderTest;
+  let slowTokenEndpoint: Server;
+  let exchangesAnswered = 0;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    const resourceUri = `http://127.0.0.1:${port}/mcp`;
+    as = await startDevAuthorizationServer({
+      port: 0,
+      clients: DEMO_CLIENTS,
+      resources: [{ audience: resourceUri, indicator: resourceUri, scopes: ['mcp.tools'] }],
+    });
+    // Answers every exchange, but only after the client has given up.
+    slowTokenEndpoint = createServer((req, res) => {
+      req.resume();
+      setTimeout(() => {
+        exchangesAnswered++;
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+        res.end(
+          JSON.stringify({
+            access_token: 'exchanged-for-the-upstream',
+            issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+            token_type: 'Bearer',
+            expires_in: 300,
+          }),
+        );
+      }, 600);
+    });
+    await new Promise<void>((r) => slowTokenEndpoint.listen(0, '127.0.0.1', r));
+    const { port: tokenPort } = slowTokenEndpoint.address() as AddressInfo;
+    upstream = await startMcpUpstream();
+    target = await startMcpProxyUnderTest({
+      upstream: upstream.url,
+      port,
+      authorizationServer: as.issuer,
+      issuersYaml: `  - issuer: "${as.issuer}"
+    jwks_uri: "${as.jwksUri}"
+    audiences: ["replaced-by-the-resource-uri"]
+    algorithms: ["ES256"]
+    token_types: ["at+jwt"]`,
+      extraYaml: `exchange:
+  token_endpoint: "http://127.0.0.1:${tokenPort}/token"
+  client_id: ${PROXY_CLIENT}
+  client_secret: ${PROXY_SECRET}
+  actor: { mode: none }
+  retries: 0
+  timeout_ms: 5000
+`,
+      mcpYaml: `  send_identity_headers: false\n  upstream_token:\n    exchange: { audience: ${UPSTREAM_AUDIENCE} }\n`,
+    });
+  });
+  afterAll(async () => {
+    await target?.stop();
+    await upstream?.close();
+    await as?.stop();
+    slowTokenEndpoint?.closeAllConnections();
+    await new Promise<void>((r) => slowTokenEndpoint?.close(() => r()));
+  });
+
+  it('forwards nothing once the client has gone, even though its message was allowed', async () => {
+    const token = await as.clientCredentials('agent-1', target.resourceUri, 'mcp.tools');
+    const before = upstream.requests.length;
+    const gone = new AbortController();
+    const sent = fetch(target.resourceUri, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        authorization: `Bearer ${token}`,
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', ...initialize }),
+      signal: gone.signal,
+    });
+    setTimeout(() => gone.abort(), 200);
+    await expect(sent).rejects.toThrow();
+    for (let i = 0; i < 100 && exchangesAnswered === 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(exchangesAnswered).toBe(1);
+    // Time for a forward to reach the upstream, were one made.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(upstream.requests.length).toBe(before);
   });
 });
