@@ -185,41 +185,53 @@ describe('the upstream gets a token exchanged for its own audience', () => {
   });
 });
 
+/**
+ * The dev AS (for the client's tokens), an SDK upstream, and the proxy in front of it exchanging at
+ * `tokenEndpoint` (a test's own: one that is down, or slow) for the upstream's audience.
+ */
+async function startBehindTokenEndpoint(tokenEndpoint: () => Promise<string>, timeoutMs: number) {
+  const port = await freePort();
+  const resourceUri = `http://127.0.0.1:${port}/mcp`;
+  const as = await startDevAuthorizationServer({
+    port: 0,
+    clients: DEMO_CLIENTS,
+    resources: [{ audience: resourceUri, indicator: resourceUri, scopes: ['mcp.tools'] }],
+  });
+  const upstream = await startMcpUpstream();
+  const target = await startMcpProxyUnderTest({
+    upstream: upstream.url,
+    port,
+    authorizationServer: as.issuer,
+    issuersYaml: `  - issuer: "${as.issuer}"
+    jwks_uri: "${as.jwksUri}"
+    audiences: ["replaced-by-the-resource-uri"]
+    algorithms: ["ES256"]
+    token_types: ["at+jwt"]`,
+    extraYaml: `exchange:
+  token_endpoint: "${await tokenEndpoint()}"
+  client_id: ${PROXY_CLIENT}
+  client_secret: ${PROXY_SECRET}
+  actor: { mode: none }
+  retries: 0
+  timeout_ms: ${timeoutMs}
+`,
+    mcpYaml: `  send_identity_headers: false\n  upstream_token:\n    exchange: { audience: ${UPSTREAM_AUDIENCE} }\n`,
+  });
+  return { as, upstream, target };
+}
+
 describe('when no token for the upstream can be had', () => {
   let as: DevAuthorizationServer;
   let upstream: McpUpstream;
   let target: McpProxyUnderTest;
 
   beforeAll(async () => {
-    const port = await freePort();
+    // The token endpoint is down.
     const deadPort = await freePort();
-    const resourceUri = `http://127.0.0.1:${port}/mcp`;
-    as = await startDevAuthorizationServer({
-      port: 0,
-      clients: DEMO_CLIENTS,
-      resources: [{ audience: resourceUri, indicator: resourceUri, scopes: ['mcp.tools'] }],
-    });
-    upstream = await startMcpUpstream();
-    target = await startMcpProxyUnderTest({
-      upstream: upstream.url,
-      port,
-      authorizationServer: as.issuer,
-      issuersYaml: `  - issuer: "${as.issuer}"
-    jwks_uri: "${as.jwksUri}"
-    audiences: ["replaced-by-the-resource-uri"]
-    algorithms: ["ES256"]
-    token_types: ["at+jwt"]`,
-      // The token endpoint is down.
-      extraYaml: `exchange:
-  token_endpoint: "http://127.0.0.1:${deadPort}/token"
-  client_id: ${PROXY_CLIENT}
-  client_secret: ${PROXY_SECRET}
-  actor: { mode: none }
-  retries: 0
-  timeout_ms: 500
-`,
-      mcpYaml: `  send_identity_headers: false\n  upstream_token:\n    exchange: { audience: ${UPSTREAM_AUDIENCE} }\n`,
-    });
+    ({ as, upstream, target } = await startBehindTokenEndpoint(
+      async () => `http://127.0.0.1:${deadPort}/token`,
+      500,
+    ));
   });
   afterAll(async () => {
     await target?.stop();
@@ -257,51 +269,27 @@ describe('a client that goes away while the proxy is still getting the upstream 
   let exchangesAnswered = 0;
 
   beforeAll(async () => {
-    const port = await freePort();
-    const resourceUri = `http://127.0.0.1:${port}/mcp`;
-    as = await startDevAuthorizationServer({
-      port: 0,
-      clients: DEMO_CLIENTS,
-      resources: [{ audience: resourceUri, indicator: resourceUri, scopes: ['mcp.tools'] }],
-    });
-    // Answers every exchange, but only after the client has given up.
-    slowTokenEndpoint = createServer((req, res) => {
-      req.resume();
-      setTimeout(() => {
-        exchangesAnswered++;
-        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-        res.end(
-          JSON.stringify({
-            access_token: 'exchanged-for-the-upstream',
-            issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
-            token_type: 'Bearer',
-            expires_in: 300,
-          }),
-        );
-      }, 600);
-    });
-    await new Promise<void>((r) => slowTokenEndpoint.listen(0, '127.0.0.1', r));
-    const { port: tokenPort } = slowTokenEndpoint.address() as AddressInfo;
-    upstream = await startMcpUpstream();
-    target = await startMcpProxyUnderTest({
-      upstream: upstream.url,
-      port,
-      authorizationServer: as.issuer,
-      issuersYaml: `  - issuer: "${as.issuer}"
-    jwks_uri: "${as.jwksUri}"
-    audiences: ["replaced-by-the-resource-uri"]
-    algorithms: ["ES256"]
-    token_types: ["at+jwt"]`,
-      extraYaml: `exchange:
-  token_endpoint: "http://127.0.0.1:${tokenPort}/token"
-  client_id: ${PROXY_CLIENT}
-  client_secret: ${PROXY_SECRET}
-  actor: { mode: none }
-  retries: 0
-  timeout_ms: 5000
-`,
-      mcpYaml: `  send_identity_headers: false\n  upstream_token:\n    exchange: { audience: ${UPSTREAM_AUDIENCE} }\n`,
-    });
+    ({ as, upstream, target } = await startBehindTokenEndpoint(async () => {
+      // Answers every exchange, but only after the client has given up.
+      slowTokenEndpoint = createServer((req, res) => {
+        req.resume();
+        setTimeout(() => {
+          exchangesAnswered++;
+          res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+          res.end(
+            JSON.stringify({
+              access_token: 'exchanged-for-the-upstream',
+              issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+              token_type: 'Bearer',
+              expires_in: 300,
+            }),
+          );
+        }, 600);
+      });
+      await new Promise<void>((r) => slowTokenEndpoint.listen(0, '127.0.0.1', r));
+      const { port } = slowTokenEndpoint.address() as AddressInfo;
+      return `http://127.0.0.1:${port}/token`;
+    }, 5000));
   });
   afterAll(async () => {
     await target?.stop();
